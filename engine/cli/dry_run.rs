@@ -1,0 +1,112 @@
+//! `eng-intel dry-run`: one question through the graphs with the offline model.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::model::offline::OfflineModel;
+use crate::run::{Engine, Event, RunRequest};
+use crate::tools::{MockTools, ToolRunner};
+
+pub async fn run(
+    dir: &Path,
+    question: &str,
+    graph: &str,
+    json: bool,
+    mock_tools: Option<&Path>,
+) -> u8 {
+    let set = match super::load_compiled(dir) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let tools: Arc<dyn ToolRunner> = match mock_tools {
+        Some(p) => match MockTools::from_file(p) {
+            Ok(m) => Arc::new(m),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        },
+        None => Arc::new(MockTools::default()),
+    };
+    let engine = Engine::new(set, Arc::new(OfflineModel), tools);
+    let mut run = engine.start(RunRequest {
+        graph: graph.into(),
+        question: question.into(),
+        ..Default::default()
+    });
+    let mut ok = true;
+    let mut stdout = std::io::stdout().lock();
+    while let Some(ev) = run.events.recv().await {
+        if let Event::StreamEnd { ok: o, .. } = &ev.event {
+            ok = *o;
+        }
+        let line = if json {
+            ev.to_json()
+        } else {
+            human(&ev.event, ev.seq)
+        };
+        // A closed pipe (`| head`) ends the trace quietly; dropping the receiver cancels the run.
+        if writeln!(stdout, "{line}").is_err() {
+            break;
+        }
+    }
+    u8::from(!ok)
+}
+
+/// One readable line per event.
+fn human(ev: &Event, seq: u64) -> String {
+    let body = match ev {
+        Event::StreamStart { query, graph, .. } => {
+            format!("stream_start    graph={graph} query={query:?}")
+        }
+        Event::ModelSelection {
+            model,
+            emoji,
+            task_type,
+            tier,
+        } => format!("model_selection {emoji} {model} task_type={task_type} tier={tier}"),
+        Event::Routing {
+            agent,
+            method,
+            graph,
+        } => format!("routing         → {agent} ({method:?}, in {graph})"),
+        Event::NodeStart { graph, node, kind } => {
+            format!("node_start      {graph}/{node} [{kind}]")
+        }
+        Event::NodeEnd {
+            graph,
+            node,
+            ok,
+            elapsed_ms,
+        } => format!("node_end        {graph}/{node} ok={ok} {elapsed_ms:.3} ms"),
+        Event::ToolStart { tool, args } => format!("tool_start      {tool} {args}"),
+        Event::ToolEnd {
+            tool,
+            ok,
+            result_preview,
+            ..
+        } => format!("tool_end        {tool} ok={ok} {result_preview}"),
+        Event::Token { content } => format!("token           {content:?}"),
+        Event::Response { content } => format!("response\n{}\n", indent(content)),
+        Event::Error { kind, message } => format!("error           [{kind}] {message}"),
+        Event::StreamEnd {
+            elapsed_s,
+            steps,
+            total_tokens,
+            ok,
+            ..
+        } => format!(
+            "stream_end      ok={ok} steps={steps} tokens={total_tokens} {:.3} ms",
+            elapsed_s * 1000.0
+        ),
+    };
+    format!("{seq:>3} {body}")
+}
+
+fn indent(s: &str) -> String {
+    s.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,154 @@
+//! The command line: `validate`, `dry-run`, `ask`, `graph draw`, `serve`, `seed`.
+//!
+//! Exit codes are decided here: 0 success, 1 findings or a failed run, 2 could not run.
+
+mod dry_run;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "eng-intel",
+    version,
+    about = "Engineering-intelligence assistant on a declarative agent-graph engine"
+)]
+pub struct Cli {
+    /// Project directory holding graphs/, prompts/ and tools.yaml.
+    #[arg(long, global = true, env = "ENG_INTEL_CONFIG", default_value = ".")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check graphs, prompts and tools.yaml; report every problem with file:line:col.
+    Validate {
+        /// Project directory (defaults to --config).
+        dir: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Fail on warnings too.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Run one question with the offline model and print the event trace.
+    DryRun {
+        question: String,
+        #[arg(long, default_value = "supervisor")]
+        graph: String,
+        /// Print NDJSON envelopes instead of a readable trace.
+        #[arg(long)]
+        json: bool,
+        /// YAML/JSON map of tool name → canned result.
+        #[arg(long)]
+        mock_tools: Option<PathBuf>,
+    },
+    /// Draw a graph.
+    Graph {
+        #[command(subcommand)]
+        command: GraphCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GraphCommand {
+    /// Print a graph as mermaid or DOT.
+    Draw {
+        name: String,
+        #[arg(long, value_enum, default_value_t = DrawFormat::Mermaid)]
+        format: DrawFormat,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DrawFormat {
+    Mermaid,
+    Dot,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let code = runtime.block_on(run(cli));
+    ExitCode::from(code)
+}
+
+async fn run(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Validate {
+            dir,
+            format,
+            deny_warnings,
+        } => validate::run(&dir.unwrap_or(cli.config), format, deny_warnings),
+        Command::DryRun {
+            question,
+            graph,
+            json,
+            mock_tools,
+        } => dry_run::run(&cli.config, &question, &graph, json, mock_tools.as_deref()).await,
+        Command::Graph {
+            command: GraphCommand::Draw { name, format },
+        } => draw(&cli.config, &name, format),
+    }
+}
+
+/// Loads and compiles the project, printing findings to stderr; Err is the exit code.
+pub fn load_compiled(dir: &std::path::Path) -> Result<crate::compile::CompiledSet, u8> {
+    let (project, report) = match crate::validate::validate_dir(dir) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(2);
+        }
+    };
+    if report.has_errors() {
+        eprint!("{report}");
+        eprintln!(
+            "error: the configuration has {} error(s); run `eng-intel validate` for details",
+            report.errors()
+        );
+        return Err(1);
+    }
+    crate::compile::compile(project).map_err(|r| {
+        eprint!("{r}");
+        1
+    })
+}
+
+fn draw(dir: &std::path::Path, name: &str, format: DrawFormat) -> u8 {
+    let set = match load_compiled(dir) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let Some(g) = set.graph(name) else {
+        let names: Vec<&str> = set.graphs().map(|g| g.name.as_str()).collect();
+        let hint = crate::validate::diagnostic::did_you_mean(name, names.iter().copied());
+        eprintln!(
+            "error: no graph named \"{name}\"{hint}; graphs: {}",
+            names.join(", ")
+        );
+        return 2;
+    };
+    print!(
+        "{}",
+        match format {
+            DrawFormat::Mermaid => crate::compile::draw::mermaid(g),
+            DrawFormat::Dot => crate::compile::draw::dot(g),
+        }
+    );
+    0
+}

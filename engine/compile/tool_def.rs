@@ -1,0 +1,109 @@
+//! A tool from tools.yaml, compiled: its argument validator and intent regexes.
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use crate::config::spec::{QuerySpec, ToolSpec};
+
+pub struct ToolDef {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the arguments (also sent to models as the function's parameters).
+    pub args_schema: Value,
+    validator: jsonschema::Validator,
+    pub store: String,
+    pub query: Option<QuerySpec>,
+    pub intents: Vec<Regex>,
+    pub has_preview: bool,
+}
+
+impl ToolDef {
+    pub fn compile(name: &str, spec: &ToolSpec) -> Result<ToolDef, String> {
+        let validator = jsonschema::validator_for(&spec.args).map_err(|e| e.to_string())?;
+        let intents = spec
+            .intents
+            .iter()
+            .map(|i| Regex::new(i).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        Ok(ToolDef {
+            name: name.into(),
+            description: spec.description.clone(),
+            args_schema: spec.args.clone(),
+            validator,
+            store: spec.store.clone(),
+            query: spec.query.clone(),
+            intents,
+            has_preview: spec.preview.is_some(),
+        })
+    }
+
+    /// Name of the compiled preview template.
+    pub fn preview_template(&self) -> String {
+        format!("tool:{}:preview", self.name)
+    }
+
+    /// Checks args against the schema; the error lists every violation.
+    pub fn check_args(&self, args: &Value) -> Result<(), String> {
+        let errors: Vec<String> = self
+            .validator
+            .iter_errors(args)
+            .map(|e| {
+                let at = e.instance_path().as_str();
+                if at.is_empty() {
+                    e.to_string()
+                } else {
+                    format!("{}: {e}", at.trim_start_matches('/'))
+                }
+            })
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "invalid arguments for {}: {}",
+                self.name,
+                errors.join("; ")
+            ))
+        }
+    }
+
+    /// The first intent that matches `question`, with its named captures as args.
+    /// Numbers and booleans are converted where the schema asks for them.
+    pub fn match_intent(&self, question: &str) -> Option<Map<String, Value>> {
+        for re in &self.intents {
+            if let Some(caps) = re.captures(question) {
+                let mut args = Map::new();
+                for name in re.capture_names().flatten() {
+                    if let Some(m) = caps.name(name) {
+                        args.insert(name.to_string(), self.coerce(name, m.as_str().trim()));
+                    }
+                }
+                return Some(args);
+            }
+        }
+        None
+    }
+
+    /// Text (a capture or a rendered template) as the type the schema asks for.
+    pub fn coerce(&self, arg: &str, text: &str) -> Value {
+        let ty = self
+            .args_schema
+            .pointer(&format!("/properties/{arg}/type"))
+            .and_then(Value::as_str);
+        match ty {
+            Some("integer") => text
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| text.into()),
+            Some("number") => text
+                .parse::<f64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| text.into()),
+            Some("boolean") => text
+                .parse::<bool>()
+                .map(Value::from)
+                .unwrap_or_else(|_| text.into()),
+            _ => Value::String(text.to_string()),
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! The serde layer: types that mirror the YAML files one to one.
+//!
+//! Shape is enforced by the JSON Schemas in `docs/schema/` (unknown fields, types,
+//! required keys) before these types are built; these types only carry the data to
+//! `compile`, which resolves names into a `CompiledSet`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One graph file under `graphs/`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GraphSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Named state keys and their types; node outputs must land in one of them.
+    #[serde(default)]
+    pub state: BTreeMap<String, StateType>,
+    pub start: String,
+    #[serde(default = "default_max_steps")]
+    pub max_steps: usize,
+    pub nodes: BTreeMap<String, NodeSpec>,
+    #[serde(default)]
+    pub edges: Vec<EdgeSpec>,
+    /// Test cases declared beside the graph (run by `eng-intel test`).
+    #[serde(default)]
+    pub tests: Vec<Value>,
+}
+
+fn default_max_steps() -> usize {
+    50
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateType {
+    String,
+    Number,
+    Integer,
+    Boolean,
+    List,
+    Object,
+    Any,
+}
+
+/// A node: its kind-specific fields plus the options every node has.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NodeSpec {
+    #[serde(flatten)]
+    pub kind: NodeKind,
+    #[serde(default)]
+    pub description: String,
+    /// State key the node writes its result to.
+    pub output: Option<String>,
+    pub timeout_ms: Option<u64>,
+    pub retry: Option<RetrySpec>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct RetrySpec {
+    pub attempts: u32,
+    #[serde(default = "default_backoff")]
+    pub backoff_ms: u64,
+}
+
+fn default_backoff() -> u64 {
+    100
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NodeKind {
+    Classify {
+        rules: Vec<ClassifyRule>,
+        default: TaskClass,
+    },
+    Router {
+        routes: BTreeMap<String, RouteSpec>,
+        default: String,
+        prompt: Option<String>,
+        tier: Option<String>,
+    },
+    Agent {
+        prompt: String,
+        tools: Vec<String>,
+        answer: String,
+        tier: Option<String>,
+        #[serde(default = "default_max_turns")]
+        max_turns: usize,
+    },
+    Llm {
+        prompt: String,
+        #[serde(default)]
+        format: LlmFormat,
+        tier: Option<String>,
+    },
+    Tool {
+        tool: String,
+        #[serde(default)]
+        args: BTreeMap<String, String>,
+    },
+    Subgraph {
+        graph: String,
+        #[serde(default)]
+        inputs: BTreeMap<String, String>,
+    },
+    Map {
+        over: String,
+        #[serde(rename = "as", default = "default_item")]
+        item: String,
+        graph: Option<String>,
+        tool: Option<String>,
+        #[serde(default)]
+        args: BTreeMap<String, String>,
+        #[serde(default = "default_concurrency")]
+        concurrency: usize,
+    },
+    Template {
+        template: String,
+    },
+}
+
+fn default_max_turns() -> usize {
+    4
+}
+fn default_item() -> String {
+    "item".into()
+}
+fn default_concurrency() -> usize {
+    4
+}
+
+impl NodeKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            NodeKind::Classify { .. } => "classify",
+            NodeKind::Router { .. } => "router",
+            NodeKind::Agent { .. } => "agent",
+            NodeKind::Llm { .. } => "llm",
+            NodeKind::Tool { .. } => "tool",
+            NodeKind::Subgraph { .. } => "subgraph",
+            NodeKind::Map { .. } => "map",
+            NodeKind::Template { .. } => "template",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LlmFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClassifyRule {
+    pub pattern: String,
+    #[serde(flatten)]
+    pub class: TaskClass,
+}
+
+/// What `classify` decides: the task type, the model tier it needs, and its badge.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct TaskClass {
+    pub task_type: String,
+    pub tier: String,
+    #[serde(default = "default_emoji")]
+    pub emoji: String,
+}
+
+fn default_emoji() -> String {
+    "🤖".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RouteSpec {
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub intents: Vec<String>,
+    pub to: String,
+}
+
+/// `a -> b -> c`, or one edge with an optional condition.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum EdgeSpec {
+    Chain(String),
+    Edge {
+        from: String,
+        to: String,
+        when: Option<String>,
+    },
+}
+
+/// `tools.yaml`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ToolsFile {
+    pub tools: BTreeMap<String, ToolSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ToolSpec {
+    pub description: String,
+    /// JSON Schema of the arguments object.
+    pub args: Value,
+    /// The store role that answers it: relational, metrics, graph, documents, builtin, pipeline.
+    pub store: String,
+    /// Query text; a map gives one query per backend where dialects differ.
+    pub query: Option<QuerySpec>,
+    #[serde(default)]
+    pub intents: Vec<String>,
+    /// Template rendered over the result for `tool_end.result_preview`.
+    pub preview: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum QuerySpec {
+    One(String),
+    PerBackend(BTreeMap<String, String>),
+}
+
+impl QuerySpec {
+    /// The query for `backend`, falling back to the single or `default` query.
+    pub fn for_backend(&self, backend: &str) -> Option<&str> {
+        match self {
+            QuerySpec::One(q) => Some(q),
+            QuerySpec::PerBackend(m) => m
+                .get(backend)
+                .or_else(|| m.get("default"))
+                .map(String::as_str),
+        }
+    }
+}
+
+/// The node every graph ends at; edges may point to it without declaring it.
+pub const END: &str = "END";
+
+/// One edge after `a -> b -> c` chains are split and router routes added.
+#[derive(Debug, Clone)]
+pub struct FlatEdge {
+    pub from: String,
+    pub to: String,
+    pub when: Option<String>,
+    /// A route name when the edge comes from a router.
+    pub route: Option<String>,
+    /// JSON Pointer of the text that declared it, for diagnostics.
+    pub pointer: String,
+}
+
+impl GraphSpec {
+    /// Every edge of the graph, in declaration order.
+    pub fn flat_edges(&self) -> Vec<FlatEdge> {
+        let mut out = Vec::new();
+        for (i, e) in self.edges.iter().enumerate() {
+            let pointer = format!("/edges/{i}");
+            match e {
+                EdgeSpec::Chain(s) => {
+                    let names: Vec<&str> = s.split("->").map(str::trim).collect();
+                    for w in names.windows(2) {
+                        out.push(FlatEdge {
+                            from: w[0].into(),
+                            to: w[1].into(),
+                            when: None,
+                            route: None,
+                            pointer: pointer.clone(),
+                        });
+                    }
+                }
+                EdgeSpec::Edge { from, to, when } => out.push(FlatEdge {
+                    from: from.clone(),
+                    to: to.clone(),
+                    when: when.clone(),
+                    route: None,
+                    pointer,
+                }),
+            }
+        }
+        for (node, spec) in &self.nodes {
+            if let NodeKind::Router { routes, .. } = &spec.kind {
+                for (route, r) in routes {
+                    out.push(FlatEdge {
+                        from: node.clone(),
+                        to: r.to.clone(),
+                        when: None,
+                        route: Some(route.clone()),
+                        pointer: format!(
+                            "/nodes/{}/routes/{}/to",
+                            super::spans::escape(node),
+                            super::spans::escape(route)
+                        ),
+                    });
+                }
+            }
+        }
+        out
+    }
+}

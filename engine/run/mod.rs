@@ -1,0 +1,105 @@
+//! Running graphs: the `Engine` owns the current compiled set, the model and the tool
+//! runner, starts runs and hands back their event stream.
+
+pub mod event;
+mod exec;
+
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::compile::CompiledSet;
+use crate::model::{Message, Model};
+use crate::tools::ToolRunner;
+pub use event::{Envelope, Event, RouteMethod};
+
+/// One question to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    /// Graph to run; the supervisor by default.
+    pub graph: String,
+    pub question: String,
+    pub thread_id: Option<String>,
+    /// Earlier turns of the thread, oldest first, already trimmed to budget.
+    pub history: Vec<Message>,
+}
+
+/// A started run: its events arrive on `events`; dropping the receiver cancels it.
+pub struct Run {
+    pub run_id: Arc<str>,
+    pub events: mpsc::UnboundedReceiver<Envelope>,
+    pub cancel: CancellationToken,
+}
+
+pub struct Engine {
+    config: RwLock<Arc<CompiledSet>>,
+    model: Arc<dyn Model>,
+    tools: Arc<dyn ToolRunner>,
+}
+
+impl Engine {
+    pub fn new(config: CompiledSet, model: Arc<dyn Model>, tools: Arc<dyn ToolRunner>) -> Self {
+        Engine {
+            config: RwLock::new(Arc::new(config)),
+            model,
+            tools,
+        }
+    }
+
+    /// The compiled set new runs start with.
+    pub fn config(&self) -> Arc<CompiledSet> {
+        self.config.read().expect("config lock").clone()
+    }
+
+    /// Replaces the compiled set for new runs; runs in flight keep theirs. Returns the old one.
+    pub fn swap(&self, new: CompiledSet) -> Arc<CompiledSet> {
+        std::mem::replace(
+            &mut *self.config.write().expect("config lock"),
+            Arc::new(new),
+        )
+    }
+
+    pub fn model(&self) -> &Arc<dyn Model> {
+        &self.model
+    }
+
+    /// Starts a run on the tokio runtime and returns its event stream at once.
+    pub fn start(&self, req: RunRequest) -> Run {
+        let run_id: Arc<str> = uuid::Uuid::new_v4().to_string().into();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let cancel = CancellationToken::new();
+        let exec = exec::Exec::new(
+            self.config(),
+            self.model.clone(),
+            self.tools.clone(),
+            tx,
+            run_id.clone(),
+            cancel.clone(),
+        );
+        tokio::spawn(exec.run(req));
+        Run {
+            run_id,
+            events: rx,
+            cancel,
+        }
+    }
+
+    /// Runs to the end and collects every event (CLI, sync API, tests).
+    pub async fn run_collect(&self, req: RunRequest) -> Vec<Envelope> {
+        let mut run = self.start(req);
+        let mut out = Vec::new();
+        while let Some(ev) = run.events.recv().await {
+            out.push(ev);
+        }
+        out
+    }
+}
+
+/// The final answer of a collected run, if it produced one.
+pub fn answer_of(events: &[Envelope]) -> Option<&str> {
+    events.iter().rev().find_map(|e| match &e.event {
+        Event::Response { content } => Some(content.as_str()),
+        _ => None,
+    })
+}

@@ -1,0 +1,48 @@
+//! Semantic checks over a loaded project, run after the schema checks of `config`.
+//!
+//! `check` reads as a checklist; each check adds to one report so an author sees every
+//! problem in one run. Codes are stable and listed in docs/CONFIG.md.
+
+pub mod diagnostic;
+mod graphs;
+mod templates;
+mod tools;
+
+use std::path::Path;
+
+use crate::config::{self, LoadError, Project};
+use diagnostic::Report;
+
+/// The model tiers a node may ask for (mapped to models by FEATHERLESS_MODEL_*).
+pub const TIERS: &[&str] = &["primary", "code", "fast", "analytics"];
+
+/// State keys every run has, whatever the graph declares.
+pub const BUILTIN_KEYS: &[&str] = &[
+    "question",
+    "history",
+    "thread_id",
+    "task_type",
+    "model_tier",
+    "route",
+    "answer",
+];
+
+/// Loads `root` and runs every check.
+pub fn validate_dir(root: &Path) -> Result<(Project, Report), LoadError> {
+    let mut report = Report::default();
+    let project = config::load(root, &mut report)?;
+    check(&project, &mut report);
+    report.sort();
+    Ok((project, report))
+}
+
+/// Every semantic check, in the order a reader would fix them.
+pub fn check(project: &Project, report: &mut Report) {
+    tools::check_tools(project, report);
+    graphs::check_names(project, report);
+    graphs::check_references(project, report);
+    graphs::check_edges(project, report);
+    graphs::check_reachability(project, report);
+    graphs::check_include_cycles(project, report);
+    templates::check_templates(project, report);
+}
