@@ -10,5 +10,6 @@ pub mod compile;
 pub mod config;
 pub mod model;
 pub mod run;
+pub mod settings;
 pub mod tools;
 pub mod validate;
