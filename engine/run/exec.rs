@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::RunRequest;
 use super::event::{Envelope, Event, RouteMethod};
+use crate::config::spec::StateType;
 use crate::compile::{CompiledGraph, CompiledSet, Kind, MapTarget, Node, ToolDef};
 use crate::model::{ChatRequest, Message, Model, Purpose, Reply, Role, Usage};
 use crate::tools::{ToolError, ToolRunner};
@@ -290,6 +291,10 @@ impl Exec {
                     state.vars.insert(k.into(), v);
                 }
                 if let Some(v) = step.output {
+                    let v = match g.state.get(&node.output) {
+                        Some(ty) => typed(*ty, v),
+                        None => v,
+                    };
                     state.vars.insert(node.output.clone(), v);
                 }
                 cur = match step.next {
@@ -874,6 +879,20 @@ fn step_limit(g: &CompiledGraph, trail: &[NodeIndex]) -> RunError {
         limit: g.max_steps,
         nodes: names.join(" → "),
     }
+}
+
+/// Rendered text becomes the declared type of the state key it is written to.
+fn typed(ty: StateType, v: Value) -> Value {
+    let Value::String(s) = &v else { return v };
+    let t = s.trim();
+    let parsed = match ty {
+        StateType::Integer => t.parse::<i64>().ok().map(Value::from),
+        StateType::Number => t.parse::<f64>().ok().map(Value::from),
+        StateType::Boolean => t.parse::<bool>().ok().map(Value::from),
+        StateType::List | StateType::Object => serde_json::from_str(t).ok(),
+        StateType::String | StateType::Any => None,
+    };
+    parsed.unwrap_or(v)
 }
 
 fn text_of(v: Option<&Value>) -> String {
