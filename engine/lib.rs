@@ -5,11 +5,18 @@
 //! `model` and `tools` are what nodes call, `store` and `org` hold the organisation's
 //! data, `api` serves HTTP/SSE, and `cli` is the command line.
 
+pub mod api;
 pub mod cli;
 pub mod compile;
 pub mod config;
+pub mod graph_tests;
 pub mod model;
+pub mod org;
+pub mod store;
+pub mod reload;
 pub mod run;
 pub mod settings;
+pub mod threads;
 pub mod tools;
 pub mod validate;
+pub mod watch;

@@ -1,7 +1,6 @@
 //! The executor on small graphs written for each behaviour: routing, conditional
 //! edges, a bounded loop, subgraphs, map fan-out, timeout, retry and cancellation.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -438,5 +437,4 @@ async fn runs_in_flight_keep_their_config_across_a_swap() {
     engine.swap(set2);
     assert_eq!(answer_of(&run(&engine, "g", "q").await), Some("v2"));
     assert!(before.graph("g").is_some(), "the old set stays alive while referenced");
-    let _ = HashMap::<(), ()>::new();
 }

@@ -3,6 +3,9 @@
 //! Exit codes are decided here: 0 success, 1 findings or a failed run, 2 could not run.
 
 mod dry_run;
+mod seed;
+mod serve;
+mod test;
 mod validate;
 
 use std::path::PathBuf;
@@ -47,6 +50,43 @@ pub enum Command {
         /// YAML/JSON map of tool name → canned result.
         #[arg(long)]
         mock_tools: Option<PathBuf>,
+    },
+    /// Serve the HTTP/SSE API (PORT, default 7860); SIGTERM stops, SIGHUP reloads.
+    Serve {
+        /// Address to bind.
+        #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+        host: String,
+        /// Port (default: PORT or 7860).
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Run the test cases declared in YAML (`tests:` in graph files, graphs/tests/*.yaml).
+    Test {
+        /// A project, or a graph or test file (or folder) in one; defaults to --config.
+        path: Option<PathBuf>,
+        /// Only cases whose `<file>::<name>` contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+        #[arg(long, value_enum, default_value_t = test::TestFormat::Text)]
+        format: test::TestFormat,
+        /// Record the model's replies from the configured OpenAI-compatible server.
+        #[arg(long)]
+        record: bool,
+    },
+    /// Generate the demo organisation and load it into the stores (idempotent).
+    Seed {
+        /// Seed of the generator: the same seed gives the same organisation.
+        #[arg(long, default_value_t = crate::org::DEFAULT_SEED)]
+        seed: u64,
+        /// Number of employees (teams of about five are added beyond the base 18).
+        #[arg(long, default_value_t = crate::org::DEFAULT_EMPLOYEES)]
+        scale: usize,
+        /// Where the SQLite file goes (default: DATA_DIR or data/).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Reload even if the stores already hold this seed and size.
+        #[arg(long)]
+        force: bool,
     },
     /// Draw a graph.
     Graph {
@@ -100,6 +140,28 @@ async fn run(cli: Cli) -> u8 {
             json,
             mock_tools,
         } => dry_run::run(&cli.config, &question, &graph, json, mock_tools.as_deref()).await,
+        Command::Seed {
+            seed,
+            scale,
+            data_dir,
+            force,
+        } => seed::run(data_dir.as_deref(), seed, scale, force).await,
+        Command::Serve { host, port } => serve::run(&cli.config, &host, port).await,
+        Command::Test {
+            path,
+            filter,
+            format,
+            record,
+        } => {
+            test::run(
+                &cli.config,
+                path.as_deref(),
+                filter.as_deref(),
+                format,
+                record,
+            )
+            .await
+        }
         Command::Graph {
             command: GraphCommand::Draw { name, format },
         } => draw(&cli.config, &name, format),

@@ -1,17 +1,20 @@
 //! Loading a project directory: `graphs/**/*.yaml`, `prompts/**/*.j2`, `tools.yaml`.
 //!
-//! Loading never stops at the first problem: YAML syntax and schema findings go to the
-//! report and the file is skipped, so `validate` can show everything in one run.
+//! Loading never stops at the first problem. YAML syntax errors, repeated keys and
+//! schema violations go to `Project::findings` and the file (in tools.yaml: the one
+//! tool) is left out, so `validate` shows everything in one run. Names defined by what
+//! was left out are kept in `Project::unloaded`, so that references to them are not
+//! reported a second time as unknown.
 
+pub mod locate;
 pub mod schema;
 pub mod spans;
 pub mod spec;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::validate::diagnostic::{Diagnostic, Report};
@@ -46,6 +49,16 @@ impl<T> Doc<T> {
     pub fn key_at(&self, pointer: &str) -> Pos {
         self.source.spans.key(pointer)
     }
+    /// Position of byte `offset` of the string at `pointer`: a token inside a value.
+    pub fn at_offset(&self, pointer: &str, offset: usize) -> Pos {
+        let text = self.value.pointer(pointer).and_then(Value::as_str);
+        match (self.source.spans.scalar(pointer), text) {
+            (Some((start, style)), Some(text)) => {
+                locate::locate(&self.source.text, start, style, text, offset)
+            }
+            _ => self.at(pointer),
+        }
+    }
 }
 
 /// Everything read from one project directory.
@@ -56,6 +69,29 @@ pub struct Project {
     pub tools: Option<Doc<ToolsFile>>,
     /// Prompt name (path under prompts/ without `.j2`) → source.
     pub prompts: BTreeMap<String, Arc<Source>>,
+    /// What loading found (syntax, repeated keys, schema); `validate::check` reports it first.
+    pub findings: Report,
+    pub unloaded: Unloaded,
+}
+
+/// Names defined in files or entries that did not load.
+#[derive(Debug, Clone, Default)]
+pub struct Unloaded {
+    pub graphs: BTreeSet<String>,
+    /// A graph file whose name could not be read did not load: any graph name may be in it.
+    pub any_graph: bool,
+    pub tools: BTreeSet<String>,
+    /// tools.yaml as a whole did not load.
+    pub any_tool: bool,
+}
+
+impl Unloaded {
+    pub fn has_graph(&self, name: &str) -> bool {
+        self.any_graph || self.graphs.contains(name)
+    }
+    pub fn has_tool(&self, name: &str) -> bool {
+        self.any_tool || self.tools.contains(name)
+    }
 }
 
 /// The project directory itself could not be read (exit code 2 territory).
@@ -66,14 +102,20 @@ pub struct LoadError {
     pub reason: String,
 }
 
-/// Reads and schema-checks every file under `root`, adding findings to `report`.
-pub fn load(root: &Path, report: &mut Report) -> Result<Project, LoadError> {
+/// Reads and schema-checks every file under `root`; findings go to `Project::findings`.
+pub fn load(root: &Path) -> Result<Project, LoadError> {
+    let fail = |reason: &str| LoadError {
+        path: root.display().to_string(),
+        reason: reason.into(),
+    };
+    if !root.exists() {
+        return Err(fail("no such directory"));
+    }
     let graphs_dir = root.join("graphs");
     if !graphs_dir.is_dir() {
-        return Err(LoadError {
-            path: root.display().to_string(),
-            reason: "no graphs/ directory here; pass the project directory (the one holding graphs/, prompts/ and tools.yaml)".into(),
-        });
+        return Err(fail(
+            "no graphs/ directory here; pass the project directory (the one holding graphs/, prompts/ and tools.yaml)",
+        ));
     }
     let mut project = Project {
         root: root.to_path_buf(),
@@ -86,14 +128,12 @@ pub fn load(root: &Path, report: &mut Report) -> Result<Project, LoadError> {
             .is_ok_and(|r| r.starts_with("tests"))
     });
     for path in graph_files {
-        if let Some(doc) = read_doc::<GraphSpec>(root, &path, schema::graph(), report) {
-            project.graphs.push(doc);
-        }
+        load_graph(root, &path, &mut project);
     }
 
     let tools_path = root.join("tools.yaml");
     if tools_path.is_file() {
-        project.tools = read_doc::<ToolsFile>(root, &tools_path, schema::tools(), report);
+        load_tools(root, &tools_path, &mut project);
     }
 
     let prompts_dir = root.join("prompts");
@@ -105,109 +145,227 @@ pub fn load(root: &Path, report: &mut Report) -> Result<Project, LoadError> {
             .with_extension("")
             .to_string_lossy()
             .replace('\\', "/");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                project.prompts.insert(
-                    name,
-                    Arc::new(Source {
-                        path: rel,
-                        text,
-                        spans: Spans::default(),
-                    }),
-                );
-            }
-            Err(e) => report.push(Diagnostic::error(
-                "E001",
-                &rel,
-                Pos::default(),
-                format!("cannot read: {e}"),
-            )),
+        if let Some(text) = read(&rel, &path, &mut project.findings) {
+            project.prompts.insert(
+                name,
+                Arc::new(Source {
+                    path: rel,
+                    text,
+                    spans: Spans::default(),
+                }),
+            );
         }
     }
     Ok(project)
 }
 
-/// Parses one YAML file: syntax (E001, E010), then schema (E002–E005), then the typed spec.
-pub fn read_doc<T: DeserializeOwned>(
-    root: &Path,
-    path: &Path,
-    schema: &jsonschema::Validator,
-    report: &mut Report,
-) -> Option<Doc<T>> {
+fn load_graph(root: &Path, path: &Path, project: &mut Project) {
     let rel = relative(root, path);
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            report.push(Diagnostic::error(
-                "E001",
-                &rel,
-                Pos { line: 1, col: 1 },
-                format!("cannot read: {e}"),
-            ));
-            return None;
-        }
+    let Some(text) = read(&rel, path, &mut project.findings) else {
+        project.unloaded.any_graph = true;
+        return;
     };
-    parse_doc(rel, text, schema, report)
+    let unloaded = &mut project.unloaded;
+    let mut skip = |name: Option<String>| match name {
+        Some(n) => {
+            unloaded.graphs.insert(n);
+        }
+        None => unloaded.any_graph = true,
+    };
+    let Some((value, source)) = parse_yaml(rel, &text, &mut project.findings) else {
+        skip(graph_name_in(&text));
+        return;
+    };
+    let name = value.get("name").and_then(Value::as_str).map(String::from);
+    if !schema::check(schema::graph(), &value, &source, &mut project.findings).is_empty() {
+        skip(name);
+        return;
+    }
+    match serde_json::from_value::<GraphSpec>(value.clone()) {
+        Ok(spec) => project.graphs.push(Doc {
+            source,
+            value,
+            spec,
+        }),
+        Err(e) => {
+            project.findings.push(format_mismatch(&source, &e));
+            skip(name);
+        }
+    }
 }
 
-/// Like [`read_doc`] for text already in memory (tests, hot reload).
-pub fn parse_doc<T: DeserializeOwned>(
-    rel: String,
-    text: String,
-    schema: &jsonschema::Validator,
-    report: &mut Report,
-) -> Option<Doc<T>> {
-    let value: Value = match serde_yaml::from_str(&text) {
+/// tools.yaml: a tool with schema violations is left out alone; the others load.
+fn load_tools(root: &Path, path: &Path, project: &mut Project) {
+    let rel = relative(root, path);
+    let findings = &mut project.findings;
+    let Some(text) = read(&rel, path, findings) else {
+        project.unloaded.any_tool = true;
+        return;
+    };
+    let Some((mut value, source)) = parse_yaml(rel, &text, findings) else {
+        project.unloaded.any_tool = true;
+        return;
+    };
+    for pointer in schema::check(schema::tools(), &value, &source, findings) {
+        let tool = pointer
+            .strip_prefix("/tools/")
+            .map(|rest| rest.split('/').next().unwrap_or(rest))
+            .map(|seg| seg.replace("~1", "/").replace("~0", "~"));
+        match tool {
+            Some(name) => {
+                if let Some(tools) = value.get_mut("tools").and_then(Value::as_object_mut) {
+                    tools.remove(&name);
+                }
+                project.unloaded.tools.insert(name);
+            }
+            None => {
+                project.unloaded.any_tool = true;
+                return;
+            }
+        }
+    }
+    match serde_json::from_value::<ToolsFile>(value.clone()) {
+        Ok(spec) => {
+            project.tools = Some(Doc {
+                source,
+                value,
+                spec,
+            })
+        }
+        Err(e) => {
+            findings.push(format_mismatch(&source, &e));
+            project.unloaded.any_tool = true;
+        }
+    }
+}
+
+fn read(rel: &str, path: &Path, findings: &mut Report) -> Option<String> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            findings.push(Diagnostic::error(
+                "E001",
+                rel,
+                Pos { line: 1, col: 1 },
+                format!("cannot read: {e}; check the file's permissions and that it is UTF-8"),
+            ));
+            None
+        }
+    }
+}
+
+/// YAML syntax (E001) and repeated keys (E010); None when the file cannot be used.
+fn parse_yaml(rel: String, text: &str, findings: &mut Report) -> Option<(Value, Arc<Source>)> {
+    let value: Value = match serde_yaml::from_str(text) {
         Ok(v) => v,
         Err(e) => {
-            let pos = e
+            let at = e
                 .location()
                 .map(|l| Pos {
                     line: l.line(),
                     col: l.column(),
                 })
                 .unwrap_or(Pos { line: 1, col: 1 });
-            // serde_yaml appends " at line L column C"; we print the position up front.
-            let msg = e.to_string();
-            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-            let (code, msg) = if msg.contains("duplicate entry") {
-                (
-                    "E010",
-                    format!(
-                        "duplicate name: {msg}; every key in a mapping must be unique, rename or remove one"
-                    ),
-                )
-            } else {
-                ("E001", format!("YAML syntax error: {msg}"))
-            };
-            report.push(Diagnostic::error(code, &rel, pos, msg));
+            let (pos, message) = syntax_error(&e.to_string(), text, at);
+            findings.push(Diagnostic::error("E001", &rel, pos, message));
             return None;
         }
     };
     let source = Arc::new(Source {
-        spans: Spans::of(&text),
+        spans: Spans::of(text),
         path: rel,
-        text,
+        text: text.to_string(),
     });
-    if !schema::check(schema, &value, &source, report) {
+    let dups = source.spans.duplicates();
+    for d in dups {
+        let within = match d.pointer.rsplit_once('/') {
+            Some(("", _)) | None => "the top level".to_string(),
+            Some((parent, _)) => format!("`{}`", schema::dotted(parent)),
+        };
+        findings.push(Diagnostic::error(
+            "E010",
+            &source.path,
+            d.again,
+            format!(
+                "duplicate key \"{}\" in {within}, first at line {}; YAML keeps only the last one, so rename or remove one of them",
+                d.key, d.first.line
+            ),
+        ));
+    }
+    if !dups.is_empty() {
         return None;
     }
-    match serde_json::from_value::<T>(value.clone()) {
-        Ok(spec) => Some(Doc {
-            source,
-            value,
-            spec,
-        }),
-        Err(e) => {
-            report.push(Diagnostic::error(
-                "E005",
-                &source.path,
-                Pos { line: 1, col: 1 },
-                format!("does not match the file format: {e}"),
-            ));
-            None
-        }
+    Some((value, source))
+}
+
+/// Where to point and what to say for a serde_yaml error. Its text is "PROBLEM at line L
+/// column C[, while parsing THING at line L column C]"; something left open (a bracket, a
+/// quote) is best shown where it opens, the rest where the parser stopped.
+fn syntax_error(raw: &str, text: &str, at: Pos) -> (Pos, String) {
+    let (head, context) = match raw.split_once(", while ") {
+        Some((h, c)) => (h, Some(c)),
+        None => (raw, None),
+    };
+    let problem = head.split(" at line ").next().unwrap_or(head);
+    let opened = context.and_then(|c| {
+        let (thing, place) = c.split_once(" at line ")?;
+        let (line, col) = place.split_once(" column ")?;
+        let pos = Pos {
+            line: line.trim().parse().ok()?,
+            col: col.trim().parse().ok()?,
+        };
+        let thing = match thing
+            .trim_start_matches("parsing ")
+            .trim_start_matches("scanning ")
+        {
+            "a flow sequence" => "the list `[`",
+            "a flow mapping" => "the mapping `{`",
+            "a quoted scalar" => "the quoted string",
+            other => other,
+        };
+        Some((thing, pos))
+    });
+    let unclosed = problem.contains("end of stream") || problem.contains("expected ',' or");
+    if let (true, Some((thing, pos))) = (unclosed, opened) {
+        return (
+            pos,
+            format!(
+                "YAML syntax error: {thing} that starts here is not closed ({problem} at line {} column {}); close it",
+                at.line, at.col
+            ),
+        );
     }
+    let ch = text
+        .lines()
+        .nth(at.line.saturating_sub(1))
+        .and_then(|l| l.chars().nth(at.col.saturating_sub(1)));
+    let fix = if ch == Some('\t') {
+        "YAML does not allow tabs for indentation; indent with spaces"
+    } else if problem.contains("mapping values are not allowed") {
+        "a value that contains \": \" must be quoted, or a key is indented wrongly"
+    } else {
+        "check the indentation, and that quotes and brackets are closed"
+    };
+    (at, format!("YAML syntax error: {problem}; {fix}"))
+}
+
+/// The shape passed the schema but not the types (the schema and spec.rs disagree).
+fn format_mismatch(source: &Source, e: &serde_json::Error) -> Diagnostic {
+    Diagnostic::error(
+        "E005",
+        &source.path,
+        Pos { line: 1, col: 1 },
+        format!("does not match the file format: {e}; compare with docs/CONFIG.md"),
+    )
+}
+
+/// `name:` of a graph file that did not parse, read from its text.
+fn graph_name_in(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let v = l.strip_prefix("name:")?.trim();
+        let v = v.trim_matches(|c| c == '"' || c == '\'');
+        (!v.is_empty()).then(|| v.to_string())
+    })
 }
 
 fn relative(root: &Path, path: &Path) -> String {

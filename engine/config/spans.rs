@@ -2,18 +2,41 @@
 //!
 //! serde_yaml gives us values but forgets where they came from; diagnostics need
 //! `file:line:col` for any field, so we walk yaml-rust2's marked events once and
-//! remember where each key and value starts.
+//! remember where each key and value starts, how each scalar is quoted (to find a
+//! token inside it, see `locate`), and which mapping keys are repeated (serde drops
+//! all but the last silently).
 
 use std::collections::HashMap;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
+use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-/// A 1-based line and column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+/// A 1-based line and column (columns count characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
 pub struct Pos {
     pub line: usize,
     pub col: usize,
+}
+
+/// How a scalar is written, which decides how its text maps back to the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    SingleQuoted,
+    DoubleQuoted,
+    /// `|` block.
+    Literal,
+    /// `>` block.
+    Folded,
+}
+
+/// A mapping key written twice: `pointer` is the entry, `first` and `again` its keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    pub pointer: String,
+    pub key: String,
+    pub first: Pos,
+    pub again: Pos,
 }
 
 /// Positions of a document's nodes: `/nodes/route/kind` → where its value starts.
@@ -21,6 +44,8 @@ pub struct Pos {
 pub struct Spans {
     values: HashMap<String, Pos>,
     keys: HashMap<String, Pos>,
+    styles: HashMap<String, Style>,
+    duplicates: Vec<Duplicate>,
 }
 
 impl Spans {
@@ -48,6 +73,16 @@ impl Spans {
         }
     }
 
+    /// Where the scalar at `pointer` starts and how it is quoted, if it is a scalar.
+    pub fn scalar(&self, pointer: &str) -> Option<(Pos, Style)> {
+        Some((*self.values.get(pointer)?, *self.styles.get(pointer)?))
+    }
+
+    /// Mapping keys written more than once, in document order.
+    pub fn duplicates(&self) -> &[Duplicate] {
+        &self.duplicates
+    }
+
     fn lookup(&self, map: &HashMap<String, Pos>, pointer: &str) -> Pos {
         let mut p = pointer;
         loop {
@@ -71,6 +106,7 @@ enum Frame {
     Map {
         path: String,
         pending_key: Option<String>,
+        seen: HashMap<String, Pos>,
     },
     Seq {
         path: String,
@@ -94,9 +130,9 @@ impl Builder {
                 *next += 1;
                 Some(p)
             }
-            Some(Frame::Map { path, pending_key }) => {
-                pending_key.take().map(|k| format!("{path}/{}", escape(&k)))
-            }
+            Some(Frame::Map {
+                path, pending_key, ..
+            }) => pending_key.take().map(|k| format!("{path}/{}", escape(&k))),
         }
     }
 }
@@ -108,15 +144,36 @@ impl MarkedEventReceiver for Builder {
             col: mark.col() + 1,
         };
         match ev {
-            Event::Scalar(value, ..) => match self.child_path() {
+            Event::Scalar(value, style, ..) => match self.child_path() {
                 Some(path) => {
-                    self.spans.values.insert(path, pos);
+                    self.spans.values.insert(path.clone(), pos);
+                    self.spans.styles.insert(path, style.into());
                 }
                 None => {
-                    if let Some(Frame::Map { path, pending_key }) = self.stack.last_mut() {
-                        self.spans
-                            .keys
-                            .insert(format!("{path}/{}", escape(&value)), pos);
+                    if let Some(Frame::Map {
+                        path,
+                        pending_key,
+                        seen,
+                    }) = self.stack.last_mut()
+                    {
+                        let pointer = format!("{path}/{}", escape(&value));
+                        match seen.get(&value) {
+                            Some(first) => self.spans.duplicates.push(Duplicate {
+                                pointer: pointer.clone(),
+                                key: value.clone(),
+                                first: *first,
+                                again: pos,
+                            }),
+                            None => {
+                                seen.insert(value.clone(), pos);
+                            }
+                        }
+                        if seen.len() == 1 {
+                            // A block mapping is marked where its first `:` is; start it at its first key.
+                            let start = self.spans.values.entry(path.clone()).or_insert(pos);
+                            *start = (*start).min(pos);
+                        }
+                        self.spans.keys.insert(pointer, pos);
                         *pending_key = Some(value);
                     }
                 }
@@ -128,6 +185,7 @@ impl MarkedEventReceiver for Builder {
                     Frame::Map {
                         path,
                         pending_key: None,
+                        seen: HashMap::new(),
                     }
                 } else {
                     Frame::Seq { path, next: 0 }
@@ -146,6 +204,18 @@ impl MarkedEventReceiver for Builder {
     }
 }
 
+impl From<TScalarStyle> for Style {
+    fn from(s: TScalarStyle) -> Style {
+        match s {
+            TScalarStyle::Plain => Style::Plain,
+            TScalarStyle::SingleQuoted => Style::SingleQuoted,
+            TScalarStyle::DoubleQuoted => Style::DoubleQuoted,
+            TScalarStyle::Literal => Style::Literal,
+            TScalarStyle::Folded => Style::Folded,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +228,39 @@ mod tests {
         assert_eq!(s.value("/nodes/x/kind"), Pos { line: 4, col: 11 });
         assert_eq!(s.value("/list/1"), Pos { line: 7, col: 5 });
         assert_eq!(s.value("/nodes/x/missing"), Pos { line: 4, col: 5 });
+    }
+
+    #[test]
+    fn styles_of_scalars() {
+        let s = Spans::of("a: x\nb: 'y'\nc: \"z\"\nd: |\n  w\ne: >\n  v\n");
+        let styles: Vec<Style> = ["/a", "/b", "/c", "/d", "/e"]
+            .iter()
+            .map(|p| s.scalar(p).expect("scalar").1)
+            .collect();
+        use Style::*;
+        assert_eq!(styles, [Plain, SingleQuoted, DoubleQuoted, Literal, Folded]);
+        assert_eq!(s.scalar("/b").map(|x| x.0), Some(Pos { line: 2, col: 4 }));
+    }
+
+    #[test]
+    fn repeated_keys_are_found_with_both_positions() {
+        let s = Spans::of("nodes:\n  a:\n    kind: tool\n    kind: llm\n  a: {}\n");
+        assert_eq!(
+            s.duplicates(),
+            [
+                Duplicate {
+                    pointer: "/nodes/a/kind".into(),
+                    key: "kind".into(),
+                    first: Pos { line: 3, col: 5 },
+                    again: Pos { line: 4, col: 5 },
+                },
+                Duplicate {
+                    pointer: "/nodes/a".into(),
+                    key: "a".into(),
+                    first: Pos { line: 2, col: 3 },
+                    again: Pos { line: 5, col: 3 },
+                },
+            ]
+        );
     }
 }

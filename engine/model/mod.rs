@@ -4,7 +4,9 @@
 //! purpose (route, agent step, completion) so that the offline model can answer the
 //! same request deterministically from intents and templates.
 
+pub mod fallback;
 pub mod offline;
+pub mod openai;
 
 use std::sync::Arc;
 
@@ -52,6 +54,7 @@ pub struct ToolCall {
 }
 
 /// What the node wants from the model.
+#[derive(Clone, Copy)]
 pub enum Purpose<'a> {
     /// Pick one of `routes` (reply with its name).
     Route { routes: &'a [Route] },
@@ -64,6 +67,7 @@ pub enum Purpose<'a> {
     Complete,
 }
 
+#[derive(Clone, Copy)]
 pub struct ChatRequest<'a> {
     pub tier: &'a str,
     pub question: &'a str,
@@ -109,9 +113,24 @@ pub struct ModelError {
 /// Streaming tokens go here as they arrive.
 pub type TokenSink<'a> = &'a (dyn Fn(&str) + Send + Sync);
 
+/// Told when a chain of models moves on to the next one (see `fallback`).
+pub type FallbackSink<'a> = &'a (dyn Fn(&fallback::FallbackNotice) + Send + Sync);
+
 #[async_trait]
 pub trait Model: Send + Sync {
     /// The model that serves `tier`, as shown in `model_selection`.
     fn model_name(&self, tier: &str) -> String;
     async fn chat(&self, req: ChatRequest<'_>, tokens: TokenSink<'_>) -> Result<Turn, ModelError>;
+
+    /// `chat`, telling `fallbacks` of each move to another model, so that a run can
+    /// report it. Only chains move; a single model is just asked.
+    async fn chat_with_fallbacks(
+        &self,
+        req: ChatRequest<'_>,
+        tokens: TokenSink<'_>,
+        fallbacks: FallbackSink<'_>,
+    ) -> Result<Turn, ModelError> {
+        let _ = fallbacks;
+        self.chat(req, tokens).await
+    }
 }

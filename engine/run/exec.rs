@@ -694,7 +694,7 @@ impl Exec {
                     });
                     for call in calls {
                         self.live()?;
-                        let (ok, content, entry) = match tools.iter().find(|t| t.name == call.name)
+                        let (content, entry) = match tools.iter().find(|t| t.name == call.name)
                         {
                             None => {
                                 let msg = format!(
@@ -718,25 +718,21 @@ impl Exec {
                                     error: Some(msg.clone()),
                                 });
                                 (
-                                    false,
                                     msg.clone(),
                                     json!({"tool": call.name, "args": call.args, "ok": false, "error": msg}),
                                 )
                             }
                             Some(tool) => match self.call_tool(tool, call.args.clone()).await {
                                 Ok(v) => (
-                                    true,
                                     v.to_string(),
                                     json!({"tool": call.name, "args": call.args, "ok": true, "result": v}),
                                 ),
                                 Err(e) => (
-                                    false,
                                     format!("error: {}", e.message),
                                     json!({"tool": call.name, "args": call.args, "ok": false, "error": e.message}),
                                 ),
                             },
                         };
-                        let _ = ok;
                         results.lock().expect("results lock").push(entry);
                         messages.push(Message {
                             role: Role::Tool,

@@ -92,11 +92,13 @@ impl Report {
     pub fn has_errors(&self) -> bool {
         self.errors() > 0
     }
-    /// Stable order: by file, then position.
+    /// Stable order (file, position, code, message), each finding once.
     pub fn sort(&mut self) {
-        self.diagnostics.sort_by(|a, b| {
-            (&a.file, a.line, a.col, a.code).cmp(&(&b.file, b.line, b.col, b.code))
-        });
+        fn key(d: &Diagnostic) -> (&str, usize, usize, &str, &str) {
+            (&d.file, d.line, d.col, d.code, &d.message)
+        }
+        self.diagnostics.sort_by(|a, b| key(a).cmp(&key(b)));
+        self.diagnostics.dedup_by(|a, b| key(a) == key(b));
     }
 }
 

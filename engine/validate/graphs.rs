@@ -1,31 +1,38 @@
-//! Checks of graph files: names, references, edges, reachability, subgraph cycles.
+//! Checks of graph files: unique names, the things nodes refer to (tools, prompts, graphs,
+//! model tiers, state keys, tool args), and subgraph include cycles.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
-use petgraph::graph::DiGraph;
-use petgraph::visit::{Bfs, Reversed};
+use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::diagnostic::{Diagnostic, Report, did_you_mean};
-use super::{BUILTIN_KEYS, TIERS};
+use super::tools::arg_names;
+use super::{BUILTIN_KEYS, TIERS, regexes};
 use crate::config::spans::escape;
-use crate::config::spec::{END, GraphSpec, NodeKind};
+use crate::config::spec::{END, GraphSpec, NodeKind, NodeSpec};
 use crate::config::{Doc, Project};
 
-fn node_ptr(node: &str) -> String {
+pub fn node_ptr(node: &str) -> String {
     format!("/nodes/{}", escape(node))
 }
 
-/// Graph names are unique across files.
+/// Graph names are unique across files; no node is called END.
 pub fn check_names(project: &Project, report: &mut Report) {
     let mut first: HashMap<&str, &Doc<GraphSpec>> = HashMap::new();
     for doc in &project.graphs {
         let name = doc.spec.name.as_str();
         if let Some(prev) = first.get(name) {
+            let at = prev.at("/name");
             report.push(Diagnostic::error(
                 "E010",
                 doc.file(),
                 doc.at("/name"),
-                format!("duplicate graph name \"{name}\", already defined in {}; give each graph its own name", prev.file()),
+                format!(
+                    "duplicate graph name \"{name}\", already defined in {}:{}:{}; give each graph its own name",
+                    prev.file(),
+                    at.line,
+                    at.col
+                ),
             ));
         } else {
             first.insert(name, doc);
@@ -41,384 +48,358 @@ pub fn check_names(project: &Project, report: &mut Report) {
     }
 }
 
-/// Tools, prompts, graphs, tiers and state keys that nodes name exist.
-pub fn check_references(project: &Project, report: &mut Report) {
-    let tools: Vec<&str> = project
-        .tools
-        .iter()
-        .flat_map(|t| t.spec.tools.keys().map(String::as_str))
-        .collect();
-    let prompts: Vec<&str> = project.prompts.keys().map(String::as_str).collect();
-    let graphs: Vec<&str> = project
-        .graphs
-        .iter()
-        .map(|g| g.spec.name.as_str())
-        .collect();
-    for doc in &project.graphs {
-        let g = &doc.spec;
-        let file = doc.file();
-        let unknown = |report: &mut Report,
-                       code,
-                       ptr: String,
-                       what: &str,
-                       name: &str,
-                       known: &[&str],
-                       fix: &str| {
-            let hint = did_you_mean(name, known.iter().copied());
-            report.push(Diagnostic::error(
-                code,
-                file,
-                doc.at(&ptr),
-                format!("unknown {what} \"{name}\"{hint}; {fix}"),
+/// What one graph file may refer to, gathered once.
+struct Known<'a> {
+    project: &'a Project,
+    tools: Vec<&'a str>,
+    prompts: Vec<&'a str>,
+    graphs: Vec<&'a str>,
+}
+
+/// Reports references of one graph file.
+struct Refs<'a, 'r> {
+    known: &'a Known<'a>,
+    doc: &'a Doc<GraphSpec>,
+    report: &'r mut Report,
+}
+
+impl Refs<'_, '_> {
+    fn unknown(
+        &mut self,
+        code: &'static str,
+        ptr: &str,
+        what: &str,
+        name: &str,
+        known: &[&str],
+        fix: &str,
+    ) {
+        let hint = did_you_mean(name, known.iter().copied());
+        self.report.push(Diagnostic::error(
+            code,
+            self.doc.file(),
+            self.doc.at(ptr),
+            format!("unknown {what} \"{name}\"{hint}; {fix}"),
+        ));
+    }
+
+    fn tool(&mut self, ptr: &str, name: &str) {
+        if !self.known.tools.contains(&name) && !self.known.project.unloaded.has_tool(name) {
+            let tools = self.known.tools.clone();
+            self.unknown(
+                "E012",
+                ptr,
+                "tool",
+                name,
+                &tools,
+                "declare it in tools.yaml or fix the name",
+            );
+        }
+    }
+
+    fn graph(&mut self, ptr: &str, name: &str) {
+        if !self.known.graphs.contains(&name) && !self.known.project.unloaded.has_graph(name) {
+            let graphs = self.known.graphs.clone();
+            self.unknown(
+                "E014",
+                ptr,
+                "graph",
+                name,
+                &graphs,
+                "name a graph defined under graphs/ (its `name:`, not its file name)",
+            );
+        }
+    }
+
+    fn prompt(&mut self, ptr: &str, name: &str) {
+        if self.known.prompts.contains(&name) {
+            return;
+        }
+        let stem = name.strip_suffix(".j2").unwrap_or(name);
+        let prompts = self.known.prompts.clone();
+        if stem != name && prompts.contains(&stem) {
+            self.report.push(Diagnostic::error(
+                "E013",
+                self.doc.file(),
+                self.doc.at(ptr),
+                format!("unknown prompt \"{name}\" (did you mean \"{stem}\"?); prompts are named without the .j2 extension"),
             ));
+        } else {
+            self.unknown(
+                "E013",
+                ptr,
+                "prompt",
+                name,
+                &prompts,
+                "add prompts/<name>.j2 or fix the name (a path under prompts/, without .j2)",
+            );
+        }
+    }
+
+    fn tier(&mut self, ptr: &str, name: &str) {
+        if !TIERS.contains(&name) {
+            self.unknown(
+                "E015",
+                ptr,
+                "model tier",
+                name,
+                TIERS,
+                "use one of primary, code, fast, analytics",
+            );
+        }
+    }
+
+    /// Args a tool node passes: each one the tool declares, every required one present (E043).
+    fn tool_args(
+        &mut self,
+        node: &str,
+        field_ptr: &str,
+        tool: &str,
+        args: &BTreeMap<String, String>,
+    ) {
+        let Some(spec) = self
+            .known
+            .project
+            .tools
+            .as_ref()
+            .and_then(|t| t.spec.tools.get(tool))
+        else {
+            return;
         };
-        let keys: Vec<&str> = g
+        let declared = arg_names(&spec.args);
+        for arg in args.keys() {
+            if !declared.contains(arg) {
+                let hint = did_you_mean(arg, declared.iter().map(String::as_str));
+                self.report.push(Diagnostic::error(
+                    "E043",
+                    self.doc.file(),
+                    self.doc.key_at(&format!("{field_ptr}/{}", escape(arg))),
+                    format!(
+                        "tool \"{tool}\" has no arg \"{arg}\"{hint}; its args are: {}",
+                        declared.join(", ")
+                    ),
+                ));
+            }
+        }
+        let required = spec
+            .args
+            .get("required")
+            .and_then(|r| r.as_array())
+            .cloned()
+            .unwrap_or_default();
+        for req in required.iter().filter_map(|r| r.as_str()) {
+            if !args.contains_key(req) {
+                self.report.push(Diagnostic::error(
+                    "E043",
+                    self.doc.file(),
+                    self.doc.key_at(&node_ptr(node)),
+                    format!("node \"{node}\" does not pass \"{req}\", a required arg of tool \"{tool}\"; add `{req}:` under `args`"),
+                ));
+            }
+        }
+    }
+
+    fn node(&mut self, name: &str, node: &NodeSpec, keys: &[&str]) {
+        let p = node_ptr(name);
+        if let Some(out) = &node.output
+            && !keys.contains(&out.as_str())
+        {
+            self.unknown(
+                "E016",
+                &format!("{p}/output"),
+                "state key",
+                out,
+                keys,
+                "declare it under `state:` or write to a declared key",
+            );
+        }
+        let doc = self.doc;
+        match &node.kind {
+            NodeKind::Classify { rules, default } => {
+                for (i, r) in rules.iter().enumerate() {
+                    self.tier(&format!("{p}/rules/{i}/tier"), &r.class.tier);
+                    let what = format!("pattern of rule {i} of node \"{name}\"");
+                    regexes::compile(self.report, doc, &format!("{p}/rules/{i}/pattern"), &r.pattern, &what);
+                }
+                self.tier(&format!("{p}/default/tier"), &default.tier);
+            }
+            NodeKind::Router { routes, default, prompt, tier } => {
+                if !routes.contains_key(default) {
+                    let names: Vec<&str> = routes.keys().map(String::as_str).collect();
+                    self.unknown("E011", &format!("{p}/default"), "route", default, &names, &format!("name one of the routes of \"{name}\": {}", names.join(", ")));
+                }
+                for (rname, r) in routes {
+                    for (i, intent) in r.intents.iter().enumerate() {
+                        let what = format!("intent {i} of route \"{rname}\"");
+                        let ptr = format!("{p}/routes/{}/intents/{i}", escape(rname));
+                        regexes::compile(self.report, doc, &ptr, intent, &what);
+                    }
+                }
+                if let Some(pr) = prompt {
+                    self.prompt(&format!("{p}/prompt"), pr);
+                }
+                if let Some(t) = tier {
+                    self.tier(&format!("{p}/tier"), t);
+                }
+            }
+            NodeKind::Agent { prompt, tools, tier, .. } => {
+                self.prompt(&format!("{p}/prompt"), prompt);
+                for (i, tool) in tools.iter().enumerate() {
+                    self.tool(&format!("{p}/tools/{i}"), tool);
+                }
+                if let Some(t) = tier {
+                    self.tier(&format!("{p}/tier"), t);
+                }
+            }
+            NodeKind::Llm { prompt, tier, .. } => {
+                self.prompt(&format!("{p}/prompt"), prompt);
+                if let Some(t) = tier {
+                    self.tier(&format!("{p}/tier"), t);
+                }
+            }
+            NodeKind::Tool { tool, args } => {
+                self.tool(&format!("{p}/tool"), tool);
+                self.tool_args(name, &format!("{p}/args"), tool, args);
+            }
+            NodeKind::Subgraph { graph, inputs } => {
+                self.graph(&format!("{p}/graph"), graph);
+                self.inputs(&p, graph, inputs);
+            }
+            NodeKind::Map { graph, tool, args, .. } => match (graph, tool) {
+                (Some(_), Some(_)) => self.report.push(Diagnostic::error(
+                    "E005",
+                    doc.file(),
+                    doc.key_at(&format!("{p}/tool")),
+                    format!("map node \"{name}\" has both `graph` and `tool`; keep one: a map runs either a graph or a tool per item"),
+                )),
+                (None, None) => self.report.push(Diagnostic::error(
+                    "E005",
+                    doc.file(),
+                    doc.key_at(&p),
+                    format!("map node \"{name}\" has neither `graph` nor `tool`; add one: what to run for each item"),
+                )),
+                (Some(g), None) => self.graph(&format!("{p}/graph"), g),
+                (None, Some(t)) => {
+                    self.tool(&format!("{p}/tool"), t);
+                    self.tool_args(name, &format!("{p}/args"), t, args);
+                }
+            },
+            NodeKind::Template { .. } => {}
+        }
+    }
+
+    /// Subgraph inputs set state keys of the child graph: they must be ones it has (E016).
+    fn inputs(&mut self, p: &str, graph: &str, inputs: &BTreeMap<String, String>) {
+        let Some(child) = self
+            .known
+            .project
+            .graphs
+            .iter()
+            .find(|g| g.spec.name == graph)
+        else {
+            return;
+        };
+        let keys: Vec<&str> = child
+            .spec
             .state
             .keys()
             .map(String::as_str)
             .chain(BUILTIN_KEYS.iter().copied())
             .collect();
-        for (name, node) in &g.nodes {
-            let p = node_ptr(name);
-            if let Some(out) = &node.output
-                && !keys.contains(&out.as_str())
-            {
-                unknown(
-                    report,
+        for k in inputs.keys() {
+            if !keys.contains(&k.as_str()) {
+                let hint = did_you_mean(k, keys.iter().copied());
+                self.report.push(Diagnostic::error(
                     "E016",
-                    format!("{p}/output"),
-                    "state key",
-                    out,
-                    &keys,
-                    "declare it under `state:` or write to a declared key",
-                );
-            }
-            let tier = |report: &mut Report, ptr: String, t: &str| {
-                if !TIERS.contains(&t) {
-                    unknown(
-                        report,
-                        "E015",
-                        ptr,
-                        "model tier",
-                        t,
-                        TIERS,
-                        "use one of primary, code, fast, analytics",
-                    );
-                }
-            };
-            let prompt = |report: &mut Report, ptr: String, pr: &str| {
-                if !prompts.contains(&pr) {
-                    unknown(
-                        report,
-                        "E013",
-                        ptr,
-                        "prompt",
-                        pr,
-                        &prompts,
-                        "add prompts/<name>.j2 or fix the name",
-                    );
-                }
-            };
-            match &node.kind {
-                NodeKind::Classify { rules, default } => {
-                    for (i, r) in rules.iter().enumerate() {
-                        tier(report, format!("{p}/rules/{i}/tier"), &r.class.tier);
-                        if let Err(e) = regex::Regex::new(&r.pattern) {
-                            report.push(Diagnostic::error(
-                                "E041",
-                                file,
-                                doc.at(&format!("{p}/rules/{i}/pattern")),
-                                format!(
-                                    "rule {i} of \"{name}\" is not a valid regex: {}",
-                                    super::tools::one_line(&e.to_string())
-                                ),
-                            ));
-                        }
-                    }
-                    tier(report, format!("{p}/default/tier"), &default.tier);
-                }
-                NodeKind::Router {
-                    routes,
-                    default,
-                    prompt: pr,
-                    tier: t,
-                } => {
-                    if !routes.contains_key(default) {
-                        let names: Vec<&str> = routes.keys().map(String::as_str).collect();
-                        unknown(
-                            report,
-                            "E011",
-                            format!("{p}/default"),
-                            "route",
-                            default,
-                            &names,
-                            "name one of the routes",
-                        );
-                    }
-                    for (rname, r) in routes {
-                        for (i, intent) in r.intents.iter().enumerate() {
-                            if let Err(e) = regex::Regex::new(intent) {
-                                report.push(Diagnostic::error(
-                                    "E041",
-                                    file,
-                                    doc.at(&format!("{p}/routes/{}/intents/{i}", escape(rname))),
-                                    format!(
-                                        "intent {i} of route \"{rname}\" is not a valid regex: {}",
-                                        super::tools::one_line(&e.to_string())
-                                    ),
-                                ));
-                            }
-                        }
-                    }
-                    if let Some(pr) = pr {
-                        prompt(report, format!("{p}/prompt"), pr);
-                    }
-                    if let Some(t) = t {
-                        tier(report, format!("{p}/tier"), t);
-                    }
-                }
-                NodeKind::Agent {
-                    prompt: pr,
-                    tools: ts,
-                    tier: t,
-                    ..
-                } => {
-                    prompt(report, format!("{p}/prompt"), pr);
-                    for (i, tool) in ts.iter().enumerate() {
-                        if !tools.contains(&tool.as_str()) {
-                            unknown(
-                                report,
-                                "E012",
-                                format!("{p}/tools/{i}"),
-                                "tool",
-                                tool,
-                                &tools,
-                                "declare it in tools.yaml or fix the name",
-                            );
-                        }
-                    }
-                    if let Some(t) = t {
-                        tier(report, format!("{p}/tier"), t);
-                    }
-                }
-                NodeKind::Llm {
-                    prompt: pr,
-                    tier: t,
-                    ..
-                } => {
-                    prompt(report, format!("{p}/prompt"), pr);
-                    if let Some(t) = t {
-                        tier(report, format!("{p}/tier"), t);
-                    }
-                }
-                NodeKind::Tool { tool, .. } => {
-                    if !tools.contains(&tool.as_str()) {
-                        unknown(
-                            report,
-                            "E012",
-                            format!("{p}/tool"),
-                            "tool",
-                            tool,
-                            &tools,
-                            "declare it in tools.yaml or fix the name",
-                        );
-                    }
-                }
-                NodeKind::Subgraph { graph, .. } => {
-                    if !graphs.contains(&graph.as_str()) {
-                        unknown(
-                            report,
-                            "E014",
-                            format!("{p}/graph"),
-                            "graph",
-                            graph,
-                            &graphs,
-                            "name a graph defined under graphs/",
-                        );
-                    }
-                }
-                NodeKind::Map { graph, tool, .. } => match (graph, tool) {
-                    (Some(gr), None) if !graphs.contains(&gr.as_str()) => unknown(
-                        report,
-                        "E014",
-                        format!("{p}/graph"),
-                        "graph",
-                        gr,
-                        &graphs,
-                        "name a graph defined under graphs/",
-                    ),
-                    (None, Some(t)) if !tools.contains(&t.as_str()) => unknown(
-                        report,
-                        "E012",
-                        format!("{p}/tool"),
-                        "tool",
-                        t,
-                        &tools,
-                        "declare it in tools.yaml or fix the name",
-                    ),
-                    (Some(_), Some(_)) | (None, None) => report.push(Diagnostic::error(
-                        "E005",
-                        file,
-                        doc.at(&p),
-                        format!("map node \"{name}\" needs exactly one of `graph` or `tool`"),
-                    )),
-                    _ => {}
-                },
-                NodeKind::Template { .. } => {}
+                    self.doc.file(),
+                    self.doc.key_at(&format!("{p}/inputs/{}", escape(k))),
+                    format!("input \"{k}\" is not a state key of graph \"{graph}\"{hint}; declare it under `state:` in {} or fix the name", child.file()),
+                ));
             }
         }
     }
 }
 
-/// Edges name existing nodes; `start` exists; every node but END has a way out.
-pub fn check_edges(project: &Project, report: &mut Report) {
-    for doc in &project.graphs {
-        let g = &doc.spec;
-        let names: Vec<&str> = g.nodes.keys().map(String::as_str).collect();
-        if !g.nodes.contains_key(&g.start) {
-            let hint = did_you_mean(&g.start, names.iter().copied());
-            report.push(Diagnostic::error(
-                "E011",
-                doc.file(),
-                doc.at("/start"),
-                format!(
-                    "start node \"{}\" is not defined{hint}; name one of the nodes",
-                    g.start
-                ),
-            ));
-        }
-        let mut outgoing: BTreeSet<&str> = BTreeSet::new();
-        for e in g.flat_edges() {
-            for (end, name) in [("from", &e.from), ("to", &e.to)] {
-                let ok = g.nodes.contains_key(name) || (end == "to" && name == END);
-                if !ok {
-                    let hint = did_you_mean(name, names.iter().copied().chain([END]));
-                    let what = if end == "from" {
-                        "edge from"
-                    } else {
-                        "edge to"
-                    };
-                    let ptr = if e.pointer.starts_with("/edges")
-                        && doc.value.pointer(&format!("{}/{end}", e.pointer)).is_some()
-                    {
-                        format!("{}/{end}", e.pointer)
-                    } else {
-                        e.pointer.clone()
-                    };
-                    report.push(Diagnostic::error(
-                        "E011",
-                        doc.file(),
-                        doc.at(&ptr),
-                        format!(
-                            "{what} unknown node \"{name}\"{hint}; define the node or fix the name"
-                        ),
-                    ));
-                }
-            }
-            if let Some(cond) = &e.when
-                && let Err(err) = crate::compile::templates_env().compile_expression(cond)
-            {
-                report.push(Diagnostic::error("E030", doc.file(), doc.at(&format!("{}/when", e.pointer)), format!("condition `{cond}` does not parse: {}; write a minijinja expression such as `route == \"x\"`", err.detail().unwrap_or("syntax error"))));
-            }
-            outgoing.insert(
-                g.nodes
-                    .get_key_value(&e.from)
-                    .map(|(k, _)| k.as_str())
-                    .unwrap_or(""),
-            );
-        }
-        for name in g.nodes.keys() {
-            if !outgoing.contains(name.as_str()) {
-                report.push(Diagnostic::error("E021", doc.file(), doc.key_at(&node_ptr(name)), format!("node \"{name}\" has no outgoing edge, so the run can never end; add `{name} -> END` or an edge to another node")));
-            }
-        }
-    }
-}
-
-/// Every node is reachable from start, and END is reachable from every node.
-pub fn check_reachability(project: &Project, report: &mut Report) {
-    for doc in &project.graphs {
-        let g = &doc.spec;
-        if !g.nodes.contains_key(&g.start) {
-            continue;
-        }
-        let mut pg: DiGraph<&str, ()> = DiGraph::new();
-        let mut idx = BTreeMap::new();
-        for name in g.nodes.keys().map(String::as_str).chain([END]) {
-            idx.insert(name, pg.add_node(name));
-        }
-        for e in g.flat_edges() {
-            if let (Some(a), Some(b)) = (idx.get(e.from.as_str()), idx.get(e.to.as_str())) {
-                pg.add_edge(*a, *b, ());
-            }
-        }
-        let mut reach = BTreeSet::new();
-        let mut bfs = Bfs::new(&pg, idx[g.start.as_str()]);
-        while let Some(n) = bfs.next(&pg) {
-            reach.insert(pg[n]);
-        }
-        let mut to_end = BTreeSet::new();
-        let rev = Reversed(&pg);
-        let mut bfs = Bfs::new(rev, idx[END]);
-        while let Some(n) = bfs.next(rev) {
-            to_end.insert(pg[n]);
-        }
-        for name in g.nodes.keys() {
-            if !reach.contains(name.as_str()) {
-                report.push(Diagnostic::warning("W020", doc.file(), doc.key_at(&node_ptr(name)), format!("node \"{name}\" is unreachable from start \"{}\"; add an edge to it or remove it", g.start)));
-            } else if !to_end.contains(name.as_str()) {
-                report.push(Diagnostic::error("E021", doc.file(), doc.key_at(&node_ptr(name)), format!("node \"{name}\" has no path to END (it loops forever); add an edge that leaves the loop")));
-            }
-        }
-    }
-}
-
-/// Subgraph and map nodes do not include their own graph, directly or through others.
-pub fn check_include_cycles(project: &Project, report: &mut Report) {
-    let mut pg: DiGraph<&str, ()> = DiGraph::new();
-    let mut idx = HashMap::new();
-    for doc in &project.graphs {
-        idx.entry(doc.spec.name.as_str())
-            .or_insert_with(|| pg.add_node(doc.spec.name.as_str()));
-    }
-    for doc in &project.graphs {
-        for node in doc.spec.nodes.values() {
-            let child = match &node.kind {
-                NodeKind::Subgraph { graph, .. } => Some(graph),
-                NodeKind::Map {
-                    graph: Some(graph), ..
-                } => Some(graph),
-                _ => None,
-            };
-            if let Some(child) = child.and_then(|c| idx.get(c.as_str())) {
-                pg.add_edge(idx[doc.spec.name.as_str()], *child, ());
-            }
-        }
-    }
-    for scc in petgraph::algo::tarjan_scc(&pg) {
-        let cyclic = scc.len() > 1 || pg.contains_edge(scc[0], scc[0]);
-        if !cyclic {
-            continue;
-        }
-        let mut names: Vec<&str> = scc.iter().map(|n| pg[*n]).collect();
-        names.sort();
-        for doc in project
+/// Tools, prompts, graphs, tiers, state keys and tool args that nodes name exist.
+pub fn check_references(project: &Project, report: &mut Report) {
+    let known = Known {
+        project,
+        tools: project
+            .tools
+            .iter()
+            .flat_map(|t| t.spec.tools.keys().map(String::as_str))
+            .collect(),
+        prompts: project.prompts.keys().map(String::as_str).collect(),
+        graphs: project
             .graphs
             .iter()
-            .filter(|d| names.contains(&d.spec.name.as_str()))
-        {
-            for (nname, node) in &doc.spec.nodes {
-                let child = match &node.kind {
-                    NodeKind::Subgraph { graph, .. }
-                    | NodeKind::Map {
-                        graph: Some(graph), ..
-                    } => graph,
-                    _ => continue,
-                };
-                if names.contains(&child.as_str()) {
-                    report.push(Diagnostic::error("E050", doc.file(), doc.at(&format!("{}/graph", node_ptr(nname))), format!("subgraph include cycle: {} → back to \"{}\"; a graph cannot include itself", names.join(" → "), doc.spec.name)));
-                }
+            .map(|g| g.spec.name.as_str())
+            .collect(),
+    };
+    for doc in &project.graphs {
+        let keys: Vec<&str> = doc
+            .spec
+            .state
+            .keys()
+            .map(String::as_str)
+            .chain(BUILTIN_KEYS.iter().copied())
+            .collect();
+        let mut refs = Refs {
+            known: &known,
+            doc,
+            report,
+        };
+        for (name, node) in &doc.spec.nodes {
+            refs.node(name, node, &keys);
+        }
+    }
+}
+
+/// The graph a subgraph or map node runs.
+fn includes(node: &NodeSpec) -> Option<&str> {
+    match &node.kind {
+        NodeKind::Subgraph { graph, .. }
+        | NodeKind::Map {
+            graph: Some(graph), ..
+        } => Some(graph),
+        _ => None,
+    }
+}
+
+/// Subgraph and map nodes do not include their own graph, directly or through others (E050).
+pub fn check_include_cycles(project: &Project, report: &mut Report) {
+    let mut pg: DiGraph<&str, ()> = DiGraph::new();
+    let idx: HashMap<&str, NodeIndex> = project
+        .graphs
+        .iter()
+        .map(|d| (d.spec.name.as_str(), pg.add_node(d.spec.name.as_str())))
+        .collect();
+    for doc in &project.graphs {
+        for child in doc.spec.nodes.values().filter_map(includes) {
+            if let Some(c) = idx.get(child) {
+                pg.update_edge(idx[doc.spec.name.as_str()], *c, ());
             }
+        }
+    }
+    for doc in &project.graphs {
+        let me = idx[doc.spec.name.as_str()];
+        for (nname, node) in &doc.spec.nodes {
+            let Some(child) = includes(node).and_then(|c| idx.get(c)) else {
+                continue;
+            };
+            let Some(path) = petgraph::algo::astar(&pg, *child, |n| n == me, |_| 1, |_| 0) else {
+                continue;
+            };
+            let mut names = vec![doc.spec.name.as_str()];
+            names.extend(path.1.iter().map(|n| pg[*n]));
+            report.push(Diagnostic::error(
+                "E050",
+                doc.file(),
+                doc.at(&format!("{}/graph", node_ptr(nname))),
+                format!(
+                    "subgraph include cycle: {}; a graph cannot include itself, directly or through others, so point node \"{nname}\" at another graph",
+                    names.join(" → ")
+                ),
+            ));
         }
     }
 }

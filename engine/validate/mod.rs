@@ -1,11 +1,14 @@
-//! Semantic checks over a loaded project, run after the schema checks of `config`.
+//! Semantic checks over a loaded project, run after the syntax and schema checks of `config`.
 //!
 //! `check` reads as a checklist; each check adds to one report so an author sees every
 //! problem in one run. Codes are stable and listed in docs/CONFIG.md.
 
 pub mod diagnostic;
 mod graphs;
+mod regexes;
+mod shape;
 mod templates;
+mod tests_check;
 mod tools;
 
 use std::path::Path;
@@ -29,20 +32,23 @@ pub const BUILTIN_KEYS: &[&str] = &[
 
 /// Loads `root` and runs every check.
 pub fn validate_dir(root: &Path) -> Result<(Project, Report), LoadError> {
+    let project = config::load(root)?;
     let mut report = Report::default();
-    let project = config::load(root, &mut report)?;
     check(&project, &mut report);
-    report.sort();
     Ok((project, report))
 }
 
-/// Every semantic check, in the order a reader would fix them.
+/// Every check, in the order a reader would fix them; the report comes back sorted.
 pub fn check(project: &Project, report: &mut Report) {
+    report
+        .diagnostics
+        .extend(project.findings.diagnostics.iter().cloned());
     tools::check_tools(project, report);
     graphs::check_names(project, report);
     graphs::check_references(project, report);
-    graphs::check_edges(project, report);
-    graphs::check_reachability(project, report);
     graphs::check_include_cycles(project, report);
+    shape::check_edges(project, report);
     templates::check_templates(project, report);
+    tests_check::check_tests(project, report);
+    report.sort();
 }

@@ -1,12 +1,24 @@
-//! Checks of templates and prompts: syntax, and variables that nothing provides.
+//! Templates and expressions: syntax (E030, E031) and variables that nothing provides (E032).
+//!
+//! What each template sees mirrors the executor (engine/run/exec.rs):
+//! - prompts of `agent` and `llm` nodes, `template` nodes, tool-node `args`, subgraph
+//!   `inputs`, a map's `over` and edge conditions (`when`): the graph's state keys;
+//! - a router's prompt: state plus `routes`;
+//! - an agent's `answer`: state plus `results`, `result`, `tool`, `args`;
+//! - a map's `args`: state plus the item (named by `as`, default `item`);
+//! - a tool's `preview` in tools.yaml: `result` and `args` only.
+
+use std::collections::HashSet;
 
 use super::BUILTIN_KEYS;
 use super::diagnostic::{Diagnostic, Report, did_you_mean};
-use crate::config::Project;
+use super::graphs::node_ptr;
+use crate::config::locate::pos_of_offset;
 use crate::config::spans::{Pos, escape};
-use crate::config::spec::NodeKind;
+use crate::config::spec::{EdgeSpec, GraphSpec, NodeKind};
+use crate::config::{Doc, Project};
 
-/// Functions minijinja provides everywhere.
+/// Names minijinja provides everywhere.
 const GLOBALS: &[&str] = &[
     "range",
     "dict",
@@ -16,235 +28,353 @@ const GLOBALS: &[&str] = &[
     "none",
     "true",
     "false",
+    "caller",
+    "varargs",
+    "kwargs",
 ];
 
-/// Variables available to an agent's answer template beside state.
+/// Variables an agent's answer template sees beside state.
 pub const ANSWER_VARS: &[&str] = &["results", "result", "tool", "args"];
-/// Variables available to a router prompt beside state.
+/// Variables a router prompt sees beside state.
 pub const ROUTER_VARS: &[&str] = &["routes"];
-/// Variables available to a tool's preview template.
+/// Variables a tool's preview template sees (and nothing else).
 pub const PREVIEW_VARS: &[&str] = &["result", "args"];
 
+const FIX_STATE: &str = "declare it under `state:` or fix the name";
+
 pub fn check_templates(project: &Project, report: &mut Report) {
+    // Every prompt file parses, whether or not a node names it (answers include them).
+    for src in project.prompts.values() {
+        if let Err(e) = crate::compile::templates_env().template_from_str(&src.text) {
+            let pos = pos_of_offset(&src.text, error_offset(&src.text, &e));
+            report.push(syntax_error(
+                "E031",
+                &src.path,
+                pos,
+                &format!("prompt {}", src.path),
+                &e,
+            ));
+        }
+    }
     if let Some(doc) = &project.tools {
         for (name, tool) in &doc.spec.tools {
             if let Some(p) = &tool.preview {
-                check_one(
+                let ctx = Ctx {
+                    vars: PREVIEW_VARS.to_vec(),
+                    fix: "a preview sees only `result` and `args`",
+                };
+                inline(
                     report,
-                    doc.file(),
-                    doc.at(&format!("/tools/{name}/preview")),
+                    doc,
+                    &format!("/tools/{}/preview", escape(name)),
                     p,
-                    PREVIEW_VARS,
+                    &ctx,
                     &format!("preview of tool \"{name}\""),
+                    false,
                 );
             }
         }
     }
     for doc in &project.graphs {
-        let g = &doc.spec;
-        let state: Vec<&str> = g
-            .state
-            .keys()
-            .map(String::as_str)
-            .chain(BUILTIN_KEYS.iter().copied())
-            .collect();
-        let with = |extra: &[&'static str]| -> Vec<&str> {
-            state.iter().copied().chain(extra.iter().copied()).collect()
+        check_graph(project, doc, report);
+    }
+}
+
+/// The variables a template may use, and how to fix one it may not.
+struct Ctx<'a> {
+    vars: Vec<&'a str>,
+    fix: &'a str,
+}
+
+fn check_graph(project: &Project, doc: &Doc<GraphSpec>, report: &mut Report) {
+    let g = &doc.spec;
+    let state: Vec<&str> = g
+        .state
+        .keys()
+        .map(String::as_str)
+        .chain(BUILTIN_KEYS.iter().copied())
+        .collect();
+    let with = |extra: &[&'static str]| Ctx {
+        vars: state.iter().copied().chain(extra.iter().copied()).collect(),
+        fix: FIX_STATE,
+    };
+    let plain = with(&[]);
+    for (name, node) in &g.nodes {
+        let p = node_ptr(name);
+        let field = |f: &str| format!("{p}/{f}");
+        let prompt = |report: &mut Report, prompt: &str, ctx: &Ctx| {
+            if let Some(src) = project.prompts.get(prompt)
+                && let Ok(t) = crate::compile::templates_env().template_from_str(&src.text)
+            {
+                let what = format!(
+                    "prompt \"{prompt}\" (used by node \"{name}\" in {})",
+                    doc.file()
+                );
+                for var in unknown(t.undeclared_variables(false), ctx) {
+                    let pos = pos_of_offset(&src.text, var_offset(&src.text, &var, false));
+                    report.push(unknown_var(&src.path, pos, &what, &var, ctx));
+                }
+            }
         };
-        for (name, node) in &g.nodes {
-            let p = format!("/nodes/{}", escape(name));
-            let file = doc.file();
-            let prompt = |report: &mut Report, field: &str, prompt: &str, vars: &[&str]| {
-                if let Some(src) = project.prompts.get(prompt) {
-                    let what = format!("prompt \"{prompt}\" (used by node \"{name}\")");
-                    check_in_file(
-                        report,
-                        &src.path,
-                        &src.text,
-                        vars,
-                        &what,
-                        (file, doc.at(&format!("{p}/{field}"))),
-                    );
-                }
-            };
-            match &node.kind {
-                NodeKind::Agent {
-                    prompt: pr, answer, ..
-                } => {
-                    let vars = with(ANSWER_VARS);
-                    prompt(report, "prompt", pr, &vars);
-                    check_one(
-                        report,
-                        file,
-                        doc.at(&format!("{p}/answer")),
-                        answer,
-                        &vars,
-                        &format!("answer of node \"{name}\""),
-                    );
-                }
-                NodeKind::Llm { prompt: pr, .. } => prompt(report, "prompt", pr, &state),
-                NodeKind::Router {
-                    prompt: Some(pr), ..
-                } => prompt(report, "prompt", pr, &with(ROUTER_VARS)),
-                NodeKind::Tool { args, .. } | NodeKind::Subgraph { inputs: args, .. } => {
-                    let field = if matches!(node.kind, NodeKind::Tool { .. }) {
-                        "args"
-                    } else {
-                        "inputs"
-                    };
-                    for (k, t) in args {
-                        check_one(
-                            report,
-                            file,
-                            doc.at(&format!("{p}/{field}/{}", escape(k))),
-                            t,
-                            &state,
-                            &format!("{field}.{k} of node \"{name}\""),
-                        );
-                    }
-                }
-                NodeKind::Map {
-                    over, item, args, ..
-                } => {
-                    check_expr(
-                        report,
-                        file,
-                        doc.at(&format!("{p}/over")),
-                        over,
-                        &state,
-                        &format!("`over` of node \"{name}\""),
-                    );
-                    let mut vars = state.clone();
-                    vars.push(item);
-                    for (k, t) in args {
-                        check_one(
-                            report,
-                            file,
-                            doc.at(&format!("{p}/args/{}", escape(k))),
-                            t,
-                            &vars,
-                            &format!("args.{k} of node \"{name}\""),
-                        );
-                    }
-                }
-                NodeKind::Template { template } => {
-                    check_one(
-                        report,
-                        file,
-                        doc.at(&format!("{p}/template")),
-                        template,
-                        &state,
-                        &format!("template of node \"{name}\""),
-                    );
-                }
-                NodeKind::Classify { .. } | NodeKind::Router { .. } => {}
+        match &node.kind {
+            NodeKind::Agent {
+                prompt: pr, answer, ..
+            } => {
+                prompt(report, pr, &plain);
+                inline(
+                    report,
+                    doc,
+                    &field("answer"),
+                    answer,
+                    &with(ANSWER_VARS),
+                    &format!("answer of node \"{name}\""),
+                    false,
+                );
             }
+            NodeKind::Llm { prompt: pr, .. } => prompt(report, pr, &plain),
+            NodeKind::Router {
+                prompt: Some(pr), ..
+            } => prompt(report, pr, &with(ROUTER_VARS)),
+            NodeKind::Tool { args, .. } => {
+                for (k, t) in args {
+                    inline(
+                        report,
+                        doc,
+                        &field(&format!("args/{}", escape(k))),
+                        t,
+                        &plain,
+                        &format!("args.{k} of node \"{name}\""),
+                        false,
+                    );
+                }
+            }
+            NodeKind::Subgraph { inputs, .. } => {
+                for (k, t) in inputs {
+                    inline(
+                        report,
+                        doc,
+                        &field(&format!("inputs/{}", escape(k))),
+                        t,
+                        &plain,
+                        &format!("inputs.{k} of node \"{name}\""),
+                        false,
+                    );
+                }
+            }
+            NodeKind::Map {
+                over, item, args, ..
+            } => {
+                inline(
+                    report,
+                    doc,
+                    &field("over"),
+                    over,
+                    &plain,
+                    &format!("`over` of node \"{name}\""),
+                    true,
+                );
+                let ctx = Ctx {
+                    vars: plain.vars.iter().copied().chain([item.as_str()]).collect(),
+                    fix: FIX_STATE,
+                };
+                for (k, t) in args {
+                    inline(
+                        report,
+                        doc,
+                        &field(&format!("args/{}", escape(k))),
+                        t,
+                        &ctx,
+                        &format!("args.{k} of node \"{name}\""),
+                        false,
+                    );
+                }
+            }
+            NodeKind::Template { template } => {
+                inline(
+                    report,
+                    doc,
+                    &field("template"),
+                    template,
+                    &plain,
+                    &format!("template of node \"{name}\""),
+                    false,
+                );
+            }
+            NodeKind::Classify { .. } | NodeKind::Router { .. } => {}
+        }
+    }
+    for (i, e) in g.edges.iter().enumerate() {
+        if let EdgeSpec::Edge {
+            from,
+            to,
+            when: Some(cond),
+        } = e
+        {
+            let what = format!("condition of edge {from} -> {to}");
+            inline(
+                report,
+                doc,
+                &format!("/edges/{i}/when"),
+                cond,
+                &plain,
+                &what,
+                true,
+            );
         }
     }
 }
 
-/// An inline template: syntax (E031) and unknown variables (E032), reported at the field.
-fn check_one(report: &mut Report, file: &str, at: Pos, text: &str, vars: &[&str], what: &str) {
-    let env = crate::compile::templates_env();
-    match env.template_from_str(text) {
-        Err(e) => {
-            let pos = Pos {
-                line: at.line + e.line().unwrap_or(1).saturating_sub(1),
-                col: at.col,
-            };
-            report.push(Diagnostic::error(
-                "E031",
-                file,
-                pos,
-                format!(
-                    "template syntax error in {what}: {}; fix the template",
-                    e.detail().unwrap_or("syntax error")
-                ),
-            ));
-        }
-        Ok(t) => unknown_vars(report, file, at, t.undeclared_variables(false), vars, what),
-    }
-}
-
-/// A prompt file: syntax errors point into the prompt; unknown variables too, and name the user.
-fn check_in_file(
+/// A template (or, with `expr`, an expression) written in a YAML value.
+fn inline<T>(
     report: &mut Report,
-    path: &str,
+    doc: &Doc<T>,
+    ptr: &str,
     text: &str,
-    vars: &[&str],
+    ctx: &Ctx,
     what: &str,
-    _user: (&str, Pos),
+    expr: bool,
 ) {
     let env = crate::compile::templates_env();
-    match env.template_from_str(text) {
-        Err(e) => report.push(Diagnostic::error(
-            "E031",
-            path,
-            Pos {
-                line: e.line().unwrap_or(1),
-                col: 1,
-            },
-            format!(
-                "template syntax error in {what}: {}; fix the template",
-                e.detail().unwrap_or("syntax error")
-            ),
-        )),
-        Ok(t) => {
-            for var in sorted(t.undeclared_variables(false)) {
-                if !vars.contains(&var.as_str()) && !GLOBALS.contains(&var.as_str()) {
-                    let line = text
-                        .lines()
-                        .position(|l| l.contains(var.as_str()))
-                        .map(|i| i + 1)
-                        .unwrap_or(1);
-                    let col = text
-                        .lines()
-                        .nth(line - 1)
-                        .and_then(|l| l.find(var.as_str()))
-                        .map(|c| c + 1)
-                        .unwrap_or(1);
-                    let hint = did_you_mean(&var, vars.iter().copied());
-                    report.push(Diagnostic::error("E032", path, Pos { line, col }, format!("{what} uses variable \"{var}\" that no state key, input or node output provides{hint}; declare it under `state:` or fix the name")));
-                }
+    let vars = if expr {
+        env.compile_expression(text)
+            .map(|x| x.undeclared_variables(false))
+    } else {
+        env.template_from_str(text)
+            .map(|t| t.undeclared_variables(false))
+    };
+    match vars {
+        Err(e) => {
+            let pos = doc.at_offset(ptr, error_offset(text, &e));
+            let code = if expr { "E030" } else { "E031" };
+            report.push(syntax_error(code, doc.file(), pos, what, &e));
+        }
+        Ok(found) => {
+            for var in unknown(found, ctx) {
+                let pos = doc.at_offset(ptr, var_offset(text, &var, expr));
+                report.push(unknown_var(doc.file(), pos, what, &var, ctx));
             }
         }
     }
 }
 
-fn check_expr(report: &mut Report, file: &str, at: Pos, expr: &str, vars: &[&str], what: &str) {
-    let env = crate::compile::templates_env();
-    match env.compile_expression(expr) {
-        Err(e) => report.push(Diagnostic::error(
-            "E030",
-            file,
-            at,
-            format!(
-                "{what} `{expr}` does not parse: {}",
-                e.detail().unwrap_or("syntax error")
-            ),
-        )),
-        Ok(x) => unknown_vars(report, file, at, x.undeclared_variables(false), vars, what),
-    }
-}
-
-fn unknown_vars(
-    report: &mut Report,
+fn syntax_error(
+    code: &'static str,
     file: &str,
-    at: Pos,
-    found: std::collections::HashSet<String>,
-    vars: &[&str],
+    pos: Pos,
     what: &str,
-) {
-    for var in sorted(found) {
-        if !vars.contains(&var.as_str()) && !GLOBALS.contains(&var.as_str()) {
-            let hint = did_you_mean(&var, vars.iter().copied());
-            report.push(Diagnostic::error("E032", file, at, format!("{what} uses variable \"{var}\" that no state key, input or node output provides{hint}; declare it under `state:` or fix the name")));
-        }
-    }
+    e: &minijinja::Error,
+) -> Diagnostic {
+    let detail = e.detail().unwrap_or("syntax error");
+    let fix = if code == "E030" {
+        "write a minijinja expression over state, e.g. `route == \"people\"`"
+    } else {
+        "fix the {{ … }} or {% … %} tag here"
+    };
+    Diagnostic::error(
+        code,
+        file,
+        pos,
+        format!("{what} does not parse: {detail}; {fix}"),
+    )
 }
 
-fn sorted(set: std::collections::HashSet<String>) -> Vec<String> {
-    let mut v: Vec<String> = set.into_iter().collect();
+fn unknown_var(file: &str, pos: Pos, what: &str, var: &str, ctx: &Ctx) -> Diagnostic {
+    let hint = did_you_mean(var, ctx.vars.iter().copied());
+    Diagnostic::error(
+        "E032",
+        file,
+        pos,
+        format!(
+            "{what} uses \"{var}\", which no state key, input or node output provides{hint}; {}",
+            ctx.fix
+        ),
+    )
+}
+
+/// Variables in `found` the context does not provide, sorted.
+fn unknown(found: HashSet<String>, ctx: &Ctx) -> Vec<String> {
+    let mut v: Vec<String> = found
+        .into_iter()
+        .filter(|var| !ctx.vars.contains(&var.as_str()) && !GLOBALS.contains(&var.as_str()))
+        .collect();
     v.sort();
     v
+}
+
+/// Byte offset of a template error: its span, else the start of its line.
+fn error_offset(text: &str, e: &minijinja::Error) -> usize {
+    if let Some(r) = e.range() {
+        return r.start.min(text.len());
+    }
+    let line = e.line().unwrap_or(1);
+    text.split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum()
+}
+
+/// Byte offset of the first use of variable `var` in template code (inside `{{ }}` and
+/// `{% %}`, or anywhere with `expr`), skipping string literals and attribute names.
+pub fn var_offset(text: &str, var: &str, expr: bool) -> usize {
+    let b = text.as_bytes();
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut code = expr;
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < b.len() {
+        let rest = &text[i..];
+        if !code {
+            if rest.starts_with("{{") || rest.starts_with("{%") {
+                code = true;
+                i += 2;
+            } else if rest.starts_with("{#") {
+                i += rest.find("#}").map_or(rest.len(), |e| e + 2);
+            } else {
+                i += 1;
+            }
+            continue;
+        }
+        let c = b[i];
+        if let Some(q) = quote {
+            if c == b'\\' {
+                i += 1;
+            } else if c == q {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        if !expr && (rest.starts_with("}}") || rest.starts_with("%}")) {
+            code = false;
+            i += 2;
+        } else if c == b'\'' || c == b'"' {
+            quote = Some(c);
+            i += 1;
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < b.len() && ident(b[i]) {
+                i += 1;
+            }
+            let after_dot = text[..start].trim_end().ends_with('.');
+            if &text[start..i] == var && !after_dot {
+                return start;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::var_offset;
+
+    #[test]
+    fn finds_the_variable_not_its_namesakes() {
+        let t = "{# answr #}answr {{ x.answr ~ 'answr' }} {{ answr }}";
+        assert_eq!(var_offset(t, "answr", false), t.rfind("answr").unwrap());
+        let e = "route == 'route' or rout";
+        assert_eq!(var_offset(e, "rout", true), e.len() - 4);
+    }
 }

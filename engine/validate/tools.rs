@@ -1,79 +1,215 @@
-//! Checks of tools.yaml: argument schemas, intent regexes and their captures, previews.
+//! Checks of tools.yaml: argument schemas, intent regexes and their captures, and the
+//! `:name` parameters of queries. Preview templates are checked with the other templates.
 
-use regex::Regex;
 use serde_json::Value;
 
-use super::diagnostic::{Diagnostic, Report};
-use crate::config::Project;
+use super::diagnostic::{Diagnostic, Report, did_you_mean};
+use super::regexes;
+use crate::config::spans::escape;
+use crate::config::spec::{QuerySpec, ToolSpec};
+use crate::config::{Doc, Project};
+
+/// The `type` names JSON Schema knows.
+const JSON_TYPES: &[&str] = &[
+    "string", "number", "integer", "boolean", "array", "object", "null",
+];
 
 pub fn check_tools(project: &Project, report: &mut Report) {
     let Some(doc) = &project.tools else { return };
     for (name, tool) in &doc.spec.tools {
-        let base = format!("/tools/{name}");
-        let schema_ok = match jsonschema::meta::validate(&tool.args) {
-            Ok(()) => jsonschema::validator_for(&tool.args).is_ok(),
-            Err(e) => {
-                report.push(Diagnostic::error(
-                    "E040",
-                    doc.file(),
-                    doc.at(&format!("{base}/args{}", e.instance_path().as_str())),
-                    format!("args of tool \"{name}\" is not a valid JSON Schema: {e}; fix it so it describes the arguments object"),
-                ));
-                false
-            }
-        };
-        let props: Vec<String> = tool
-            .args
-            .get("properties")
-            .and_then(Value::as_object)
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default();
-        if schema_ok && tool.args.get("type").and_then(Value::as_str) != Some("object") {
-            report.push(Diagnostic::error(
-                "E040",
-                doc.file(),
-                doc.at(&format!("{base}/args")),
-                format!("args of tool \"{name}\" must be a JSON Schema with `type: object`"),
-            ));
-        }
+        let base = format!("/tools/{}", escape(name));
+        check_args_schema(report, doc, &base, name, tool);
+        let props = arg_names(&tool.args);
         for (i, intent) in tool.intents.iter().enumerate() {
-            let at = doc.at(&format!("{base}/intents/{i}"));
-            match Regex::new(intent) {
-                Err(e) => report.push(Diagnostic::error(
-                    "E041",
-                    doc.file(),
-                    at,
-                    format!(
-                        "intent {i} of tool \"{name}\" is not a valid regex: {}",
-                        one_line(&e.to_string())
-                    ),
-                )),
-                Ok(re) => {
-                    for cap in re.capture_names().flatten() {
-                        if !props.iter().any(|p| p == cap) {
-                            let hint = super::diagnostic::did_you_mean(
-                                cap,
-                                props.iter().map(String::as_str),
-                            );
-                            report.push(Diagnostic::error(
-                                "E042",
-                                doc.file(),
-                                at,
-                                format!("intent capture \"{cap}\" of tool \"{name}\" is not one of its args{hint}; name the capture after an arg in `args.properties`"),
-                            ));
-                        }
-                    }
+            let ptr = format!("{base}/intents/{i}");
+            let what = format!("intent {i} of tool \"{name}\"");
+            let Some(re) = regexes::compile(report, doc, &ptr, intent, &what) else {
+                continue;
+            };
+            for cap in re.capture_names().flatten() {
+                if !props.iter().any(|p| p == cap) {
+                    let hint = did_you_mean(cap, props.iter().map(String::as_str));
+                    report.push(Diagnostic::error(
+                        "E042",
+                        doc.file(),
+                        doc.at_offset(&ptr, regexes::capture_offset(intent, cap)),
+                        format!("capture \"{cap}\" of {what} is not one of its args{hint}; name the capture after a property in `args.properties` ({})", list(&props)),
+                    ));
                 }
+            }
+        }
+        if let Some(query) = &tool.query {
+            check_query_params(report, doc, &base, name, query, &props);
+        }
+    }
+}
+
+/// The args schema is valid JSON Schema (E040) and describes an object.
+fn check_args_schema(
+    report: &mut Report,
+    doc: &Doc<crate::config::spec::ToolsFile>,
+    base: &str,
+    name: &str,
+    tool: &ToolSpec,
+) {
+    let at_args = format!("{base}/args");
+    if let Err(e) = jsonschema::meta::validate(&tool.args) {
+        let inner = e.instance_path().as_str().to_string();
+        let pointer = format!("{at_args}{inner}");
+        let message = match tool.args.pointer(&inner).and_then(Value::as_str) {
+            Some(t) if inner.ends_with("/type") => format!(
+                "args of tool \"{name}\" is not a valid JSON Schema: unknown type \"{t}\"{}; use one of: {}",
+                did_you_mean(t, JSON_TYPES.iter().copied()),
+                JSON_TYPES.join(", ")
+            ),
+            _ => format!(
+                "args of tool \"{name}\" is not a valid JSON Schema: {e}; fix it so it describes the arguments object"
+            ),
+        };
+        report.push(Diagnostic::error(
+            "E040",
+            doc.file(),
+            doc.at(&pointer),
+            message,
+        ));
+        return;
+    }
+    if let Err(e) = jsonschema::validator_for(&tool.args) {
+        report.push(Diagnostic::error(
+            "E040",
+            doc.file(),
+            doc.at(&at_args),
+            format!("args of tool \"{name}\" is not a usable JSON Schema: {e}; fix it so it describes the arguments object"),
+        ));
+        return;
+    }
+    if tool.args.get("type").and_then(Value::as_str) != Some("object") {
+        report.push(Diagnostic::error(
+            "E040",
+            doc.file(),
+            doc.at(&at_args),
+            format!("args of tool \"{name}\" must describe an object: add `type: object` and list the args under `properties`"),
+        ));
+    }
+}
+
+/// A query's `:name` parameters are args of the tool or derived from them (E044); Cypher
+/// queries use `:Label` syntax of their own and are left alone.
+fn check_query_params(
+    report: &mut Report,
+    doc: &Doc<crate::config::spec::ToolsFile>,
+    base: &str,
+    name: &str,
+    query: &QuerySpec,
+    props: &[String],
+) {
+    let queries: Vec<(String, &str)> = match query {
+        QuerySpec::One(q) => vec![(format!("{base}/query"), q.as_str())],
+        QuerySpec::PerBackend(m) => m
+            .iter()
+            .filter(|(backend, _)| backend.as_str() != "cypher")
+            .map(|(b, q)| (format!("{base}/query/{}", escape(b)), q.as_str()))
+            .collect(),
+    };
+    let derived = derived_params(props);
+    for (ptr, q) in queries {
+        for (offset, param) in query_params(q) {
+            if !props.iter().any(|p| p == param) && !derived.contains(&param) {
+                let hint = did_you_mean(param, props.iter().map(String::as_str));
+                report.push(Diagnostic::error(
+                    "E044",
+                    doc.file(),
+                    doc.at_offset(&ptr, offset),
+                    format!("query parameter \":{param}\" of tool \"{name}\" is not one of its args{hint}; add it to `args.properties` or fix the name ({})", list(props)),
+                ));
             }
         }
     }
 }
 
-/// Regex errors span several lines; diagnostics are one line each.
-pub fn one_line(s: &str) -> String {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+/// Parameters the store derives from the args (engine/store/params.rs): `now` and `today`
+/// always, `since` from a `days` or `weeks` arg, the `period_*` bounds from a `period` arg.
+fn derived_params(props: &[String]) -> Vec<&'static str> {
+    let has = |a: &str| props.iter().any(|p| p == a);
+    let mut out = vec!["now", "today"];
+    if has("days") || has("weeks") {
+        out.push("since");
+    }
+    if has("period") {
+        out.extend([
+            "period_start",
+            "period_end",
+            "period_start_at",
+            "period_end_at",
+        ]);
+    }
+    out
+}
+
+/// `:name` parameters of a SQL query with their byte offsets (the name's, after `:`);
+/// skips `::type` casts, `a:b` and text inside quotes.
+pub fn query_params(q: &str) -> Vec<(usize, &str)> {
+    let b = q.as_bytes();
+    let mut out = Vec::new();
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if let Some(open) = quote {
+            if c == open {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        if c == b'\'' || c == b'"' {
+            quote = Some(c);
+        } else if c == b':' {
+            let prev_ok = i == 0
+                || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_' || b[i - 1] == b':');
+            let start = i + 1;
+            let mut end = start;
+            while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_') {
+                end += 1;
+            }
+            let ident = end > start && (b[start].is_ascii_alphabetic() || b[start] == b'_');
+            if prev_ok && ident {
+                out.push((start, &q[start..end]));
+            }
+            i = end.max(i + 1);
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Names under `properties` of an args schema.
+pub fn arg_names(args: &Value) -> Vec<String> {
+    args.get("properties")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "it declares none".into()
+    } else {
+        format!("args: {}", names.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_params;
+
+    #[test]
+    fn finds_parameters_but_not_casts_or_strings() {
+        let q = "SELECT a::int FROM t WHERE x = :team AND y = ':no' AND z IN (:days,:n_1)";
+        let found: Vec<&str> = query_params(q).into_iter().map(|(_, p)| p).collect();
+        assert_eq!(found, ["team", "days", "n_1"]);
+        let (offset, _) = query_params(q)[0];
+        assert_eq!(&q[offset..offset + 4], "team");
+    }
 }

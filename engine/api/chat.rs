@@ -1,0 +1,179 @@
+//! `POST /api/chat` (Server-Sent Events) and `POST /api/chat/sync` (one JSON answer).
+//!
+//! Each SSE event is `event: <name>` and `data: <envelope JSON>`, exactly the engine's
+//! `Envelope::to_json()`; a comment line keeps quiet streams open through proxies.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+
+use super::AppState;
+use super::conversation::{Ask, Summary, drive, prepare};
+use super::error::{ApiError, ApiJson, ErrorBody};
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ChatRequest {
+    /// The question, in plain language.
+    #[schema(example = "Find developers with Python expertise")]
+    pub message: String,
+    /// Continue this thread (its earlier turns reach the model). Absent, null or empty
+    /// starts a new thread; an id not seen before starts a thread with that id.
+    #[serde(default)]
+    pub thread_id: Option<String>,
+    /// The seed's flag: `false` on `/api/chat` answers like `/api/chat/sync`.
+    #[serde(default)]
+    pub stream: Option<bool>,
+    /// Graph to run; `supervisor` by default (see `GET /api/graphs`).
+    #[serde(default)]
+    pub graph: Option<String>,
+}
+
+impl ChatRequest {
+    fn ask(self) -> Ask {
+        Ask {
+            message: self.message,
+            thread_id: self.thread_id,
+            graph: self.graph,
+        }
+    }
+}
+
+/// The answer of `/api/chat/sync`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SyncResponse {
+    /// The answer, in Markdown.
+    pub response: String,
+    /// The thread this turn was stored in (new unless one was given).
+    pub thread_id: String,
+    /// The model that served the question's tier (`offline` for the embedded model).
+    pub model_used: String,
+    /// The classified task type (quick_lookup, analytics, deep_analysis, code, …).
+    pub task_type: String,
+    /// Seconds the run took.
+    pub elapsed_s: f64,
+}
+
+/// Streams a chat as Server-Sent Events.
+///
+/// Events, in order: `stream_start`, `model_selection`, `routing`, then per node
+/// `node_start`/`node_end` with `tool_start`/`tool_end` and `token` inside, then
+/// `response` or `error`, and always `stream_end` last. Every `data:` line is the
+/// envelope `{event, data, run_id, seq, ts}` (schema `SseEnvelope`). Closing the
+/// connection cancels the run.
+#[utoipa::path(post, path = "/api/chat", tag = "chat",
+    request_body = ChatRequest,
+    responses(
+        (status = 200, description = "An SSE stream; each `data:` line is an SseEnvelope", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Malformed JSON, empty message, malformed thread id, unknown graph", body = ErrorBody),
+        (status = 401, description = "API_KEY is set and the bearer token is missing or wrong", body = ErrorBody),
+        (status = 413, description = "Body or message too large", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
+        (status = 422, description = "The JSON does not match ChatRequest", body = ErrorBody),
+        (status = 503, description = "Shutting down, or the thread store is unavailable", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])))]
+pub async fn chat(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ChatRequest>,
+) -> Result<Response, ApiError> {
+    if body.stream == Some(false) {
+        return Ok(sync_answer(state, body).await?.into_response());
+    }
+    let chat = prepare(&state, body.ask()).await?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(drive(state.clone(), chat, tx));
+    let events = UnboundedReceiverStream::new(rx).map(|env| {
+        Ok::<_, Infallible>(
+            SseEvent::default()
+                .event(env.name())
+                .data(env.to_json()),
+        )
+    });
+    let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(state.tuning.keep_alive));
+    // nginx-style proxies buffer responses unless told not to.
+    Ok(([("x-accel-buffering", "no")], sse).into_response())
+}
+
+/// Runs a chat to its end and answers with one JSON object.
+#[utoipa::path(post, path = "/api/chat/sync", tag = "chat",
+    request_body = ChatRequest,
+    responses(
+        (status = 200, description = "The answer", body = SyncResponse),
+        (status = 400, description = "Malformed JSON, empty message, malformed thread id, unknown graph", body = ErrorBody),
+        (status = 401, description = "API_KEY is set and the bearer token is missing or wrong", body = ErrorBody),
+        (status = 413, description = "Body or message too large", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
+        (status = 422, description = "The JSON does not match ChatRequest", body = ErrorBody),
+        (status = 502, description = "The run failed (a model or tool error); `detail` says why", body = ErrorBody),
+        (status = 503, description = "Shutting down, or the thread store is unavailable", body = ErrorBody),
+        (status = 504, description = "No answer within SYNC_TIMEOUT_S; the run was cancelled", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])))]
+pub async fn chat_sync(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ChatRequest>,
+) -> Result<Json<SyncResponse>, ApiError> {
+    sync_answer(state, body).await
+}
+
+async fn sync_answer(state: AppState, body: ChatRequest) -> Result<Json<SyncResponse>, ApiError> {
+    let chat = prepare(&state, body.ask()).await?;
+    let thread_id = chat.thread_id.clone();
+    let graph_tier_model = state.engine.model().model_name("primary");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(drive(state.clone(), chat, tx));
+    let mut summary = Summary::default();
+    let limit = Duration::from_secs(state.settings.sync_timeout_s);
+    let collected = tokio::time::timeout(limit, async {
+        while let Some(env) = rx.recv().await {
+            summary.observe(&env);
+        }
+    })
+    .await;
+    if collected.is_err() {
+        // Returning drops `rx`: the driver sees it and cancels the run.
+        return Err(ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            format!(
+                "no answer within {} s (SYNC_TIMEOUT_S); the run was cancelled — use /api/chat to stream long answers",
+                limit.as_secs()
+            ),
+        ));
+    }
+    match (summary.response, summary.error) {
+        (Some(response), None) => Ok(Json(SyncResponse {
+            response,
+            thread_id,
+            model_used: summary.model_used.unwrap_or(graph_tier_model),
+            task_type: summary.task_type.unwrap_or_else(|| "general".into()),
+            elapsed_s: summary.elapsed_s,
+        })),
+        (_, Some((kind, _))) if kind == "cancelled" && state.shutdown.is_cancelled() => {
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the server shut down before the answer was ready; retry",
+            ))
+        }
+        (_, error) => {
+            let (kind, message) =
+                error.unwrap_or_else(|| ("no_response".into(), "the run gave no answer".into()));
+            Err(
+                ApiError::new(StatusCode::BAD_GATEWAY, "run_failed", message)
+                    .with("run_kind", kind.into())
+                    .with("run_id", summary.run_id.into())
+                    .with("thread_id", thread_id.into()),
+            )
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The HTTP/SSE API (axum): the seed's routes, plus graphs, hot reload and metrics.
+//!
+//! `app(state)` builds the router apart from any socket so tests serve it on port 0;
+//! `serve` runs it until a shutdown signal, ending open streams cleanly. Routes and
+//! their request/response shapes are documented in the OpenAPI document (`openapi`).
+
+mod admin;
+mod auth;
+mod chat;
+mod conversation;
+mod error;
+mod health;
+mod metrics;
+pub mod openapi;
+mod state;
+mod threads;
+
+use std::future::Future;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method, Request};
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+use tower::ServiceBuilder;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use admin::{Reloaded, reload};
+pub use chat::{ChatRequest, SyncResponse};
+pub use error::ApiError;
+pub use state::{AppParts, AppState, HealthSource, StoreHealth, Tuning, no_stores};
+
+/// The whole router, with its layers.
+pub fn app(state: AppState) -> Router {
+    // Every /api route but health sits behind the (optional) bearer key.
+    let guarded = Router::new()
+        .route("/api/chat", post(chat::chat))
+        .route("/api/chat/sync", post(chat::chat_sync))
+        .route("/api/threads", post(threads::create).get(threads::list))
+        .route(
+            "/api/threads/{id}",
+            get(threads::get).delete(threads::delete),
+        )
+        .route("/api/graphs", get(admin::graphs))
+        .route("/api/graphs/{name}", get(admin::graph))
+        .route("/api/admin/reload", post(admin::reload_route))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_key));
+    let open = Router::new()
+        .route("/api/health", get(health::health))
+        .route("/metrics", get(metrics::metrics))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()));
+    Router::new()
+        .merge(guarded)
+        .merge(open)
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(from_fn_with_state(state.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(state.settings.body_limit_bytes))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(|req: &Request<_>| {
+                            let id = req
+                                .headers()
+                                .get("x-request-id")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("");
+                            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                        })
+                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                )
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(cors(&state.settings.cors_origins)),
+        )
+        .with_state(state)
+}
+
+/// `CORS_ORIGINS` (comma-separated) or any origin when unset.
+fn cors(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers(Any)
+        .expose_headers(["x-request-id".parse::<axum::http::HeaderName>().expect("valid")]);
+    if origins.is_empty() || origins.iter().any(|o| o == "*") {
+        return layer.allow_origin(Any);
+    }
+    let list: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    layer.allow_origin(AllowOrigin::list(list))
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` resolves; then open streams get
+/// `error` (cancelled) and `stream_end`, and in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = app(state.clone());
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: ending open streams");
+            state.begin_shutdown();
+        })
+        .await
+}

@@ -1,0 +1,170 @@
+//! The OpenAPI 3.1 document (served at `/openapi.json`, browsable at `/docs`).
+//!
+//! Routes and bodies come from the handlers' annotations. The SSE events are described
+//! here by types that mirror `run::Event` field for field (the engine's types stay free
+//! of documentation concerns); a test checks real events against these schemas.
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::{admin, chat, health, metrics, threads};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "eng-intel",
+        description = "Engineering-intelligence assistant: ask about people, teams, skills, delivery (DORA), workload and incidents. `POST /api/chat` streams Server-Sent Events (see the `SseEnvelope` schema); when `API_KEY` is set, every /api route but health needs `Authorization: Bearer <API_KEY>`. Errors are `{\"error\": kind, \"detail\": message}`.",
+    ),
+    paths(
+        chat::chat, chat::chat_sync,
+        threads::create, threads::list, threads::get, threads::delete,
+        health::health, admin::reload_route, admin::graphs, admin::graph, metrics::metrics,
+    ),
+    components(schemas(SseEnvelope, SseEvent)),
+    modifiers(&Bearer),
+    tags(
+        (name = "chat", description = "Ask a question: streamed (SSE) or in one answer"),
+        (name = "threads", description = "Conversations and their messages"),
+        (name = "graphs", description = "The agent graphs being served"),
+        (name = "operations", description = "Health, metrics, hot reload"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
+    }
+}
+
+/// One SSE event's `data:` line: the event name and its data, the run id, a sequence
+/// number strictly increasing within the run (from 0), and the Unix time in seconds.
+/// The `event:` line of the SSE frame repeats `event`.
+#[derive(Serialize, ToSchema)]
+pub struct SseEnvelope {
+    #[serde(flatten)]
+    pub event: SseEvent,
+    pub run_id: String,
+    pub seq: u64,
+    pub ts: f64,
+}
+
+/// The events of a run, in the order they can occur.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "event", content = "data", rename_all = "snake_case")]
+pub enum SseEvent {
+    /// First, at once.
+    StreamStart(StreamStart),
+    /// The question's task type and the model serving its tier.
+    ModelSelection(ModelSelection),
+    /// A router chose a specialist.
+    Routing(Routing),
+    NodeStart(NodeStart),
+    NodeEnd(NodeEnd),
+    ToolStart(ToolStart),
+    ToolEnd(ToolEnd),
+    /// A streamed piece of model output.
+    Token(Text),
+    /// The answer, in Markdown.
+    Response(Text),
+    /// The run failed or was cancelled (kind `cancelled` on disconnect or shutdown).
+    Error(RunError),
+    /// Always last.
+    StreamEnd(StreamEnd),
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StreamStart {
+    pub query: String,
+    /// The thread this turn belongs to (new unless the request gave one).
+    pub thread_id: String,
+    pub graph: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelSelection {
+    pub model: String,
+    pub emoji: String,
+    pub task_type: String,
+    pub tier: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteMethod {
+    /// An intent rule matched: no model call.
+    Rules,
+    Model,
+    Default,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Routing {
+    pub agent: String,
+    pub method: RouteMethod,
+    pub graph: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NodeStart {
+    pub graph: String,
+    pub node: String,
+    pub kind: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NodeEnd {
+    pub graph: String,
+    pub node: String,
+    pub ok: bool,
+    pub elapsed_ms: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ToolStart {
+    pub tool: String,
+    #[schema(value_type = Object)]
+    pub args: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ToolEnd {
+    pub tool: String,
+    pub ok: bool,
+    pub result_preview: String,
+    pub elapsed_ms: f64,
+    /// Only when `ok` is false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Text {
+    pub content: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RunError {
+    pub kind: String,
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StreamEnd {
+    pub total_tokens: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub elapsed_s: f64,
+    pub steps: u64,
+    pub ok: bool,
+}

@@ -1,0 +1,186 @@
+//! `/api/threads`: create, list (most recently active first, paginated), get with
+//! messages, delete.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::conversation::invalid_thread_id;
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
+use crate::threads::{self, StoredMessage, Thread};
+
+const MAX_TITLE_CHARS: usize = 200;
+const MAX_PAGE: i64 = 100;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewThread {
+    /// Shown in thread lists; "New conversation" when absent.
+    #[serde(default)]
+    #[schema(example = "Sprint Planning Chat")]
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Threads per page, 1–100 (default 20).
+    pub limit: Option<i64>,
+    /// Threads to skip (default 0).
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ThreadList {
+    pub threads: Vec<Thread>,
+    /// All threads, for paging.
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ThreadWithMessages {
+    #[serde(flatten)]
+    pub thread: Thread,
+    /// Oldest first.
+    pub messages: Vec<StoredMessage>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Deleted {
+    pub deleted: bool,
+    pub thread_id: String,
+}
+
+/// Creates an empty thread.
+#[utoipa::path(post, path = "/api/threads", tag = "threads",
+    request_body = NewThread,
+    responses(
+        (status = 201, description = "Created", body = Thread),
+        (status = 400, description = "Malformed JSON or title too long", body = ErrorBody),
+        (status = 401, description = "Bearer token missing or wrong", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
+        (status = 422, description = "The JSON does not match NewThread", body = ErrorBody),
+        (status = 503, description = "The thread store is unavailable", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<NewThread>,
+) -> Result<(StatusCode, Json<Thread>), ApiError> {
+    let title = body.title.as_deref().map(str::trim).unwrap_or("");
+    let title = if title.is_empty() {
+        "New conversation"
+    } else {
+        title
+    };
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(ApiError::bad_request(
+            "title_too_long",
+            format!("`title` is longer than {MAX_TITLE_CHARS} characters"),
+        ));
+    }
+    let thread = state.threads.create(title).await?;
+    Ok((StatusCode::CREATED, Json(thread)))
+}
+
+/// Lists threads, most recently active first.
+#[utoipa::path(get, path = "/api/threads", tag = "threads",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of threads", body = ThreadList),
+        (status = 400, description = "limit or offset out of range or not a number", body = ErrorBody),
+        (status = 401, description = "Bearer token missing or wrong", body = ErrorBody),
+        (status = 503, description = "The thread store is unavailable", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<ThreadList>, ApiError> {
+    let limit = q.limit.unwrap_or(20);
+    let offset = q.offset.unwrap_or(0);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("`limit` must be between 1 and {MAX_PAGE}"),
+        ));
+    }
+    if offset < 0 {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "`offset` must be 0 or more",
+        ));
+    }
+    let page = state.threads.list(limit, offset).await?;
+    Ok(Json(ThreadList {
+        threads: page.threads,
+        total: page.total,
+        limit,
+        offset,
+    }))
+}
+
+/// A thread with its messages.
+#[utoipa::path(get, path = "/api/threads/{id}", tag = "threads",
+    params(("id" = String, Path, description = "Thread id: 1–64 of A-Z a-z 0-9 - _")),
+    responses(
+        (status = 200, description = "The thread and its messages", body = ThreadWithMessages),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "Bearer token missing or wrong", body = ErrorBody),
+        (status = 404, description = "No such thread", body = ErrorBody),
+        (status = 503, description = "The thread store is unavailable", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ThreadWithMessages>, ApiError> {
+    check_id(&id)?;
+    let thread = state
+        .threads
+        .get(&id)
+        .await?
+        .ok_or_else(|| no_thread(&id))?;
+    let messages = state.threads.messages(&id, None).await?;
+    Ok(Json(ThreadWithMessages { thread, messages }))
+}
+
+/// Deletes a thread and its messages.
+#[utoipa::path(delete, path = "/api/threads/{id}", tag = "threads",
+    params(("id" = String, Path, description = "Thread id")),
+    responses(
+        (status = 200, description = "Deleted", body = Deleted),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "Bearer token missing or wrong", body = ErrorBody),
+        (status = 404, description = "No such thread", body = ErrorBody),
+        (status = 503, description = "The thread store is unavailable", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])))]
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Deleted>, ApiError> {
+    check_id(&id)?;
+    if !state.threads.delete(&id).await? {
+        return Err(no_thread(&id));
+    }
+    Ok(Json(Deleted {
+        deleted: true,
+        thread_id: id,
+    }))
+}
+
+fn check_id(id: &str) -> Result<(), ApiError> {
+    if threads::is_valid_id(id) {
+        Ok(())
+    } else {
+        Err(invalid_thread_id(id))
+    }
+}
+
+fn no_thread(id: &str) -> ApiError {
+    ApiError::not_found(format!("no thread \"{id}\""))
+}

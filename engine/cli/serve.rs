@@ -1,0 +1,154 @@
+//! `eng-intel serve`: the HTTP/SSE API on `PORT` (7860) until SIGTERM or Ctrl-C, which
+//! end open streams cleanly; SIGHUP reloads the configuration like
+//! `POST /api/admin/reload`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use crate::api::{self, AppParts, AppState, HealthSource, Tuning};
+use crate::model::offline::OfflineModel;
+use crate::settings::Settings;
+use crate::tools::{MockTools, ToolRunner};
+
+/// How long open connections may take to finish after the shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+pub async fn run(config_dir: &Path, host: &str, port: Option<u16>) -> u8 {
+    let settings = Settings::from_env();
+    init_tracing(&settings);
+    let config = match super::load_compiled(config_dir) {
+        Ok(set) => set,
+        Err(code) => return code,
+    };
+    let threads = match crate::threads::open(&settings).await {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let (tools, health) = backends(&settings).await;
+    let port = port.unwrap_or(settings.port);
+    let state = AppState::new(AppParts {
+        settings,
+        config_dir: config_dir.to_path_buf(),
+        config,
+        model: Arc::new(OfflineModel),
+        tools,
+        threads,
+        health,
+        tuning: Tuning::default(),
+    });
+    let listener = match TcpListener::bind((host, port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {host}:{port}: {e}");
+            return 2;
+        }
+    };
+    tracing::info!(
+        addr = %format!("{host}:{port}"),
+        threads = state.threads.backend(),
+        "eng-intel serving; API docs at /docs"
+    );
+    tokio::spawn(reload_on_sighup(state.clone()));
+
+    let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        stop_signal().await;
+        let _ = fired_tx.send(());
+    };
+    let server = api::serve(listener, state, signal);
+    let deadline = async {
+        match fired_rx.await {
+            Ok(()) => tokio::time::sleep(SHUTDOWN_GRACE).await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        r = server => match r {
+            Ok(()) => 0,
+            Err(e) => {
+                tracing::error!(error = %e, "server failed");
+                2
+            }
+        },
+        _ = deadline => {
+            tracing::warn!("connections still open {} s after the shutdown signal; exiting", SHUTDOWN_GRACE.as_secs());
+            0
+        }
+    }
+}
+
+/// The tool runner and the store health checks, built in one place.
+///
+/// For now the embedded defaults: tools without a store (each call fails with a clear
+/// message and the answer says so) and no store pings beyond the thread store. The lead
+/// wires the stores here: `crate::store::open(&settings, ...)` gives both.
+async fn backends(_settings: &Settings) -> (Arc<dyn ToolRunner>, Arc<dyn HealthSource>) {
+    (Arc::new(MockTools::default()), api::no_stores())
+}
+
+/// `LOG_LEVEL` (the seed's INFO/DEBUG/WARNING/ERROR, any case) or `RUST_LOG`; JSON lines
+/// with `LOG_JSON=true`.
+fn init_tracing(settings: &Settings) {
+    let level = match settings.log_level.as_str() {
+        "warning" => "warn",
+        "critical" | "fatal" => "error",
+        other => other,
+    };
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(format!("{level},sqlx=warn")))
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if settings.log_json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// SIGTERM (containers, orchestrators) or Ctrl-C.
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Reloads on each SIGHUP; a refused configuration is logged and the running one stays.
+async fn reload_on_sighup(state: AppState) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match api::reload(&state).await {
+                Ok(r) => tracing::info!(graphs = r.graphs.len(), "SIGHUP: configuration reloaded"),
+                Err(e) => tracing::error!(detail = %e.detail, "SIGHUP: reload refused"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = state;
+}

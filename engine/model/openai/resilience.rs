@@ -1,0 +1,162 @@
+//! Staying polite to a struggling server: backoff that honours `Retry-After`, and a
+//! circuit breaker that stops calling a server after consecutive failures.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::HeaderMap;
+
+/// The wait a response asks for: `retry-after-ms` (OpenAI), else `Retry-After` in
+/// seconds or as an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let secs = |v: f64| (v.is_finite() && v >= 0.0).then(|| Duration::from_secs_f64(v));
+    if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        return secs(ms / 1000.0);
+    }
+    let v = text("retry-after")?;
+    if let Ok(s) = v.parse::<f64>() {
+        return secs(s);
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let wait = at.timestamp_millis() - chrono::Utc::now().timestamp_millis();
+    Some(Duration::from_millis(wait.max(0) as u64))
+}
+
+/// Exponential backoff with jitter, or the server's wait if that is longer.
+pub fn backoff(base: Duration, retry: u32, asked: Option<Duration>) -> Duration {
+    let exp = base.mul_f64(2f64.powi(retry as i32) * jitter());
+    asked.map_or(exp, |a| a.max(exp))
+}
+
+/// A factor in [0.75, 1.25) so that many clients do not retry in step.
+fn jitter() -> f64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    0.75 + (nanos % 500) as f64 / 1000.0
+}
+
+/// Opens after `threshold` consecutive failures and refuses requests for `cooldown`;
+/// then lets requests through again (half-open): one more failure reopens it, a success
+/// closes it.
+pub struct Breaker {
+    threshold: u32,
+    cooldown: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    failures: u32,
+    open_until: Option<Instant>,
+}
+
+/// The circuit is open: the consecutive failures behind it and the time left.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Open {
+    pub failures: u32,
+    pub remaining: Duration,
+}
+
+impl Breaker {
+    pub fn new(threshold: u32, cooldown: Duration) -> Self {
+        Breaker {
+            threshold,
+            cooldown,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Whether a request may go out now.
+    pub fn check(&self) -> Result<(), Open> {
+        let s = self.state.lock().expect("breaker lock");
+        match s.open_until {
+            Some(t) if t > Instant::now() => Err(Open {
+                failures: s.failures,
+                remaining: t - Instant::now(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn success(&self) {
+        *self.state.lock().expect("breaker lock") = State::default();
+    }
+
+    pub fn failure(&self) {
+        if self.threshold == 0 {
+            return;
+        }
+        let mut s = self.state.lock().expect("breaker lock");
+        s.failures += 1;
+        if s.failures >= self.threshold {
+            s.open_until = Some(Instant::now() + self.cooldown);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_in_seconds_milliseconds_and_dates() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert("retry-after", HeaderValue::from_static("2"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        h.insert("retry-after-ms", HeaderValue::from_static("150"));
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(150)));
+        let mut h = HeaderMap::new();
+        let at = chrono::Utc::now() + chrono::Duration::seconds(30);
+        h.insert(
+            "retry-after",
+            HeaderValue::from_str(&at.to_rfc2822()).unwrap(),
+        );
+        let wait = retry_after(&h).unwrap();
+        assert!(
+            wait > Duration::from_secs(28) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_and_never_undercuts_the_server() {
+        let base = Duration::from_millis(100);
+        let b2 = backoff(base, 2, None);
+        assert!(
+            b2 >= Duration::from_millis(300) && b2 < Duration::from_millis(500),
+            "{b2:?}"
+        );
+        assert_eq!(
+            backoff(base, 0, Some(Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
+    }
+
+    #[test]
+    fn breaker_opens_after_threshold_and_half_opens_after_cooldown() {
+        let b = Breaker::new(2, Duration::from_millis(50));
+        b.failure();
+        assert!(b.check().is_ok());
+        b.failure();
+        let open = b.check().unwrap_err();
+        assert_eq!(open.failures, 2);
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(b.check().is_ok(), "half-open after the cool-down");
+        b.failure();
+        assert!(b.check().is_err(), "one failure reopens it");
+        std::thread::sleep(Duration::from_millis(60));
+        b.success();
+        b.failure();
+        assert!(b.check().is_ok(), "a success closed it");
+    }
+}

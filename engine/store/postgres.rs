@@ -1,0 +1,157 @@
+//! PostgreSQL for the relational role (sqlx): the same schema as the SQLite file, from
+//! `migrations/postgres`, and the same loader.
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, Column, Row as _, TypeInfo, ValueRef};
+
+use super::load::{Cell, chunk_rows, meta, tables};
+use super::sql::{Style, positional};
+use super::{Params, QueryStore, Relational, Row, StoreError};
+use crate::org::Org;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("engine/store/migrations/postgres");
+
+pub struct Postgres {
+    pool: PgPool,
+}
+
+impl Postgres {
+    /// Connects and brings the schema up to date.
+    pub async fn connect(settings: &crate::settings::Postgres) -> anyhow::Result<Postgres> {
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.pool_size.max(1))
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(&settings.url())
+            .await
+            // The URL holds the password: name the server only.
+            .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL at {}:{}/{}: {e}", settings.host, settings.port, settings.database))?;
+        MIGRATOR.run(&pool).await.map_err(|e| anyhow::anyhow!("cannot migrate PostgreSQL database {}: {e}", settings.database))?;
+        Ok(Postgres { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn is_loaded(&self) -> anyhow::Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM meta WHERE key = 'as_of'").fetch_one(&self.pool).await?;
+        Ok(n > 0)
+    }
+
+    /// Replaces every table's rows in one transaction; see `Sqlite::load`.
+    pub async fn load(&self, org: &Org, progress: &(dyn Fn(u64) + Sync)) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let tables = tables(org);
+        let names: Vec<&str> = tables.iter().map(|t| t.name).chain(["meta"]).collect();
+        sqlx::query(AssertSqlSafe(format!("TRUNCATE {}", names.join(", ")))).execute(&mut *tx).await?;
+        let mut done = 0u64;
+        for t in &tables {
+            let per = chunk_rows(t.columns.len());
+            let mut start = 0;
+            while start < t.len {
+                let end = (start + per).min(t.len);
+                let mut q = sqlx::query(AssertSqlSafe(insert_sql(t.name, t.columns, end - start)));
+                for i in start..end {
+                    for cell in (t.row)(i) {
+                        q = match cell {
+                            Cell::Int(v) => q.bind(v),
+                            Cell::Real(v) => q.bind(v),
+                            Cell::Text(v) => q.bind(v),
+                        };
+                    }
+                }
+                q.execute(&mut *tx).await.map_err(|e| anyhow::anyhow!("loading {}: {e}", t.name))?;
+                done += (end - start) as u64;
+                progress(done);
+                start = end;
+            }
+        }
+        for (k, v) in meta(org) {
+            sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2)").bind(k).bind(v).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
+    let n = columns.len();
+    let values: Vec<String> = (0..rows)
+        .map(|r| format!("({})", (1..=n).map(|c| format!("${}", r * n + c)).collect::<Vec<_>>().join(",")))
+        .collect();
+    format!("INSERT INTO {table} ({}) VALUES {}", columns.join(","), values.join(","))
+}
+
+#[async_trait]
+impl QueryStore for Postgres {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn query(&self, text: &str, params: &Params) -> Result<Vec<Row>, StoreError> {
+        let p = positional(text, Style::Dollar);
+        let mut q = sqlx::query(AssertSqlSafe(p.text));
+        for name in &p.names {
+            q = match params.get(name).unwrap_or(&Value::Null) {
+                // An untyped NULL is text; compare it with `:x::bigint` where a number is meant.
+                Value::Null => q.bind(None::<String>),
+                Value::Bool(b) => q.bind(*b),
+                Value::Number(n) => match n.as_i64() {
+                    Some(i) => q.bind(i),
+                    None => q.bind(n.as_f64()),
+                },
+                Value::String(s) => q.bind(s.clone()),
+                other => q.bind(other.to_string()),
+            };
+        }
+        let rows = q.fetch_all(&self.pool).await.map_err(pg_error)?;
+        rows.iter().map(row_json).collect()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(pg_error)
+    }
+}
+
+impl Relational for Postgres {}
+
+fn pg_error(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(db) => StoreError::query(format!("postgres: {}", db.message())),
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
+            StoreError::unavailable(format!("postgres: {e}"))
+        }
+        other => StoreError::query(format!("postgres: {other}")),
+    }
+}
+
+/// A row as JSON by column type; NUMERIC is refused with a hint (cast to DOUBLE PRECISION).
+fn row_json(row: &PgRow) -> Result<Row, StoreError> {
+    let mut out = Row::new();
+    for (i, col) in row.columns().iter().enumerate() {
+        let raw = row.try_get_raw(i).map_err(pg_error)?;
+        let v = if raw.is_null() {
+            Value::Null
+        } else {
+            match col.type_info().name() {
+                "INT2" => Value::from(row.try_get::<i16, _>(i).map_err(pg_error)?),
+                "INT4" => Value::from(row.try_get::<i32, _>(i).map_err(pg_error)?),
+                "INT8" => Value::from(row.try_get::<i64, _>(i).map_err(pg_error)?),
+                "FLOAT4" => Value::from(f64::from(row.try_get::<f32, _>(i).map_err(pg_error)?)),
+                "FLOAT8" => serde_json::Number::from_f64(row.try_get::<f64, _>(i).map_err(pg_error)?).map_or(Value::Null, Value::Number),
+                "BOOL" => Value::from(row.try_get::<bool, _>(i).map_err(pg_error)?),
+                "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "UNKNOWN" => Value::String(row.try_get::<String, _>(i).map_err(pg_error)?),
+                other => {
+                    return Err(StoreError::query(format!(
+                        "postgres: column \"{}\" has type {other}, which tools cannot return; cast it (e.g. CAST(x AS DOUBLE PRECISION) or x::text)",
+                        col.name()
+                    )));
+                }
+            }
+        };
+        out.insert(col.name().to_string(), v);
+    }
+    Ok(out)
+}

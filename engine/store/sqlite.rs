@@ -1,0 +1,173 @@
+//! The embedded relational and metrics store: one SQLite file (WAL mode) under the data
+//! dir, schema from `migrations/sqlite`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, Column, Row as _, TypeInfo, ValueRef};
+
+use super::load::{Cell, chunk_rows, meta, tables};
+use super::sql::{Style, positional};
+use super::{Metrics, Params, QueryStore, Relational, Row, StoreError};
+use crate::org::Org;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("engine/store/migrations/sqlite");
+
+pub struct Sqlite {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl Sqlite {
+    /// Opens (creating if needed) the file and brings its schema up to date.
+    pub async fn open(path: &Path) -> anyhow::Result<Sqlite> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))?;
+        }
+        let opts = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        MIGRATOR.run(&pool).await.map_err(|e| anyhow::anyhow!("cannot migrate {}: {e}", path.display()))?;
+        Ok(Sqlite {
+            pool,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The `meta` table (seed, size, as_of of the loaded data); empty before a load.
+    pub async fn meta(&self) -> anyhow::Result<HashMap<String, String>> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM meta").fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    pub async fn is_loaded(&self) -> anyhow::Result<bool> {
+        Ok(self.meta().await?.contains_key("as_of"))
+    }
+
+    /// Replaces every table's rows with the organisation's, in one transaction (so a
+    /// reader never sees half a load and a re-run never duplicates). `progress` gets the
+    /// number of rows written so far.
+    pub async fn load(&self, org: &Org, progress: &(dyn Fn(u64) + Sync)) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let tables = tables(org);
+        for t in tables.iter().rev() {
+            sqlx::query(AssertSqlSafe(format!("DELETE FROM {}", t.name))).execute(&mut *tx).await?;
+        }
+        sqlx::query("DELETE FROM meta").execute(&mut *tx).await?;
+        let mut done = 0u64;
+        for t in &tables {
+            let per = chunk_rows(t.columns.len());
+            let mut start = 0;
+            while start < t.len {
+                let end = (start + per).min(t.len);
+                let sql = insert_sql(t.name, t.columns, end - start);
+                let mut q = sqlx::query(AssertSqlSafe(sql));
+                for i in start..end {
+                    for cell in (t.row)(i) {
+                        q = match cell {
+                            Cell::Int(v) => q.bind(v),
+                            Cell::Real(v) => q.bind(v),
+                            Cell::Text(v) => q.bind(v),
+                        };
+                    }
+                }
+                q.execute(&mut *tx).await.map_err(|e| anyhow::anyhow!("loading {}: {e}", t.name))?;
+                done += (end - start) as u64;
+                progress(done);
+                start = end;
+            }
+        }
+        for (k, v) in meta(org) {
+            sqlx::query("INSERT INTO meta (key, value) VALUES (?1, ?2)").bind(k).bind(v).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
+    let one = format!("({})", vec!["?"; columns.len()].join(","));
+    format!("INSERT INTO {table} ({}) VALUES {}", columns.join(","), vec![one; rows].join(","))
+}
+
+#[async_trait]
+impl QueryStore for Sqlite {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn query(&self, text: &str, params: &Params) -> Result<Vec<Row>, StoreError> {
+        let p = positional(text, Style::Question);
+        let mut q = sqlx::query(AssertSqlSafe(p.text));
+        for name in &p.names {
+            q = match params.get(name).unwrap_or(&Value::Null) {
+                Value::Null => q.bind(None::<String>),
+                Value::Bool(b) => q.bind(i64::from(*b)),
+                Value::Number(n) => match n.as_i64() {
+                    Some(i) => q.bind(i),
+                    None => q.bind(n.as_f64()),
+                },
+                Value::String(s) => q.bind(s.clone()),
+                other => q.bind(other.to_string()),
+            };
+        }
+        let rows = q.fetch_all(&self.pool).await.map_err(sql_error)?;
+        rows.iter().map(row_json).collect()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(sql_error)
+    }
+}
+
+impl Relational for Sqlite {}
+impl Metrics for Sqlite {}
+
+fn sql_error(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(db) => StoreError::query(format!("sqlite: {}", db.message())),
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => StoreError::unavailable(format!("sqlite: {e}")),
+        other => StoreError::query(format!("sqlite: {other}")),
+    }
+}
+
+/// A row as JSON, by each value's storage class (SQLite types values, not columns).
+fn row_json(row: &SqliteRow) -> Result<Row, StoreError> {
+    let mut out = Row::new();
+    for (i, col) in row.columns().iter().enumerate() {
+        let raw = row.try_get_raw(i).map_err(sql_error)?;
+        let v = if raw.is_null() {
+            Value::Null
+        } else {
+            match raw.type_info().name() {
+                "INTEGER" | "BOOLEAN" => Value::from(row.try_get_unchecked::<i64, _>(i).map_err(sql_error)?),
+                "REAL" | "NUMERIC" => serde_json::Number::from_f64(row.try_get_unchecked::<f64, _>(i).map_err(sql_error)?).map_or(Value::Null, Value::Number),
+                "BLOB" => Value::String(String::from_utf8_lossy(&row.try_get_unchecked::<Vec<u8>, _>(i).map_err(sql_error)?).into_owned()),
+                _ => Value::String(row.try_get_unchecked::<String, _>(i).map_err(sql_error)?),
+            }
+        };
+        out.insert(col.name().to_string(), v);
+    }
+    Ok(out)
+}

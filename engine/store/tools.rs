@@ -1,0 +1,107 @@
+//! `StoreTools`: the `ToolRunner` that runs tools.yaml's tools against the stores,
+//! dispatching on each tool's `store:` role; builtins run Rust functions.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::builtin::{self, Ctx};
+use super::directory::Directory;
+use super::documents::DocFilter;
+use super::{Documents, Graph, Metrics, Params, QueryStore, Relational, StoreError, params};
+use crate::compile::ToolDef;
+use crate::tools::{ToolError, ToolRunner};
+
+pub struct StoreTools {
+    relational: Arc<dyn Relational>,
+    metrics: Arc<dyn Metrics>,
+    graph: Arc<dyn Graph>,
+    documents: Arc<dyn Documents>,
+    directory: Directory,
+    now: DateTime<Utc>,
+}
+
+impl StoreTools {
+    /// Reads the names to resolve and the instant the data describes (`meta.as_of`, else now).
+    pub async fn new(
+        relational: Arc<dyn Relational>,
+        metrics: Arc<dyn Metrics>,
+        graph: Arc<dyn Graph>,
+        documents: Arc<dyn Documents>,
+    ) -> Result<StoreTools, StoreError> {
+        let directory = Directory::load(relational.as_ref()).await?;
+        let as_of = relational.query("SELECT value FROM meta WHERE key = 'as_of'", &Params::new()).await?;
+        let now = as_of
+            .first()
+            .and_then(|r| r.get("value"))
+            .and_then(Value::as_str)
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map_or_else(Utc::now, |t| t.with_timezone(&Utc));
+        Ok(StoreTools {
+            relational,
+            metrics,
+            graph,
+            documents,
+            directory,
+            now,
+        })
+    }
+
+    /// "Now" for queries: the end of the demo history, or the wall clock for live data.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    async fn run(&self, tool: &ToolDef, p: &Params) -> Result<Value, StoreError> {
+        let store: &dyn QueryStore = match tool.store.as_str() {
+            "relational" => self.relational.as_ref(),
+            "metrics" => self.metrics.as_ref(),
+            "graph" => self.graph.as_ref(),
+            "documents" => return self.search(p).await,
+            "builtin" => {
+                let cx = Ctx {
+                    relational: self.relational.as_ref(),
+                    metrics: self.metrics.as_ref(),
+                    now: self.now,
+                };
+                return builtin::call(&tool.name, p, &cx).await;
+            }
+            other => {
+                return Err(StoreError::query(format!(
+                    "tool {} uses store \"{other}\", which the store runner does not serve",
+                    tool.name
+                )));
+            }
+        };
+        let text = tool.query.as_ref().and_then(|q| q.for_backend(store.backend())).ok_or_else(|| {
+            StoreError::query(format!("tool {} has no query for the {} backend; add `{}:` to its query in tools.yaml", tool.name, store.backend(), store.backend()))
+        })?;
+        let rows = store.query(text, p).await?;
+        Ok(Value::Array(rows.into_iter().map(Value::Object).collect()))
+    }
+
+    async fn search(&self, p: &Params) -> Result<Value, StoreError> {
+        let s = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
+        let filter = DocFilter {
+            kind: s("kind"),
+            team: s("team"),
+            service: s("service"),
+        };
+        let limit = p.get("limit").and_then(Value::as_u64).unwrap_or(5) as usize;
+        let hits = self.documents.search(&s("query").unwrap_or_default(), &filter, limit).await?;
+        Ok(serde_json::to_value(hits).expect("hits serialize"))
+    }
+}
+
+#[async_trait]
+impl ToolRunner for StoreTools {
+    async fn call(&self, tool: &ToolDef, args: &Value) -> Result<Value, ToolError> {
+        let p = params::prepare(tool, args, &self.directory, self.now).map_err(ToolError::fatal)?;
+        self.run(tool, &p).await.map_err(|e| ToolError {
+            message: e.message,
+            retryable: e.retryable,
+        })
+    }
+}

@@ -1,0 +1,227 @@
+//! The PostgreSQL thread store, for deployments with the seed's `POSTGRES_*` variables;
+//! several server instances may share it (chats on one thread are serialized by an
+//! advisory lock).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use sqlx::{PgPool, Postgres, Transaction};
+
+use super::{
+    HeldLock, MIGRATIONS_TABLE, MessageRow, NewMessage, Page, StoreError, StoredMessage, Thread,
+    ThreadRow, ThreadStore, message_of, now_us, thread_of,
+};
+use crate::settings::Postgres as PgSettings;
+
+pub struct PgThreads {
+    pool: PgPool,
+}
+
+impl PgThreads {
+    /// Connects (options built field by field, so no URL with the password is ever
+    /// formatted) and migrates.
+    pub async fn connect(pg: &PgSettings) -> Result<Self, StoreError> {
+        let ssl: PgSslMode = pg.sslmode.parse().map_err(|_| {
+            StoreError(format!(
+                "POSTGRES_SSLMODE \"{}\" is not one of disable, allow, prefer, require, verify-ca, verify-full",
+                pg.sslmode
+            ))
+        })?;
+        let options = PgConnectOptions::new()
+            .host(&pg.host)
+            .port(pg.port)
+            .database(&pg.database)
+            .username(&pg.user)
+            .password(pg.password.expose())
+            .ssl_mode(ssl)
+            .application_name("eng-intel");
+        let pool = PgPoolOptions::new()
+            .max_connections(pg.pool_size.max(2))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| {
+                StoreError(format!(
+                    "cannot connect to PostgreSQL at {}:{}/{}: {e}",
+                    pg.host, pg.port, pg.database
+                ))
+            })?;
+        Self::with_pool(pool).await
+    }
+
+    /// Migrates and wraps an open pool.
+    pub async fn with_pool(pool: PgPool) -> Result<Self, StoreError> {
+        let mut migrator = sqlx::migrate!("engine/threads/migrations/postgres");
+        migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+        migrator.run(&pool).await?;
+        Ok(PgThreads { pool })
+    }
+}
+
+#[async_trait]
+impl ThreadStore for PgThreads {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create(&self, title: &str) -> Result<Thread, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now_us();
+        sqlx::query(
+            "INSERT INTO chat_threads (thread_id, title, created_us, updated_us, message_count)
+             VALUES ($1, $2, $3, $3, 0)",
+        )
+        .bind(&id)
+        .bind(title)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(thread_of((id, title.to_string(), now, now, 0)))
+    }
+
+    async fn list(&self, limit: i64, offset: i64) -> Result<Page, StoreError> {
+        let rows: Vec<ThreadRow> = sqlx::query_as(
+            "SELECT thread_id, title, created_us, updated_us, message_count FROM chat_threads
+             ORDER BY updated_us DESC, created_us DESC, thread_id LIMIT $1 OFFSET $2",
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM chat_threads")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Page {
+            threads: rows.into_iter().map(thread_of).collect(),
+            total,
+        })
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Thread>, StoreError> {
+        let row: Option<ThreadRow> = sqlx::query_as(
+            "SELECT thread_id, title, created_us, updated_us, message_count FROM chat_threads
+             WHERE thread_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(thread_of))
+    }
+
+    async fn messages(
+        &self,
+        id: &str,
+        last: Option<i64>,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let rows: Vec<MessageRow> = sqlx::query_as(
+            "SELECT id, role, content, meta, created_us FROM (
+                 SELECT id, role, content, meta, created_us FROM chat_messages
+                 WHERE thread_id = $1 ORDER BY id DESC LIMIT $2
+             ) AS recent ORDER BY id",
+        )
+        .bind(id)
+        .bind(last.unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(message_of).collect())
+    }
+
+    async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM chat_messages WHERE thread_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let gone = sqlx::query("DELETE FROM chat_threads WHERE thread_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(gone > 0)
+    }
+
+    async fn append(
+        &self,
+        id: &str,
+        title: &str,
+        messages: &[NewMessage],
+    ) -> Result<(), StoreError> {
+        let now = now_us();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO chat_threads (thread_id, title, created_us, updated_us, message_count)
+             VALUES ($1, $2, $3, $3, 0) ON CONFLICT (thread_id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(title)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for m in messages {
+            sqlx::query(
+                "INSERT INTO chat_messages (thread_id, role, content, meta, created_us)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(m.role.as_str())
+            .bind(&m.content)
+            .bind(m.meta.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE chat_threads SET updated_us = $2, message_count = message_count + $3
+             WHERE thread_id = $1",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(messages.len() as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn lock_across_instances(
+        &self,
+        id: &str,
+    ) -> Result<Option<Box<dyn HeldLock>>, StoreError> {
+        // A transaction-scoped advisory lock: released by rollback, or by the server if
+        // this connection dies, so a crashed instance never leaves a thread locked.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(lock_key(id))
+            .execute(&mut *tx)
+            .await?;
+        Ok(Some(Box::new(AdvisoryLock(tx))))
+    }
+}
+
+struct AdvisoryLock(Transaction<'static, Postgres>);
+
+#[async_trait]
+impl HeldLock for AdvisoryLock {
+    async fn release(self: Box<Self>) {
+        if let Err(e) = self.0.rollback().await {
+            tracing::warn!(error = %e, "releasing a thread lock failed; the connection drop releases it");
+        }
+    }
+}
+
+/// A stable 64-bit key for the thread (FNV-1a), the same on every instance and build.
+fn lock_key(id: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in "eng-intel/thread/".bytes().chain(id.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}

@@ -1,0 +1,183 @@
+//! The embedded thread store: one SQLite file (WAL) owned by this process.
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+use super::{
+    HeldLock, MIGRATIONS_TABLE, MessageRow, NewMessage, Page, StoreError, StoredMessage, Thread,
+    ThreadRow, ThreadStore, message_of, now_us, thread_of,
+};
+
+pub struct SqliteThreads {
+    pool: SqlitePool,
+}
+
+impl SqliteThreads {
+    /// Opens (creating if needed) the file and its parent directory, then migrates.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
+        let mut migrator = sqlx::migrate!("engine/threads/migrations/sqlite");
+        migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+        migrator.run(&pool).await?;
+        Ok(SqliteThreads { pool })
+    }
+}
+
+#[async_trait]
+impl ThreadStore for SqliteThreads {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create(&self, title: &str) -> Result<Thread, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now_us();
+        sqlx::query(
+            "INSERT INTO chat_threads (thread_id, title, created_us, updated_us, message_count)
+             VALUES ($1, $2, $3, $3, 0)",
+        )
+        .bind(&id)
+        .bind(title)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(thread_of((id, title.to_string(), now, now, 0)))
+    }
+
+    async fn list(&self, limit: i64, offset: i64) -> Result<Page, StoreError> {
+        let rows: Vec<ThreadRow> = sqlx::query_as(
+            "SELECT thread_id, title, created_us, updated_us, message_count FROM chat_threads
+             ORDER BY updated_us DESC, created_us DESC, thread_id LIMIT $1 OFFSET $2",
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM chat_threads")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Page {
+            threads: rows.into_iter().map(thread_of).collect(),
+            total,
+        })
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Thread>, StoreError> {
+        let row: Option<ThreadRow> = sqlx::query_as(
+            "SELECT thread_id, title, created_us, updated_us, message_count FROM chat_threads
+             WHERE thread_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(thread_of))
+    }
+
+    async fn messages(
+        &self,
+        id: &str,
+        last: Option<i64>,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let rows: Vec<MessageRow> = sqlx::query_as(
+            "SELECT id, role, content, meta, created_us FROM (
+                 SELECT id, role, content, meta, created_us FROM chat_messages
+                 WHERE thread_id = $1 ORDER BY id DESC LIMIT $2
+             ) ORDER BY id",
+        )
+        .bind(id)
+        .bind(last.unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(message_of).collect())
+    }
+
+    async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM chat_messages WHERE thread_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let gone = sqlx::query("DELETE FROM chat_threads WHERE thread_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(gone > 0)
+    }
+
+    async fn append(
+        &self,
+        id: &str,
+        title: &str,
+        messages: &[NewMessage],
+    ) -> Result<(), StoreError> {
+        let now = now_us();
+        // IMMEDIATE takes the write lock up front, so concurrent writers wait (busy_timeout)
+        // instead of failing when a read transaction tries to upgrade.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "INSERT INTO chat_threads (thread_id, title, created_us, updated_us, message_count)
+             VALUES ($1, $2, $3, $3, 0) ON CONFLICT (thread_id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(title)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for m in messages {
+            sqlx::query(
+                "INSERT INTO chat_messages (thread_id, role, content, meta, created_us)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(m.role.as_str())
+            .bind(&m.content)
+            .bind(m.meta.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE chat_threads SET updated_us = $2, message_count = message_count + $3
+             WHERE thread_id = $1",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(messages.len() as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn lock_across_instances(
+        &self,
+        _id: &str,
+    ) -> Result<Option<Box<dyn HeldLock>>, StoreError> {
+        Ok(None)
+    }
+}

@@ -1,0 +1,366 @@
+//! Chat over real HTTP: SSE order and envelope, the sync answer, conversation memory,
+//! serialized chats on one thread, keep-alive comments, and a client that goes away.
+
+mod api_common;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use api_common::*;
+use eng_intel::api::Tuning;
+use eng_intel::model::offline::OfflineModel;
+use eng_intel::model::{Model, Role};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+const PYTHON: &str = "Find developers with Python expertise";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_events_arrive_in_order_with_one_envelope_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(Options::new(dir.path())).await;
+    let events = sse_chat(&server.base, json!({"message": PYTHON})).await;
+    let got = names(&events);
+
+    assert_eq!(got.first(), Some(&"stream_start"));
+    assert_eq!(got.last(), Some(&"stream_end"));
+    assert_in_order(
+        &got,
+        &[
+            "stream_start",
+            "model_selection",
+            "routing",
+            "tool_start",
+            "tool_end",
+            "response",
+            "stream_end",
+        ],
+    );
+    let run_id = events[0].env["run_id"].as_str().unwrap().to_string();
+    assert!(!run_id.is_empty());
+    let mut last_seq = -1i64;
+    for e in &events {
+        let obj = e.env.as_object().unwrap();
+        let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(keys, ["data", "event", "run_id", "seq", "ts"]);
+        assert_eq!(e.env["event"], e.name.as_str(), "event line = envelope name");
+        assert_eq!(e.env["run_id"], run_id.as_str(), "one run id per stream");
+        let seq = e.env["seq"].as_i64().unwrap();
+        assert!(seq > last_seq, "seq strictly increasing: {seq} after {last_seq}");
+        last_seq = seq;
+        assert!(e.env["ts"].as_f64().unwrap() > 1.6e9);
+    }
+
+    let find = |n: &str| events.iter().find(|e| e.name == n).unwrap();
+    assert_eq!(find("tool_start").env["data"]["args"], json!({"skills": "Python"}));
+    let devs = developers();
+    assert_eq!(
+        find("tool_end").env["data"]["result_preview"],
+        format!("{} matches", devs.as_array().unwrap().len())
+    );
+    assert_eq!(find("routing").env["data"]["agent"], "Insights_Specialist");
+    let answer = find("response").env["data"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for d in devs.as_array().unwrap() {
+        assert!(answer.contains(d["name"].as_str().unwrap()), "{answer}");
+    }
+    assert_eq!(find("stream_end").env["data"]["ok"], true);
+
+    // The turn is stored in the thread announced by stream_start.
+    let thread_id = find("stream_start").env["data"]["thread_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t: Value = client()
+        .get(server.url(&format!("/api/threads/{thread_id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(t["messages"][0]["role"], "user");
+    assert_eq!(t["messages"][0]["content"], PYTHON);
+    assert_eq!(t["messages"][1]["role"], "assistant");
+    assert_eq!(t["messages"][1]["content"], answer.as_str());
+    assert_eq!(t["messages"][1]["meta"]["run_id"], run_id.as_str());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_answer_fills_every_field_and_matches_the_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(Options::new(dir.path())).await;
+    let q = "How many employees do we have?";
+    let events = sse_chat(&server.base, json!({"message": q})).await;
+    let streamed = events.iter().find(|e| e.name == "response").unwrap().env["data"]["content"]
+        .clone();
+    let selection = &events
+        .iter()
+        .find(|e| e.name == "model_selection")
+        .unwrap()
+        .env["data"];
+
+    for path in ["/api/chat/sync", "/api/chat"] {
+        let res = client()
+            .post(server.url(path))
+            .json(&json!({"message": q, "stream": false}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["response"], streamed, "{path}");
+        assert_eq!(body["model_used"], OfflineModel.model_name("fast"));
+        assert_eq!(body["model_used"], selection["model"]);
+        assert_eq!(body["task_type"], selection["task_type"]);
+        assert!(body["elapsed_s"].as_f64().unwrap() > 0.0);
+        let thread_id = body["thread_id"].as_str().unwrap();
+        let t: Value = client()
+            .get(server.url(&format!("/api/threads/{thread_id}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(t["message_count"], 2, "{path}: {t}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_continues_with_its_earlier_turns_within_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = RecordingModel::default();
+    let mut o = Options::new(dir.path());
+    o.model = Arc::new(model.clone());
+    o.tuning = Tuning {
+        history_messages: 4,
+        ..Tuning::default()
+    };
+    let server = Server::start(o).await;
+    let questions = [
+        "Find developers with Python expertise",
+        "How many employees do we have?",
+        "Find engineers with Rust experience",
+        "What is our headcount?",
+    ];
+    for q in questions {
+        let res = client()
+            .post(server.url("/api/chat/sync"))
+            .json(&json!({"message": q, "thread_id": "memory-1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let t: Value = client()
+        .get(server.url("/api/threads/memory-1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stored: Vec<(String, String)> = t["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap().to_string(),
+                m["content"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(stored.len(), 8);
+    for (i, q) in questions.iter().enumerate() {
+        assert_eq!(stored[2 * i], ("user".to_string(), q.to_string()));
+        assert_eq!(stored[2 * i + 1].0, "assistant");
+    }
+
+    // The last chat's model saw the 4 newest stored messages before its question.
+    let asked = model.agent_messages.lock().unwrap().last().unwrap().clone();
+    let seen: Vec<(String, String)> = asked
+        .iter()
+        .filter(|m| m.role == Role::User || m.role == Role::Assistant)
+        .map(|m| {
+            let role = if m.role == Role::User { "user" } else { "assistant" };
+            (role.to_string(), m.content.clone())
+        })
+        .collect();
+    let mut expected = stored[2..6].to_vec();
+    expected.push(("user".into(), questions[3].into()));
+    assert_eq!(seen, expected);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_chats_on_one_thread_run_one_after_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let tools = GateTools::new("find_developer_by_skills");
+    let model = RecordingModel::default();
+    let mut o = Options::new(dir.path());
+    o.tools = Arc::new(tools.clone());
+    o.model = Arc::new(model.clone());
+    let server = Server::start(o).await;
+
+    let first_q = "Find developers with Python expertise";
+    let second_q = "Find engineers with Go experience";
+    let mut first = open_sse(&server.base, json!({"message": first_q, "thread_id": "shared"})).await;
+    tokio::time::timeout(Duration::from_secs(5), tools.entered.notified())
+        .await
+        .expect("first chat reaches its tool");
+    let base = server.base.clone();
+    let second = tokio::spawn(async move {
+        sse_chat(&base, json!({"message": second_q, "thread_id": "shared"})).await
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(tools.calls.load(Ordering::SeqCst), 1, "second chat waits");
+    assert_eq!(model.agent_messages.lock().unwrap().len(), 1);
+
+    tools.release(2);
+    let mut first_events = Vec::new();
+    while let Some(e) = first.next().await {
+        first_events.push(e);
+    }
+    let second_events = second.await.unwrap();
+    let end_of_first = first_events.last().unwrap();
+    assert_eq!(end_of_first.name, "stream_end");
+    assert!(
+        second_events[0].env["ts"].as_f64() >= end_of_first.env["ts"].as_f64(),
+        "second starts after the first ended"
+    );
+
+    // The second chat saw the first turn as history.
+    let first_answer = first_events.iter().find(|e| e.name == "response").unwrap().env["data"]
+        ["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let asked = model.agent_messages.lock().unwrap()[1].clone();
+    let contents: Vec<&str> = asked.iter().map(|m| m.content.as_str()).collect();
+    assert!(contents.contains(&first_q), "{contents:?}");
+    assert!(contents.contains(&first_answer.as_str()));
+
+    let t: Value = client()
+        .get(server.url("/api/threads/shared"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let order: Vec<(&str, &str)> = t["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap(), m["content"].as_str().unwrap()))
+        .collect();
+    assert_eq!(order.len(), 4);
+    assert_eq!(order[0], ("user", first_q));
+    assert_eq!(order[1], ("assistant", first_answer.as_str()));
+    assert_eq!(order[2], ("user", second_q));
+    assert_eq!(order[3].0, "assistant");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_event_leaves_at_once_and_silence_gets_keep_alive_comments() {
+    let dir = tempfile::tempdir().unwrap();
+    let tools = GateTools::new("find_developer_by_skills");
+    let mut o = Options::new(dir.path());
+    o.tools = Arc::new(tools.clone());
+    o.tuning = Tuning {
+        keep_alive: Duration::from_millis(50),
+        ..Tuning::default()
+    };
+    let server = Server::start(o).await;
+    let res = client()
+        .post(server.url("/api/chat"))
+        .json(&json!({"message": PYTHON}))
+        .send()
+        .await
+        .unwrap();
+    let mut body = res.bytes_stream();
+    let mut text = String::new();
+    // stream_start arrives while the run is still blocked in its tool.
+    while !text.contains("event: tool_start") {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), body.next())
+            .await
+            .expect("events arrive before the tool returns")
+            .unwrap()
+            .unwrap();
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(text.starts_with("event: stream_start\ndata: {"), "{text}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tools.release(1);
+    while let Some(chunk) = body.next().await {
+        text.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+    }
+    let silence = &text[text.find("event: tool_start").unwrap()..text.find("event: tool_end").unwrap()];
+    assert!(
+        silence.lines().any(|l| l.starts_with(':')),
+        "keep-alive comment during the silence: {silence:?}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_goes_away_cancels_its_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let tools = GateTools::new("find_developer_by_skills");
+    let mut o = Options::new(dir.path());
+    o.tools = Arc::new(tools.clone());
+    let server = Server::start(o).await;
+    let mut stream = open_sse(&server.base, json!({"message": PYTHON, "thread_id": "gone"})).await;
+    loop {
+        let e = stream.next().await.expect("stream open");
+        if e.name == "tool_start" {
+            break;
+        }
+    }
+    drop(stream);
+    let t0 = std::time::Instant::now();
+    while tools.dropped.load(Ordering::SeqCst) == 0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "the blocked tool call was not cancelled"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Nothing more runs for that chat: no further tool call, even once released.
+    tools.release(5);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(tools.calls.load(Ordering::SeqCst), 1);
+    let metrics = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("eng_intel_runs_total{outcome=\"cancelled\"} 1"),
+        "{metrics}"
+    );
+    // The question is kept; there was no answer to keep.
+    let t: Value = client()
+        .get(server.url("/api/threads/gone"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(t["message_count"], 1);
+    assert_eq!(t["messages"][0]["content"], PYTHON);
+    server.stop().await;
+}
