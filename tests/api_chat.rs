@@ -185,10 +185,10 @@ async fn a_thread_continues_with_its_earlier_turns_within_budget() {
     }
 
     // The last chat's model saw the 4 newest stored messages before its question.
-    let asked = model.agent_messages.lock().unwrap().last().unwrap().clone();
+    let asked = model.first_step_on(questions[3]);
     let seen: Vec<(String, String)> = asked
         .iter()
-        .filter(|m| m.role == Role::User || m.role == Role::Assistant)
+        .filter(|m| m.role != Role::System)
         .map(|m| {
             let role = if m.role == Role::User { "user" } else { "assistant" };
             (role.to_string(), m.content.clone())
@@ -243,10 +243,20 @@ async fn two_chats_on_one_thread_run_one_after_the_other() {
         .as_str()
         .unwrap()
         .to_string();
-    let asked = model.agent_messages.lock().unwrap()[1].clone();
-    let contents: Vec<&str> = asked.iter().map(|m| m.content.as_str()).collect();
-    assert!(contents.contains(&first_q), "{contents:?}");
-    assert!(contents.contains(&first_answer.as_str()));
+    let asked = model.first_step_on(second_q);
+    let turns: Vec<(Role, &str)> = asked
+        .iter()
+        .filter(|m| m.role != Role::System)
+        .map(|m| (m.role, m.content.as_str()))
+        .collect();
+    assert_eq!(
+        turns,
+        [
+            (Role::User, first_q),
+            (Role::Assistant, first_answer.as_str()),
+            (Role::User, second_q)
+        ]
+    );
 
     let t: Value = client()
         .get(server.url("/api/threads/shared"))

@@ -74,7 +74,11 @@ const PASSING: &str = r#"tests:
 fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "tools.yaml", TOOLS);
-    write(dir.path(), "prompts/people.j2", "You count people. {{ question }}");
+    write(
+        dir.path(),
+        "prompts/people.j2",
+        "You count people. {{ question }}",
+    );
     for (path, text) in files {
         write(dir.path(), path, text);
     }
@@ -213,7 +217,18 @@ tests:
         ("graphs/main.yaml", &format!("{GRAPH}{PASSING}")),
         ("graphs/tests/people.yaml", file),
     ]);
-    let (code, out, _) = eng_intel(dir.path(), &["test"], &[]);
+    // Stores that cannot open: a data directory inside a regular file.
+    write(dir.path(), "not-a-dir", "");
+    let data = dir.path().join("not-a-dir/data");
+    let (code, out, _) = eng_intel(
+        dir.path(),
+        &["test"],
+        &[("DATA_DIR", data.to_str().unwrap())],
+    );
+    let no_stores = format!(
+        "no stores: the stores could not be opened: cannot create data directory {}: Not a directory (os error 20)",
+        data.display()
+    );
     assert_eq!(
         out,
         r#"
@@ -233,7 +248,7 @@ tools_not_called
 ---- tests/people::needs_stores (graphs/tests/people.yaml:17) ----
 setup
   expected: stores to run headcount (or canned results under `tools:`)
-  actual:   no stores: this build has no store-backed tool runner yet
+  actual:   NO_STORES
 
 failures:
     tests/people::unlisted_tool
@@ -242,18 +257,27 @@ failures:
 2 passed, 2 failed
 test result: FAILED. 2 passed; 2 failed
 "#
+        .replace("NO_STORES", &no_stores)
     );
     assert_eq!(code, 1);
 
     // A file as PATH keeps its cases; --filter keeps ids containing the text.
-    let (code, out, _) = eng_intel(dir.path(), &["test", "graphs/tests/people.yaml", "--filter", "thread"], &[]);
+    let (code, out, _) = eng_intel(
+        dir.path(),
+        &["test", "graphs/tests/people.yaml", "--filter", "thread"],
+        &[],
+    );
     assert_eq!(
         out,
         "\nrunning 1 test (2 filtered out)\ntest tests/people::remembers_the_thread ... ok\n\n1 passed, 0 failed\ntest result: ok. 1 passed; 0 failed\n"
     );
     assert_eq!(code, 0);
 
-    let (code, xml, _) = eng_intel(dir.path(), &["test", "--format", "junit", "--filter", "counts"], &[]);
+    let (code, xml, _) = eng_intel(
+        dir.path(),
+        &["test", "--format", "junit", "--filter", "counts"],
+        &[],
+    );
     assert_eq!(code, 0);
     assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"eng-intel\" tests=\"1\" failures=\"0\""), "{xml}");
     assert!(xml.contains("<testcase name=\"counts_people\" classname=\"main\" file=\"graphs/main.yaml\" line=\"24\""), "{xml}");
@@ -288,7 +312,7 @@ fn validate_finds_unknown_routes_tools_graphs_and_events_in_cases() {
             "graphs/main.yaml:28:14: error[E071]: unknown route \"Peple\" in test case \"typos\" (did you mean \"People\"?); routes it can take: People, Planning",
             "graphs/main.yaml:29:49: error[E076]: tool \"headcount\" has no argument \"teem\" (did you mean \"team\"?); its arguments: team",
             "graphs/main.yaml:30:26: error[E072]: unknown tool \"workloads\" in test case \"typos\" (did you mean \"workload\"?); name a tool declared in tools.yaml",
-            "graphs/main.yaml:31:16: error[E073]: unknown event \"tool_ends\" (did you mean \"tool_end\"?); events: stream_start, model_selection, routing, node_start, node_end, tool_start, tool_end, token, response, error, stream_end",
+            "graphs/main.yaml:31:16: error[E073]: unknown event \"tool_ends\" (did you mean \"tool_end\"?); events: stream_start, model_selection, routing, node_start, node_end, tool_start, tool_end, model_fallback, token, response, error, stream_end",
             "graphs/main.yaml:32:23: error[E074]: answer_matches of test case \"typos\" is not a valid regex: regex parse error: (unclosed ^ error: unclosed group",
             "graphs/main.yaml:33:11: error[E075]: duplicate test case name \"typos\" in this file; names identify cases and their recordings, so give each its own",
             "graphs/tests/other.yaml:1:8: error[E070]: test case \"elsewhere\" runs unknown graph \"mian\" (did you mean \"main\"?); name a graph defined under graphs/",
@@ -305,7 +329,13 @@ fn validate_finds_unknown_routes_tools_graphs_and_events_in_cases() {
 #[test]
 fn the_repositorys_own_cases_pass() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (code, out, err) = eng_intel(root, &["test"], &[]);
+    // Cases without canned results run on the embedded stores, created here.
+    let data = tempfile::tempdir().unwrap();
+    let (code, out, err) = eng_intel(
+        root,
+        &["test"],
+        &[("DATA_DIR", data.path().to_str().unwrap())],
+    );
     assert_eq!(code, 0, "{out}{err}");
     let summary = out.lines().rev().nth(1).unwrap();
     let passed: usize = summary.split(' ').next().unwrap().parse().unwrap();
@@ -354,7 +384,10 @@ async fn fake_chat(
         (Some(result), _) => {
             let text = format!("Counted: {}", result["content"].as_str().unwrap_or(""));
             let (a, b) = text.split_at(8);
-            out.push_str(&chunk(json!({"role": "assistant", "content": a}), Value::Null));
+            out.push_str(&chunk(
+                json!({"role": "assistant", "content": a}),
+                Value::Null,
+            ));
             out.push_str(&chunk(json!({"content": b}), Value::Null));
             out.push_str(&chunk(json!({}), json!("stop")));
         }
@@ -370,7 +403,10 @@ async fn fake_chat(
             out.push_str(&chunk(json!({}), json!("tool_calls")));
         }
         (None, None) => {
-            out.push_str(&chunk(json!({"role": "assistant", "content": "People"}), json!("stop")));
+            out.push_str(&chunk(
+                json!({"role": "assistant", "content": "People"}),
+                json!("stop"),
+            ));
         }
     }
     out.push_str("data: [DONE]\n\n");
@@ -416,23 +452,41 @@ async fn record_then_replay_offline_then_notice_a_changed_prompt() {
             eng_intel(&root, args, &env)
         })
     };
-    let env = vec![("OPENAI_BASE_URL", url.clone()), ("OPENAI_API_KEY", "sk-test-123".to_string())];
+    let env = vec![
+        ("OPENAI_BASE_URL", url.clone()),
+        ("OPENAI_API_KEY", "sk-test-123".to_string()),
+    ];
     let (code, out, err) = run(&["test", "--record"], env).await.unwrap();
     let cassette = "graphs/tests/recordings/main/counts_people.yaml";
     assert_eq!(
         out,
-        format!("\nrunning 1 test\ntest main::counts_people ... ok (recorded 2 request(s) to {cassette})\n\n1 passed, 0 failed\ntest result: ok. 1 passed; 0 failed\n"),
+        format!(
+            "\nrunning 1 test\ntest main::counts_people ... ok (recorded 2 request(s) to {cassette})\n\n1 passed, 0 failed\ntest result: ok. 1 passed; 0 failed\n"
+        ),
         "{err}"
     );
     assert_eq!(code, 0);
     {
         let s = seen.lock().unwrap();
         assert_eq!(s.bodies.len(), 2);
-        assert_eq!(s.auth, vec!["Bearer sk-test-123"; 2], "the key reaches the server");
+        assert_eq!(
+            s.auth,
+            vec!["Bearer sk-test-123"; 2],
+            "the key reaches the server"
+        );
         let first = &s.bodies[0]["messages"];
-        assert_eq!(first[1], json!({"role": "user", "content": "Who leads Platform?"}));
-        assert_eq!(first[2], json!({"role": "assistant", "content": "Dana does."}));
-        assert_eq!(first[3], json!({"role": "user", "content": "How many employees in Platform?"}));
+        assert_eq!(
+            first[1],
+            json!({"role": "user", "content": "Who leads Platform?"})
+        );
+        assert_eq!(
+            first[2],
+            json!({"role": "assistant", "content": "Dana does."})
+        );
+        assert_eq!(
+            first[3],
+            json!({"role": "user", "content": "How many employees in Platform?"})
+        );
     }
     let text = std::fs::read_to_string(root.join(cassette)).unwrap();
     assert!(!text.contains("sk-test-123"), "the key is never stored");
@@ -443,8 +497,16 @@ async fn record_then_replay_offline_then_notice_a_changed_prompt() {
         let s = seen.lock().unwrap();
         for (i, r) in recorded.iter().enumerate() {
             assert_eq!(r["request"]["path"], "/chat/completions");
-            assert_eq!(r["request"]["body"], s.bodies[i], "request {i} stored as sent");
-            assert!(r["response"]["body"].as_str().unwrap().ends_with("data: [DONE]\n\n"));
+            assert_eq!(
+                r["request"]["body"], s.bodies[i],
+                "request {i} stored as sent"
+            );
+            assert!(
+                r["response"]["body"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("data: [DONE]\n\n")
+            );
         }
     }
 
@@ -459,7 +521,11 @@ async fn record_then_replay_offline_then_notice_a_changed_prompt() {
     assert_eq!(code, 0);
 
     // The prompt changed: the first request no longer matches, and the report says where.
-    write(&root, "prompts/people.j2", "You count the people of a team. {{ question }}");
+    write(
+        &root,
+        "prompts/people.j2",
+        "You count the people of a team. {{ question }}",
+    );
     let (code, out, _) = run(&["test"], vec![]).await.unwrap();
     assert_eq!(code, 1);
     assert_eq!(
@@ -521,23 +587,50 @@ async fn reload_swaps_and_says_what_changed_or_keeps_the_config() {
     assert!(reload(&engine, dir.path()).unwrap().is_empty());
     assert!(Arc::ptr_eq(&before, &engine.config()), "no change, no swap");
 
-    write(dir.path(), "prompts/people.j2", "You count people carefully. {{ question }}");
+    write(
+        dir.path(),
+        "prompts/people.j2",
+        "You count people carefully. {{ question }}",
+    );
     write(dir.path(), "prompts/extra.j2", "More.");
-    write(dir.path(), "graphs/second.yaml", "name: second\nstart: t\nnodes:\n  t: { kind: template, template: hi }\nedges: [t -> END]\n");
-    write(dir.path(), "tools.yaml", &TOOLS.replace("Open tickets per engineer.", "Open tickets."));
+    write(
+        dir.path(),
+        "graphs/second.yaml",
+        "name: second\nstart: t\nnodes:\n  t: { kind: template, template: hi }\nedges: [t -> END]\n",
+    );
+    write(
+        dir.path(),
+        "tools.yaml",
+        &TOOLS.replace("Open tickets per engineer.", "Open tickets."),
+    );
     let diff = reload(&engine, dir.path()).unwrap();
     assert_eq!(diff.graphs, changes(&["second"], &[], &[]));
     assert_eq!(diff.tools, changes(&[], &["workload"], &[]));
     assert_eq!(diff.prompts, changes(&["extra"], &["people"], &[]));
-    assert_eq!(diff.to_string(), "graphs: added second; tools: changed workload; prompts: added extra, changed people");
+    assert_eq!(
+        diff.to_string(),
+        "graphs: added second; tools: changed workload; prompts: added extra, changed people"
+    );
     assert!(engine.config().graph("second").is_some());
 
     std::fs::remove_file(dir.path().join("graphs/second.yaml")).unwrap();
-    write(dir.path(), "graphs/main.yaml", &GRAPH.replace("default: People", "default: Nobody"));
+    write(
+        dir.path(),
+        "graphs/main.yaml",
+        &GRAPH.replace("default: People", "default: Nobody"),
+    );
     let current = engine.config();
     let report = reload(&engine, dir.path()).unwrap_err();
-    assert!(report.to_string().contains("graphs/main.yaml:6:14: error[E011]"), "{report}");
-    assert!(Arc::ptr_eq(&current, &engine.config()), "a config with errors is refused");
+    assert!(
+        report
+            .to_string()
+            .contains("graphs/main.yaml:6:14: error[E011]"),
+        "{report}"
+    );
+    assert!(
+        Arc::ptr_eq(&current, &engine.config()),
+        "a config with errors is refused"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -547,7 +640,8 @@ async fn watch_reloads_a_changed_prompt_and_keeps_the_config_on_errors() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let opts = watch::Options {
         interval: Duration::from_millis(20),
-        debounce: Duration::from_millis(80),
+        // Well above the 30 ms between the writes below, even on a busy machine.
+        debounce: Duration::from_millis(250),
     };
     let task = watch::spawn_with(engine.clone(), dir.path().to_path_buf(), opts, Some(tx));
     tokio::time::sleep(Duration::from_millis(60)).await;
@@ -559,15 +653,29 @@ async fn watch_reloads_a_changed_prompt_and_keeps_the_config_on_errors() {
     }
     let diff = next(&mut rx).await.unwrap();
     assert_eq!(diff.to_string(), "prompts: changed people");
-    assert_eq!(engine.config().project.prompts["people"].text, "You count heads. {{ question }}");
-    assert!(tokio::time::timeout(Duration::from_millis(300), rx.recv()).await.is_err(), "one reload for one burst of writes");
+    assert_eq!(
+        engine.config().project.prompts["people"].text,
+        "You count heads. {{ question }}"
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), rx.recv())
+            .await
+            .is_err(),
+        "one reload for one burst of writes"
+    );
 
     // A broken graph: diagnostics, and the running config stays and still answers.
     let kept = engine.config();
     write(dir.path(), "graphs/main.yaml", "name: main\nstart: [\n");
     let report = next(&mut rx).await.unwrap_err();
-    assert!(report.to_string().starts_with("graphs/main.yaml:"), "{report}");
-    assert!(report.diagnostics.iter().all(|d| d.code == "E001"), "{report}");
+    assert!(
+        report.to_string().starts_with("graphs/main.yaml:"),
+        "{report}"
+    );
+    assert!(
+        report.diagnostics.iter().all(|d| d.code == "E001"),
+        "{report}"
+    );
     assert!(Arc::ptr_eq(&kept, &engine.config()));
     let events = engine
         .run_collect(RunRequest {

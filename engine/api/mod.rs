@@ -95,6 +95,20 @@ fn cors(origins: &[String]) -> CorsLayer {
     layer.allow_origin(AllowOrigin::list(list))
 }
 
+/// Binds `addr` with a listen backlog of 4096 (clamped by the kernel's somaxconn):
+/// the std/mio default of 128 overflows when hundreds of clients connect at once, and
+/// each dropped connection waits a second for the SYN retry.
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
 /// Serves `app(state)` on `listener` until `shutdown` resolves; then open streams get
 /// `error` (cancelled) and `stream_end`, and in-flight requests finish.
 pub async fn serve(

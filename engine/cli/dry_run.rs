@@ -88,6 +88,7 @@ fn human(ev: &Event, seq: u64) -> String {
             ..
         } => format!("tool_end        {tool} ok={ok} {result_preview}"),
         Event::Token { content } => format!("token           {content:?}"),
+        Event::ModelFallback { from, to, reason } => format!("model_fallback  {from} → {to}: {reason}"),
         Event::Response { content } => format!("response\n{}\n", indent(content)),
         Event::Error { kind, message } => format!("error           [{kind}] {message}"),
         Event::StreamEnd {

@@ -23,14 +23,22 @@ pub async fn run(data_dir: Option<&Path>, seed: u64, scale: usize, force: bool) 
     }
 }
 
-async fn seed_stores(data_dir: Option<&Path>, seed: u64, scale: usize, force: bool) -> anyhow::Result<()> {
+async fn seed_stores(
+    data_dir: Option<&Path>,
+    seed: u64,
+    scale: usize,
+    force: bool,
+) -> anyhow::Result<()> {
     let mut settings = Settings::from_env();
     if let Some(d) = data_dir {
         settings.data_dir = d.to_path_buf();
     }
     let employees = scale.max(org::DEFAULT_EMPLOYEES);
     if employees != scale {
-        eprintln!("note: the base roster has {} people; seeding {employees}", org::DEFAULT_EMPLOYEES);
+        eprintln!(
+            "note: the base roster has {} people; seeding {employees}",
+            org::DEFAULT_EMPLOYEES
+        );
     }
     let path = store::sqlite_path(&settings.data_dir);
     let sqlite = Sqlite::open(&path).await?;
@@ -44,11 +52,16 @@ async fn seed_stores(data_dir: Option<&Path>, seed: u64, scale: usize, force: bo
         None => true,
     };
     if sqlite_done && pg_done {
-        println!("{} already holds the demo organisation (seed {seed}, {employees} employees); nothing to do (--force reloads it)", path.display());
+        println!(
+            "{} already holds the demo organisation (seed {seed}, {employees} employees); nothing to do (--force reloads it)",
+            path.display()
+        );
         return Ok(());
     }
     let t0 = Instant::now();
-    let spinner = ProgressBar::new_spinner().with_message(format!("generating the organisation (seed {seed}, {employees} employees)"));
+    let spinner = ProgressBar::new_spinner().with_message(format!(
+        "generating the organisation (seed {seed}, {employees} employees)"
+    ));
     spinner.enable_steady_tick(Duration::from_millis(100));
     let org = tokio::task::spawn_blocking(move || org::generate(seed, employees)).await?;
     spinner.finish_and_clear();
@@ -93,10 +106,13 @@ fn progress_bar(total: u64, target: &str) -> ProgressBar {
 }
 
 fn same(meta: &HashMap<String, String>, seed: u64, employees: usize) -> bool {
-    meta.get("seed") == Some(&seed.to_string()) && meta.get("employees") == Some(&employees.to_string())
+    meta.get("seed") == Some(&seed.to_string())
+        && meta.get("employees") == Some(&employees.to_string())
 }
 
 async fn pg_meta(p: &Postgres) -> anyhow::Result<HashMap<String, String>> {
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM meta").fetch_all(p.pool()).await?;
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM meta")
+        .fetch_all(p.pool())
+        .await?;
     Ok(rows.into_iter().collect())
 }

@@ -43,7 +43,7 @@ pub async fn run(config_dir: &Path, host: &str, port: Option<u16>) -> u8 {
         health,
         tuning: Tuning::default(),
     });
-    let listener = match TcpListener::bind((host, port)).await {
+    let listener = match listen(host, port).await {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: cannot listen on {host}:{port}: {e}");
@@ -82,6 +82,14 @@ pub async fn run(config_dir: &Path, host: &str, port: Option<u16>) -> u8 {
             0
         }
     }
+}
+
+async fn listen(host: &str, port: u16) -> std::io::Result<TcpListener> {
+    let addr = tokio::net::lookup_host((host, port))
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::other("the host resolves to no address"))?;
+    api::bind(addr)
 }
 
 /// The tool runner and the store health checks, built in one place.

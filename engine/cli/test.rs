@@ -62,7 +62,7 @@ pub async fn run(
         return 2;
     }
     let stores = if cases.iter().any(|c| c.spec.tools.is_none()) {
-        open_stores(&settings, &root).await
+        open_stores(&settings).await
     } else {
         Err("no stores were opened".into())
     };
@@ -70,8 +70,6 @@ pub async fn run(
         record,
         llm: settings.llm.clone(),
         stores,
-        // Recording one case at a time keeps a real server's rate limits out of the way.
-        parallel: if record { 1 } else { 4 },
     };
 
     let t0 = Instant::now();
@@ -98,7 +96,12 @@ pub async fn run(
     u8::from(results.iter().any(|r| !r.passed()))
 }
 
-/// The store-backed tool runner for cases without canned results.
-async fn open_stores(_settings: &Settings, _root: &Path) -> Result<Arc<dyn ToolRunner>, String> {
-    Err("this build has no store-backed tool runner yet".into())
+/// The store-backed tool runner for cases without canned results (the embedded stores
+/// under DATA_DIR, created with the demo organisation when empty; PostgreSQL when set).
+async fn open_stores(settings: &Settings) -> Result<Arc<dyn ToolRunner>, String> {
+    let announce = |msg: &str| eprintln!("{msg}");
+    crate::store::open(settings, &announce)
+        .await
+        .map(|stores| stores.tools())
+        .map_err(|e| format!("the stores could not be opened: {e:#}"))
 }

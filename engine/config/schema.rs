@@ -72,10 +72,9 @@ pub fn check_against(
     source: &Source,
     report: &mut Report,
 ) -> Vec<String> {
-    let root = schema_json;
     let mut found: Vec<Finding> = Vec::new();
     for err in schema.iter_errors(value) {
-        describe(root, value, source, &err, &mut found);
+        describe(schema_json, source, &err, &mut found);
     }
     // A misspelt required field is one mistake: keep "unknown field (did you mean)" only.
     let meant: HashSet<(&str, &str)> = found
@@ -89,11 +88,10 @@ pub fn check_against(
                 .as_deref()
                 .is_some_and(|name| meant.contains(&(parent(&f.pointer), name)))
     };
-    let keep: Vec<bool> = found.iter().map(|f| !misspelt(f)).collect();
     let mut seen = HashSet::new();
     let mut pointers = Vec::new();
-    for (f, keep) in found.iter().zip(keep) {
-        if keep && seen.insert((f.code, f.pos, f.message.clone())) {
+    for f in found.iter().filter(|f| !misspelt(f)) {
+        if seen.insert((f.code, f.pos, f.message.clone())) {
             pointers.push(f.pointer.clone());
             report.push(Diagnostic::error(
                 f.code,
@@ -106,13 +104,7 @@ pub fn check_against(
     pointers
 }
 
-fn describe(
-    root: &Value,
-    value: &Value,
-    source: &Source,
-    err: &ValidationError,
-    out: &mut Vec<Finding>,
-) {
+fn describe(root: &Value, source: &Source, err: &ValidationError, out: &mut Vec<Finding>) {
     let at = err.instance_path().as_str().to_string();
     let schema_path = err.schema_path().as_str();
     let schema_here = schema_at(root, parent(schema_path));
@@ -189,10 +181,11 @@ fn describe(
             );
         }
         ValidationErrorKind::Enum { options } => {
-            let got = value
-                .pointer(&at)
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let got = match err.instance().as_ref() {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let got = got.as_str();
             let opts: Vec<&str> = options
                 .as_array()
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
@@ -227,7 +220,7 @@ fn describe(
         {
             // Only one alternative has the right type: what is wrong is inside it.
             for e in branch.iter() {
-                describe(root, value, source, e, out);
+                describe(root, source, e, out);
             }
         }
         ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } => push(

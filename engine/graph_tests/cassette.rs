@@ -73,9 +73,12 @@ impl Cassette {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
-        serde_yaml::from_str(&text)
-            .map(Some)
-            .map_err(|e| format!("{} is not a recording: {e}; delete it and run `eng-intel test --record`", path.display()))
+        serde_yaml::from_str(&text).map(Some).map_err(|e| {
+            format!(
+                "{} is not a recording: {e}; delete it and run `eng-intel test --record`",
+                path.display()
+            )
+        })
     }
 
     pub fn save(&self, path: &Path) -> Result<(), String> {
@@ -162,8 +165,14 @@ fn walk(a: &Value, b: &Value, at: String, out: &mut Vec<String>, max: usize) {
                 let p = format!("{at}/{}", crate::config::spans::escape(k));
                 match (x.get(k), y.get(k)) {
                     (Some(va), Some(vb)) => walk(va, vb, p, out, max),
-                    (Some(va), None) => push(out, max, format!("at {p}: recorded {}, now absent", short(va))),
-                    (None, Some(vb)) => push(out, max, format!("at {p}: not recorded, now {}", short(vb))),
+                    (Some(va), None) => push(
+                        out,
+                        max,
+                        format!("at {p}: recorded {}, now absent", short(va)),
+                    ),
+                    (None, Some(vb)) => {
+                        push(out, max, format!("at {p}: not recorded, now {}", short(vb)))
+                    }
                     (None, None) => {}
                 }
             }
@@ -173,8 +182,14 @@ fn walk(a: &Value, b: &Value, at: String, out: &mut Vec<String>, max: usize) {
                 let p = format!("{at}/{i}");
                 match (x.get(i), y.get(i)) {
                     (Some(va), Some(vb)) => walk(va, vb, p, out, max),
-                    (Some(va), None) => push(out, max, format!("at {p}: recorded {}, now absent", short(va))),
-                    (None, Some(vb)) => push(out, max, format!("at {p}: not recorded, now {}", short(vb))),
+                    (Some(va), None) => push(
+                        out,
+                        max,
+                        format!("at {p}: recorded {}, now absent", short(va)),
+                    ),
+                    (None, Some(vb)) => {
+                        push(out, max, format!("at {p}: not recorded, now {}", short(vb)))
+                    }
                     (None, None) => {}
                 }
             }
@@ -187,7 +202,11 @@ fn walk(a: &Value, b: &Value, at: String, out: &mut Vec<String>, max: usize) {
                 .find(|((_, cx), cy)| cx != cy)
                 .map(|((i, _), _)| i)
                 .unwrap_or(x.len().min(y.len()));
-            let from = x[..start].char_indices().rev().nth(20).map_or(0, |(i, _)| i);
+            let from = x[..start]
+                .char_indices()
+                .rev()
+                .nth(20)
+                .map_or(0, |(i, _)| i);
             let tail = |s: &str| {
                 let s = &s[from.min(s.len())..];
                 let cut: String = s.chars().take(80).collect();
@@ -195,9 +214,17 @@ fn walk(a: &Value, b: &Value, at: String, out: &mut Vec<String>, max: usize) {
                 let lead = if from > 0 { "…" } else { "" };
                 format!("\"{lead}{}{more}\"", cut.escape_debug())
             };
-            push(out, max, format!("at {at}: recorded {}, now {}", tail(x), tail(y)));
+            push(
+                out,
+                max,
+                format!("at {at}: recorded {}, now {}", tail(x), tail(y)),
+            );
         }
-        _ => push(out, max, format!("at {at}: recorded {}, now {}", short(a), short(b))),
+        _ => push(
+            out,
+            max,
+            format!("at {at}: recorded {}, now {}", short(a), short(b)),
+        ),
     }
 }
 
@@ -236,8 +263,14 @@ mod tests {
                 {"role": "tool", "tool_call_id": "call_abc", "content": "[]"}
             ]
         });
-        assert_eq!(canonical("/chat/completions", &a), canonical("/chat/completions", &b));
-        assert_ne!(canonical("/chat/completions", &a), canonical("/embeddings", &b));
+        assert_eq!(
+            canonical("/chat/completions", &a),
+            canonical("/chat/completions", &b)
+        );
+        assert_ne!(
+            canonical("/chat/completions", &a),
+            canonical("/embeddings", &b)
+        );
         let c = canonical("/p", &a);
         assert_eq!(c["body"]["messages"][1]["tool_call_id"], "call_1");
         assert!(c["body"].get("model").is_none());

@@ -74,13 +74,21 @@ pub fn check(expect: &Expect, events: &[Envelope]) -> Vec<Failure> {
                 error.unwrap_or_else(|| "the run did not end (no stream_end)".into()),
             )
         } else {
-            failure("ok", "the run to end with an error".into(), "it ended without one".into())
+            failure(
+                "ok",
+                "the run to end with an error".into(),
+                "it ended without one".into(),
+            )
         });
     }
 
     if let Some(want) = &expect.route {
         let first = events.iter().find_map(|e| match &e.event {
-            Event::Routing { agent, method, graph } => Some((agent, method, graph)),
+            Event::Routing {
+                agent,
+                method,
+                graph,
+            } => Some((agent, method, graph)),
             _ => None,
         });
         match first {
@@ -88,7 +96,13 @@ pub fn check(expect: &Expect, events: &[Envelope]) -> Vec<Failure> {
             Some((agent, method, graph)) => out.push(failure(
                 "route",
                 want.clone(),
-                format!("{agent} (by {}, in {graph})", serde_json::to_value(method).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()),
+                format!(
+                    "{agent} (by {}, in {graph})",
+                    serde_json::to_value(method)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default()
+                ),
             )),
             None => out.push(failure("route", want.clone(), "no routing event".into())),
         }
@@ -97,12 +111,17 @@ pub fn check(expect: &Expect, events: &[Envelope]) -> Vec<Failure> {
     for want in &expect.tools_called {
         let hit = calls.iter().any(|c| {
             c.tool == want.tool()
-                && want
-                    .args()
-                    .is_none_or(|args| args.iter().all(|(k, v)| c.args.get(k).is_some_and(|a| contains(a, v))))
+                && want.args().is_none_or(|args| {
+                    args.iter()
+                        .all(|(k, v)| c.args.get(k).is_some_and(|a| contains(a, v)))
+                })
         });
         if !hit {
-            out.push(failure("tools_called", describe_call(want), list_calls(&calls)));
+            out.push(failure(
+                "tools_called",
+                describe_call(want),
+                list_calls(&calls),
+            ));
         }
     }
 
@@ -112,7 +131,10 @@ pub fn check(expect: &Expect, events: &[Envelope]) -> Vec<Failure> {
             out.push(failure(
                 "tools_not_called",
                 format!("no call to {tool}"),
-                made.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+                made.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
             ));
         }
     }
@@ -121,16 +143,32 @@ pub fn check(expect: &Expect, events: &[Envelope]) -> Vec<Failure> {
         Some(a) => format!("answer {}", quote(a)),
         None => "no answer".into(),
     };
-    for text in &expect.answer_contains {
-        if !answer.is_some_and(|a| a.contains(text.as_str())) {
-            out.push(failure("answer_contains", format!("the answer to contain {}", quote(text)), shown()));
-        }
+    let missing: Vec<String> = expect
+        .answer_contains
+        .iter()
+        .filter(|text| !answer.is_some_and(|a| a.contains(text.as_str())))
+        .map(|text| quote(text))
+        .collect();
+    if !missing.is_empty() {
+        out.push(failure(
+            "answer_contains",
+            format!("the answer to contain {}", missing.join(", ")),
+            shown(),
+        ));
     }
     if let Some(pattern) = &expect.answer_matches {
         match Regex::new(pattern) {
             Ok(re) if answer.is_some_and(|a| re.is_match(a)) => {}
-            Ok(_) => out.push(failure("answer_matches", format!("the answer to match /{pattern}/"), shown())),
-            Err(e) => out.push(failure("answer_matches", format!("a valid regex, got /{pattern}/"), e.to_string())),
+            Ok(_) => out.push(failure(
+                "answer_matches",
+                format!("the answer to match /{pattern}/"),
+                shown(),
+            )),
+            Err(e) => out.push(failure(
+                "answer_matches",
+                format!("a valid regex, got /{pattern}/"),
+                e.to_string(),
+            )),
         }
     }
 
@@ -160,7 +198,11 @@ pub fn check(expect: &Expect, events: &[Envelope]) -> Vec<Failure> {
     if let Some(max) = expect.max_steps {
         let steps = end.map(|(_, s)| s).unwrap_or(0);
         if steps > max {
-            out.push(failure("max_steps", format!("at most {max} steps"), format!("{steps} steps")));
+            out.push(failure(
+                "max_steps",
+                format!("at most {max} steps"),
+                format!("{steps} steps"),
+            ));
         }
     }
     out
@@ -176,8 +218,13 @@ fn calls(events: &[Envelope]) -> Vec<Call<'_>> {
                 args,
                 result: None,
             }),
-            Event::ToolEnd { tool, ok, error, .. } => {
-                if let Some(c) = out.iter_mut().find(|c| c.tool == tool && c.result.is_none()) {
+            Event::ToolEnd {
+                tool, ok, error, ..
+            } => {
+                if let Some(c) = out
+                    .iter_mut()
+                    .find(|c| c.tool == tool && c.result.is_none())
+                {
                     c.result = Some(if *ok {
                         Ok(())
                     } else {
@@ -193,7 +240,11 @@ fn calls(events: &[Envelope]) -> Vec<Call<'_>> {
 
 fn describe_call(c: &CallSpec) -> String {
     match c.args() {
-        Some(args) if !args.is_empty() => format!("a call to {} with args including {}", c.tool(), Value::Object(args.clone())),
+        Some(args) if !args.is_empty() => format!(
+            "a call to {} with args including {}",
+            c.tool(),
+            Value::Object(args.clone())
+        ),
         _ => format!("a call to {}", c.tool()),
     }
 }
@@ -244,4 +295,42 @@ fn squeeze(names: &[&str]) -> String {
         i += n;
     }
     out.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn expected_args_are_a_subset_of_the_actual_ones() {
+        let actual = json!({"team": "Platform", "days": 30, "filters": {"env": "prod", "ok": true}, "tags": ["a", "b"]});
+        assert!(contains(&actual, &json!({"team": "Platform"})));
+        assert!(
+            contains(&actual, &json!({"days": 30.0})),
+            "numbers by value"
+        );
+        assert!(
+            contains(&actual, &json!({"filters": {"env": "prod"}})),
+            "nested objects by subset"
+        );
+        assert!(contains(&actual, &json!({"tags": ["a", "b"]})));
+        assert!(
+            !contains(&actual, &json!({"tags": ["a"]})),
+            "lists element by element, same length"
+        );
+        assert!(
+            !contains(&actual, &json!({"team": "platform"})),
+            "strings exactly"
+        );
+        assert!(!contains(&actual, &json!({"owner": "x"})));
+    }
+
+    #[test]
+    fn repeated_event_names_are_folded() {
+        assert_eq!(
+            squeeze(&["stream_start", "token", "token", "token", "response"]),
+            "stream_start, token ×3, response"
+        );
+    }
 }

@@ -109,7 +109,9 @@ fn typed(value: &Value, source: &Source, pointer: &str, report: &mut Report) -> 
                 "E005",
                 &source.path,
                 source.spans.value(pointer),
-                format!("test case does not match the test format: {e}; compare with docs/CONFIG.md"),
+                format!(
+                    "test case does not match the test format: {e}; compare with docs/CONFIG.md"
+                ),
             ));
             None
         }
@@ -131,10 +133,7 @@ pub fn test_files(root: &Path) -> Vec<PathBuf> {
                 if p != dir.join(RECORDINGS_DIR) {
                     stack.push(p);
                 }
-            } else if p
-                .extension()
-                .is_some_and(|x| x == "yaml" || x == "yml")
-            {
+            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
                 out.push(p);
             }
         }
@@ -169,7 +168,11 @@ fn top_level_ok(value: &Value, source: &Source, report: &mut Report) -> bool {
 }
 
 /// Reads one test file: syntax (E001), repeated keys (E010), schema, then the typed file.
-fn read_test_file(root: &Path, path: &Path, report: &mut Report) -> Option<(TestFile, Arc<Source>)> {
+fn read_test_file(
+    root: &Path,
+    path: &Path,
+    report: &mut Report,
+) -> Option<(TestFile, Arc<Source>)> {
     let rel = path
         .strip_prefix(root)
         .unwrap_or(path)
@@ -178,7 +181,12 @@ fn read_test_file(root: &Path, path: &Path, report: &mut Report) -> Option<(Test
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            report.push(Diagnostic::error("E001", &rel, Pos { line: 1, col: 1 }, format!("cannot read: {e}")));
+            report.push(Diagnostic::error(
+                "E001",
+                &rel,
+                Pos { line: 1, col: 1 },
+                format!("cannot read: {e}"),
+            ));
             return None;
         }
     };
@@ -187,11 +195,19 @@ fn read_test_file(root: &Path, path: &Path, report: &mut Report) -> Option<(Test
         Err(e) => {
             let pos = e
                 .location()
-                .map(|l| Pos { line: l.line(), col: l.column() })
+                .map(|l| Pos {
+                    line: l.line(),
+                    col: l.column(),
+                })
                 .unwrap_or(Pos { line: 1, col: 1 });
             let msg = e.to_string();
             let msg = msg.split(" at line ").next().unwrap_or(&msg);
-            report.push(Diagnostic::error("E001", &rel, pos, format!("YAML syntax error: {msg}; check the indentation and quoting here")));
+            report.push(Diagnostic::error(
+                "E001",
+                &rel,
+                pos,
+                format!("YAML syntax error: {msg}; check the indentation and quoting here"),
+            ));
             return None;
         }
     };
@@ -244,12 +260,18 @@ mod tests {
             serde_json::from_str(include_str!("../../docs/schema/graph.schema.json")).unwrap();
         let tests: Value = serde_json::from_str(TESTS_SCHEMA).unwrap();
         assert_eq!(graph["$defs"]["test_case"], tests["$defs"]["test_case"]);
-        assert_eq!(graph["properties"]["tests"]["items"], tests["properties"]["tests"]["items"]);
+        assert_eq!(
+            graph["properties"]["tests"]["items"],
+            tests["properties"]["tests"]["items"]
+        );
     }
 
     #[test]
     fn file_ids_drop_the_folder_and_extension() {
-        assert_eq!(file_id("graphs/specialists/dora_pro.yaml"), "specialists/dora_pro");
+        assert_eq!(
+            file_id("graphs/specialists/dora_pro.yaml"),
+            "specialists/dora_pro"
+        );
         assert_eq!(file_id("graphs/tests/people.yml"), "tests/people");
     }
 }

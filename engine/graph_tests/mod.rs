@@ -2,10 +2,11 @@
 //! turns and canned tool results, and what must happen (route, tool calls, answer,
 //! events, steps).
 //!
-//! `spec` is the file format, `load` finds the cases, `runner` runs each through its
-//! own `Engine`, `expect` checks the events, `report` prints them like `cargo test` or
-//! as JUnit XML, and `record` with `cassette` records and replays the model's replies at
-//! the HTTP level. The format is documented in docs/CONFIG.md ("Tests").
+//! `spec` is the file format, `load` finds the cases, `runner` runs them one at a time
+//! on one `Engine` (`slot` holds each case's model and tools), `expect` checks the
+//! events, `report` prints results like `cargo test` or as JUnit XML, and `record` with
+//! `cassette` records and replays the model's replies at the HTTP level. The format is
+//! documented in docs/CONFIG.md ("Tests").
 
 pub mod cassette;
 pub mod expect;
@@ -13,6 +14,7 @@ pub mod load;
 pub mod record;
 pub mod report;
 pub mod runner;
+mod slot;
 pub mod spec;
 
 use std::path::{Path, PathBuf};

@@ -205,7 +205,10 @@ async fn handle(
         } => replay(&shared, recorded, known, n, &path, &json),
         Mode::Record { upstream, client } => {
             let request = RecordedRequest { path, body: json };
-            forward(&shared, client, upstream, method, &headers, body, request, n).await
+            forward(
+                &shared, client, upstream, method, &headers, body, request, n,
+            )
+            .await
         }
     }
 }
@@ -324,7 +327,10 @@ async fn forward(
         let mut log = shared.log();
         match failed {
             Some(e) => {
-                let problem = format!("request {n} of case {}: the model server's stream broke: {e}", shared.case);
+                let problem = format!(
+                    "request {n} of case {}: the model server's stream broke: {e}",
+                    shared.case
+                );
                 log.problems.push(problem);
             }
             None if (200..300).contains(&status) => {
@@ -346,6 +352,8 @@ async fn forward(
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, content_type)
-        .body(Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx)))
+        .body(Body::from_stream(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        ))
         .expect("valid response")
 }

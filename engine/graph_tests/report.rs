@@ -138,7 +138,10 @@ mod tests {
             expected: "DORA_Pro".into(),
             actual: "Insights_Specialist (by rules, in supervisor)".into(),
         };
-        let results = vec![result("supervisor::a", vec![]), result("supervisor::b", vec![bad])];
+        let results = vec![
+            result("supervisor::a", vec![]),
+            result("supervisor::b", vec![bad]),
+        ];
         assert_eq!(line(&results[0]), "test supervisor::a ... ok");
         assert_eq!(line(&results[1]), "test supervisor::b ... FAILED");
         assert_eq!(
@@ -154,10 +157,20 @@ mod tests {
             expected: "the answer to contain \"<b>\"".into(),
             actual: "answer \"a & b\"".into(),
         };
-        let xml = junit(&[result("supervisor::a", vec![]), result("supervisor::b", vec![bad])], Duration::from_millis(5));
-        assert!(xml.contains("<testsuites name=\"eng-intel\" tests=\"2\" failures=\"1\" errors=\"0\" time=\"0.005\">"));
+        let xml = junit(
+            &[
+                result("supervisor::a", vec![]),
+                result("supervisor::b", vec![bad]),
+            ],
+            Duration::from_millis(5),
+        );
+        assert!(xml.contains(
+            "<testsuites name=\"eng-intel\" tests=\"2\" failures=\"1\" errors=\"0\" time=\"0.005\">"
+        ));
         assert!(xml.contains("<testcase name=\"a\" classname=\"supervisor\" file=\"graphs/supervisor.yaml\" line=\"7\" time=\"0.002\"/>"));
-        assert!(xml.contains("message=\"answer_contains: expected the answer to contain &quot;&lt;b&gt;&quot;\""));
+        assert!(xml.contains(
+            "message=\"answer_contains: expected the answer to contain &quot;&lt;b&gt;&quot;\""
+        ));
         assert!(xml.contains("actual:   answer &quot;a &amp; b&quot;</failure>"));
         assert_eq!(xml.matches("<testsuite ").count(), 1);
     }

@@ -1,20 +1,21 @@
-//! Running cases through the engine: each case gets its own `Engine` with its tools
-//! (the case's canned results, or the configured stores) and its model (the offline
-//! model, or the OpenAI-compatible provider pointed at a recorder that replays or
-//! records the case's model replies).
+//! Running cases through the engine, one at a time. Each case brings its tools (its
+//! canned results, or the configured stores) and its model (the offline model, or the
+//! OpenAI-compatible provider pointed at a recorder that replays or records the case's
+//! model replies); `slot` hands them to the one engine all cases share.
 
 use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use serde_json::Value;
 
 use super::cassette::{self, Cassette};
 use super::expect::{self, Failure};
 use super::load::Case;
 use super::record::Recorder;
+use super::slot::{ModelSlot, ToolSlot};
 use crate::compile::{ToolDef, compile};
 use crate::config::Project;
 use crate::model::Model;
@@ -33,20 +34,6 @@ pub struct RunOptions {
     pub llm: Option<Llm>,
     /// Tools for cases without canned results; Err says why there are none.
     pub stores: Result<Arc<dyn ToolRunner>, String>,
-    /// Cases run at once (results are reported in order).
-    pub parallel: usize,
-}
-
-impl RunOptions {
-    /// Offline model, no stores, replaying recordings.
-    pub fn offline() -> RunOptions {
-        RunOptions {
-            record: false,
-            llm: None,
-            stores: Err("no stores are open".into()),
-            parallel: 4,
-        }
-    }
 }
 
 /// The outcome of one case.
@@ -67,46 +54,69 @@ impl CaseResult {
     }
 }
 
-/// Runs `cases` of `project` (already validated), calling `each` as results come, in order.
+/// Runs `cases` of `project` (already validated), calling `each` as each result comes.
 pub async fn run(
     project: &Project,
     cases: &[Case],
     opts: &RunOptions,
     mut each: impl FnMut(&CaseResult),
 ) -> Vec<CaseResult> {
-    let mut stream = futures::stream::iter(cases)
-        .map(|case| run_case(project, case, opts))
-        .buffered(opts.parallel.max(1));
+    let model = Arc::new(ModelSlot::new());
+    let tools = Arc::new(ToolSlot::new());
+    let engine = match compile(project.clone()) {
+        Ok(set) => Some(Engine::new(set, model.clone(), tools.clone())),
+        Err(_) => None,
+    };
     let mut out = Vec::with_capacity(cases.len());
-    while let Some(r) = stream.next().await {
+    for case in cases {
+        let r = match &engine {
+            Some(engine) => run_case(engine, &model, &tools, project, case, opts).await,
+            None => {
+                let mut r = CaseResult::new(case);
+                r.failures.push(setup(
+                    "a configuration that compiles",
+                    "it does not; run `eng-intel validate`".into(),
+                ));
+                r
+            }
+        };
         each(&r);
         out.push(r);
     }
     out
 }
 
-async fn run_case(project: &Project, case: &Case, opts: &RunOptions) -> CaseResult {
-    let t0 = Instant::now();
-    let mut result = CaseResult {
-        id: case.id.clone(),
-        file: case.file().to_string(),
-        line: case.pos().line,
-        elapsed: Duration::ZERO,
-        failures: Vec::new(),
-        note: None,
-    };
-    let setup = |what: &str, e: String| Failure {
+fn setup(what: &str, e: String) -> Failure {
+    Failure {
         expectation: "setup".into(),
         expected: what.into(),
         actual: e,
-    };
-    let set = match compile(project.clone()) {
-        Ok(s) => s,
-        Err(report) => {
-            result.failures.push(setup("a configuration that compiles", report.to_string()));
-            return result;
+    }
+}
+
+impl CaseResult {
+    fn new(case: &Case) -> Self {
+        CaseResult {
+            id: case.id.clone(),
+            file: case.file().to_string(),
+            line: case.pos().line,
+            elapsed: Duration::ZERO,
+            failures: Vec::new(),
+            note: None,
         }
-    };
+    }
+}
+
+async fn run_case(
+    engine: &Engine,
+    model_slot: &ModelSlot,
+    tool_slot: &ToolSlot,
+    project: &Project,
+    case: &Case,
+    opts: &RunOptions,
+) -> CaseResult {
+    let t0 = Instant::now();
+    let mut result = CaseResult::new(case);
     let mut no_stores = None;
     let tools: Arc<dyn ToolRunner> = match (&case.spec.tools, &opts.stores) {
         (Some(canned), _) => Arc::new(Canned::new(&case.id, canned)),
@@ -114,36 +124,17 @@ async fn run_case(project: &Project, case: &Case, opts: &RunOptions) -> CaseResu
         (None, Err(why)) => no_stores.insert(Arc::new(NoStores::new(why))).clone(),
     };
     let path = cassette::path_for(&project.root, &case.id);
-    let recorder = match model_for(case, opts, &path).await {
-        Ok(r) => r,
+    let (model, recorder) = match model_for(case, opts, &path).await {
+        Ok(m) => m,
         Err(e) => {
-            result.failures.push(setup("a model to run the case with", e));
+            result
+                .failures
+                .push(setup("a model to run the case with", e));
             return result;
         }
     };
-    let model: Arc<dyn Model> = match &recorder {
-        None => Arc::new(OfflineModel),
-        Some((rec, llm)) => {
-            let llm = Llm {
-                base_url: rec.base_url().to_string(),
-                ..llm.clone()
-            };
-            // No retries: a replayed reply is final, and a recorded failure is not kept.
-            let mopts = ModelOptions {
-                max_retries: if opts.record { ModelOptions::from_env().max_retries } else { 0 },
-                breaker_threshold: 0,
-                ..ModelOptions::from_env()
-            };
-            match OpenAiModel::new(&llm, mopts) {
-                Ok(m) => Arc::new(m),
-                Err(e) => {
-                    result.failures.push(setup("an OpenAI-compatible provider", e.message));
-                    return result;
-                }
-            }
-        }
-    };
-    let engine = Engine::new(set, model, tools);
+    model_slot.set(model);
+    tool_slot.set(tools);
     let events = engine
         .run_collect(RunRequest {
             graph: case.graph.clone(),
@@ -152,85 +143,105 @@ async fn run_case(project: &Project, case: &Case, opts: &RunOptions) -> CaseResu
             ..Default::default()
         })
         .await;
+    if let Some(f) = no_stores.and_then(|ns| ns.failure()) {
+        result.failures.push(f);
+    }
+    if let Some(rec) = recorder {
+        let shown = relative(project, &path);
+        result.note = finish(rec, &path, &shown, &mut result.failures).await;
+    }
     // A tool without stores or a request the recorder could not answer makes the rest
-    // of the run meaningless: report only that.
-    let mut setup_failed = false;
-    if let Some(ns) = no_stores {
-        let called = ns.called();
-        if !called.is_empty() {
-            setup_failed = true;
-            result.failures.push(setup(
-                &format!("stores to run {} (or canned results under `tools:`)", called.join(", ")),
-                format!("no stores: {}", ns.why),
-            ));
-        }
-    }
-    if let Some((rec, _)) = recorder {
-        let finished = rec.finish().await;
-        setup_failed |= !finished.problems.is_empty();
-        for p in finished.problems {
-            result.failures.push(Failure {
-                expectation: "recording".into(),
-                expected: format!("requests that match {}", relative(project, &path)),
-                actual: p,
-            });
-        }
-        match finished.cassette {
-            Some(c) if c.interactions.is_empty() => {
-                // Nothing asked the model: a stale recording would only mislead.
-                let _ = std::fs::remove_file(&path);
-                result.note = Some("no model requests to record".into());
-            }
-            Some(c) => match c.save(&path) {
-                Ok(()) => {
-                    result.note = Some(format!(
-                        "recorded {} request(s) to {}",
-                        c.interactions.len(),
-                        relative(project, &path)
-                    ))
-                }
-                Err(e) => result.failures.push(setup("a recording written", e)),
-            },
-            None => result.note = Some("replayed".into()),
-        }
-    }
-    if !setup_failed {
-        result.failures.extend(expect::check(&case.spec.expect, &events));
+    // of the run meaningless: then only that is reported.
+    if result.failures.is_empty() {
+        result.failures = expect::check(&case.spec.expect, &events);
     }
     result.elapsed = t0.elapsed();
     result
 }
 
-/// The recorder for this case and the LLM settings the provider starts from, or None
-/// for the offline model.
+/// The case's model, and its recorder when it talks to one: recording with `--record`,
+/// replaying when the case has a recording, else the offline model.
 async fn model_for(
     case: &Case,
     opts: &RunOptions,
-    path: &std::path::Path,
-) -> Result<Option<(Recorder, Llm)>, String> {
+    path: &Path,
+) -> Result<(Arc<dyn Model>, Option<Recorder>), String> {
     let io = |e: std::io::Error| format!("cannot start the recorder: {e}");
-    if opts.record {
+    let (rec, llm) = if opts.record {
         let llm = opts.llm.clone().ok_or(
             "--record needs an OpenAI-compatible model: set FEATHERLESS_BASE_URL or OPENAI_BASE_URL (and its API key)",
         )?;
-        let rec = Recorder::record(&case.id, &llm.base_url).await.map_err(io)?;
-        return Ok(Some((rec, llm)));
-    }
-    let Some(cassette) = Cassette::load(path)? else {
-        return Ok(None);
+        let rec = Recorder::record(&case.id, &llm.base_url)
+            .await
+            .map_err(io)?;
+        (rec, llm)
+    } else {
+        let Some(cassette) = Cassette::load(path)? else {
+            return Ok((Arc::new(OfflineModel), None));
+        };
+        // Replaying needs no server: without one configured, model names are the defaults.
+        let llm = match &opts.llm {
+            Some(l) => l.clone(),
+            None => {
+                Settings::from_lookup(|k| (k == "OPENAI_BASE_URL").then(|| "http://replay".into()))
+                    .llm
+                    .expect("a base URL makes LLM settings")
+            }
+        };
+        (Recorder::replay(cassette).await.map_err(io)?, llm)
     };
-    // Replaying needs no server: model names default when none is configured.
-    let llm = match &opts.llm {
-        Some(l) => l.clone(),
-        None => Settings::from_lookup(|k| (k == "OPENAI_BASE_URL").then(|| "http://replay".into()))
-            .llm
-            .expect("a base URL makes LLM settings"),
+    let llm = Llm {
+        base_url: rec.base_url().to_string(),
+        ..llm
     };
-    let rec = Recorder::replay(cassette).await.map_err(io)?;
-    Ok(Some((rec, llm)))
+    // Replaying never retries: a replayed reply is final. The breaker stays off, as
+    // every case starts afresh.
+    let env = ModelOptions::from_env();
+    let mopts = ModelOptions {
+        max_retries: if opts.record { env.max_retries } else { 0 },
+        breaker_threshold: 0,
+        ..env
+    };
+    let model = OpenAiModel::new(&llm, mopts).map_err(|e| e.message)?;
+    Ok((Arc::new(model), Some(rec)))
 }
 
-fn relative(project: &Project, path: &std::path::Path) -> String {
+/// Stops the recorder: its problems become failures; a recording is saved (or, when the
+/// model was never asked, a stale one removed). Returns the note for the report.
+async fn finish(
+    rec: Recorder,
+    path: &Path,
+    shown: &str,
+    failures: &mut Vec<Failure>,
+) -> Option<String> {
+    let finished = rec.finish().await;
+    for p in finished.problems {
+        failures.push(Failure {
+            expectation: "recording".into(),
+            expected: format!("requests that match {shown}"),
+            actual: p,
+        });
+    }
+    match finished.cassette {
+        None => Some("replayed".into()),
+        Some(c) if c.interactions.is_empty() => {
+            let _ = std::fs::remove_file(path);
+            Some("no model requests to record".into())
+        }
+        Some(c) => match c.save(path) {
+            Ok(()) => Some(format!(
+                "recorded {} request(s) to {shown}",
+                c.interactions.len()
+            )),
+            Err(e) => {
+                failures.push(setup("the recording written", e));
+                None
+            }
+        },
+    }
+}
+
+fn relative(project: &Project, path: &Path) -> String {
     path.strip_prefix(&project.root)
         .unwrap_or(path)
         .to_string_lossy()
@@ -284,8 +295,20 @@ impl NoStores {
             called: Default::default(),
         }
     }
-    fn called(&self) -> Vec<String> {
-        self.called.lock().expect("no-stores lock").iter().cloned().collect()
+    /// The failure to report when a tool was asked for.
+    fn failure(&self) -> Option<Failure> {
+        let called = self.called.lock().expect("no-stores lock");
+        if called.is_empty() {
+            return None;
+        }
+        let names: Vec<&str> = called.iter().map(String::as_str).collect();
+        Some(setup(
+            &format!(
+                "stores to run {} (or canned results under `tools:`)",
+                names.join(", ")
+            ),
+            format!("no stores: {}", self.why),
+        ))
     }
 }
 

@@ -8,8 +8,18 @@ use super::{Document, Org, Rng, as_of, history_start, hours};
 pub fn documents(org: &mut Org, rng: &mut Rng) {
     let early = |rng: &mut Rng| history_start() + hours(rng.f64() * 24.0 * 40.0);
     for team in org.teams.clone() {
-        let services: Vec<&str> = org.services.iter().filter(|s| s.team_id == team.id).map(|s| s.name.as_str()).collect();
-        let members: Vec<&str> = org.employees.iter().filter(|e| e.team_id == team.id).map(|e| e.name.as_str()).collect();
+        let services: Vec<&str> = org
+            .services
+            .iter()
+            .filter(|s| s.team_id == team.id)
+            .map(|s| s.name.as_str())
+            .collect();
+        let members: Vec<&str> = org
+            .employees
+            .iter()
+            .filter(|e| e.team_id == team.id)
+            .map(|e| e.name.as_str())
+            .collect();
         let body = format!(
             "Welcome to the {name} team ({desc}). The team owns {services}. People: {people}. \
              Rituals: sprint planning every other Monday, daily stand-up at 10:00, retro at the end of each sprint. \
@@ -22,7 +32,17 @@ pub fn documents(org: &mut Org, rng: &mut Rng) {
             people = members.join(", "),
         );
         let created_at = early(rng);
-        push(org, "onboarding", format!("Onboarding: {} team", team.name), body, Some(team.id), None, team.manager_id, None, created_at);
+        push(
+            org,
+            "onboarding",
+            format!("Onboarding: {} team", team.name),
+            body,
+            Some(team.id),
+            None,
+            team.manager_id,
+            None,
+            created_at,
+        );
     }
     for s in org.services.clone() {
         let team = org.team(s.team_id).name.clone();
@@ -45,7 +65,17 @@ pub fn documents(org: &mut Org, rng: &mut Rng) {
             deps = list(&deps),
         );
         let created_at = early(rng);
-        push(org, "runbook", format!("Runbook: {}", s.name), runbook, Some(s.team_id), Some(s.id), s.owner_id, None, created_at);
+        push(
+            org,
+            "runbook",
+            format!("Runbook: {}", s.name),
+            runbook,
+            Some(s.team_id),
+            Some(s.id),
+            s.owner_id,
+            None,
+            created_at,
+        );
         let design = format!(
             "Design of {name}. {desc}. Written in {lang} with {stack}; a {tier} service owned by the {team} team. \
              It depends on {deps}. Deployments go to staging first, then production; \
@@ -58,7 +88,17 @@ pub fn documents(org: &mut Org, rng: &mut Rng) {
             deps = list(&deps),
         );
         let created_at = early(rng);
-        push(org, "design_doc", format!("Design: {} architecture", s.name), design, Some(s.team_id), Some(s.id), s.owner_id, None, created_at);
+        push(
+            org,
+            "design_doc",
+            format!("Design: {} architecture", s.name),
+            design,
+            Some(s.team_id),
+            Some(s.id),
+            s.owner_id,
+            None,
+            created_at,
+        );
     }
     for p in org.projects.clone() {
         let body = format!(
@@ -70,8 +110,19 @@ pub fn documents(org: &mut Org, rng: &mut Rng) {
             start = p.start_date,
             due = p.due_date,
         );
-        let created_at = history_start().max(crate::org::at_midnight(p.start_date) - Duration::days(7));
-        push(org, "design_doc", format!("Design: {}", p.name), body, Some(p.team_id), None, p.lead_id, None, created_at);
+        let created_at =
+            history_start().max(crate::org::at_midnight(p.start_date) - Duration::days(7));
+        push(
+            org,
+            "design_doc",
+            format!("Design: {}", p.name),
+            body,
+            Some(p.team_id),
+            None,
+            p.lead_id,
+            None,
+            created_at,
+        );
     }
     for i in org.incidents.clone() {
         let (Some(resolved), true) = (i.resolved_at, i.severity != "SEV3") else {
@@ -81,7 +132,11 @@ pub fn documents(org: &mut Org, rng: &mut Rng) {
         let cause = match i.deployment_id {
             Some(d) => {
                 let dep = &org.deployments[(d - 1) as usize];
-                format!("production deployment #{d} of {}, finished {}, shipped a change that", s.name, dep.finished_at.format("%Y-%m-%d %H:%M UTC"))
+                format!(
+                    "production deployment #{d} of {}, finished {}, shipped a change that",
+                    s.name,
+                    dep.finished_at.format("%Y-%m-%d %H:%M UTC")
+                )
             }
             None => "an infrastructure change outside the deploy pipeline".into(),
         };
@@ -98,7 +153,17 @@ pub fn documents(org: &mut Org, rng: &mut Rng) {
             opened = i.opened_at.format("%Y-%m-%d %H:%M UTC"),
         );
         let created_at = (resolved + Duration::days(2)).min(as_of() - Duration::hours(1));
-        push(org, "postmortem", format!("Postmortem: {}", i.title), body, Some(s.team_id), Some(s.id), s.owner_id, Some(i.id), created_at);
+        push(
+            org,
+            "postmortem",
+            format!("Postmortem: {}", i.title),
+            body,
+            Some(s.team_id),
+            Some(s.id),
+            s.owner_id,
+            Some(i.id),
+            created_at,
+        );
     }
 }
 

@@ -67,7 +67,10 @@ impl Window {
     /// The calendar days the window touches.
     fn days(&self) -> impl Iterator<Item = NaiveDate> {
         let last = (self.end - Duration::nanoseconds(1)).date_naive();
-        self.start.date_naive().iter_days().take_while(move |d| *d <= last)
+        self.start
+            .date_naive()
+            .iter_days()
+            .take_while(move |d| *d <= last)
     }
 }
 
@@ -130,10 +133,22 @@ pub struct Dora {
 }
 
 /// The four metrics over `window`.
-pub fn compute(window: Window, deploys: &[Deploy], changes: &[Change], incidents: &[IncidentRef]) -> Dora {
-    let prod: Vec<&Deploy> = deploys.iter().filter(|d| d.production && d.success && window.contains(d.finished_at)).collect();
-    let failed_deployments = deploys.iter().filter(|d| d.production && !d.success && window.contains(d.finished_at)).count();
-    let finished: HashMap<i64, DateTime<Utc>> = prod.iter().map(|d| (d.id, d.finished_at)).collect();
+pub fn compute(
+    window: Window,
+    deploys: &[Deploy],
+    changes: &[Change],
+    incidents: &[IncidentRef],
+) -> Dora {
+    let prod: Vec<&Deploy> = deploys
+        .iter()
+        .filter(|d| d.production && d.success && window.contains(d.finished_at))
+        .collect();
+    let failed_deployments = deploys
+        .iter()
+        .filter(|d| d.production && !d.success && window.contains(d.finished_at))
+        .count();
+    let finished: HashMap<i64, DateTime<Utc>> =
+        prod.iter().map(|d| (d.id, d.finished_at)).collect();
     Dora {
         deployments: prod.len(),
         failed_deployments,
@@ -166,7 +181,11 @@ fn frequency(window: Window, prod: &[&Deploy]) -> Frequency {
 fn lead_time(finished: &HashMap<i64, DateTime<Utc>>, changes: &[Change]) -> LeadTime {
     let hours: Vec<f64> = changes
         .iter()
-        .filter_map(|c| finished.get(&c.deployment_id).map(|f| hours_between(c.first_commit_at, *f)))
+        .filter_map(|c| {
+            finished
+                .get(&c.deployment_id)
+                .map(|f| hours_between(c.first_commit_at, *f))
+        })
         .collect();
     let median_hours = median(hours.clone());
     LeadTime {
@@ -177,7 +196,11 @@ fn lead_time(finished: &HashMap<i64, DateTime<Utc>>, changes: &[Change]) -> Lead
 }
 
 fn failure_rate(finished: &HashMap<i64, DateTime<Utc>>, incidents: &[IncidentRef]) -> FailureRate {
-    let failed: HashSet<i64> = incidents.iter().filter_map(|i| i.deployment_id).filter(|d| finished.contains_key(d)).collect();
+    let failed: HashSet<i64> = incidents
+        .iter()
+        .filter_map(|i| i.deployment_id)
+        .filter(|d| finished.contains_key(d))
+        .collect();
     let total = finished.len();
     let rate = (total > 0).then(|| failed.len() as f64 / total as f64);
     FailureRate {
@@ -191,9 +214,16 @@ fn failure_rate(finished: &HashMap<i64, DateTime<Utc>>, incidents: &[IncidentRef
 fn recovery(finished: &HashMap<i64, DateTime<Utc>>, incidents: &[IncidentRef]) -> Recovery {
     let caused: Vec<(&IncidentRef, DateTime<Utc>)> = incidents
         .iter()
-        .filter_map(|i| i.deployment_id.and_then(|d| finished.get(&d)).map(|f| (i, *f)))
+        .filter_map(|i| {
+            i.deployment_id
+                .and_then(|d| finished.get(&d))
+                .map(|f| (i, *f))
+        })
         .collect();
-    let hours: Vec<f64> = caused.iter().filter_map(|(i, f)| i.resolved_at.map(|r| hours_between(*f, r))).collect();
+    let hours: Vec<f64> = caused
+        .iter()
+        .filter_map(|(i, f)| i.resolved_at.map(|r| hours_between(*f, r)))
+        .collect();
     let median_hours = median(hours.clone());
     Recovery {
         median_hours,
@@ -204,19 +234,30 @@ fn recovery(finished: &HashMap<i64, DateTime<Utc>>, incidents: &[IncidentRef]) -
 }
 
 /// Median lead time per calendar week (by deployment finish) over the window, oldest first.
-pub fn weekly_lead_time(window: Window, deploys: &[Deploy], changes: &[Change]) -> Vec<(NaiveDate, Option<f64>, usize)> {
+pub fn weekly_lead_time(
+    window: Window,
+    deploys: &[Deploy],
+    changes: &[Change],
+) -> Vec<(NaiveDate, Option<f64>, usize)> {
     let finished: HashMap<i64, DateTime<Utc>> = deploys
         .iter()
         .filter(|d| d.production && d.success && window.contains(d.finished_at))
         .map(|d| (d.id, d.finished_at))
         .collect();
-    let mut weeks: BTreeMap<NaiveDate, Vec<f64>> = window.days().map(|d| (week_start(d), Vec::new())).collect();
+    let mut weeks: BTreeMap<NaiveDate, Vec<f64>> =
+        window.days().map(|d| (week_start(d), Vec::new())).collect();
     for c in changes {
         if let Some(f) = finished.get(&c.deployment_id) {
-            weeks.entry(week_start(f.date_naive())).or_default().push(hours_between(c.first_commit_at, *f));
+            weeks
+                .entry(week_start(f.date_naive()))
+                .or_default()
+                .push(hours_between(c.first_commit_at, *f));
         }
     }
-    weeks.into_iter().map(|(w, v)| (w, median(v.clone()), v.len())).collect()
+    weeks
+        .into_iter()
+        .map(|(w, v)| (w, median(v.clone()), v.len()))
+        .collect()
 }
 
 /// DevLake's median: the largest value whose percent_rank is ≤ 0.5 (the lower middle).
@@ -294,11 +335,19 @@ mod tests {
         Utc.with_ymd_and_hms(2025, 6, d, h, 0, 0).unwrap()
     }
     fn dep(id: i64, at: DateTime<Utc>, success: bool) -> Deploy {
-        Deploy { id, production: true, success, finished_at: at }
+        Deploy {
+            id,
+            production: true,
+            success,
+            finished_at: at,
+        }
     }
     /// 2 June 00:00 to 16 June 00:00: two full calendar weeks.
     fn two_weeks() -> Window {
-        Window { start: t(2, 0), end: t(16, 0) }
+        Window {
+            start: t(2, 0),
+            end: t(16, 0),
+        }
     }
 
     #[test]
@@ -307,7 +356,14 @@ mod tests {
         assert_eq!(d.deployments, 0);
         assert_eq!(d.deployment_frequency.median_days_per_week, 0.0);
         assert_eq!(d.deployment_frequency.band, Band::Low);
-        assert_eq!(d.lead_time, LeadTime { median_hours: None, changes: 0, band: Band::NoData });
+        assert_eq!(
+            d.lead_time,
+            LeadTime {
+                median_hours: None,
+                changes: 0,
+                band: Band::NoData
+            }
+        );
         assert_eq!(d.change_failure_rate.rate, None);
         assert_eq!(d.change_failure_rate.band, Band::NoData);
         assert_eq!(d.recovery_time.band, Band::NoData);
@@ -326,23 +382,61 @@ mod tests {
             dep(9, t(10, 12), false),
             dep(7, t(20, 12), true),
         ];
-        deploys.push(Deploy { id: 8, production: false, success: true, finished_at: t(11, 12) });
+        deploys.push(Deploy {
+            id: 8,
+            production: false,
+            success: true,
+            finished_at: t(11, 12),
+        });
         // Lead times 2 h, 10 h, 30 h, 50 h → lower median 10 h.
         let changes = vec![
-            Change { deployment_id: 1, first_commit_at: t(2, 8) },
-            Change { deployment_id: 3, first_commit_at: t(3, 2) },
-            Change { deployment_id: 4, first_commit_at: t(3, 6) },
-            Change { deployment_id: 5, first_commit_at: t(7, 10) },
-            Change { deployment_id: 9, first_commit_at: t(1, 0) },
-            Change { deployment_id: 7, first_commit_at: t(1, 0) },
+            Change {
+                deployment_id: 1,
+                first_commit_at: t(2, 8),
+            },
+            Change {
+                deployment_id: 3,
+                first_commit_at: t(3, 2),
+            },
+            Change {
+                deployment_id: 4,
+                first_commit_at: t(3, 6),
+            },
+            Change {
+                deployment_id: 5,
+                first_commit_at: t(7, 10),
+            },
+            Change {
+                deployment_id: 9,
+                first_commit_at: t(1, 0),
+            },
+            Change {
+                deployment_id: 7,
+                first_commit_at: t(1, 0),
+            },
         ];
         // Deployments 1 and 4 caused incidents (1 caused two); 4's is unresolved; 9 is failed.
         let incidents = vec![
-            IncidentRef { deployment_id: Some(1), resolved_at: Some(t(2, 13)) },
-            IncidentRef { deployment_id: Some(1), resolved_at: Some(t(2, 20)) },
-            IncidentRef { deployment_id: Some(4), resolved_at: None },
-            IncidentRef { deployment_id: Some(9), resolved_at: Some(t(10, 13)) },
-            IncidentRef { deployment_id: None, resolved_at: Some(t(5, 1)) },
+            IncidentRef {
+                deployment_id: Some(1),
+                resolved_at: Some(t(2, 13)),
+            },
+            IncidentRef {
+                deployment_id: Some(1),
+                resolved_at: Some(t(2, 20)),
+            },
+            IncidentRef {
+                deployment_id: Some(4),
+                resolved_at: None,
+            },
+            IncidentRef {
+                deployment_id: Some(9),
+                resolved_at: Some(t(10, 13)),
+            },
+            IncidentRef {
+                deployment_id: None,
+                resolved_at: Some(t(5, 1)),
+            },
         ];
         let d = compute(two_weeks(), &deploys, &changes, &incidents);
         assert_eq!(d.deployments, 5);
@@ -350,20 +444,41 @@ mod tests {
         let f = &d.deployment_frequency;
         assert_eq!(f.deployment_days, 4);
         // Weeks [3, 1] → lower median 1; one month (June) with 4 days.
-        assert_eq!((f.median_days_per_week, f.median_days_per_month), (1.0, 4.0));
+        assert_eq!(
+            (f.median_days_per_week, f.median_days_per_month),
+            (1.0, 4.0)
+        );
         assert_eq!(f.band, Band::High);
-        assert_eq!(d.lead_time, LeadTime { median_hours: Some(10.0), changes: 4, band: Band::Elite });
+        assert_eq!(
+            d.lead_time,
+            LeadTime {
+                median_hours: Some(10.0),
+                changes: 4,
+                band: Band::Elite
+            }
+        );
         assert_eq!(d.change_failure_rate.failed, 2);
         assert_eq!(d.change_failure_rate.rate, Some(0.4));
         assert_eq!(d.change_failure_rate.band, Band::Low);
         // Recovery: 13−10 = 3 h and 20−10 = 10 h → lower median 3 h; one unresolved.
-        assert_eq!(d.recovery_time, Recovery { median_hours: Some(3.0), incidents: 2, unresolved: 1, band: Band::High });
+        assert_eq!(
+            d.recovery_time,
+            Recovery {
+                median_hours: Some(3.0),
+                incidents: 2,
+                unresolved: 1,
+                band: Band::High
+            }
+        );
     }
 
     #[test]
     fn partial_weeks_and_months_count_as_buckets() {
         // Thursday 5 June to Wednesday 11 June: two partial weeks; deploy every day of the first.
-        let w = Window { start: t(5, 0), end: t(11, 0) };
+        let w = Window {
+            start: t(5, 0),
+            end: t(11, 0),
+        };
         let deploys: Vec<Deploy> = (5..=8).map(|d| dep(i64::from(d), t(d, 9), true)).collect();
         let f = compute(w, &deploys, &[], &[]).deployment_frequency;
         assert_eq!(f.deployment_days, 4);
@@ -376,10 +491,21 @@ mod tests {
     #[test]
     fn only_unresolved_incidents_give_no_recovery_median() {
         let deploys = [dep(1, t(2, 10), true)];
-        let incidents = [IncidentRef { deployment_id: Some(1), resolved_at: None }];
+        let incidents = [IncidentRef {
+            deployment_id: Some(1),
+            resolved_at: None,
+        }];
         let d = compute(two_weeks(), &deploys, &[], &incidents);
         assert_eq!(d.change_failure_rate.rate, Some(1.0));
-        assert_eq!(d.recovery_time, Recovery { median_hours: None, incidents: 0, unresolved: 1, band: Band::NoData });
+        assert_eq!(
+            d.recovery_time,
+            Recovery {
+                median_hours: None,
+                incidents: 0,
+                unresolved: 1,
+                band: Band::NoData
+            }
+        );
     }
 
     #[test]
@@ -415,13 +541,28 @@ mod tests {
     fn weekly_lead_time_buckets_by_deployment_week() {
         let deploys = [dep(1, t(3, 12), true), dep(2, t(10, 12), true)];
         let changes = [
-            Change { deployment_id: 1, first_commit_at: t(3, 0) },
-            Change { deployment_id: 2, first_commit_at: t(9, 12) },
-            Change { deployment_id: 2, first_commit_at: t(8, 12) },
+            Change {
+                deployment_id: 1,
+                first_commit_at: t(3, 0),
+            },
+            Change {
+                deployment_id: 2,
+                first_commit_at: t(9, 12),
+            },
+            Change {
+                deployment_id: 2,
+                first_commit_at: t(8, 12),
+            },
         ];
         let weeks = weekly_lead_time(two_weeks(), &deploys, &changes);
         assert_eq!(weeks.len(), 2);
-        assert_eq!(weeks[0], (NaiveDate::from_ymd_opt(2025, 6, 2).unwrap(), Some(12.0), 1));
-        assert_eq!(weeks[1], (NaiveDate::from_ymd_opt(2025, 6, 9).unwrap(), Some(24.0), 2));
+        assert_eq!(
+            weeks[0],
+            (NaiveDate::from_ymd_opt(2025, 6, 2).unwrap(), Some(12.0), 1)
+        );
+        assert_eq!(
+            weeks[1],
+            (NaiveDate::from_ymd_opt(2025, 6, 9).unwrap(), Some(24.0), 2)
+        );
     }
 }

@@ -8,17 +8,39 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-use super::roster::{DEGRADING_TEAM, DEGRADING_WEEKS, FAILING_WEEK, OVERLOADED, SILO_OWNER, SILO_SERVICE};
+use super::roster::{
+    DEGRADING_TEAM, DEGRADING_WEEKS, FAILING_WEEK, OVERLOADED, SILO_OWNER, SILO_SERVICE,
+};
 use super::{
-    CiRun, Commit, Deployment, HISTORY_WEEKS, Incident, Org, PullRequest, Review, Rng, as_of, at_midnight, history_start,
-    hours, is_workday,
+    CiRun, Commit, Deployment, HISTORY_WEEKS, Incident, Org, PullRequest, Review, Rng, as_of,
+    at_midnight, history_start, hours, is_workday,
 };
 
-const VERBS: [&str; 10] = ["Add", "Fix", "Refactor", "Remove", "Speed up", "Harden", "Document", "Migrate", "Simplify", "Instrument"];
+const VERBS: [&str; 10] = [
+    "Add",
+    "Fix",
+    "Refactor",
+    "Remove",
+    "Speed up",
+    "Harden",
+    "Document",
+    "Migrate",
+    "Simplify",
+    "Instrument",
+];
 const THINGS: [&str; 12] = [
-    "retry budget", "request validation", "connection pooling", "feature flag", "metrics export",
-    "error handling", "cache invalidation", "schema migration", "rate limiter", "health checks",
-    "config loading", "pagination",
+    "retry budget",
+    "request validation",
+    "connection pooling",
+    "feature flag",
+    "metrics export",
+    "error handling",
+    "cache invalidation",
+    "schema migration",
+    "rate limiter",
+    "health checks",
+    "config loading",
+    "pagination",
 ];
 
 /// Facts every part of the simulation needs.
@@ -72,10 +94,18 @@ fn context(org: &Org) -> Ctx {
         off,
         members,
         team_services,
-        all_services: org.services.iter().filter(|s| s.id != silo_service).map(|s| s.id).collect(),
+        all_services: org
+            .services
+            .iter()
+            .filter(|s| s.id != silo_service)
+            .map(|s| s.id)
+            .collect(),
         silo_service,
         silo_owner: org.employee_by_name(SILO_OWNER).expect("silo owner").id,
-        overloaded: org.employee_by_name(OVERLOADED).expect("overloaded engineer").id,
+        overloaded: org
+            .employee_by_name(OVERLOADED)
+            .expect("overloaded engineer")
+            .id,
         degrading_team: org.team_by_name(DEGRADING_TEAM).expect("degrading team").id,
     }
 }
@@ -83,7 +113,11 @@ fn context(org: &Org) -> Ctx {
 /// Every workday, each engineer at work may open a pull request.
 fn pull_requests(org: &mut Org, rng: &mut Rng, ctx: &Ctx) {
     let start = history_start().date_naive();
-    let people: Vec<(i64, i64, bool)> = org.employees.iter().map(|e| (e.id, e.team_id, e.is_manager)).collect();
+    let people: Vec<(i64, i64, bool)> = org
+        .employees
+        .iter()
+        .map(|e| (e.id, e.team_id, e.is_manager))
+        .collect();
     for day in 0..HISTORY_WEEKS * 7 {
         let date = start + Duration::days(day);
         if !is_workday(date) {
@@ -110,10 +144,24 @@ fn pull_requests(org: &mut Org, rng: &mut Rng, ctx: &Ctx) {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn pull_request(org: &mut Org, rng: &mut Rng, ctx: &Ctx, author: i64, team: i64, service: i64, date: NaiveDate, week: i64) {
+fn pull_request(
+    org: &mut Org,
+    rng: &mut Rng,
+    ctx: &Ctx,
+    author: i64,
+    team: i64,
+    service: i64,
+    date: NaiveDate,
+    week: i64,
+) {
     let pr_id = org.pull_requests.len() as i64 + 1;
     let first = at_midnight(date) + hours(9.0 + rng.f64() * 8.0);
-    let title = format!("{} {} in {}", rng.pick(&VERBS), rng.pick(&THINGS), org.service(service).name);
+    let title = format!(
+        "{} {} in {}",
+        rng.pick(&VERBS),
+        rng.pick(&THINGS),
+        org.service(service).name
+    );
     let mut t = first;
     let mut commit_times = Vec::new();
     for k in 0..rng.range(1, 4) {
@@ -140,7 +188,12 @@ fn pull_request(org: &mut Org, rng: &mut Rng, ctx: &Ctx, author: i64, team: i64,
     let opened = t + hours(0.2 + rng.f64() * 1.5);
     if opened >= ctx.now {
         // Still a local branch at the end of the history: keep the commits, no PR.
-        for c in org.commits.iter_mut().rev().take_while(|c| c.pr_id == pr_id) {
+        for c in org
+            .commits
+            .iter_mut()
+            .rev()
+            .take_while(|c| c.pr_id == pr_id)
+        {
             c.pr_id = 0;
         }
         org.commits.retain(|c| c.pr_id != 0);
@@ -151,7 +204,11 @@ fn pull_request(org: &mut Org, rng: &mut Rng, ctx: &Ctx, author: i64, team: i64,
         (true, Some(k)) => 1.0 + 0.9 * k as f64,
         _ => 1.0,
     };
-    let mut candidates: Vec<i64> = ctx.members[&team].iter().copied().filter(|&m| m != author).collect();
+    let mut candidates: Vec<i64> = ctx.members[&team]
+        .iter()
+        .copied()
+        .filter(|&m| m != author)
+        .collect();
     let mut reviewers = Vec::new();
     if team == ctx.degrading_team && author != ctx.overloaded && rng.chance(0.8) {
         // Everyone wants the staff engineer's review.
@@ -200,7 +257,11 @@ fn pull_request(org: &mut Org, rng: &mut Rng, ctx: &Ctx, author: i64, team: i64,
     for (i, &at) in commit_times.iter().enumerate() {
         let last = i + 1 == commit_times.len();
         let started = at + hours(0.05);
-        let status = if !last && rng.chance(0.2) || last && rng.chance(0.06) { "failure" } else { "success" };
+        let status = if !last && rng.chance(0.2) || last && rng.chance(0.06) {
+            "failure"
+        } else {
+            "success"
+        };
         org.ci_runs.push(CiRun {
             id: org.ci_runs.len() as i64 + 1,
             pr_id,
@@ -247,7 +308,11 @@ fn deployments(org: &mut Org, rng: &mut Rng, ctx: &Ctx) {
                 continue;
             }
             let week = day / 7;
-            let mut p = if service == ctx.silo_service { 0.35 } else { 0.5 };
+            let mut p = if service == ctx.silo_service {
+                0.35
+            } else {
+                0.5
+            };
             if let (true, Some(k)) = (team == ctx.degrading_team, degrading_week(week)) {
                 p /= 1.0 + 0.5 * k as f64;
             }
@@ -256,9 +321,23 @@ fn deployments(org: &mut Org, rng: &mut Rng, ctx: &Ctx) {
             }
             let started = at_midnight(date) + hours(14.0 + rng.f64() * 3.0);
             let staging_start = started - hours(1.0 + rng.f64());
-            push_deployment(org, service, "staging", rng.chance(0.06), staging_start, rng.range(180, 720));
+            push_deployment(
+                org,
+                service,
+                "staging",
+                rng.chance(0.06),
+                staging_start,
+                rng.range(180, 720),
+            );
             let failed = rng.chance(if week == FAILING_WEEK { 0.6 } else { 0.04 });
-            let id = push_deployment(org, service, "production", failed, started, rng.range(300, 1500));
+            let id = push_deployment(
+                org,
+                service,
+                "production",
+                failed,
+                started,
+                rng.range(300, 1500),
+            );
             if failed {
                 continue;
             }
@@ -268,13 +347,24 @@ fn deployments(org: &mut Org, rng: &mut Rng, ctx: &Ctx) {
             }
         }
     }
-    let shipped: HashMap<i64, i64> = org.pull_requests.iter().filter_map(|p| p.deployment_id.map(|d| (p.id, d))).collect();
+    let shipped: HashMap<i64, i64> = org
+        .pull_requests
+        .iter()
+        .filter_map(|p| p.deployment_id.map(|d| (p.id, d)))
+        .collect();
     for c in org.commits.iter_mut() {
         c.deployment_id = shipped.get(&c.pr_id).copied();
     }
 }
 
-fn push_deployment(org: &mut Org, service: i64, env: &str, failed: bool, started: DateTime<Utc>, secs: i64) -> i64 {
+fn push_deployment(
+    org: &mut Org,
+    service: i64,
+    env: &str,
+    failed: bool,
+    started: DateTime<Utc>,
+    secs: i64,
+) -> i64 {
     let id = org.deployments.len() as i64 + 1;
     org.deployments.push(Deployment {
         id,
@@ -331,7 +421,9 @@ fn incidents(org: &mut Org, rng: &mut Rng, ctx: &Ctx) {
         let severity = *rng.pick(&["SEV1", "SEV2", "SEV2", "SEV3", "SEV3", "SEV3"]);
         let resolved = opened + hours(rng.lognormal(2.5, 1.1));
         let stuck = severity == "SEV3" && rng.chance(0.05);
-        let title = rng.pick(&INCIDENT_TITLES).replace("{}", &org.service(service).name);
+        let title = rng
+            .pick(&INCIDENT_TITLES)
+            .replace("{}", &org.service(service).name);
         org.incidents.push(Incident {
             id: org.incidents.len() as i64 + 1,
             title,

@@ -5,8 +5,8 @@
 //! machine gets the same data. The tables and the planted patterns are documented in
 //! docs/DATA.md; `store` loads an `Org` into the stores.
 
-pub mod dora;
 mod docs;
+pub mod dora;
 mod history;
 mod people;
 mod rng;

@@ -1,7 +1,9 @@
 //! People, teams, skills and services: the base roster first, then generated teams of
 //! about five (a manager and engineers) when the organisation is scaled up.
 
-use super::roster::{self, EXTRA_TEAMS, FIRST_NAMES, LAST_NAMES, LOCATIONS, ROSTER, Role, SKILLS, TEAMS};
+use super::roster::{
+    self, EXTRA_TEAMS, FIRST_NAMES, LAST_NAMES, LOCATIONS, ROSTER, Role, SKILLS, TEAMS,
+};
 use super::{Employee, EmployeeSkill, Org, Rng, Service, ServiceDependency, Skill, Team};
 
 /// Builds teams, employees and skills; `n` ≥ the roster size.
@@ -21,7 +23,11 @@ pub fn people(org: &mut Org, rng: &mut Rng, n: usize) {
                 let k = t - TEAMS.len();
                 let base = EXTRA_TEAMS[k % EXTRA_TEAMS.len()];
                 let round = k / EXTRA_TEAMS.len();
-                let name = if round == 0 { base.to_string() } else { format!("{base} {}", round + 1) };
+                let name = if round == 0 {
+                    base.to_string()
+                } else {
+                    format!("{base} {}", round + 1)
+                };
                 (name, format!("{base} product area"))
             }
         };
@@ -41,7 +47,18 @@ pub fn people(org: &mut Org, rng: &mut Rng, n: usize) {
             Role::Manager => Some(director),
             Role::Engineer => None, // filled below once managers exist
         };
-        push_employee(org, id, p.name, p.title, p.level, team_id, manager_id, p.location, p.tenure_years, p.role != Role::Engineer);
+        push_employee(
+            org,
+            id,
+            p.name,
+            p.title,
+            p.level,
+            team_id,
+            manager_id,
+            p.location,
+            p.tenure_years,
+            p.role != Role::Engineer,
+        );
         for (skill, prof) in p.skills {
             add_skill(org, id, skill, *prof);
         }
@@ -61,20 +78,43 @@ pub fn people(org: &mut Org, rng: &mut Rng, n: usize) {
     for k in 0..extra_teams {
         let t = TEAMS.len() + k;
         let head = k % 8 == 0;
-        let manager_id = if head { director } else { org.teams[TEAMS.len() + k / 8 * 8].manager_id };
+        let manager_id = if head {
+            director
+        } else {
+            org.teams[TEAMS.len() + k / 8 * 8].manager_id
+        };
         let id = org.employees.len() as i64 + 1;
-        let title = if head { "Senior Engineering Manager" } else { "Engineering Manager" };
+        let title = if head {
+            "Senior Engineering Manager"
+        } else {
+            "Engineering Manager"
+        };
         let name = names.next();
         let location = *rng.pick(&LOCATIONS);
         let tenure = 1.0 + rng.f64() * 6.0;
-        push_employee(org, id, &name, title, if head { "M2" } else { "M1" }, t as i64 + 1, Some(manager_id), location, tenure, true);
+        push_employee(
+            org,
+            id,
+            &name,
+            title,
+            if head { "M2" } else { "M1" },
+            t as i64 + 1,
+            Some(manager_id),
+            location,
+            tenure,
+            true,
+        );
         org.teams[t].manager_id = id;
         random_skills(org, rng, id, t, 2);
     }
     // Engineers: spread over the generated teams, or over the base teams if there are none.
     let remaining = n - org.employees.len();
     for k in 0..remaining {
-        let t = if extra_teams > 0 { TEAMS.len() + k % extra_teams } else { k % TEAMS.len() };
+        let t = if extra_teams > 0 {
+            TEAMS.len() + k % extra_teams
+        } else {
+            k % TEAMS.len()
+        };
         let id = org.employees.len() as i64 + 1;
         let (title, level) = *rng.pick(&[
             ("Software Engineer", "L3"),
@@ -88,7 +128,18 @@ pub fn people(org: &mut Org, rng: &mut Rng, n: usize) {
         let location = *rng.pick(&LOCATIONS);
         let tenure = 0.3 + rng.f64() * 7.0;
         let manager = org.teams[t].manager_id;
-        push_employee(org, id, &name, title, level, t as i64 + 1, Some(manager), location, tenure, false);
+        push_employee(
+            org,
+            id,
+            &name,
+            title,
+            level,
+            t as i64 + 1,
+            Some(manager),
+            location,
+            tenure,
+            false,
+        );
         random_skills(org, rng, id, t, 3);
     }
 }
@@ -106,8 +157,12 @@ fn push_employee(
     tenure_years: f64,
     is_manager: bool,
 ) {
-    let hire_date = (super::as_of() - chrono::Duration::days((tenure_years * 365.25) as i64)).date_naive();
-    let email = format!("{}@example.com", name.to_lowercase().replace(". ", ".").replace(' ', "."));
+    let hire_date =
+        (super::as_of() - chrono::Duration::days((tenure_years * 365.25) as i64)).date_naive();
+    let email = format!(
+        "{}@example.com",
+        name.to_lowercase().replace(". ", ".").replace(' ', ".")
+    );
     org.employees.push(Employee {
         id,
         name: name.to_string(),
@@ -175,7 +230,10 @@ impl NameGen {
         let last = LAST_NAMES[(pair / nf + pair * 7) % nl];
         match i / (nf * nl) {
             0 => format!("{first} {last}"),
-            round => format!("{first} {}. {last}", (b'A' + ((round - 1) % 26) as u8) as char),
+            round => format!(
+                "{first} {}. {last}",
+                (b'A' + ((round - 1) % 26) as u8) as char
+            ),
         }
     }
 }
@@ -199,17 +257,29 @@ pub fn services(org: &mut Org, rng: &mut Rng) {
         let id = org.service_by_name(def.name).expect("defined").id;
         for dep in def.depends_on {
             let depends_on_id = org.service_by_name(dep).expect("dependency defined").id;
-            org.service_dependencies.push(ServiceDependency { service_id: id, depends_on_id });
+            org.service_dependencies.push(ServiceDependency {
+                service_id: id,
+                depends_on_id,
+            });
         }
     }
     for t in TEAMS.len()..org.teams.len() {
         let team = org.teams[t].clone();
-        let members: Vec<i64> = org.employees.iter().filter(|e| e.team_id == team.id && !e.is_manager).map(|e| e.id).collect();
+        let members: Vec<i64> = org
+            .employees
+            .iter()
+            .filter(|e| e.team_id == team.id && !e.is_manager)
+            .map(|e| e.id)
+            .collect();
         let profile = TEAMS[t % TEAMS.len()].skills;
         let slug = team.name.to_lowercase().replace(' ', "-");
         for (suffix, what) in [("api", "API"), ("worker", "background jobs")] {
             let id = org.services.len() as i64 + 1;
-            let owner = if members.is_empty() { team.manager_id } else { *rng.pick(&members) };
+            let owner = if members.is_empty() {
+                team.manager_id
+            } else {
+                *rng.pick(&members)
+            };
             let language = profile[0];
             org.services.push(Service {
                 id,
@@ -217,7 +287,12 @@ pub fn services(org: &mut Org, rng: &mut Rng) {
                 team_id: team.id,
                 owner_id: owner,
                 language: language.into(),
-                tier: if suffix == "api" { "critical" } else { "standard" }.into(),
+                tier: if suffix == "api" {
+                    "critical"
+                } else {
+                    "standard"
+                }
+                .into(),
                 description: format!("{} {what}", team.name),
                 stack: vec![language.into(), profile[1].into()],
             });

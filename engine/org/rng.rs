@@ -88,7 +88,10 @@ mod tests {
             assert!((3..=5).contains(&r));
             b.range(3, 5);
         }
-        assert_ne!(Rng::new(7).fork(1).next_u64(), Rng::new(7).fork(2).next_u64());
+        assert_ne!(
+            Rng::new(7).fork(1).next_u64(),
+            Rng::new(7).fork(2).next_u64()
+        );
         let s = Rng::new(1).sample(10, 10);
         let mut sorted = s.clone();
         sorted.sort();

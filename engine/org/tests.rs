@@ -2,15 +2,30 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::roster::{DEGRADING_TEAM, DEGRADING_WEEKS, FAILING_WEEK, OVERLOADED, SILO_OWNER, SILO_SERVICE};
+use super::roster::{
+    DEGRADING_TEAM, DEGRADING_WEEKS, FAILING_WEEK, OVERLOADED, SILO_OWNER, SILO_SERVICE,
+};
 use super::*;
 
 fn digest(o: &Org) -> Vec<String> {
     vec![
-        format!("{:?}", o.employees.iter().map(|e| &e.name).collect::<Vec<_>>()),
-        format!("{}/{}/{}/{}/{}", o.commits.len(), o.pull_requests.len(), o.deployments.len(), o.incidents.len(), o.tickets.len()),
+        format!(
+            "{:?}",
+            o.employees.iter().map(|e| &e.name).collect::<Vec<_>>()
+        ),
+        format!(
+            "{}/{}/{}/{}/{}",
+            o.commits.len(),
+            o.pull_requests.len(),
+            o.deployments.len(),
+            o.incidents.len(),
+            o.tickets.len()
+        ),
         o.commits.last().map(|c| c.sha.clone()).unwrap_or_default(),
-        format!("{:?}", o.incidents.last().map(|i| (i.opened_at, i.resolved_at))),
+        format!(
+            "{:?}",
+            o.incidents.last().map(|i| (i.opened_at, i.resolved_at))
+        ),
     ]
 }
 
@@ -28,7 +43,11 @@ fn default_shape() {
     assert_eq!(o.teams.len(), 4);
     assert!(o.employee_by_name("Alex Kumar").is_some());
     // Everyone but the director has a manager, and every chain ends at the director.
-    let director = o.employees.iter().filter(|e| e.manager_id.is_none()).collect::<Vec<_>>();
+    let director = o
+        .employees
+        .iter()
+        .filter(|e| e.manager_id.is_none())
+        .collect::<Vec<_>>();
     assert_eq!(director.len(), 1);
     for e in &o.employees {
         let mut cur = e;
@@ -40,15 +59,30 @@ fn default_shape() {
         }
         assert_eq!(cur.id, director[0].id, "{} reaches the director", e.name);
     }
-    assert!(o.employee_skills.iter().all(|s| (1..=5).contains(&s.proficiency)));
+    assert!(
+        o.employee_skills
+            .iter()
+            .all(|s| (1..=5).contains(&s.proficiency))
+    );
     // History stays inside the six months.
-    assert!(o.commits.iter().all(|c| c.authored_at >= history_start() && c.authored_at < as_of()));
+    assert!(
+        o.commits
+            .iter()
+            .all(|c| c.authored_at >= history_start() && c.authored_at < as_of())
+    );
     assert!(o.incidents.iter().any(|i| i.resolved_at.is_none()));
-    assert!(o.incidents.iter().all(|i| i.resolved_at.is_none_or(|r| r > i.opened_at)));
+    assert!(
+        o.incidents
+            .iter()
+            .all(|i| i.resolved_at.is_none_or(|r| r > i.opened_at))
+    );
     // Incidents are caused only by successful production deployments.
     for i in o.incidents.iter().filter_map(|i| i.deployment_id) {
         let d = &o.deployments[(i - 1) as usize];
-        assert_eq!((d.environment.as_str(), d.status.as_str()), ("production", "success"));
+        assert_eq!(
+            (d.environment.as_str(), d.status.as_str()),
+            ("production", "success")
+        );
     }
     // A shipped change was merged before its deployment started.
     for p in &o.pull_requests {
@@ -62,10 +96,24 @@ fn default_shape() {
 fn one_person_committed_to_the_silo_service() {
     let o = generate(DEFAULT_SEED, DEFAULT_EMPLOYEES);
     let s = o.service_by_name(SILO_SERVICE).unwrap().id;
-    let authors: HashSet<i64> = o.commits.iter().filter(|c| c.service_id == s).map(|c| c.author_id).collect();
-    assert_eq!(authors, HashSet::from([o.employee_by_name(SILO_OWNER).unwrap().id]));
+    let authors: HashSet<i64> = o
+        .commits
+        .iter()
+        .filter(|c| c.service_id == s)
+        .map(|c| c.author_id)
+        .collect();
+    assert_eq!(
+        authors,
+        HashSet::from([o.employee_by_name(SILO_OWNER).unwrap().id])
+    );
     let others = o.services.iter().filter(|x| x.id != s).all(|x| {
-        o.commits.iter().filter(|c| c.service_id == x.id).map(|c| c.author_id).collect::<HashSet<_>>().len() > 1
+        o.commits
+            .iter()
+            .filter(|c| c.service_id == x.id)
+            .map(|c| c.author_id)
+            .collect::<HashSet<_>>()
+            .len()
+            > 1
     });
     assert!(others, "every other service has more than one committer");
 }
@@ -74,7 +122,11 @@ fn one_person_committed_to_the_silo_service() {
 fn the_overloaded_engineer_carries_far_more_than_peers() {
     let o = generate(DEFAULT_SEED, DEFAULT_EMPLOYEES);
     let mut points: HashMap<i64, i64> = HashMap::new();
-    for t in o.tickets.iter().filter(|t| matches!(t.status.as_str(), "todo" | "in_progress" | "in_review")) {
+    for t in o
+        .tickets
+        .iter()
+        .filter(|t| matches!(t.status.as_str(), "todo" | "in_progress" | "in_review"))
+    {
         if let Some(a) = t.assignee_id {
             *points.entry(a).or_default() += t.points;
         }
@@ -84,16 +136,29 @@ fn the_overloaded_engineer_carries_far_more_than_peers() {
         *pending.entry(r.reviewer_id).or_default() += 1;
     }
     let me = o.employee_by_name(OVERLOADED).unwrap().id;
-    let max_other = |m: &HashMap<i64, i64>| m.iter().filter(|(k, _)| **k != me).map(|(_, v)| *v).max().unwrap_or(0);
+    let max_other = |m: &HashMap<i64, i64>| {
+        m.iter()
+            .filter(|(k, _)| **k != me)
+            .map(|(_, v)| *v)
+            .max()
+            .unwrap_or(0)
+    };
     assert!(points[&me] >= 2 * max_other(&points), "points {points:?}");
-    assert!(pending[&me] >= 2 * max_other(&pending).max(1), "pending reviews {pending:?}");
+    assert!(
+        pending[&me] >= 2 * max_other(&pending).max(1),
+        "pending reviews {pending:?}"
+    );
 }
 
 #[test]
 fn one_week_of_failing_production_deployments() {
     let o = generate(DEFAULT_SEED, DEFAULT_EMPLOYEES);
     let mut by_week: HashMap<i64, (usize, usize)> = HashMap::new();
-    for d in o.deployments.iter().filter(|d| d.environment == "production") {
+    for d in o
+        .deployments
+        .iter()
+        .filter(|d| d.environment == "production")
+    {
         let w = (d.started_at - history_start()).num_weeks();
         let e = by_week.entry(w).or_default();
         e.0 += usize::from(d.status == "failure");
@@ -110,22 +175,54 @@ fn one_week_of_failing_production_deployments() {
 fn the_degrading_team_lead_time_grows() {
     let o = generate(DEFAULT_SEED, DEFAULT_EMPLOYEES);
     let team = o.team_by_name(DEGRADING_TEAM).unwrap().id;
-    let window = dora::Window { start: history_start(), end: as_of() };
+    let window = dora::Window {
+        start: history_start(),
+        end: as_of(),
+    };
     let deploys: Vec<dora::Deploy> = o
         .deployments
         .iter()
         .filter(|d| o.service(d.service_id).team_id == team)
-        .map(|d| dora::Deploy { id: d.id, production: d.environment == "production", success: d.status == "success", finished_at: d.finished_at })
+        .map(|d| dora::Deploy {
+            id: d.id,
+            production: d.environment == "production",
+            success: d.status == "success",
+            finished_at: d.finished_at,
+        })
         .collect();
     let changes: Vec<dora::Change> = o
         .pull_requests
         .iter()
-        .filter_map(|p| p.deployment_id.map(|d| dora::Change { deployment_id: d, first_commit_at: p.first_commit_at }))
+        .filter_map(|p| {
+            p.deployment_id.map(|d| dora::Change {
+                deployment_id: d,
+                first_commit_at: p.first_commit_at,
+            })
+        })
         .collect();
-    let before = dora::compute(dora::Window { start: window.start, end: as_of() - chrono::Duration::weeks(DEGRADING_WEEKS) }, &deploys, &changes, &[]);
-    let after = dora::compute(dora::Window::last_days(as_of(), 21), &deploys, &changes, &[]);
-    let (b, a) = (before.lead_time.median_hours.unwrap(), after.lead_time.median_hours.unwrap());
-    assert!(a > 2.5 * b, "lead time before {b:.1} h, last three weeks {a:.1} h");
+    let before = dora::compute(
+        dora::Window {
+            start: window.start,
+            end: as_of() - chrono::Duration::weeks(DEGRADING_WEEKS),
+        },
+        &deploys,
+        &changes,
+        &[],
+    );
+    let after = dora::compute(
+        dora::Window::last_days(as_of(), 21),
+        &deploys,
+        &changes,
+        &[],
+    );
+    let (b, a) = (
+        before.lead_time.median_hours.unwrap(),
+        after.lead_time.median_hours.unwrap(),
+    );
+    assert!(
+        a > 2.5 * b,
+        "lead time before {b:.1} h, last three weeks {a:.1} h"
+    );
 }
 
 #[test]
@@ -140,5 +237,15 @@ fn scales_with_teams_of_about_five() {
         assert!(o.employee(t.manager_id).is_manager);
     }
     // The base roster and its plants are unchanged by scaling.
-    assert_eq!(o.employees[..18].iter().map(|e| &e.name).collect::<Vec<_>>(), generate(7, 18).employees.iter().map(|e| &e.name).collect::<Vec<_>>());
+    assert_eq!(
+        o.employees[..18]
+            .iter()
+            .map(|e| &e.name)
+            .collect::<Vec<_>>(),
+        generate(7, 18)
+            .employees
+            .iter()
+            .map(|e| &e.name)
+            .collect::<Vec<_>>()
+    );
 }

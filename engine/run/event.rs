@@ -50,6 +50,12 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// A model failed and the next one in the fallback chain takes over.
+    ModelFallback {
+        from: String,
+        to: String,
+        reason: String,
+    },
     Token {
         content: String,
     },
@@ -92,6 +98,7 @@ impl Event {
             Event::NodeEnd { .. } => "node_end",
             Event::ToolStart { .. } => "tool_start",
             Event::ToolEnd { .. } => "tool_end",
+            Event::ModelFallback { .. } => "model_fallback",
             Event::Token { .. } => "token",
             Event::Response { .. } => "response",
             Event::Error { .. } => "error",

@@ -314,12 +314,13 @@ impl Exec {
         cur: NodeIndex,
         state: &State,
     ) -> Result<NodeIndex, RunError> {
-        let ctx = state.ctx();
+        // Built on the first condition only: most edges have none.
+        let mut ctx = None;
         for (when, to) in &g.outgoing[cur.index()] {
             let taken = match when {
                 None => true,
                 Some(t) => {
-                    self.render(t, &ctx)
+                    self.render(t, ctx.get_or_insert_with(|| state.ctx()))
                         .map_err(|e| node_err(&g.graph[cur].name, e, "condition_error"))?
                         == "1"
                 }
@@ -757,9 +758,12 @@ impl Exec {
                 content: t.to_string(),
             })
         };
+        let fallback = |n: &crate::model::fallback::FallbackNotice| {
+            self.emit(Event::ModelFallback { from: n.from.clone(), to: n.to.clone(), reason: n.reason.clone() })
+        };
         let turn = self
             .model
-            .chat(req, &sink)
+            .chat_with_fallbacks(req, &sink, &fallback)
             .await
             .map_err(|e| RunError::Node {
                 node: node.into(),

@@ -47,7 +47,11 @@ fn time(r: &Row, k: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         None => Ok(None),
         Some(s) => DateTime::parse_from_rfc3339(s)
             .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|e| StoreError::query(format!("column {k}: \"{s}\" is not an RFC 3339 timestamp: {e}"))),
+            .map_err(|e| {
+                StoreError::query(format!(
+                    "column {k}: \"{s}\" is not an RFC 3339 timestamp: {e}"
+                ))
+            }),
     }
 }
 
@@ -58,7 +62,8 @@ fn deploys(rows: &[Row]) -> Result<Vec<Deploy>, StoreError> {
                 id: r.get("id").and_then(Value::as_i64).unwrap_or_default(),
                 production: text(r, "environment") == Some("production"),
                 success: text(r, "status") == Some("success"),
-                finished_at: time(r, "finished_at")?.ok_or_else(|| StoreError::query("a deployment has no finished_at"))?,
+                finished_at: time(r, "finished_at")?
+                    .ok_or_else(|| StoreError::query("a deployment has no finished_at"))?,
             })
         })
         .collect()
@@ -68,8 +73,12 @@ fn changes(rows: &[Row]) -> Result<Vec<Change>, StoreError> {
     rows.iter()
         .map(|r| {
             Ok(Change {
-                deployment_id: r.get("deployment_id").and_then(Value::as_i64).unwrap_or_default(),
-                first_commit_at: time(r, "first_commit_at")?.ok_or_else(|| StoreError::query("a change has no first_commit_at"))?,
+                deployment_id: r
+                    .get("deployment_id")
+                    .and_then(Value::as_i64)
+                    .unwrap_or_default(),
+                first_commit_at: time(r, "first_commit_at")?
+                    .ok_or_else(|| StoreError::query("a change has no first_commit_at"))?,
             })
         })
         .collect()
@@ -81,7 +90,10 @@ fn window(p: &Params, now: DateTime<Utc>) -> Window {
 }
 
 fn scope(p: &Params) -> String {
-    match (p.get("team").and_then(Value::as_str), p.get("service").and_then(Value::as_str)) {
+    match (
+        p.get("team").and_then(Value::as_str),
+        p.get("service").and_then(Value::as_str),
+    ) {
         (_, Some(s)) => format!("service {s}"),
         (Some(t), None) => format!("the {t} team"),
         (None, None) => "the organisation".into(),
@@ -97,7 +109,12 @@ async fn dora_metrics(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
         .query(INCIDENTS, p)
         .await?
         .iter()
-        .map(|r| Ok(IncidentRef { deployment_id: r.get("deployment_id").and_then(Value::as_i64), resolved_at: time(r, "resolved_at")? }))
+        .map(|r| {
+            Ok(IncidentRef {
+                deployment_id: r.get("deployment_id").and_then(Value::as_i64),
+                resolved_at: time(r, "resolved_at")?,
+            })
+        })
         .collect::<Result<Vec<_>, StoreError>>()?;
     let metrics = dora::compute(w, &d, &c, &incidents);
     let mut out = serde_json::to_value(&metrics).expect("metrics serialize");
@@ -126,13 +143,25 @@ async fn lead_time_trend(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> 
     }
     let mut teams = Vec::new();
     for (team, ds) in &by_team {
-        let finished: HashMap<i64, DateTime<Utc>> = ds.iter().filter(|d| d.success).map(|d| (d.id, d.finished_at)).collect();
-        let mine: Vec<Change> = c.iter().filter(|x| team_of.get(&x.deployment_id) == Some(team)).cloned().collect();
+        let finished: HashMap<i64, DateTime<Utc>> = ds
+            .iter()
+            .filter(|d| d.success)
+            .map(|d| (d.id, d.finished_at))
+            .collect();
+        let mine: Vec<Change> = c
+            .iter()
+            .filter(|x| team_of.get(&x.deployment_id) == Some(team))
+            .cloned()
+            .collect();
         let (mut recent, mut earlier) = (Vec::new(), Vec::new());
         for x in &mine {
             if let Some(f) = finished.get(&x.deployment_id) {
                 let h = (*f - x.first_commit_at).num_seconds() as f64 / 3600.0;
-                if *f >= recent_start { recent.push(h) } else { earlier.push(h) }
+                if *f >= recent_start {
+                    recent.push(h)
+                } else {
+                    earlier.push(h)
+                }
             }
         }
         let (r, e) = (dora::median(recent), dora::median(earlier));
@@ -163,7 +192,11 @@ async fn lead_time_trend(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> 
         let k = |v: &Value| v["change_ratio"].as_f64().unwrap_or(f64::MIN);
         k(b).total_cmp(&k(a))
     });
-    let degrading: Vec<Value> = teams.iter().filter(|t| t["trend"] == "degrading").map(|t| t["team"].clone()).collect();
+    let degrading: Vec<Value> = teams
+        .iter()
+        .filter(|t| t["trend"] == "degrading")
+        .map(|t| t["team"].clone())
+        .collect();
     Ok(json!({"weeks": weeks, "recent_weeks": 3, "teams": teams, "degrading": degrading}))
 }
 
@@ -176,8 +209,12 @@ const OPEN_WORK: &str = "SELECT e.id, e.name, e.title, t.name AS team, e.is_mana
 const PENDING_REVIEWS: &str = "SELECT reviewer_id, COUNT(*) AS pending_reviews FROM pr_reviews \
     WHERE reviewed_at IS NULL AND (:team IS NULL OR reviewer_team = :team) GROUP BY reviewer_id";
 
-/// Open story points plus two points per pending review; overloaded = at least twice the
-/// median load of the engineers in scope.
+/// A load that is a lot in any team: more than a whole sprint's commitment (8–13 points).
+const OVERLOAD_FLOOR: f64 = 20.0;
+
+/// Open story points plus two points per pending review; overloaded = at least three times
+/// the median load of the engineers in scope, and at least [`OVERLOAD_FLOOR`] (so that a
+/// quiet team with a median near zero does not flag everyone).
 async fn workload(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
     let limit = p.get("limit").and_then(Value::as_u64).unwrap_or(10) as usize;
     let work = cx.relational.query(OPEN_WORK, p).await?;
@@ -186,13 +223,25 @@ async fn workload(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
         .query(PENDING_REVIEWS, p)
         .await?
         .iter()
-        .map(|r| (r.get("reviewer_id").and_then(Value::as_i64).unwrap_or_default(), r.get("pending_reviews").and_then(Value::as_i64).unwrap_or_default()))
+        .map(|r| {
+            (
+                r.get("reviewer_id")
+                    .and_then(Value::as_i64)
+                    .unwrap_or_default(),
+                r.get("pending_reviews")
+                    .and_then(Value::as_i64)
+                    .unwrap_or_default(),
+            )
+        })
         .collect();
     let mut people: Vec<Value> = work
         .iter()
         .map(|r| {
             let id = r.get("id").and_then(Value::as_i64).unwrap_or_default();
-            let points = r.get("open_points").and_then(Value::as_i64).unwrap_or_default();
+            let points = r
+                .get("open_points")
+                .and_then(Value::as_i64)
+                .unwrap_or_default();
             let reviews = pending.get(&id).copied().unwrap_or_default();
             json!({
                 "name": r.get("name"),
@@ -206,20 +255,34 @@ async fn workload(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
             })
         })
         .collect();
-    let engineers: Vec<f64> = people.iter().filter(|x| x["is_manager"] == false).filter_map(|x| x["load"].as_f64()).collect();
+    let engineers: Vec<f64> = people
+        .iter()
+        .filter(|x| x["is_manager"] == false)
+        .filter_map(|x| x["load"].as_f64())
+        .collect();
     let median = dora::median(engineers).unwrap_or(0.0);
+    let threshold = (3.0 * median).max(OVERLOAD_FLOOR);
     for x in &mut people {
-        let load = x["load"].as_f64().unwrap_or(0.0);
-        x["overloaded"] = json!(load > 0.0 && load >= 2.0 * median);
+        x["overloaded"] = json!(x["load"].as_f64().unwrap_or(0.0) >= threshold);
     }
-    people.sort_by(|a, b| b["load"].as_i64().cmp(&a["load"].as_i64()).then(a["name"].as_str().cmp(&b["name"].as_str())));
-    let overloaded: Vec<Value> = people.iter().filter(|x| x["overloaded"] == true).map(|x| x["name"].clone()).collect();
+    people.sort_by(|a, b| {
+        b["load"]
+            .as_i64()
+            .cmp(&a["load"].as_i64())
+            .then(a["name"].as_str().cmp(&b["name"].as_str()))
+    });
+    let overloaded: Vec<Value> = people
+        .iter()
+        .filter(|x| x["overloaded"] == true)
+        .map(|x| x["name"].clone())
+        .collect();
     let total = people.len();
     people.truncate(limit);
     Ok(json!({
         "scope": scope(p),
         "people_in_scope": total,
         "median_load": median,
+        "overload_threshold": threshold,
         "overloaded": overloaded,
         "people": people,
     }))

@@ -22,44 +22,166 @@ use super::sql::{Style, positional};
 use super::{Metrics, Params, QueryStore, Row, StoreError};
 use crate::org::Org;
 
-/// The metrics tables: name, columns (as `load::tables` writes them) and sort key.
-const SCHEMA: &[(&str, &str, &str)] = &[
-    (
-        "commits",
-        "sha String, author_id Int64, author String, team String, service String, service_team String, pr_id Int64, \
-         authored_at String, message String, additions Int64, deletions Int64, deployment_id Nullable(Int64)",
-        "author, authored_at",
-    ),
-    (
-        "pull_requests",
-        "id Int64, title String, author_id Int64, author String, team String, service String, service_team String, state String, \
-         first_commit_at String, opened_at String, merged_at Nullable(String), deployment_id Nullable(Int64)",
-        "author, opened_at",
-    ),
-    (
-        "pr_reviews",
-        "id Int64, pr_id Int64, reviewer_id Int64, reviewer String, reviewer_team String, author_id Int64, author String, \
-         service String, requested_at String, reviewed_at Nullable(String), wait_hours Nullable(Float64), verdict String",
-        "reviewer, requested_at",
-    ),
-    (
-        "ci_runs",
-        "id Int64, pr_id Int64, service String, team String, started_at String, finished_at String, duration_s Int64, status String",
-        "started_at",
-    ),
-    (
-        "deployments",
-        "id Int64, service String, team String, environment String, status String, started_at String, finished_at String",
-        "environment, finished_at",
-    ),
-    (
-        "incidents",
-        "id Int64, title String, severity String, service String, team String, deployment_id Nullable(Int64), opened_at String, \
-         resolved_at Nullable(String), resolution_hours Nullable(Float64)",
-        "opened_at",
-    ),
-    ("meta", "key String, value String", "key"),
+/// A column's type. Nullable columns hold the loader's optional values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ty {
+    Int,
+    Text,
+    NullInt,
+    NullText,
+    NullReal,
+}
+
+impl Ty {
+    fn sql(self) -> &'static str {
+        match self {
+            Ty::Int => "Int64",
+            Ty::Text => "String",
+            Ty::NullInt => "Nullable(Int64)",
+            Ty::NullText => "Nullable(String)",
+            Ty::NullReal => "Nullable(Float64)",
+        }
+    }
+}
+
+use Ty::{Int, NullInt, NullReal, NullText, Text};
+
+/// A metrics table: its columns in `load::tables` order, and its sort key (the filter of
+/// its time-range queries, as the SQLite indexes have it).
+struct TableDef {
+    name: &'static str,
+    columns: &'static [(&'static str, Ty)],
+    order_by: &'static str,
+}
+
+const SCHEMA: &[TableDef] = &[
+    TableDef {
+        name: "commits",
+        columns: &[
+            ("sha", Text),
+            ("author_id", Int),
+            ("author", Text),
+            ("team", Text),
+            ("service", Text),
+            ("service_team", Text),
+            ("pr_id", Int),
+            ("authored_at", Text),
+            ("message", Text),
+            ("additions", Int),
+            ("deletions", Int),
+            ("deployment_id", NullInt),
+        ],
+        order_by: "author, authored_at",
+    },
+    TableDef {
+        name: "pull_requests",
+        columns: &[
+            ("id", Int),
+            ("title", Text),
+            ("author_id", Int),
+            ("author", Text),
+            ("team", Text),
+            ("service", Text),
+            ("service_team", Text),
+            ("state", Text),
+            ("first_commit_at", Text),
+            ("opened_at", Text),
+            ("merged_at", NullText),
+            ("deployment_id", NullInt),
+        ],
+        order_by: "author, opened_at",
+    },
+    TableDef {
+        name: "pr_reviews",
+        columns: &[
+            ("id", Int),
+            ("pr_id", Int),
+            ("reviewer_id", Int),
+            ("reviewer", Text),
+            ("reviewer_team", Text),
+            ("author_id", Int),
+            ("author", Text),
+            ("service", Text),
+            ("requested_at", Text),
+            ("reviewed_at", NullText),
+            ("wait_hours", NullReal),
+            ("verdict", Text),
+        ],
+        order_by: "reviewer, requested_at",
+    },
+    TableDef {
+        name: "ci_runs",
+        columns: &[
+            ("id", Int),
+            ("pr_id", Int),
+            ("service", Text),
+            ("team", Text),
+            ("started_at", Text),
+            ("finished_at", Text),
+            ("duration_s", Int),
+            ("status", Text),
+        ],
+        order_by: "started_at",
+    },
+    TableDef {
+        name: "deployments",
+        columns: &[
+            ("id", Int),
+            ("service", Text),
+            ("team", Text),
+            ("environment", Text),
+            ("status", Text),
+            ("started_at", Text),
+            ("finished_at", Text),
+        ],
+        order_by: "environment, finished_at",
+    },
+    TableDef {
+        name: "incidents",
+        columns: &[
+            ("id", Int),
+            ("title", Text),
+            ("severity", Text),
+            ("service", Text),
+            ("team", Text),
+            ("deployment_id", NullInt),
+            ("opened_at", Text),
+            ("resolved_at", NullText),
+            ("resolution_hours", NullReal),
+        ],
+        order_by: "opened_at",
+    },
+    TableDef {
+        name: "meta",
+        columns: &[("key", Text), ("value", Text)],
+        order_by: "key",
+    },
 ];
+
+impl TableDef {
+    fn ddl(&self) -> String {
+        let columns: Vec<String> = self
+            .columns
+            .iter()
+            .map(|(n, t)| format!("{n} {}", t.sql()))
+            .collect();
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} ({}) ENGINE = MergeTree ORDER BY ({})",
+            self.name,
+            columns.join(", "),
+            self.order_by
+        )
+    }
+
+    fn insert_sql(&self) -> String {
+        let names: Vec<&str> = self.columns.iter().map(|c| c.0).collect();
+        format!(
+            "INSERT INTO {} ({}) FORMAT RowBinary",
+            self.name,
+            names.join(", ")
+        )
+    }
+}
 
 /// Rows per INSERT: large enough to keep the number of parts small.
 const BATCH: usize = 50_000;
@@ -72,7 +194,10 @@ pub struct ClickHouse {
 impl ClickHouse {
     /// Connects, creates the database if missing and the tables. `timeout` bounds every
     /// request, so a server that stops answering is an error, not a hung tool call.
-    pub async fn connect(settings: &crate::settings::ClickHouse, timeout: Duration) -> anyhow::Result<ClickHouse> {
+    pub async fn connect(
+        settings: &crate::settings::ClickHouse,
+        timeout: Duration,
+    ) -> anyhow::Result<ClickHouse> {
         let server = Client::default()
             .with_url(&settings.url)
             .with_user(&settings.user)
@@ -89,53 +214,91 @@ impl ClickHouse {
         let name = &settings.database;
         let at = || format!("ClickHouse at {} (database {name})", settings.url);
         // The database may not exist yet, so this one statement runs without it.
-        let create = ClickHouse { client: server, timeout };
-        create.execute(&format!("CREATE DATABASE IF NOT EXISTS {}", ident(name))).await.map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", at()))?;
-        for (table, columns, order) in SCHEMA {
-            let ddl = format!("CREATE TABLE IF NOT EXISTS {table} ({columns}) ENGINE = MergeTree ORDER BY ({order})");
-            store.execute(&ddl).await.map_err(|e| anyhow::anyhow!("cannot create table {table} in {}: {e}", at()))?;
+        let create = ClickHouse {
+            client: server,
+            timeout,
+        };
+        create
+            .execute(&format!("CREATE DATABASE IF NOT EXISTS {}", ident(name)))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", at()))?;
+        for t in SCHEMA {
+            store
+                .execute(&t.ddl())
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot create table {} in {}: {e}", t.name, at()))?;
         }
         Ok(store)
     }
 
     pub async fn is_loaded(&self) -> Result<bool, StoreError> {
-        let rows = self.query("SELECT count() AS n FROM meta WHERE key = 'as_of'", &Params::new()).await?;
-        Ok(rows.first().and_then(|r| r.get("n")).and_then(Value::as_u64).unwrap_or(0) > 0)
+        let rows = self
+            .query(
+                "SELECT count() AS n FROM meta WHERE key = 'as_of'",
+                &Params::new(),
+            )
+            .await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.get("n"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            > 0)
     }
 
     /// Replaces the metrics tables' rows with the organisation's. ClickHouse has no
     /// transactions: `meta` is emptied first and written last, so `is_loaded` is false
-    /// while a load is incomplete, and a re-run starts again from empty tables.
+    /// while a load is incomplete, and a re-run starts again from empty tables. Rows go as
+    /// RowBinary: 18.16's text parsers round some floats by one unit in the last place.
     pub async fn load(&self, org: &Org, progress: &(dyn Fn(u64) + Sync)) -> Result<(), StoreError> {
-        for (table, _, _) in SCHEMA {
-            self.execute(&format!("TRUNCATE TABLE {table}")).await?;
+        for t in SCHEMA {
+            self.execute(&format!("TRUNCATE TABLE {}", t.name)).await?;
         }
         let mut done = 0u64;
-        for t in tables(org).iter().filter(|t| SCHEMA.iter().any(|s| s.0 == t.name)) {
+        for t in tables(org) {
+            let Some(def) = SCHEMA.iter().find(|d| d.name == t.name) else {
+                continue;
+            };
+            if !def
+                .columns
+                .iter()
+                .map(|c| c.0)
+                .eq(t.columns.iter().copied())
+            {
+                return Err(StoreError::query(format!(
+                    "clickhouse: the loader's columns of {} differ from this backend's schema",
+                    t.name
+                )));
+            }
             let mut start = 0;
             while start < t.len {
                 let end = (start + BATCH).min(t.len);
-                let rows = (start..end).map(|i| {
-                    let cells = (t.row)(i);
-                    t.columns.iter().zip(cells).map(|(c, v)| (c.to_string(), cell_json(v))).collect::<Row>()
-                });
-                self.insert(t.name, t.columns, rows).await?;
+                let mut body = Vec::new();
+                for i in start..end {
+                    for (cell, (_, ty)) in (t.row)(i).into_iter().zip(def.columns) {
+                        row_binary(&mut body, cell, *ty)?;
+                    }
+                }
+                self.insert(def, body).await?;
                 done += (end - start) as u64;
                 progress(done);
                 start = end;
             }
         }
-        let rows = meta(org).into_iter().map(|(k, v)| Row::from_iter([("key".to_string(), Value::from(k)), ("value".to_string(), Value::from(v))]));
-        self.insert("meta", &["key", "value"], rows).await
+        let meta_def = SCHEMA
+            .iter()
+            .find(|d| d.name == "meta")
+            .expect("meta is in the schema");
+        let mut body = Vec::new();
+        for (k, v) in meta(org) {
+            row_binary(&mut body, Cell::Text(Some(k.to_string())), Text)?;
+            row_binary(&mut body, Cell::Text(Some(v)), Text)?;
+        }
+        self.insert(meta_def, body).await
     }
 
-    async fn insert(&self, table: &str, columns: &[&str], rows: impl Iterator<Item = Row>) -> Result<(), StoreError> {
-        let mut body = Vec::new();
-        for r in rows {
-            serde_json::to_writer(&mut body, &r).expect("a JSON map serializes");
-            body.push(b'\n');
-        }
-        let mut insert = self.client.insert_formatted_with(format!("INSERT INTO {table} ({}) FORMAT JSONEachRow", columns.join(", ")));
+    async fn insert(&self, table: &TableDef, body: Vec<u8>) -> Result<(), StoreError> {
+        let mut insert = self.client.insert_formatted_with(table.insert_sql());
         self.bounded(async {
             insert.send(body.into()).await?;
             insert.end().await
@@ -147,10 +310,16 @@ impl ClickHouse {
         self.bounded(self.client.query(sql).execute()).await
     }
 
-    async fn bounded<T>(&self, f: impl Future<Output = clickhouse::error::Result<T>>) -> Result<T, StoreError> {
+    async fn bounded<T>(
+        &self,
+        f: impl Future<Output = clickhouse::error::Result<T>>,
+    ) -> Result<T, StoreError> {
         match tokio::time::timeout(self.timeout, f).await {
             Ok(r) => r.map_err(ch_error),
-            Err(_) => Err(StoreError::unavailable(format!("clickhouse: no answer within {:?}", self.timeout))),
+            Err(_) => Err(StoreError::unavailable(format!(
+                "clickhouse: no answer within {:?}",
+                self.timeout
+            ))),
         }
     }
 }
@@ -159,12 +328,54 @@ fn ident(name: &str) -> String {
     format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`"))
 }
 
-fn cell_json(c: Cell) -> Value {
-    match c {
-        Cell::Int(v) => v.map_or(Value::Null, Value::from),
-        Cell::Real(v) => v.map_or(Value::Null, Value::from),
-        Cell::Text(v) => v.map_or(Value::Null, Value::from),
+/// One value in RowBinary: little-endian numbers, strings with a LEB128 length, and a
+/// null flag byte before a Nullable column's value.
+fn row_binary(out: &mut Vec<u8>, cell: Cell, ty: Ty) -> Result<(), StoreError> {
+    let nullable = matches!(ty, NullInt | NullText | NullReal);
+    let present = |out: &mut Vec<u8>, is_some: bool| -> Result<bool, StoreError> {
+        match (nullable, is_some) {
+            (true, _) => out.push(u8::from(!is_some)),
+            (false, true) => {}
+            (false, false) => {
+                return Err(StoreError::query(format!(
+                    "clickhouse: a null for a {} column",
+                    ty.sql()
+                )));
+            }
+        }
+        Ok(is_some)
+    };
+    match (cell, ty) {
+        (Cell::Int(v), Int | NullInt) => {
+            if present(out, v.is_some())? {
+                out.extend_from_slice(&v.expect("present").to_le_bytes());
+            }
+        }
+        (Cell::Real(v), NullReal) => {
+            if present(out, v.is_some())? {
+                out.extend_from_slice(&v.expect("present").to_le_bytes());
+            }
+        }
+        (Cell::Text(v), Text | NullText) => {
+            if present(out, v.is_some())? {
+                let s = v.expect("present");
+                let mut n = s.len();
+                while n >= 0x80 {
+                    out.push((n as u8) | 0x80);
+                    n >>= 7;
+                }
+                out.push(n as u8);
+                out.extend_from_slice(s.as_bytes());
+            }
+        }
+        (cell, ty) => {
+            return Err(StoreError::query(format!(
+                "clickhouse: cannot write {cell:?} to a {} column",
+                ty.sql()
+            )));
+        }
     }
+    Ok(())
 }
 
 /// `:name` → `?` for the crate's client-side binding, with the names in order of use (a
@@ -222,7 +433,12 @@ struct Column {
 
 /// Float columns print whole values as `3`: make them JSON floats, as SQLite's REAL are.
 fn typed_rows(result: JsonResult) -> Vec<Row> {
-    let floats: Vec<&str> = result.meta.iter().filter(|c| c.ty.contains("Float")).map(|c| c.name.as_str()).collect();
+    let floats: Vec<&str> = result
+        .meta
+        .iter()
+        .filter(|c| c.ty.contains("Float"))
+        .map(|c| c.name.as_str())
+        .collect();
     let mut rows = result.data;
     if !floats.is_empty() {
         for r in &mut rows {
@@ -250,8 +466,11 @@ impl QueryStore for ClickHouse {
         for name in &names {
             q = bind(q, params.get(name).unwrap_or(&Value::Null));
         }
-        let bytes = self.bounded(async { q.fetch_bytes("JSON")?.collect().await }).await?;
-        let result: JsonResult = serde_json::from_slice(&bytes).map_err(|e| StoreError::query(format!("clickhouse: unreadable result: {e}")))?;
+        let bytes = self
+            .bounded(async { q.fetch_bytes("JSON")?.collect().await })
+            .await?;
+        let result: JsonResult = serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::query(format!("clickhouse: unreadable result: {e}")))?;
         Ok(typed_rows(result))
     }
 
@@ -278,9 +497,31 @@ mod tests {
 
     #[test]
     fn named_parameters_become_question_marks_bound_in_order_of_use() {
-        let (sql, names) = placeholders("SELECT * FROM t WHERE (:team IS NULL OR team = :team) AND at >= :since AND note = 'why?' AND x = ':no'");
-        assert_eq!(sql, "SELECT * FROM t WHERE (? IS NULL OR team = ?) AND at >= ? AND note = 'why??' AND x = ':no'");
+        let (sql, names) = placeholders(
+            "SELECT * FROM t WHERE (:team IS NULL OR team = :team) AND at >= :since AND note = 'why?' AND x = ':no'",
+        );
+        assert_eq!(
+            sql,
+            "SELECT * FROM t WHERE (? IS NULL OR team = ?) AND at >= ? AND note = 'why??' AND x = ':no'"
+        );
         assert_eq!(names, ["team", "team", "since"]);
+    }
+
+    #[test]
+    fn row_binary_layout() {
+        let mut b = Vec::new();
+        row_binary(&mut b, Cell::Int(Some(-2)), Int).unwrap();
+        row_binary(&mut b, Cell::Text(None), NullText).unwrap();
+        row_binary(&mut b, Cell::Real(Some(0.5)), NullReal).unwrap();
+        row_binary(&mut b, Cell::Text(Some("x".repeat(200))), Text).unwrap();
+        let mut expected = vec![
+            0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0, 0, 0, 0, 0, 0xe0, 0x3f,
+            0xc8, 0x01,
+        ];
+        expected.extend_from_slice(&[b'x'; 200]);
+        assert_eq!(b, expected);
+        assert!(row_binary(&mut b, Cell::Int(None), Int).is_err());
+        assert!(row_binary(&mut b, Cell::Text(Some("a".into())), NullReal).is_err());
     }
 
     #[test]
@@ -304,8 +545,12 @@ mod tests {
         use super::super::builtin::{self, Ctx};
         use super::super::load::timestamp;
 
-        let Some(mut settings) = crate::settings::Settings::from_lookup(|k| std::env::var(k).ok()).clickhouse else {
-            eprintln!("skipped: clickhouse: CLICKHOUSE_HOST is not set (eval \"$(scripts/servers.sh env)\" to run it)");
+        let Some(mut settings) =
+            crate::settings::Settings::from_lookup(|k| std::env::var(k).ok()).clickhouse
+        else {
+            eprintln!(
+                "skipped: clickhouse: CLICKHOUSE_HOST is not set (eval \"$(scripts/servers.sh env)\" to run it)"
+            );
             return;
         };
         settings.database = "eng_intel_test_metrics".into();
@@ -313,7 +558,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = Sqlite::open(&dir.path().join("m.sqlite")).await.unwrap();
         sqlite.load(&org, &|_| {}).await.unwrap();
-        let ch = ClickHouse::connect(&settings, Duration::from_secs(30)).await.unwrap();
+        let ch = ClickHouse::connect(&settings, Duration::from_secs(30))
+            .await
+            .unwrap();
         ch.execute("TRUNCATE TABLE meta").await.unwrap();
         assert!(!ch.is_loaded().await.unwrap());
         // Twice: a re-run replaces, never duplicates.
@@ -325,7 +572,10 @@ mod tests {
         let team = org.teams[0].name.clone();
         let mut p = Params::new();
         p.insert("now".into(), timestamp(now).into());
-        p.insert("since".into(), timestamp(now - chrono::Duration::days(60)).into());
+        p.insert(
+            "since".into(),
+            timestamp(now - chrono::Duration::days(60)).into(),
+        );
         p.insert("team".into(), Value::Null);
         p.insert("service".into(), Value::Null);
         let queries = [
@@ -346,18 +596,36 @@ mod tests {
         for args in [Value::Null, Value::from(team)] {
             p.insert("team".into(), args);
             p.insert("days".into(), 90.into());
-            p.insert("since".into(), timestamp(now - chrono::Duration::days(90)).into());
+            p.insert(
+                "since".into(),
+                timestamp(now - chrono::Duration::days(90)).into(),
+            );
+            let embedded = Ctx {
+                relational: &sqlite,
+                metrics: &sqlite,
+                now,
+            };
+            let real = Ctx {
+                relational: &sqlite,
+                metrics: &ch,
+                now,
+            };
             for tool in ["dora_metrics", "lead_time_trend", "workload"] {
-                let with = |metrics: &'static str| {
-                    let m: &dyn QueryStore = if metrics == "sqlite" { &sqlite } else { &ch };
-                    builtin::call(tool, &p, &Ctx { relational: &sqlite, metrics: m, now })
-                };
-                let expected = with("sqlite").await.unwrap();
-                assert_eq!(with("clickhouse").await.unwrap(), expected, "{tool} {:?}", p.get("team"));
+                let expected = builtin::call(tool, &p, &embedded).await.unwrap();
+                assert_eq!(
+                    builtin::call(tool, &p, &real).await.unwrap(),
+                    expected,
+                    "{tool} {:?}",
+                    p.get("team")
+                );
             }
         }
 
         let err = ch.query("SELECT nope FROM commits", &p).await.unwrap_err();
-        assert!(!err.retryable && err.message.contains("nope"), "{}", err.message);
+        assert!(
+            !err.retryable && err.message.contains("nope"),
+            "{}",
+            err.message
+        );
     }
 }

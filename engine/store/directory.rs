@@ -30,14 +30,32 @@ const SKILL_ALIASES: [(&str, &str); 9] = [
 impl Directory {
     pub async fn load(relational: &dyn QueryStore) -> Result<Directory, StoreError> {
         let names = |rows: Vec<super::Row>| -> Vec<String> {
-            rows.into_iter().filter_map(|r| r.get("name").and_then(|v| v.as_str()).map(str::to_string)).collect()
+            rows.into_iter()
+                .filter_map(|r| r.get("name").and_then(|v| v.as_str()).map(str::to_string))
+                .collect()
         };
         let empty = super::Params::new();
         Ok(Directory {
-            employees: names(relational.query("SELECT name FROM employees ORDER BY id", &empty).await?),
-            teams: names(relational.query("SELECT name FROM teams ORDER BY id", &empty).await?),
-            services: names(relational.query("SELECT name FROM services ORDER BY id", &empty).await?),
-            skills: names(relational.query("SELECT name FROM skills ORDER BY id", &empty).await?),
+            employees: names(
+                relational
+                    .query("SELECT name FROM employees ORDER BY id", &empty)
+                    .await?,
+            ),
+            teams: names(
+                relational
+                    .query("SELECT name FROM teams ORDER BY id", &empty)
+                    .await?,
+            ),
+            services: names(
+                relational
+                    .query("SELECT name FROM services ORDER BY id", &empty)
+                    .await?,
+            ),
+            skills: names(
+                relational
+                    .query("SELECT name FROM skills ORDER BY id", &empty)
+                    .await?,
+            ),
         })
     }
 
@@ -50,15 +68,25 @@ impl Directory {
         let partial: Vec<&String> = self
             .employees
             .iter()
-            .filter(|n| n.split_whitespace().any(|part| part.eq_ignore_ascii_case(&q)))
+            .filter(|n| {
+                n.split_whitespace()
+                    .any(|part| part.eq_ignore_ascii_case(&q))
+            })
             .collect();
         match partial.as_slice() {
             [one] => Ok((*one).clone()),
-            [] => Err(format!("no employee named {q}{}", hint(&q, &self.employees))),
+            [] => Err(format!(
+                "no employee named {q}{}",
+                hint(&q, &self.employees)
+            )),
             many => Err(format!(
                 "{} employees are called {q}: {} — which one?",
                 many.len(),
-                many.iter().take(5).map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                many.iter()
+                    .take(5)
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         }
     }
@@ -78,33 +106,48 @@ impl Directory {
         let q = normalise(asked);
         exact(&self.services, &q).ok_or_else(|| match hint(&q, &self.services) {
             h if !h.is_empty() => format!("no service named {q}{h}"),
-            _ => format!("no service named {q}; services include {}", list(&self.services)),
+            _ => format!(
+                "no service named {q}; services include {}",
+                list(&self.services)
+            ),
         })
     }
 
     pub fn skill(&self, asked: &str) -> Result<String, String> {
         let q = normalise(asked);
-        if let Some((_, s)) = SKILL_ALIASES.iter().find(|(a, _)| a.eq_ignore_ascii_case(&q)) {
+        if let Some((_, s)) = SKILL_ALIASES
+            .iter()
+            .find(|(a, _)| a.eq_ignore_ascii_case(&q))
+        {
             return Ok(s.to_string());
         }
         exact(&self.skills, &q).ok_or_else(|| match hint(&q, &self.skills) {
             h if !h.is_empty() => format!("no skill named {q}{h}"),
-            _ => format!("no skill named {q}; known skills are {}", list(&self.skills)),
+            _ => format!(
+                "no skill named {q}; known skills are {}",
+                list(&self.skills)
+            ),
         })
     }
 
     /// A skill or, failing that, a service (what experts can be asked about).
     pub fn topic(&self, asked: &str) -> Result<String, String> {
-        self.skill(asked).or_else(|_| self.service(asked)).map_err(|_| {
-            let q = normalise(asked);
-            let all: Vec<String> = self.skills.iter().chain(&self.services).cloned().collect();
-            format!("no skill or service named {q}{}", hint(&q, &all))
-        })
+        self.skill(asked)
+            .or_else(|_| self.service(asked))
+            .map_err(|_| {
+                let q = normalise(asked);
+                let all: Vec<String> = self.skills.iter().chain(&self.services).cloned().collect();
+                format!("no skill or service named {q}{}", hint(&q, &all))
+            })
     }
 }
 
 fn normalise(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").trim_matches(|c: char| c == '?' || c == '.' || c == '"' || c == '\'').to_string()
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_matches(|c: char| c == '?' || c == '.' || c == '"' || c == '\'')
+        .to_string()
 }
 
 fn exact(names: &[String], q: &str) -> Option<String> {
@@ -151,15 +194,36 @@ mod tests {
         let d = dir();
         assert_eq!(d.person("sofia rossi"), Ok("Sofia Rossi".into()));
         assert_eq!(d.person("Rossi"), Ok("Sofia Rossi".into()));
-        assert_eq!(d.person("Alx Kumar"), Err("no employee named Alx Kumar — did you mean Alex Kumar?".into()));
-        assert_eq!(d.person("Alex"), Err("2 employees are called Alex: Alex Kumar, Alex Brown — which one?".into()));
-        assert_eq!(d.person("Zed Quux"), Err("no employee named Zed Quux".into()));
+        assert_eq!(
+            d.person("Alx Kumar"),
+            Err("no employee named Alx Kumar — did you mean Alex Kumar?".into())
+        );
+        assert_eq!(
+            d.person("Alex"),
+            Err("2 employees are called Alex: Alex Kumar, Alex Brown — which one?".into())
+        );
+        assert_eq!(
+            d.person("Zed Quux"),
+            Err("no employee named Zed Quux".into())
+        );
         assert_eq!(d.team("the Data team"), Ok("Data".into()));
-        assert_eq!(d.team("Paymnts"), Err("no team named Paymnts — did you mean Payments?".into()));
-        assert_eq!(d.team("Marketing"), Err("no team named Marketing; teams are Platform, Data, Payments".into()));
+        assert_eq!(
+            d.team("Paymnts"),
+            Err("no team named Paymnts — did you mean Payments?".into())
+        );
+        assert_eq!(
+            d.team("Marketing"),
+            Err("no team named Marketing; teams are Platform, Data, Payments".into())
+        );
         assert_eq!(d.skill("k8s"), Ok("Kubernetes".into()));
-        assert_eq!(d.skill("Pyhton"), Err("no skill named Pyhton — did you mean Python?".into()));
+        assert_eq!(
+            d.skill("Pyhton"),
+            Err("no skill named Pyhton — did you mean Python?".into())
+        );
         assert_eq!(d.topic("ledger-service"), Ok("ledger-service".into()));
-        assert_eq!(d.service("ledger-servce"), Err("no service named ledger-servce — did you mean ledger-service?".into()));
+        assert_eq!(
+            d.service("ledger-servce"),
+            Err("no service named ledger-servce — did you mean ledger-service?".into())
+        );
     }
 }

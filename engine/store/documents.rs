@@ -12,8 +12,8 @@ use super::{Documents, Params, QueryStore, StoreError};
 const K1: f64 = 1.2;
 const B: f64 = 0.75;
 const STOP: [&str; 24] = [
-    "the", "a", "an", "and", "or", "of", "to", "in", "on", "for", "is", "are", "be", "with", "by", "at", "it", "this", "that",
-    "from", "as", "our", "we", "about",
+    "the", "a", "an", "and", "or", "of", "to", "in", "on", "for", "is", "are", "be", "with", "by",
+    "at", "it", "this", "that", "from", "as", "our", "we", "about",
 ];
 
 #[derive(Debug, Clone, Default)]
@@ -131,8 +131,16 @@ impl Bm25Index {
                 len: terms.len() as f64,
             });
         }
-        let avg_len = if out.is_empty() { 1.0 } else { out.iter().map(|d| d.len).sum::<f64>() / out.len() as f64 };
-        Bm25Index { docs: out, postings, avg_len }
+        let avg_len = if out.is_empty() {
+            1.0
+        } else {
+            out.iter().map(|d| d.len).sum::<f64>() / out.len() as f64
+        };
+        Bm25Index {
+            docs: out,
+            postings,
+            avg_len,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -147,14 +155,26 @@ impl Bm25Index {
         let kind = filter.kind.as_deref().map(normalise_kind);
         let keep = |d: &Doc| {
             kind.as_deref().is_none_or(|k| d.hit.kind == k)
-                && filter.team.as_deref().is_none_or(|t| d.hit.team.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(t)))
-                && filter.service.as_deref().is_none_or(|s| d.hit.service.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(s)))
+                && filter.team.as_deref().is_none_or(|t| {
+                    d.hit
+                        .team
+                        .as_deref()
+                        .is_some_and(|x| x.eq_ignore_ascii_case(t))
+                })
+                && filter.service.as_deref().is_none_or(|s| {
+                    d.hit
+                        .service
+                        .as_deref()
+                        .is_some_and(|x| x.eq_ignore_ascii_case(s))
+                })
         };
         let n = self.docs.len() as f64;
         let terms = tokens(query);
         let mut scores: HashMap<usize, f64> = HashMap::new();
         for t in &terms {
-            let Some(list) = self.postings.get(t) else { continue };
+            let Some(list) = self.postings.get(t) else {
+                continue;
+            };
             let idf = ((n - list.len() as f64 + 0.5) / (list.len() as f64 + 0.5) + 1.0).ln();
             for &(i, tf) in list {
                 let d = &self.docs[i];
@@ -162,18 +182,34 @@ impl Bm25Index {
                     continue;
                 }
                 let tf = f64::from(tf);
-                *scores.entry(i).or_default() += idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * d.len / self.avg_len));
+                *scores.entry(i).or_default() +=
+                    idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * d.len / self.avg_len));
             }
         }
         // A kind filter with no query words lists that kind, newest first.
         if terms.is_empty() {
-            let mut all: Vec<usize> = (0..self.docs.len()).filter(|&i| keep(&self.docs[i])).collect();
-            all.sort_by(|a, b| self.docs[*b].hit.created_at.cmp(&self.docs[*a].hit.created_at));
-            return all.into_iter().take(limit).map(|i| self.hit(i, 0.0, &terms)).collect();
+            let mut all: Vec<usize> = (0..self.docs.len())
+                .filter(|&i| keep(&self.docs[i]))
+                .collect();
+            all.sort_by(|a, b| {
+                self.docs[*b]
+                    .hit
+                    .created_at
+                    .cmp(&self.docs[*a].hit.created_at)
+            });
+            return all
+                .into_iter()
+                .take(limit)
+                .map(|i| self.hit(i, 0.0, &terms))
+                .collect();
         }
         let mut ranked: Vec<(usize, f64)> = scores.into_iter().collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked.into_iter().take(limit).map(|(i, s)| self.hit(i, s, &terms)).collect()
+        ranked
+            .into_iter()
+            .take(limit)
+            .map(|(i, s)| self.hit(i, s, &terms))
+            .collect()
     }
 
     fn hit(&self, i: usize, score: f64, terms: &[String]) -> DocHit {
@@ -185,7 +221,10 @@ impl Bm25Index {
             .max_by_key(|(i, s)| {
                 let words = tokens(s);
                 // The earliest of equally good sentences.
-                (terms.iter().filter(|t| words.contains(t)).count(), std::cmp::Reverse(*i))
+                (
+                    terms.iter().filter(|t| words.contains(t)).count(),
+                    std::cmp::Reverse(*i),
+                )
             })
             .map_or("", |(_, s)| s);
         let mut snippet: String = best.trim().chars().take(240).collect();
@@ -206,7 +245,12 @@ impl Documents for Bm25Index {
         "bm25"
     }
 
-    async fn search(&self, query: &str, filter: &DocFilter, limit: usize) -> Result<Vec<DocHit>, StoreError> {
+    async fn search(
+        &self,
+        query: &str,
+        filter: &DocFilter,
+        limit: usize,
+    ) -> Result<Vec<DocHit>, StoreError> {
         Ok(self.search_sync(query, filter, limit))
     }
 
@@ -237,25 +281,60 @@ mod tests {
     #[test]
     fn ranks_by_bm25_and_filters_by_kind() {
         let idx = Bm25Index::new(vec![
-            doc(1, "runbook", "Runbook: ledger-service", "Restart the ledger. Check balances."),
-            doc(2, "design_doc", "Design: payments-api", "Payments call the ledger service for balances."),
-            doc(3, "runbook", "Runbook: payments-api", "Roll back payments deployments. Page the on-call."),
+            doc(
+                1,
+                "runbook",
+                "Runbook: ledger-service",
+                "Restart the ledger. Check balances.",
+            ),
+            doc(
+                2,
+                "design_doc",
+                "Design: payments-api",
+                "Payments call the ledger service for balances.",
+            ),
+            doc(
+                3,
+                "runbook",
+                "Runbook: payments-api",
+                "Roll back payments deployments. Page the on-call.",
+            ),
         ]);
         let hits = idx.search_sync("ledger", &DocFilter::default(), 5);
         assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), [1, 2]);
         assert!(hits[0].score > hits[1].score);
-        let runbooks = idx.search_sync("payments", &DocFilter { kind: Some("Runbooks".into()), ..Default::default() }, 5);
+        let runbooks = idx.search_sync(
+            "payments",
+            &DocFilter {
+                kind: Some("Runbooks".into()),
+                ..Default::default()
+            },
+            5,
+        );
         assert_eq!(runbooks.iter().map(|h| h.id).collect::<Vec<_>>(), [3]);
         assert_eq!(runbooks[0].snippet, "Roll back payments deployments.");
-        assert!(idx.search_sync("kubernetes", &DocFilter::default(), 5).is_empty());
+        assert!(
+            idx.search_sync("kubernetes", &DocFilter::default(), 5)
+                .is_empty()
+        );
         // No query words: the kind's documents, newest first.
-        let all = idx.search_sync("the", &DocFilter { kind: Some("runbook".into()), ..Default::default() }, 5);
+        let all = idx.search_sync(
+            "the",
+            &DocFilter {
+                kind: Some("runbook".into()),
+                ..Default::default()
+            },
+            5,
+        );
         assert_eq!(all.iter().map(|h| h.id).collect::<Vec<_>>(), [3, 1]);
     }
 
     #[test]
     fn tokens_and_kinds() {
-        assert_eq!(tokens("The Runbooks for payments-api"), ["runbook", "payment", "api"]);
+        assert_eq!(
+            tokens("The Runbooks for payments-api"),
+            ["runbook", "payment", "api"]
+        );
         assert_eq!(normalise_kind("design docs"), "design_doc");
         assert_eq!(normalise_kind("Post-mortems"), "postmortem");
         assert_eq!(normalise_kind("onboarding guide"), "onboarding");

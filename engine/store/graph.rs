@@ -15,10 +15,23 @@ use super::{Graph, Params, QueryStore, Row, StoreError};
 
 #[derive(Debug, Clone)]
 pub enum Node {
-    Person { name: String, title: String, team: String },
-    Team { name: String },
-    Skill { name: String },
-    Service { name: String, team: String, owner: String, tier: String },
+    Person {
+        name: String,
+        title: String,
+        team: String,
+    },
+    Team {
+        name: String,
+    },
+    Skill {
+        name: String,
+    },
+    Service {
+        name: String,
+        team: String,
+        owner: String,
+        tier: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -50,28 +63,48 @@ pub struct MemGraph {
 }
 
 fn s(r: &Row, k: &str) -> String {
-    r.get(k).and_then(Value::as_str).unwrap_or_default().to_string()
+    r.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 fn i(r: &Row, k: &str) -> i64 {
     r.get(k).and_then(Value::as_i64).unwrap_or_default()
 }
 
 impl MemGraph {
-    pub async fn build(relational: &dyn QueryStore, metrics: &dyn QueryStore) -> Result<MemGraph, StoreError> {
+    pub async fn build(
+        relational: &dyn QueryStore,
+        metrics: &dyn QueryStore,
+    ) -> Result<MemGraph, StoreError> {
         let p = Params::new();
         let people = relational
             .query("SELECT e.id, e.name, e.title, t.name AS team, e.manager_id FROM employees e JOIN teams t ON t.id = e.team_id ORDER BY e.id", &p)
             .await?;
-        let teams = relational.query("SELECT name FROM teams ORDER BY id", &p).await?;
-        let skills = relational.query("SELECT name FROM skills ORDER BY id", &p).await?;
+        let teams = relational
+            .query("SELECT name FROM teams ORDER BY id", &p)
+            .await?;
+        let skills = relational
+            .query("SELECT name FROM skills ORDER BY id", &p)
+            .await?;
         let has = relational
             .query("SELECT es.employee_id, s.name, es.proficiency FROM employee_skills es JOIN skills s ON s.id = es.skill_id", &p)
             .await?;
         let services = relational
             .query("SELECT s.id, s.name, t.name AS team, e.name AS owner, s.tier, s.stack FROM services s JOIN teams t ON t.id = s.team_id JOIN employees e ON e.id = s.owner_id ORDER BY s.id", &p)
             .await?;
-        let deps = relational.query("SELECT service_id, depends_on_id FROM service_dependencies", &p).await?;
-        let commits = metrics.query("SELECT author_id, service, COUNT(*) AS n FROM commits GROUP BY author_id, service", &p).await?;
+        let deps = relational
+            .query(
+                "SELECT service_id, depends_on_id FROM service_dependencies",
+                &p,
+            )
+            .await?;
+        let commits = metrics
+            .query(
+                "SELECT author_id, service, COUNT(*) AS n FROM commits GROUP BY author_id, service",
+                &p,
+            )
+            .await?;
         let reviews = metrics
             .query("SELECT reviewer_id, author_id, COUNT(*) AS n FROM pr_reviews WHERE reviewed_at IS NOT NULL GROUP BY reviewer_id, author_id", &p)
             .await?;
@@ -93,7 +126,11 @@ impl MemGraph {
         }
         let mut by_id: HashMap<i64, NodeIndex> = HashMap::new();
         for r in &people {
-            let n = m.g.add_node(Node::Person { name: s(r, "name"), title: s(r, "title"), team: s(r, "team") });
+            let n = m.g.add_node(Node::Person {
+                name: s(r, "name"),
+                title: s(r, "title"),
+                team: s(r, "team"),
+            });
             by_id.insert(i(r, "id"), n);
             m.people.insert(s(r, "name").to_lowercase(), n);
             if let Some(&t) = m.teams.get(&s(r, "team").to_lowercase()) {
@@ -106,13 +143,21 @@ impl MemGraph {
             }
         }
         for r in &has {
-            if let (Some(&a), Some(&b)) = (by_id.get(&i(r, "employee_id")), m.skills.get(&s(r, "name").to_lowercase())) {
+            if let (Some(&a), Some(&b)) = (
+                by_id.get(&i(r, "employee_id")),
+                m.skills.get(&s(r, "name").to_lowercase()),
+            ) {
                 m.g.add_edge(a, b, Edge::HasSkill(i(r, "proficiency")));
             }
         }
         let mut svc_by_id: HashMap<i64, NodeIndex> = HashMap::new();
         for r in &services {
-            let n = m.g.add_node(Node::Service { name: s(r, "name"), team: s(r, "team"), owner: s(r, "owner"), tier: s(r, "tier") });
+            let n = m.g.add_node(Node::Service {
+                name: s(r, "name"),
+                team: s(r, "team"),
+                owner: s(r, "owner"),
+                tier: s(r, "tier"),
+            });
             svc_by_id.insert(i(r, "id"), n);
             m.services.insert(s(r, "name").to_lowercase(), n);
             if let Some(&t) = m.teams.get(&s(r, "team").to_lowercase()) {
@@ -125,17 +170,26 @@ impl MemGraph {
             }
         }
         for r in &deps {
-            if let (Some(&a), Some(&b)) = (svc_by_id.get(&i(r, "service_id")), svc_by_id.get(&i(r, "depends_on_id"))) {
+            if let (Some(&a), Some(&b)) = (
+                svc_by_id.get(&i(r, "service_id")),
+                svc_by_id.get(&i(r, "depends_on_id")),
+            ) {
                 m.g.add_edge(a, b, Edge::DependsOn);
             }
         }
         for r in &commits {
-            if let (Some(&a), Some(&b)) = (by_id.get(&i(r, "author_id")), m.services.get(&s(r, "service").to_lowercase())) {
+            if let (Some(&a), Some(&b)) = (
+                by_id.get(&i(r, "author_id")),
+                m.services.get(&s(r, "service").to_lowercase()),
+            ) {
                 m.g.add_edge(a, b, Edge::CommitsTo(i(r, "n")));
             }
         }
         for r in &reviews {
-            if let (Some(&a), Some(&b)) = (by_id.get(&i(r, "reviewer_id")), by_id.get(&i(r, "author_id"))) {
+            if let (Some(&a), Some(&b)) = (
+                by_id.get(&i(r, "reviewer_id")),
+                by_id.get(&i(r, "author_id")),
+            ) {
                 m.g.add_edge(a, b, Edge::Reviewed(i(r, "n")));
             }
         }
@@ -148,7 +202,10 @@ impl MemGraph {
 
     fn name(&self, n: NodeIndex) -> &str {
         match &self.g[n] {
-            Node::Person { name, .. } | Node::Team { name } | Node::Skill { name } | Node::Service { name, .. } => name,
+            Node::Person { name, .. }
+            | Node::Team { name }
+            | Node::Skill { name }
+            | Node::Service { name, .. } => name,
         }
     }
 
@@ -162,8 +219,14 @@ impl MemGraph {
         r
     }
 
-    fn lookup(map: &HashMap<String, NodeIndex>, what: &str, key: &str) -> Result<NodeIndex, StoreError> {
-        map.get(&key.to_lowercase()).copied().ok_or_else(|| StoreError::query(format!("no {what} named {key}")))
+    fn lookup(
+        map: &HashMap<String, NodeIndex>,
+        what: &str,
+        key: &str,
+    ) -> Result<NodeIndex, StoreError> {
+        map.get(&key.to_lowercase())
+            .copied()
+            .ok_or_else(|| StoreError::query(format!("no {what} named {key}")))
     }
 
     /// People who review each other's work, most reviews first.
@@ -185,7 +248,13 @@ impl MemGraph {
             .into_iter()
             .filter(|(other, _)| *other != me)
             .map(|(other, (given, received))| {
-                let shared: Vec<String> = self.commits_of(other).into_iter().filter(|(s, _)| mine.contains(s)).map(|(s, _)| self.name(s).to_string()).collect();
+                let mut shared: Vec<String> = self
+                    .commits_of(other)
+                    .into_iter()
+                    .filter(|(s, _)| mine.contains(s))
+                    .map(|(s, _)| self.name(s).to_string())
+                    .collect();
+                shared.sort();
                 let mut r = self.person_row(other);
                 r.insert("reviews_given".into(), json!(given));
                 r.insert("reviews_received".into(), json!(received));
@@ -213,7 +282,12 @@ impl MemGraph {
     fn experts(&self, topic: &str, limit: usize) -> Result<Vec<Row>, StoreError> {
         let mut rows: Vec<(i64, String, Row)> = Vec::new();
         if let Some(&skill) = self.skills.get(&topic.to_lowercase()) {
-            let using: HashSet<NodeIndex> = self.g.edges_directed(skill, Direction::Incoming).filter(|e| matches!(e.weight(), Edge::Uses)).map(|e| e.source()).collect();
+            let using: HashSet<NodeIndex> = self
+                .g
+                .edges_directed(skill, Direction::Incoming)
+                .filter(|e| matches!(e.weight(), Edge::Uses))
+                .map(|e| e.source())
+                .collect();
             let mut people: BTreeMap<NodeIndex, (i64, i64)> = BTreeMap::new();
             for e in self.g.edges_directed(skill, Direction::Incoming) {
                 if let Edge::HasSkill(p) = e.weight() {
@@ -258,13 +332,28 @@ impl MemGraph {
     /// depends on it transitively (its blast radius).
     fn service_dependencies(&self, service: &str) -> Result<Vec<Row>, StoreError> {
         let svc = Self::lookup(&self.services, "service", service)?;
-        let Node::Service { name, team, owner, tier } = &self.g[svc] else { unreachable!("services map holds services") };
+        let Node::Service {
+            name,
+            team,
+            owner,
+            tier,
+        } = &self.g[svc]
+        else {
+            unreachable!("services map holds services")
+        };
         let direct = |dir: Direction| -> Vec<String> {
             let mut v: Vec<String> = self
                 .g
                 .edges_directed(svc, dir)
                 .filter(|e| matches!(e.weight(), Edge::DependsOn))
-                .map(|e| self.name(if dir == Direction::Outgoing { e.target() } else { e.source() }).to_string())
+                .map(|e| {
+                    self.name(if dir == Direction::Outgoing {
+                        e.target()
+                    } else {
+                        e.source()
+                    })
+                    .to_string()
+                })
                 .collect();
             v.sort();
             v
@@ -297,7 +386,14 @@ impl MemGraph {
     fn knowledge_silos(&self, team: Option<&str>, limit: usize) -> Result<Vec<Row>, StoreError> {
         let mut rows: Vec<(i64, usize, String, Row)> = Vec::new();
         for (_, &svc) in self.services.iter() {
-            let Node::Service { name, team: owner_team, .. } = &self.g[svc] else { continue };
+            let Node::Service {
+                name,
+                team: owner_team,
+                ..
+            } = &self.g[svc]
+            else {
+                continue;
+            };
             if team.is_some_and(|t| !t.eq_ignore_ascii_case(owner_team)) {
                 continue;
             }
@@ -326,8 +422,14 @@ impl MemGraph {
             r.insert("committers".into(), json!(counts.len()));
             r.insert("bus_factor".into(), json!(bus));
             r.insert("commits".into(), json!(total));
-            r.insert("top_contributor".into(), json!(counts.first().map(|c| c.1.clone())));
-            r.insert("top_share".into(), json!(counts.first().map(|c| c.0 as f64 / total as f64)));
+            r.insert(
+                "top_contributor".into(),
+                json!(counts.first().map(|c| c.1.clone())),
+            );
+            r.insert(
+                "top_share".into(),
+                json!(counts.first().map(|c| c.0 as f64 / total as f64)),
+            );
             rows.push((bus, counts.len(), name.clone(), r));
         }
         rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
@@ -336,7 +438,9 @@ impl MemGraph {
 }
 
 fn arg<'a>(p: &'a Params, k: &str) -> Result<&'a str, StoreError> {
-    p.get(k).and_then(Value::as_str).ok_or_else(|| StoreError::query(format!("missing argument \"{k}\"")))
+    p.get(k)
+        .and_then(Value::as_str)
+        .ok_or_else(|| StoreError::query(format!("missing argument \"{k}\"")))
 }
 
 fn limit(p: &Params) -> usize {
@@ -354,7 +458,9 @@ impl QueryStore for MemGraph {
             "collaborators" => self.collaborators(arg(p, "person")?, limit(p)),
             "experts" => self.experts(arg(p, "topic")?, limit(p)),
             "service_dependencies" => self.service_dependencies(arg(p, "service")?),
-            "knowledge_silos" => self.knowledge_silos(p.get("team").and_then(Value::as_str), limit(p)),
+            "knowledge_silos" => {
+                self.knowledge_silos(p.get("team").and_then(Value::as_str), limit(p))
+            }
             other => Err(StoreError::query(format!(
                 "the embedded graph has no operation \"{other}\"; it knows collaborators, experts, service_dependencies, knowledge_silos"
             ))),

@@ -56,12 +56,28 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
             len: o.teams.len(),
             row: Box::new(move |i| {
                 let t = &o.teams[i];
-                vec![int(t.id), text(&t.name), text(&t.description), int(t.manager_id)]
+                vec![
+                    int(t.id),
+                    text(&t.name),
+                    text(&t.description),
+                    int(t.manager_id),
+                ]
             }),
         },
         Table {
             name: "employees",
-            columns: &["id", "name", "email", "title", "level", "team_id", "manager_id", "location", "hire_date", "is_manager"],
+            columns: &[
+                "id",
+                "name",
+                "email",
+                "title",
+                "level",
+                "team_id",
+                "manager_id",
+                "location",
+                "hire_date",
+                "is_manager",
+            ],
             len: o.employees.len(),
             row: Box::new(move |i| {
                 let e = &o.employees[i];
@@ -99,7 +115,16 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
         },
         Table {
             name: "services",
-            columns: &["id", "name", "team_id", "owner_id", "language", "tier", "description", "stack"],
+            columns: &[
+                "id",
+                "name",
+                "team_id",
+                "owner_id",
+                "language",
+                "tier",
+                "description",
+                "stack",
+            ],
             len: o.services.len(),
             row: Box::new(move |i| {
                 let s = &o.services[i];
@@ -126,7 +151,16 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
         },
         Table {
             name: "projects",
-            columns: &["id", "name", "team_id", "lead_id", "status", "start_date", "due_date", "description"],
+            columns: &[
+                "id",
+                "name",
+                "team_id",
+                "lead_id",
+                "status",
+                "start_date",
+                "due_date",
+                "description",
+            ],
             len: o.projects.len(),
             row: Box::new(move |i| {
                 let p = &o.projects[i];
@@ -148,12 +182,31 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
             len: o.sprints.len(),
             row: Box::new(move |i| {
                 let s = &o.sprints[i];
-                vec![int(s.id), int(s.team_id), text(&s.name), int(s.number), day(s.starts_on), day(s.ends_on)]
+                vec![
+                    int(s.id),
+                    int(s.team_id),
+                    text(&s.name),
+                    int(s.number),
+                    day(s.starts_on),
+                    day(s.ends_on),
+                ]
             }),
         },
         Table {
             name: "tickets",
-            columns: &["id", "key", "title", "team_id", "sprint_id", "project_id", "assignee_id", "points", "status", "created_at", "completed_at"],
+            columns: &[
+                "id",
+                "key",
+                "title",
+                "team_id",
+                "sprint_id",
+                "project_id",
+                "assignee_id",
+                "points",
+                "status",
+                "created_at",
+                "completed_at",
+            ],
             len: o.tickets.len(),
             row: Box::new(move |i| {
                 let t = &o.tickets[i];
@@ -174,11 +227,25 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
         },
         Table {
             name: "oncall_shifts",
-            columns: &["id", "team_id", "employee_id", "starts_at", "ends_at", "role"],
+            columns: &[
+                "id",
+                "team_id",
+                "employee_id",
+                "starts_at",
+                "ends_at",
+                "role",
+            ],
             len: o.oncall_shifts.len(),
             row: Box::new(move |i| {
                 let s = &o.oncall_shifts[i];
-                vec![int(s.id), int(s.team_id), int(s.employee_id), ts(s.starts_at), ts(s.ends_at), text(&s.role)]
+                vec![
+                    int(s.id),
+                    int(s.team_id),
+                    int(s.employee_id),
+                    ts(s.starts_at),
+                    ts(s.ends_at),
+                    text(&s.role),
+                ]
             }),
         },
         Table {
@@ -187,7 +254,13 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
             len: o.time_off.len(),
             row: Box::new(move |i| {
                 let t = &o.time_off[i];
-                vec![int(t.id), int(t.employee_id), day(t.starts_on), day(t.ends_on), text(&t.kind)]
+                vec![
+                    int(t.id),
+                    int(t.employee_id),
+                    day(t.starts_on),
+                    day(t.ends_on),
+                    text(&t.kind),
+                ]
             }),
         },
         Table {
@@ -196,12 +269,28 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
             len: o.one_on_ones.len(),
             row: Box::new(move |i| {
                 let n = &o.one_on_ones[i];
-                vec![int(n.id), int(n.manager_id), int(n.employee_id), day(n.held_on), text(&n.notes)]
+                vec![
+                    int(n.id),
+                    int(n.manager_id),
+                    int(n.employee_id),
+                    day(n.held_on),
+                    text(&n.notes),
+                ]
             }),
         },
         Table {
             name: "documents",
-            columns: &["id", "kind", "title", "body", "team_id", "service_id", "author_id", "incident_id", "created_at"],
+            columns: &[
+                "id",
+                "kind",
+                "title",
+                "body",
+                "team_id",
+                "service_id",
+                "author_id",
+                "incident_id",
+                "created_at",
+            ],
             len: o.documents.len(),
             row: Box::new(move |i| {
                 let d = &o.documents[i];
@@ -221,7 +310,17 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
         Table {
             name: "commits",
             columns: &[
-                "sha", "author_id", "author", "team", "service", "service_team", "pr_id", "authored_at", "message", "additions", "deletions",
+                "sha",
+                "author_id",
+                "author",
+                "team",
+                "service",
+                "service_team",
+                "pr_id",
+                "authored_at",
+                "message",
+                "additions",
+                "deletions",
                 "deployment_id",
             ],
             len: o.commits.len(),
@@ -247,7 +346,17 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
         Table {
             name: "pull_requests",
             columns: &[
-                "id", "title", "author_id", "author", "team", "service", "service_team", "state", "first_commit_at", "opened_at", "merged_at",
+                "id",
+                "title",
+                "author_id",
+                "author",
+                "team",
+                "service",
+                "service_team",
+                "state",
+                "first_commit_at",
+                "opened_at",
+                "merged_at",
                 "deployment_id",
             ],
             len: o.pull_requests.len(),
@@ -273,8 +382,18 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
         Table {
             name: "pr_reviews",
             columns: &[
-                "id", "pr_id", "reviewer_id", "reviewer", "reviewer_team", "author_id", "author", "service", "requested_at", "reviewed_at",
-                "wait_hours", "verdict",
+                "id",
+                "pr_id",
+                "reviewer_id",
+                "reviewer",
+                "reviewer_team",
+                "author_id",
+                "author",
+                "service",
+                "requested_at",
+                "reviewed_at",
+                "wait_hours",
+                "verdict",
             ],
             len: o.reviews.len(),
             row: Box::new(move |i| {
@@ -298,7 +417,16 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
         },
         Table {
             name: "ci_runs",
-            columns: &["id", "pr_id", "service", "team", "started_at", "finished_at", "duration_s", "status"],
+            columns: &[
+                "id",
+                "pr_id",
+                "service",
+                "team",
+                "started_at",
+                "finished_at",
+                "duration_s",
+                "status",
+            ],
             len: o.ci_runs.len(),
             row: Box::new(move |i| {
                 let r = &o.ci_runs[i];
@@ -317,7 +445,15 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
         },
         Table {
             name: "deployments",
-            columns: &["id", "service", "team", "environment", "status", "started_at", "finished_at"],
+            columns: &[
+                "id",
+                "service",
+                "team",
+                "environment",
+                "status",
+                "started_at",
+                "finished_at",
+            ],
             len: o.deployments.len(),
             row: Box::new(move |i| {
                 let d = &o.deployments[i];
@@ -335,7 +471,17 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
         },
         Table {
             name: "incidents",
-            columns: &["id", "title", "severity", "service", "team", "deployment_id", "opened_at", "resolved_at", "resolution_hours"],
+            columns: &[
+                "id",
+                "title",
+                "severity",
+                "service",
+                "team",
+                "deployment_id",
+                "opened_at",
+                "resolved_at",
+                "resolution_hours",
+            ],
             len: o.incidents.len(),
             row: Box::new(move |i| {
                 let n = &o.incidents[i];
@@ -363,7 +509,10 @@ pub fn meta(o: &Org) -> Vec<(&'static str, String)> {
         ("seed", o.seed.to_string()),
         ("employees", o.employees.len().to_string()),
         ("teams", o.teams.len().to_string()),
-        ("generator", format!("eng-intel {}", env!("CARGO_PKG_VERSION"))),
+        (
+            "generator",
+            format!("eng-intel {}", env!("CARGO_PKG_VERSION")),
+        ),
     ]
 }
 

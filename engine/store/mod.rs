@@ -90,7 +90,12 @@ pub trait Graph: QueryStore {}
 #[async_trait]
 pub trait Documents: Send + Sync {
     fn backend(&self) -> &'static str;
-    async fn search(&self, query: &str, filter: &DocFilter, limit: usize) -> Result<Vec<DocHit>, StoreError>;
+    async fn search(
+        &self,
+        query: &str,
+        filter: &DocFilter,
+        limit: usize,
+    ) -> Result<Vec<DocHit>, StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
@@ -124,17 +129,32 @@ impl Stores {
         };
         push(self.relational.backend(), self.relational.ping().await);
         push(self.metrics.backend(), self.metrics.ping().await);
-        push(graph_health_name(self.graph.backend()), self.graph.ping().await);
+        push(
+            graph_health_name(self.graph.backend()),
+            self.graph.ping().await,
+        );
         push(self.documents.backend(), self.documents.ping().await);
         out
     }
 
     /// Builds the stores from already opened query stores: the graph and the document
     /// index are derived from their data.
-    pub async fn assemble(relational: Arc<dyn Relational>, metrics: Arc<dyn Metrics>) -> anyhow::Result<Stores> {
-        let graph: Arc<dyn Graph> = Arc::new(MemGraph::build(relational.as_ref(), metrics.as_ref()).await?);
+    pub async fn assemble(
+        relational: Arc<dyn Relational>,
+        metrics: Arc<dyn Metrics>,
+    ) -> anyhow::Result<Stores> {
+        let graph: Arc<dyn Graph> =
+            Arc::new(MemGraph::build(relational.as_ref(), metrics.as_ref()).await?);
         let documents: Arc<dyn Documents> = Arc::new(Bm25Index::build(relational.as_ref()).await?);
-        let tools = Arc::new(StoreTools::new(relational.clone(), metrics.clone(), graph.clone(), documents.clone()).await?);
+        let tools = Arc::new(
+            StoreTools::new(
+                relational.clone(),
+                metrics.clone(),
+                graph.clone(),
+                documents.clone(),
+            )
+            .await?,
+        );
         Ok(Stores {
             relational,
             metrics,
@@ -146,7 +166,11 @@ impl Stores {
 }
 
 fn graph_health_name(backend: &str) -> &str {
-    if backend == "embedded" { "graph" } else { backend }
+    if backend == "embedded" {
+        "graph"
+    } else {
+        backend
+    }
 }
 
 /// Opens the configured stores. With an empty data dir, generates the demo organisation

@@ -17,9 +17,18 @@ use super::directory::Directory;
 use super::load::timestamp;
 use crate::compile::ToolDef;
 
-pub fn prepare(tool: &ToolDef, args: &Value, dir: &Directory, now: DateTime<Utc>) -> Result<Params, String> {
+pub fn prepare(
+    tool: &ToolDef,
+    args: &Value,
+    dir: &Directory,
+    now: DateTime<Utc>,
+) -> Result<Params, String> {
     let mut p: Params = args.as_object().cloned().unwrap_or_default();
-    if let Some(props) = tool.args_schema.get("properties").and_then(Value::as_object) {
+    if let Some(props) = tool
+        .args_schema
+        .get("properties")
+        .and_then(Value::as_object)
+    {
         for (name, schema) in props {
             if !p.contains_key(name)
                 && let Some(d) = schema.get("default")
@@ -44,7 +53,10 @@ pub fn prepare(tool: &ToolDef, args: &Value, dir: &Directory, now: DateTime<Utc>
     }
     p.insert("now".into(), timestamp(now).into());
     p.insert("today".into(), day(now.date_naive()).into());
-    let span = match (p.get("days").and_then(Value::as_i64), p.get("weeks").and_then(Value::as_i64)) {
+    let span = match (
+        p.get("days").and_then(Value::as_i64),
+        p.get("weeks").and_then(Value::as_i64),
+    ) {
         (Some(d), _) => Some(Duration::days(d)),
         (None, Some(w)) => Some(Duration::weeks(w)),
         _ => None,
@@ -74,11 +86,18 @@ pub fn period_bounds(period: &str, now: DateTime<Utc>) -> Result<Bounds, String>
     let midnight = |d: NaiveDate| crate::org::at_midnight(d);
     let days = |start: NaiveDate, n: i64| -> Bounds {
         let end = start + Duration::days(n - 1);
-        (start, end, midnight(start), midnight(end) + Duration::days(1))
+        (
+            start,
+            end,
+            midnight(start),
+            midnight(end) + Duration::days(1),
+        )
     };
     let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
     let first_of_month = today.with_day(1).expect("day 1 exists");
-    let next_month = (first_of_month + Duration::days(32)).with_day(1).expect("day 1 exists");
+    let next_month = (first_of_month + Duration::days(32))
+        .with_day(1)
+        .expect("day 1 exists");
     let p = period.trim().to_lowercase();
     let words: Vec<&str> = p.split_whitespace().collect();
     Ok(match words.as_slice() {
@@ -89,7 +108,9 @@ pub fn period_bounds(period: &str, now: DateTime<Utc>) -> Result<Bounds, String>
         ["next", "week"] => days(monday + Duration::weeks(1), 7),
         ["this", "month"] => days(first_of_month, (next_month - first_of_month).num_days()),
         ["next", "month"] => {
-            let after = (next_month + Duration::days(32)).with_day(1).expect("day 1 exists");
+            let after = (next_month + Duration::days(32))
+                .with_day(1)
+                .expect("day 1 exists");
             days(next_month, (after - next_month).num_days())
         }
         ["next", n, unit] if n.parse::<i64>().is_ok_and(|n| (1..=366).contains(&n)) => {
@@ -105,7 +126,9 @@ pub fn period_bounds(period: &str, now: DateTime<Utc>) -> Result<Bounds, String>
 }
 
 fn bad_period(period: &str) -> String {
-    format!("cannot read the period \"{period}\"; say now, today, tomorrow, this week, next week, this month, next month, or next N days")
+    format!(
+        "cannot read the period \"{period}\"; say now, today, tomorrow, this week, next week, this month, next month, or next N days"
+    )
 }
 
 #[cfg(test)]
@@ -126,6 +149,10 @@ mod tests {
         let b = period_bounds("next month", now).unwrap();
         assert_eq!((b.0, b.1), (d("2025-07-01"), d("2025-07-31")));
         assert_eq!(period_bounds("now", now).unwrap().2, now);
-        assert!(period_bounds("someday", now).unwrap_err().starts_with("cannot read the period \"someday\""));
+        assert!(
+            period_bounds("someday", now)
+                .unwrap_err()
+                .starts_with("cannot read the period \"someday\"")
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! PostgreSQL for the relational role (sqlx): the same schema as the SQLite file, from
-//! `migrations/postgres`, and the same loader.
+//! PostgreSQL (sqlx) for the relational role — and for metrics too when asked, since it
+//! holds the same full schema as the SQLite file (from `migrations/postgres`), loaded by
+//! the same loader.
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -8,7 +9,7 @@ use sqlx::{AssertSqlSafe, Column, Row as _, TypeInfo, ValueRef};
 
 use super::load::{Cell, chunk_rows, meta, tables};
 use super::sql::{Style, positional};
-use super::{Params, QueryStore, Relational, Row, StoreError};
+use super::{Metrics, Params, QueryStore, Relational, Row, StoreError};
 use crate::org::Org;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("engine/store/migrations/postgres");
@@ -26,8 +27,20 @@ impl Postgres {
             .connect(&settings.url())
             .await
             // The URL holds the password: name the server only.
-            .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL at {}:{}/{}: {e}", settings.host, settings.port, settings.database))?;
-        MIGRATOR.run(&pool).await.map_err(|e| anyhow::anyhow!("cannot migrate PostgreSQL database {}: {e}", settings.database))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot connect to PostgreSQL at {}:{}/{}: {e}",
+                    settings.host,
+                    settings.port,
+                    settings.database
+                )
+            })?;
+        MIGRATOR.run(&pool).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot migrate PostgreSQL database {}: {e}",
+                settings.database
+            )
+        })?;
         Ok(Postgres { pool })
     }
 
@@ -36,7 +49,9 @@ impl Postgres {
     }
 
     pub async fn is_loaded(&self) -> anyhow::Result<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM meta WHERE key = 'as_of'").fetch_one(&self.pool).await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM meta WHERE key = 'as_of'")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(n > 0)
     }
 
@@ -45,7 +60,9 @@ impl Postgres {
         let mut tx = self.pool.begin().await?;
         let tables = tables(org);
         let names: Vec<&str> = tables.iter().map(|t| t.name).chain(["meta"]).collect();
-        sqlx::query(AssertSqlSafe(format!("TRUNCATE {}", names.join(", ")))).execute(&mut *tx).await?;
+        sqlx::query(AssertSqlSafe(format!("TRUNCATE {}", names.join(", "))))
+            .execute(&mut *tx)
+            .await?;
         let mut done = 0u64;
         for t in &tables {
             let per = chunk_rows(t.columns.len());
@@ -62,14 +79,20 @@ impl Postgres {
                         };
                     }
                 }
-                q.execute(&mut *tx).await.map_err(|e| anyhow::anyhow!("loading {}: {e}", t.name))?;
+                q.execute(&mut *tx)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("loading {}: {e}", t.name))?;
                 done += (end - start) as u64;
                 progress(done);
                 start = end;
             }
         }
         for (k, v) in meta(org) {
-            sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2)").bind(k).bind(v).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2)")
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -79,9 +102,21 @@ impl Postgres {
 fn insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
     let n = columns.len();
     let values: Vec<String> = (0..rows)
-        .map(|r| format!("({})", (1..=n).map(|c| format!("${}", r * n + c)).collect::<Vec<_>>().join(",")))
+        .map(|r| {
+            format!(
+                "({})",
+                (1..=n)
+                    .map(|c| format!("${}", r * n + c))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        })
         .collect();
-    format!("INSERT INTO {table} ({}) VALUES {}", columns.join(","), values.join(","))
+    format!(
+        "INSERT INTO {table} ({}) VALUES {}",
+        columns.join(","),
+        values.join(",")
+    )
 }
 
 #[async_trait]
@@ -111,18 +146,24 @@ impl QueryStore for Postgres {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(pg_error)
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(pg_error)
     }
 }
 
 impl Relational for Postgres {}
+impl Metrics for Postgres {}
 
 fn pg_error(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::Database(db) => StoreError::query(format!("postgres: {}", db.message())),
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
-            StoreError::unavailable(format!("postgres: {e}"))
-        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::Io(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_) => StoreError::unavailable(format!("postgres: {e}")),
         other => StoreError::query(format!("postgres: {other}")),
     }
 }
@@ -140,9 +181,14 @@ fn row_json(row: &PgRow) -> Result<Row, StoreError> {
                 "INT4" => Value::from(row.try_get::<i32, _>(i).map_err(pg_error)?),
                 "INT8" => Value::from(row.try_get::<i64, _>(i).map_err(pg_error)?),
                 "FLOAT4" => Value::from(f64::from(row.try_get::<f32, _>(i).map_err(pg_error)?)),
-                "FLOAT8" => serde_json::Number::from_f64(row.try_get::<f64, _>(i).map_err(pg_error)?).map_or(Value::Null, Value::Number),
+                "FLOAT8" => {
+                    serde_json::Number::from_f64(row.try_get::<f64, _>(i).map_err(pg_error)?)
+                        .map_or(Value::Null, Value::Number)
+                }
                 "BOOL" => Value::from(row.try_get::<bool, _>(i).map_err(pg_error)?),
-                "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "UNKNOWN" => Value::String(row.try_get::<String, _>(i).map_err(pg_error)?),
+                "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "UNKNOWN" => {
+                    Value::String(row.try_get::<String, _>(i).map_err(pg_error)?)
+                }
                 other => {
                     return Err(StoreError::query(format!(
                         "postgres: column \"{}\" has type {other}, which tools cannot return; cast it (e.g. CAST(x AS DOUBLE PRECISION) or x::text)",

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
 use sqlx::{AssertSqlSafe, Column, Row as _, TypeInfo, ValueRef};
 
 use super::load::{Cell, chunk_rows, meta, tables};
@@ -27,7 +30,9 @@ impl Sqlite {
     /// Opens (creating if needed) the file and brings its schema up to date.
     pub async fn open(path: &Path) -> anyhow::Result<Sqlite> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                anyhow::anyhow!("cannot create data directory {}: {e}", dir.display())
+            })?;
         }
         let opts = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
@@ -40,7 +45,10 @@ impl Sqlite {
             .connect_with(opts)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
-        MIGRATOR.run(&pool).await.map_err(|e| anyhow::anyhow!("cannot migrate {}: {e}", path.display()))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot migrate {}: {e}", path.display()))?;
         Ok(Sqlite {
             pool,
             path: path.to_path_buf(),
@@ -57,7 +65,9 @@ impl Sqlite {
 
     /// The `meta` table (seed, size, as_of of the loaded data); empty before a load.
     pub async fn meta(&self) -> anyhow::Result<HashMap<String, String>> {
-        let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM meta").fetch_all(&self.pool).await?;
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM meta")
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.into_iter().collect())
     }
 
@@ -72,7 +82,9 @@ impl Sqlite {
         let mut tx = self.pool.begin().await?;
         let tables = tables(org);
         for t in tables.iter().rev() {
-            sqlx::query(AssertSqlSafe(format!("DELETE FROM {}", t.name))).execute(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(format!("DELETE FROM {}", t.name)))
+                .execute(&mut *tx)
+                .await?;
         }
         sqlx::query("DELETE FROM meta").execute(&mut *tx).await?;
         let mut done = 0u64;
@@ -92,14 +104,20 @@ impl Sqlite {
                         };
                     }
                 }
-                q.execute(&mut *tx).await.map_err(|e| anyhow::anyhow!("loading {}: {e}", t.name))?;
+                q.execute(&mut *tx)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("loading {}: {e}", t.name))?;
                 done += (end - start) as u64;
                 progress(done);
                 start = end;
             }
         }
         for (k, v) in meta(org) {
-            sqlx::query("INSERT INTO meta (key, value) VALUES (?1, ?2)").bind(k).bind(v).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO meta (key, value) VALUES (?1, ?2)")
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -108,7 +126,11 @@ impl Sqlite {
 
 fn insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
     let one = format!("({})", vec!["?"; columns.len()].join(","));
-    format!("INSERT INTO {table} ({}) VALUES {}", columns.join(","), vec![one; rows].join(","))
+    format!(
+        "INSERT INTO {table} ({}) VALUES {}",
+        columns.join(","),
+        vec![one; rows].join(",")
+    )
 }
 
 #[async_trait]
@@ -137,7 +159,11 @@ impl QueryStore for Sqlite {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(sql_error)
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(sql_error)
     }
 }
 
@@ -147,7 +173,9 @@ impl Metrics for Sqlite {}
 fn sql_error(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::Database(db) => StoreError::query(format!("sqlite: {}", db.message())),
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => StoreError::unavailable(format!("sqlite: {e}")),
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            StoreError::unavailable(format!("sqlite: {e}"))
+        }
         other => StoreError::query(format!("sqlite: {other}")),
     }
 }
@@ -161,9 +189,19 @@ fn row_json(row: &SqliteRow) -> Result<Row, StoreError> {
             Value::Null
         } else {
             match raw.type_info().name() {
-                "INTEGER" | "BOOLEAN" => Value::from(row.try_get_unchecked::<i64, _>(i).map_err(sql_error)?),
-                "REAL" | "NUMERIC" => serde_json::Number::from_f64(row.try_get_unchecked::<f64, _>(i).map_err(sql_error)?).map_or(Value::Null, Value::Number),
-                "BLOB" => Value::String(String::from_utf8_lossy(&row.try_get_unchecked::<Vec<u8>, _>(i).map_err(sql_error)?).into_owned()),
+                "INTEGER" | "BOOLEAN" => {
+                    Value::from(row.try_get_unchecked::<i64, _>(i).map_err(sql_error)?)
+                }
+                "REAL" | "NUMERIC" => serde_json::Number::from_f64(
+                    row.try_get_unchecked::<f64, _>(i).map_err(sql_error)?,
+                )
+                .map_or(Value::Null, Value::Number),
+                "BLOB" => Value::String(
+                    String::from_utf8_lossy(
+                        &row.try_get_unchecked::<Vec<u8>, _>(i).map_err(sql_error)?,
+                    )
+                    .into_owned(),
+                ),
                 _ => Value::String(row.try_get_unchecked::<String, _>(i).map_err(sql_error)?),
             }
         };

@@ -32,7 +32,9 @@ impl StoreTools {
         documents: Arc<dyn Documents>,
     ) -> Result<StoreTools, StoreError> {
         let directory = Directory::load(relational.as_ref()).await?;
-        let as_of = relational.query("SELECT value FROM meta WHERE key = 'as_of'", &Params::new()).await?;
+        let as_of = relational
+            .query("SELECT value FROM meta WHERE key = 'as_of'", &Params::new())
+            .await?;
         let now = as_of
             .first()
             .and_then(|r| r.get("value"))
@@ -75,9 +77,18 @@ impl StoreTools {
                 )));
             }
         };
-        let text = tool.query.as_ref().and_then(|q| q.for_backend(store.backend())).ok_or_else(|| {
-            StoreError::query(format!("tool {} has no query for the {} backend; add `{}:` to its query in tools.yaml", tool.name, store.backend(), store.backend()))
-        })?;
+        let text = tool
+            .query
+            .as_ref()
+            .and_then(|q| q.for_backend(store.backend()))
+            .ok_or_else(|| {
+                StoreError::query(format!(
+                    "tool {} has no query for the {} backend; add `{}:` to its query in tools.yaml",
+                    tool.name,
+                    store.backend(),
+                    store.backend()
+                ))
+            })?;
         let rows = store.query(text, p).await?;
         Ok(Value::Array(rows.into_iter().map(Value::Object).collect()))
     }
@@ -90,7 +101,10 @@ impl StoreTools {
             service: s("service"),
         };
         let limit = p.get("limit").and_then(Value::as_u64).unwrap_or(5) as usize;
-        let hits = self.documents.search(&s("query").unwrap_or_default(), &filter, limit).await?;
+        let hits = self
+            .documents
+            .search(&s("query").unwrap_or_default(), &filter, limit)
+            .await?;
         Ok(serde_json::to_value(hits).expect("hits serialize"))
     }
 }

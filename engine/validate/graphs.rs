@@ -84,13 +84,13 @@ impl Refs<'_, '_> {
 
     fn tool(&mut self, ptr: &str, name: &str) {
         if !self.known.tools.contains(&name) && !self.known.project.unloaded.has_tool(name) {
-            let tools = self.known.tools.clone();
+            let tools = &self.known.tools;
             self.unknown(
                 "E012",
                 ptr,
                 "tool",
                 name,
-                &tools,
+                tools,
                 "declare it in tools.yaml or fix the name",
             );
         }
@@ -98,13 +98,13 @@ impl Refs<'_, '_> {
 
     fn graph(&mut self, ptr: &str, name: &str) {
         if !self.known.graphs.contains(&name) && !self.known.project.unloaded.has_graph(name) {
-            let graphs = self.known.graphs.clone();
+            let graphs = &self.known.graphs;
             self.unknown(
                 "E014",
                 ptr,
                 "graph",
                 name,
-                &graphs,
+                graphs,
                 "name a graph defined under graphs/ (its `name:`, not its file name)",
             );
         }
@@ -115,7 +115,7 @@ impl Refs<'_, '_> {
             return;
         }
         let stem = name.strip_suffix(".j2").unwrap_or(name);
-        let prompts = self.known.prompts.clone();
+        let prompts = &self.known.prompts;
         if stem != name && prompts.contains(&stem) {
             self.report.push(Diagnostic::error(
                 "E013",
@@ -129,7 +129,7 @@ impl Refs<'_, '_> {
                 ptr,
                 "prompt",
                 name,
-                &prompts,
+                prompts,
                 "add prompts/<name>.j2 or fix the name (a path under prompts/, without .j2)",
             );
         }
@@ -174,8 +174,8 @@ impl Refs<'_, '_> {
                     self.doc.file(),
                     self.doc.key_at(&format!("{field_ptr}/{}", escape(arg))),
                     format!(
-                        "tool \"{tool}\" has no arg \"{arg}\"{hint}; its args are: {}",
-                        declared.join(", ")
+                        "tool \"{tool}\" has no arg \"{arg}\"{hint}; use one of its args ({})",
+                        super::tools::list(&declared)
                     ),
                 ));
             }

@@ -115,6 +115,15 @@ fn check_endpoints(doc: &Doc<GraphSpec>, report: &mut Report) -> bool {
             continue;
         }
         ok = false;
+        if e.name.is_empty() {
+            report.push(Diagnostic::error(
+                "E011",
+                doc.file(),
+                e.pos,
+                "a node name is missing here; write the chain as `a -> b -> c`",
+            ));
+            continue;
+        }
         let candidates = g
             .nodes
             .keys()

@@ -20,6 +20,7 @@ pub const EVENT_NAMES: &[&str] = &[
     "node_end",
     "tool_start",
     "tool_end",
+    "model_fallback",
     "token",
     "response",
     "error",

@@ -114,8 +114,8 @@ fn check_query_params(
     let derived = derived_params(props);
     for (ptr, q) in queries {
         for (offset, param) in query_params(q) {
-            if !props.iter().any(|p| p == param) && !derived.contains(&param) {
-                let hint = did_you_mean(param, props.iter().map(String::as_str));
+            if !props.contains(&param) && !derived.contains(&param.as_str()) {
+                let hint = did_you_mean(&param, props.iter().map(String::as_str));
                 report.push(Diagnostic::error(
                     "E044",
                     doc.file(),
@@ -146,42 +146,22 @@ fn derived_params(props: &[String]) -> Vec<&'static str> {
     out
 }
 
-/// `:name` parameters of a SQL query with their byte offsets (the name's, after `:`);
-/// skips `::type` casts, `a:b` and text inside quotes.
-pub fn query_params(q: &str) -> Vec<(usize, &str)> {
-    let b = q.as_bytes();
-    let mut out = Vec::new();
-    let mut quote: Option<u8> = None;
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if let Some(open) = quote {
-            if c == open {
-                quote = None;
-            }
-            i += 1;
-            continue;
-        }
-        if c == b'\'' || c == b'"' {
-            quote = Some(c);
-        } else if c == b':' {
-            let prev_ok = i == 0
-                || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_' || b[i - 1] == b':');
-            let start = i + 1;
-            let mut end = start;
-            while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_') {
-                end += 1;
-            }
-            let ident = end > start && (b[start].is_ascii_alphabetic() || b[start] == b'_');
-            if prev_ok && ident {
-                out.push((start, &q[start..end]));
-            }
-            i = end.max(i + 1);
-            continue;
-        }
-        i += 1;
-    }
-    out
+/// The `:name` parameters of a query as the store reads them (engine/store/sql.rs skips
+/// literals, comments and `::` casts), each with the byte offset of its first use.
+pub fn query_params(q: &str) -> Vec<(usize, String)> {
+    let names = crate::store::sql::positional(q, crate::store::sql::Style::Question).names;
+    names
+        .into_iter()
+        .map(|name| {
+            let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+            let marker = format!(":{name}");
+            let offset = q
+                .match_indices(&marker)
+                .find(|(i, _)| !q[i + marker.len()..].starts_with(ident))
+                .map_or(0, |(i, _)| i + 1);
+            (offset, name)
+        })
+        .collect()
 }
 
 /// Names under `properties` of an args schema.
@@ -192,7 +172,8 @@ pub fn arg_names(args: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn list(names: &[String]) -> String {
+/// `args: a, b` for a message, or that there are none.
+pub fn list(names: &[String]) -> String {
     if names.is_empty() {
         "it declares none".into()
     } else {
@@ -205,11 +186,14 @@ mod tests {
     use super::query_params;
 
     #[test]
-    fn finds_parameters_but_not_casts_or_strings() {
-        let q = "SELECT a::int FROM t WHERE x = :team AND y = ':no' AND z IN (:days,:n_1)";
-        let found: Vec<&str> = query_params(q).into_iter().map(|(_, p)| p).collect();
-        assert_eq!(found, ["team", "days", "n_1"]);
-        let (offset, _) = query_params(q)[0];
-        assert_eq!(&q[offset..offset + 4], "team");
+    fn parameters_with_the_offset_of_their_first_use() {
+        let q = "SELECT a::int FROM t WHERE x = ':no' AND y = :team_id AND z = :team -- :gone\n AND w = :team";
+        let found = query_params(q);
+        let names: Vec<&str> = found.iter().map(|(_, n)| n.as_str()).collect();
+        assert_eq!(names, ["team_id", "team"]);
+        for (offset, name) in &found {
+            assert_eq!(&q[offset - 1..offset + name.len()], format!(":{name}"));
+        }
+        assert_eq!(found[1].0, q.find(":team ").unwrap() + 1);
     }
 }

@@ -31,7 +31,8 @@ arcadedb_start() {
     mkdir -p "$ARCADEDB_STATE"
     say "arcadedb: starting, Bolt on 127.0.0.1:$BOLT_PORT (HTTP $ARCADEDB_HTTP_PORT)"
     # Both listeners default to 0.0.0.0: always pin them to loopback. The root password
-    # applies when the server root is first created; the database is created if missing.
+    # applies when the server root is first created; the databases are created if missing
+    # (the second one is for the graph backend's own tests, which replace its contents).
     (cd "$ARCADEDB_STATE" && spawn "$ARCADEDB_PID" "$ARCADEDB_LOG" "$(id -un)" \
         "$ARCADEDB_PKG/jre/bin/java" "-Xmx$ARCADEDB_HEAP" -cp "$ARCADEDB_PKG/jars/*" \
         -Darcadedb.server.rootPath="$ARCADEDB_STATE" \
@@ -41,7 +42,7 @@ arcadedb_start() {
         -Darcadedb.server.plugins=Bolt:com.arcadedb.bolt.BoltProtocolPlugin \
         -Darcadedb.bolt.host=127.0.0.1 \
         -Darcadedb.bolt.port="$BOLT_PORT" \
-        -Darcadedb.server.defaultDatabases="${DATABASE}[root]" \
+        -Darcadedb.server.defaultDatabases="${DATABASE}[root];${TEST_GRAPH_DATABASE}[root]" \
         -Darcadedb.bolt.defaultDatabase="$DATABASE" \
         com.arcadedb.server.ArcadeDBServer)
     wait_ready arcadedb "$ARCADEDB_PID" arcadedb_ready "$ARCADEDB_LOG"

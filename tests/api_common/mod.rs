@@ -126,6 +126,20 @@ impl Model for RecordingModel {
     }
 }
 
+impl RecordingModel {
+    /// What the model saw before its first step on `question`: system prompt, history
+    /// and the question (later steps add tool calls and results).
+    pub fn first_step_on(&self, question: &str) -> Vec<Message> {
+        self.agent_messages
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|m| m.last().is_some_and(|l| l.content == question))
+            .cloned()
+            .unwrap_or_else(|| panic!("the model never saw {question:?}"))
+    }
+}
+
 pub struct Options {
     pub settings: Settings,
     pub config_dir: PathBuf,
@@ -217,6 +231,8 @@ impl Server {
 }
 
 pub fn client() -> reqwest::Client {
+    // reqwest is built without a default TLS provider; plain HTTP still needs one set.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
 

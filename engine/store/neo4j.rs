@@ -1,0 +1,495 @@
+//! Neo4j over Bolt for the graph role (neo4rs): the embedded graph's model (graph.rs) as
+//! labelled nodes and typed relationships, loaded from an `Org` and queried with the tools'
+//! `cypher:` text.
+//!
+//! | node | properties | relationships (with properties) |
+//! |---|---|---|
+//! | `Person` | id, name, title, team | `MEMBER_OF` Team, `REPORTS_TO` Person, `HAS_SKILL` Skill {proficiency}, `COMMITS_TO` Service {commits}, `REVIEWED` Person {reviews} |
+//! | `Team` | name | `OWNS` Service |
+//! | `Service` | id, name, team, owner, tier | `DEPENDS_ON` Service, `USES` Skill |
+//! | `Skill` | name | |
+//! | `Meta` | key, value | |
+//!
+//! Queries are parameterized Cypher only (`$name`; a parameter the query names but the call
+//! lacks is bound as null, as the SQL backends do). A query that returns a map column
+//! named `row` gives that map as the row, so one query can return rows of two shapes (a
+//! `UNION` needs the same columns); its other columns only serve `ORDER BY`. The database
+//! is always named when configured (`NEO4J_DATABASE`). Every call is bounded by a timeout:
+//! neo4rs retries transient errors for up to a minute, and a dead server must become a
+//! tool error, not a hung request.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use neo4rs::{BoltType, ConfigBuilder, Query};
+use serde_json::{Value, json};
+
+use super::load::meta;
+use super::{Graph, Params, QueryStore, Row, StoreError};
+use crate::org::Org;
+
+/// Rows per `UNWIND $rows` statement.
+const BATCH: usize = 2_000;
+
+/// The labels this backend owns; a load deletes only these.
+const LABELS: &[&str] = &["Person", "Team", "Service", "Skill", "Meta"];
+
+const CONSTRAINTS: &[&str] = &[
+    "CREATE CONSTRAINT eng_intel_person_id IF NOT EXISTS FOR (n:Person) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT eng_intel_service_id IF NOT EXISTS FOR (n:Service) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT eng_intel_team_name IF NOT EXISTS FOR (n:Team) REQUIRE n.name IS UNIQUE",
+    "CREATE CONSTRAINT eng_intel_skill_name IF NOT EXISTS FOR (n:Skill) REQUIRE n.name IS UNIQUE",
+    "CREATE INDEX eng_intel_person_name IF NOT EXISTS FOR (n:Person) ON (n.name)",
+    "CREATE INDEX eng_intel_service_name IF NOT EXISTS FOR (n:Service) ON (n.name)",
+];
+
+pub struct Neo4jGraph {
+    graph: neo4rs::Graph,
+    timeout: Duration,
+}
+
+impl Neo4jGraph {
+    /// Connects (a real round trip) and creates the constraints and indexes.
+    pub async fn connect(
+        settings: &crate::settings::Neo4j,
+        timeout: Duration,
+    ) -> anyhow::Result<Neo4jGraph> {
+        let mut config = ConfigBuilder::default()
+            .uri(&settings.uri)
+            .user(&settings.user)
+            .password(settings.password.expose());
+        if let Some(db) = &settings.database {
+            config = config.db(db.as_str());
+        }
+        let at = || {
+            format!(
+                "Neo4j at {} (database {})",
+                settings.uri,
+                settings.database.as_deref().unwrap_or("default")
+            )
+        };
+        let graph = neo4rs::Graph::connect(config.build()?)
+            .map_err(|e| anyhow::anyhow!("cannot configure {}: {e}", at()))?;
+        let store = Neo4jGraph { graph, timeout };
+        store
+            .ping()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach {}: {}", at(), e.message))?;
+        for c in CONSTRAINTS {
+            store
+                .run(neo4rs::query(c))
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {c}: {}", at(), e.message))?;
+        }
+        Ok(store)
+    }
+
+    pub async fn is_loaded(&self) -> Result<bool, StoreError> {
+        let rows = self
+            .query(
+                "MATCH (m:Meta {key: 'as_of'}) RETURN count(m) AS n",
+                &Params::new(),
+            )
+            .await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.get("n"))
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            > 0)
+    }
+
+    /// Replaces this backend's nodes with the organisation's graph, in `UNWIND` batches.
+    /// `Meta` is deleted first and written last, so `is_loaded` is false while a load is
+    /// incomplete; a re-run starts again from nothing. `progress` gets items written so far.
+    pub async fn load(&self, org: &Org, progress: &(dyn Fn(u64) + Sync)) -> Result<(), StoreError> {
+        for label in LABELS.iter().rev() {
+            self.run(neo4rs::query(&format!("MATCH (n:{label}) DETACH DELETE n")))
+                .await?;
+        }
+        let mut done = 0u64;
+        for (cypher, rows) in graph_rows(org) {
+            for chunk in rows.chunks(BATCH) {
+                let rows = BoltType::try_from(Value::Array(chunk.to_vec()))
+                    .map_err(|e| StoreError::query(format!("neo4j: {e}")))?;
+                self.run(neo4rs::query(cypher).param("rows", rows)).await?;
+                done += chunk.len() as u64;
+                progress(done);
+            }
+        }
+        let meta: Vec<Value> = meta(org)
+            .into_iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect();
+        let rows = BoltType::try_from(Value::Array(meta))
+            .map_err(|e| StoreError::query(format!("neo4j: {e}")))?;
+        self.run(
+            neo4rs::query("UNWIND $rows AS r CREATE (:Meta {key: r.key, value: r.value})")
+                .param("rows", rows),
+        )
+        .await
+    }
+
+    async fn run(&self, q: Query) -> Result<(), StoreError> {
+        self.bounded(self.graph.run(q)).await.map(|_| ())
+    }
+
+    async fn bounded<T>(
+        &self,
+        f: impl Future<Output = Result<T, neo4rs::Error>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.timeout, f).await {
+            Ok(r) => r.map_err(neo4j_error),
+            Err(_) => Err(StoreError::unavailable(format!(
+                "neo4j: no answer within {:?}",
+                self.timeout
+            ))),
+        }
+    }
+}
+
+/// The graph as `(statement, rows)` pairs, nodes before the relationships between them.
+fn graph_rows(o: &Org) -> Vec<(&'static str, Vec<Value>)> {
+    let team = |id: i64| o.team(id).name.as_str();
+    let skill_by_name: HashMap<String, &str> = o
+        .skills
+        .iter()
+        .map(|s| (s.name.to_lowercase(), s.name.as_str()))
+        .collect();
+    let skill_by_id: HashMap<i64, &str> =
+        o.skills.iter().map(|s| (s.id, s.name.as_str())).collect();
+    // Counts per pair, in a stable order.
+    let mut commits: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    for c in &o.commits {
+        *commits.entry((c.author_id, c.service_id)).or_default() += 1;
+    }
+    let author_of: HashMap<i64, i64> = o
+        .pull_requests
+        .iter()
+        .map(|p| (p.id, p.author_id))
+        .collect();
+    let mut reviews: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    for r in o.reviews.iter().filter(|r| r.reviewed_at.is_some()) {
+        if let Some(&author) = author_of.get(&r.pr_id) {
+            *reviews.entry((r.reviewer_id, author)).or_default() += 1;
+        }
+    }
+    vec![
+        ("UNWIND $rows AS r CREATE (:Team {name: r.name})", o.teams.iter().map(|t| json!({"name": t.name})).collect()),
+        ("UNWIND $rows AS r CREATE (:Skill {name: r.name})", o.skills.iter().map(|s| json!({"name": s.name})).collect()),
+        (
+            "UNWIND $rows AS r CREATE (:Person {id: r.id, name: r.name, title: r.title, team: r.team})",
+            o.employees.iter().map(|e| json!({"id": e.id, "name": e.name, "title": e.title, "team": team(e.team_id)})).collect(),
+        ),
+        (
+            "UNWIND $rows AS r CREATE (:Service {id: r.id, name: r.name, team: r.team, owner: r.owner, tier: r.tier})",
+            o.services
+                .iter()
+                .map(|s| json!({"id": s.id, "name": s.name, "team": team(s.team_id), "owner": o.employee(s.owner_id).name, "tier": s.tier}))
+                .collect(),
+        ),
+        (
+            "UNWIND $rows AS r MATCH (p:Person {id: r.id}), (t:Team {name: r.team}) CREATE (p)-[:MEMBER_OF]->(t)",
+            o.employees.iter().map(|e| json!({"id": e.id, "team": team(e.team_id)})).collect(),
+        ),
+        (
+            "UNWIND $rows AS r MATCH (p:Person {id: r.id}), (m:Person {id: r.manager}) CREATE (p)-[:REPORTS_TO]->(m)",
+            o.employees.iter().filter_map(|e| e.manager_id.map(|m| json!({"id": e.id, "manager": m}))).collect(),
+        ),
+        (
+            "UNWIND $rows AS r MATCH (p:Person {id: r.id}), (k:Skill {name: r.skill}) CREATE (p)-[:HAS_SKILL {proficiency: r.proficiency}]->(k)",
+            o.employee_skills
+                .iter()
+                .map(|s| json!({"id": s.employee_id, "skill": skill_by_id[&s.skill_id], "proficiency": s.proficiency}))
+                .collect(),
+        ),
+        (
+            "UNWIND $rows AS r MATCH (t:Team {name: r.team}), (s:Service {id: r.id}) CREATE (t)-[:OWNS]->(s)",
+            o.services.iter().map(|s| json!({"team": team(s.team_id), "id": s.id})).collect(),
+        ),
+        (
+            "UNWIND $rows AS r MATCH (s:Service {id: r.id}), (k:Skill {name: r.skill}) CREATE (s)-[:USES]->(k)",
+            o.services
+                .iter()
+                .flat_map(|s| s.stack.iter().filter_map(|k| skill_by_name.get(&k.trim().to_lowercase())).map(|k| json!({"id": s.id, "skill": k})))
+                .collect(),
+        ),
+        (
+            "UNWIND $rows AS r MATCH (a:Service {id: r.id}), (b:Service {id: r.on}) CREATE (a)-[:DEPENDS_ON]->(b)",
+            o.service_dependencies.iter().map(|d| json!({"id": d.service_id, "on": d.depends_on_id})).collect(),
+        ),
+        (
+            "UNWIND $rows AS r MATCH (p:Person {id: r.id}), (s:Service {id: r.service}) CREATE (p)-[:COMMITS_TO {commits: r.n}]->(s)",
+            commits.iter().map(|((a, s), n)| json!({"id": a, "service": s, "n": n})).collect(),
+        ),
+        (
+            "UNWIND $rows AS r MATCH (a:Person {id: r.id}), (b:Person {id: r.author}) CREATE (a)-[:REVIEWED {reviews: r.n}]->(b)",
+            reviews.iter().map(|((a, b), n)| json!({"id": a, "author": b, "n": n})).collect(),
+        ),
+    ]
+}
+
+/// The `$name`s a query mentions (a `$` inside a string literal only adds an unused null).
+fn parameter_names(cypher: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = cypher;
+    while let Some(at) = rest.find('$') {
+        rest = &rest[at + 1..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        if end > 0 && !names.contains(&&rest[..end]) {
+            names.push(&rest[..end]);
+        }
+        rest = &rest[end..];
+    }
+    names
+}
+
+fn flatten(mut row: Row) -> Row {
+    match row.remove("row") {
+        Some(Value::Object(m)) => m,
+        Some(other) => {
+            row.insert("row".into(), other);
+            row
+        }
+        None => row,
+    }
+}
+
+#[async_trait]
+impl QueryStore for Neo4jGraph {
+    fn backend(&self) -> &'static str {
+        "cypher"
+    }
+
+    async fn query(&self, cypher: &str, params: &Params) -> Result<Vec<Row>, StoreError> {
+        let mut q = neo4rs::query(cypher);
+        for name in parameter_names(cypher) {
+            let v = params.get(name).cloned().unwrap_or(Value::Null);
+            let v = BoltType::try_from(v)
+                .map_err(|e| StoreError::query(format!("neo4j: parameter ${name}: {e}")))?;
+            q = q.param(name, v);
+        }
+        self.bounded(async {
+            let mut stream = self.graph.execute_read(q).await?;
+            let mut rows = Vec::new();
+            while let Some(row) = stream.next().await? {
+                rows.push(row);
+            }
+            Ok(rows)
+        })
+        .await?
+        .into_iter()
+        .map(|r| {
+            r.to::<Row>()
+                .map(flatten)
+                .map_err(|e| StoreError::query(format!("neo4j: unreadable row: {e}")))
+        })
+        .collect()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.run(neo4rs::query("RETURN 1")).await
+    }
+}
+
+impl Graph for Neo4jGraph {}
+
+fn neo4j_error(e: neo4rs::Error) -> StoreError {
+    use neo4rs::{Error, Neo4jErrorKind};
+    match &e {
+        Error::IOError { .. }
+        | Error::ConnectionError
+        | Error::ConnectionTimedOut
+        | Error::IncompleteBoltExchange
+        | Error::ServerUnavailableError(_) => StoreError::unavailable(format!("neo4j: {e}")),
+        Error::Neo4j(n) if n.kind() == Neo4jErrorKind::Transient => {
+            StoreError::unavailable(format!("neo4j: {e}"))
+        }
+        _ => StoreError::query(format!("neo4j: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_the_dollar_names_once_each() {
+        assert_eq!(
+            parameter_names(
+                "MATCH (p {name: $person}) WHERE $team IS NULL OR p.team = $team RETURN p LIMIT $limit"
+            ),
+            ["person", "team", "limit"]
+        );
+        assert!(parameter_names("RETURN 1").is_empty());
+    }
+
+    #[test]
+    fn a_row_column_holding_a_map_is_the_row() {
+        let r = |v: Value| v.as_object().cloned().unwrap();
+        assert_eq!(
+            flatten(r(json!({"row": {"a": 1}, "score": 3}))),
+            r(json!({"a": 1}))
+        );
+        assert_eq!(
+            flatten(r(json!({"row": 2, "b": 1}))),
+            r(json!({"row": 2, "b": 1}))
+        );
+        assert_eq!(flatten(r(json!({"b": 1}))), r(json!({"b": 1})));
+    }
+
+    // The embedded graph's operations in Cypher: what tools.yaml's `cypher:` queries hold.
+    const COLLABORATORS: &str = "MATCH (me:Person {name: $person})-[:REVIEWED]-(other:Person) WHERE other <> me \
+        WITH DISTINCT me, other \
+        OPTIONAL MATCH (me)-[g:REVIEWED]->(other) OPTIONAL MATCH (other)-[x:REVIEWED]->(me) \
+        WITH me, other, coalesce(g.reviews, 0) AS given, coalesce(x.reviews, 0) AS received \
+        OPTIONAL MATCH (other)-[:COMMITS_TO]->(s:Service)<-[:COMMITS_TO]-(me) \
+        WITH other, given, received, s ORDER BY s.name \
+        WITH other, given, received, collect(s.name) AS shared \
+        RETURN other.name AS name, other.title AS title, other.team AS team, given AS reviews_given, received AS reviews_received, \
+        given + received AS reviews_together, shared AS shared_services \
+        ORDER BY reviews_together DESC, name LIMIT coalesce($limit, 10)";
+    const EXPERTS: &str = "MATCH (k:Skill {name: $topic}) \
+        CALL { WITH k MATCH (p:Person)-[h:HAS_SKILL]->(k) RETURN p, h.proficiency AS prof, 0 AS commits \
+          UNION ALL WITH k MATCH (p:Person)-[c:COMMITS_TO]->(:Service)-[:USES]->(k) RETURN p, 0 AS prof, c.commits AS commits } \
+        WITH k, p, max(prof) AS proficiency, sum(commits) AS related_commits \
+        WITH k, p, proficiency, related_commits, proficiency * 10 + (CASE WHEN related_commits < 100 THEN related_commits ELSE 100 END) / 5 AS score \
+        RETURN {name: p.name, title: p.title, team: p.team, topic: k.name, topic_kind: 'skill', proficiency: proficiency, \
+          related_commits: related_commits, score: score} AS row, score, p.name AS n \
+        ORDER BY score DESC, n LIMIT coalesce($limit, 10) \
+        UNION ALL \
+        MATCH (s:Service {name: $topic}) WHERE NOT EXISTS { MATCH (:Skill {name: $topic}) } \
+        MATCH (p:Person)-[c:COMMITS_TO]->(s) \
+        RETURN {name: p.name, title: p.title, team: p.team, topic: s.name, topic_kind: 'service', related_commits: c.commits, \
+          score: c.commits} AS row, c.commits AS score, p.name AS n \
+        ORDER BY score DESC, n LIMIT coalesce($limit, 10)";
+    const SERVICE_DEPENDENCIES: &str = "MATCH (s:Service {name: $service}) \
+        OPTIONAL MATCH (s)-[:DEPENDS_ON]->(d:Service) WITH s, d ORDER BY d.name WITH s, collect(d.name) AS depends_on \
+        OPTIONAL MATCH (u:Service)-[:DEPENDS_ON]->(s) WITH s, depends_on, u ORDER BY u.name WITH s, depends_on, collect(u.name) AS used_by \
+        OPTIONAL MATCH (i:Service)-[:DEPENDS_ON*1..]->(s) WHERE i <> s \
+        WITH s, depends_on, used_by, i ORDER BY i.name WITH s, depends_on, used_by, collect(DISTINCT i.name) AS impacted \
+        RETURN s.name AS service, s.team AS team, s.owner AS owner, s.tier AS tier, depends_on, used_by, impacted";
+    const KNOWLEDGE_SILOS: &str = "MATCH (s:Service) WHERE $team IS NULL OR toLower(s.team) = toLower($team) \
+        OPTIONAL MATCH (p:Person)-[c:COMMITS_TO]->(s) \
+        WITH s, p, c ORDER BY c.commits DESC, p.name \
+        WITH s, collect(c.commits) AS counts, collect(p.name) AS names \
+        WITH s, counts, names, reduce(t = 0, n IN counts | t + n) AS total \
+        WITH s, counts, names, total, \
+          reduce(st = [0, 0], n IN counts | CASE WHEN st[0] * 2 > total THEN st ELSE [st[0] + n, st[1] + 1] END) AS acc \
+        RETURN s.name AS service, s.team AS team, size(counts) AS committers, acc[1] AS bus_factor, total AS commits, \
+          names[0] AS top_contributor, CASE WHEN total > 0 THEN toFloat(counts[0]) / total ELSE null END AS top_share \
+        ORDER BY bus_factor, committers, service LIMIT coalesce($limit, 10)";
+
+    /// The embedded graph lists shared services in edge order; compare them as sets.
+    fn normalized(mut rows: Vec<Row>) -> Vec<Row> {
+        for r in &mut rows {
+            if let Some(Value::Array(a)) = r.get_mut("shared_services") {
+                a.sort_by(|x, y| x.as_str().cmp(&y.as_str()));
+            }
+        }
+        rows
+    }
+
+    /// Against a real Bolt server (scripts/servers.sh): every operation of the embedded
+    /// graph, answered in Cypher, gives the embedded graph's rows, which are the expected
+    /// values. Uses its own database, whose contents it replaces.
+    #[tokio::test]
+    async fn answers_like_the_embedded_graph() {
+        use super::super::{MemGraph, Sqlite};
+
+        let Some(mut settings) =
+            crate::settings::Settings::from_lookup(|k| std::env::var(k).ok()).neo4j
+        else {
+            eprintln!(
+                "skipped: neo4j: NEO4J_URI is not set (eval \"$(scripts/servers.sh env)\" to run it)"
+            );
+            return;
+        };
+        settings.database = Some("eng_intel_test_graph".into());
+        let org = crate::org::generate(11, 0);
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = Sqlite::open(&dir.path().join("g.sqlite")).await.unwrap();
+        sqlite.load(&org, &|_| {}).await.unwrap();
+        let mem = MemGraph::build(&sqlite, &sqlite).await.unwrap();
+        let neo = Neo4jGraph::connect(&settings, Duration::from_secs(60))
+            .await
+            .unwrap();
+        // Twice: a re-run replaces, never duplicates.
+        neo.load(&org, &|_| {}).await.unwrap();
+        neo.load(&org, &|_| {}).await.unwrap();
+        assert!(neo.is_loaded().await.unwrap());
+        let count = neo
+            .query(
+                "MATCH (n) WHERE n:Person OR n:Team OR n:Skill OR n:Service RETURN count(n) AS n",
+                &Params::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(count[0]["n"], json!(mem.node_count()));
+
+        let p = |pairs: &[(&str, Value)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<Params>()
+        };
+        let mut cases: Vec<(&str, &str, Params)> = Vec::new();
+        for e in org.employees.iter().take(6) {
+            cases.push((
+                "collaborators",
+                COLLABORATORS,
+                p(&[("person", json!(e.name))]),
+            ));
+        }
+        for k in org.skills.iter().take(6) {
+            cases.push((
+                "experts",
+                EXPERTS,
+                p(&[("topic", json!(k.name)), ("limit", json!(5))]),
+            ));
+        }
+        for s in &org.services {
+            cases.push(("experts", EXPERTS, p(&[("topic", json!(s.name))])));
+            cases.push((
+                "service_dependencies",
+                SERVICE_DEPENDENCIES,
+                p(&[("service", json!(s.name))]),
+            ));
+        }
+        cases.push((
+            "knowledge_silos",
+            KNOWLEDGE_SILOS,
+            p(&[("limit", json!(50))]),
+        ));
+        cases.push((
+            "knowledge_silos",
+            KNOWLEDGE_SILOS,
+            p(&[("team", json!(org.teams[0].name.to_uppercase()))]),
+        ));
+        for (op, cypher, params) in cases {
+            let expected = normalized(mem.query(op, &params).await.unwrap());
+            assert!(
+                !expected.is_empty(),
+                "{op} {params:?} gives no rows to compare"
+            );
+            assert_eq!(
+                normalized(neo.query(cypher, &params).await.unwrap()),
+                expected,
+                "{op} {params:?}"
+            );
+        }
+
+        let err = neo
+            .query("MATCH (n:Person RETURN n", &Params::new())
+            .await
+            .unwrap_err();
+        assert!(
+            !err.retryable && err.message.contains("neo4j"),
+            "{}",
+            err.message
+        );
+    }
+}

@@ -1,0 +1,224 @@
+//! Threads over HTTP (create, list newest first with paging, get with messages,
+//! delete) and the `ThreadStore` contract on both backends: SQLite always, PostgreSQL
+//! when `POSTGRES_HOST` is set.
+
+mod api_common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use api_common::*;
+use eng_intel::settings::Settings;
+use eng_intel::threads::{NewMessage, PgThreads, Role, SqliteThreads, ThreadStore};
+use serde_json::{Value, json};
+
+async fn json_of(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threads_crud_and_paging_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(Options::new(dir.path())).await;
+    let c = client();
+    let (status, first) = json_of(c.post(server.url("/api/threads")).json(&json!({}))).await;
+    assert_eq!(status, 201);
+    assert_eq!(first["title"], "New conversation");
+    assert_eq!(first["message_count"], 0);
+    assert_eq!(first["created_at"], first["updated_at"]);
+
+    let mut ids = vec![first["thread_id"].as_str().unwrap().to_string()];
+    for i in 1..5 {
+        let (status, t) =
+            json_of(c.post(server.url("/api/threads")).json(&json!({"title": format!("T{i}")}))).await;
+        assert_eq!(status, 201);
+        assert_eq!(t["title"], format!("T{i}"));
+        ids.push(t["thread_id"].as_str().unwrap().to_string());
+    }
+    let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
+    let mut paged = Vec::new();
+    for offset in [0, 2, 4] {
+        let (status, page) =
+            json_of(c.get(server.url(&format!("/api/threads?limit=2&offset={offset}")))).await;
+        assert_eq!(status, 200);
+        assert_eq!(page["total"], 5);
+        assert_eq!(page["limit"], 2);
+        assert_eq!(page["offset"], offset);
+        for t in page["threads"].as_array().unwrap() {
+            paged.push(t["thread_id"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(paged, newest_first);
+
+    // A chat on the oldest thread makes it the most recently active.
+    let (status, _) = json_of(
+        c.post(server.url("/api/chat/sync"))
+            .json(&json!({"message": "How many employees do we have?", "thread_id": ids[0]})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, page) = json_of(c.get(server.url("/api/threads?limit=1"))).await;
+    assert_eq!(page["threads"][0]["thread_id"], ids[0].as_str());
+    assert_eq!(page["threads"][0]["message_count"], 2);
+
+    let (status, t) = json_of(c.get(server.url(&format!("/api/threads/{}", ids[0])))).await;
+    assert_eq!(status, 200);
+    assert_eq!(t["title"], "New conversation", "an existing title is kept");
+    let roles: Vec<&str> = t["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant"]);
+    assert_eq!(t["messages"][1]["meta"]["task_type"], "quick_lookup");
+
+    let (status, d) = json_of(c.delete(server.url(&format!("/api/threads/{}", ids[0])))).await;
+    assert_eq!(status, 200);
+    assert_eq!(d, json!({"deleted": true, "thread_id": ids[0]}));
+    let (status, _) = json_of(c.get(server.url(&format!("/api/threads/{}", ids[0])))).await;
+    assert_eq!(status, 404);
+    let (status, _) = json_of(c.delete(server.url(&format!("/api/threads/{}", ids[0])))).await;
+    assert_eq!(status, 404);
+    let (_, page) = json_of(c.get(server.url("/api/threads"))).await;
+    assert_eq!(page["total"], 4);
+    server.stop().await;
+}
+
+fn msg(role: Role, content: &str) -> NewMessage {
+    NewMessage {
+        role,
+        content: content.into(),
+        meta: json!({"n": content}),
+    }
+}
+
+/// The store contract, on any backend (ids are fresh so a shared database is fine).
+async fn store_contract(store: Arc<dyn ThreadStore>) {
+    store.ping().await.unwrap();
+    let a = store.create("first").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    let b = store.create("second").await.unwrap();
+    assert_eq!(store.get(&a.thread_id).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.get("no-such-thread-x").await.unwrap(), None);
+
+    let page = store.list(100, 0).await.unwrap();
+    let pos = |id: &str| page.threads.iter().position(|t| t.thread_id == id).unwrap();
+    assert!(pos(&b.thread_id) < pos(&a.thread_id), "newest first");
+    assert!(page.total >= 2);
+
+    // Appending creates an unknown thread with the given title, and keeps order.
+    let new_id = format!("t-{}", uuid::Uuid::new_v4());
+    store
+        .append(&new_id, "from a chat", &[msg(Role::User, "q1"), msg(Role::Assistant, "a1")])
+        .await
+        .unwrap();
+    store
+        .append(&new_id, "ignored: thread exists", &[msg(Role::User, "q2"), msg(Role::Assistant, "a2")])
+        .await
+        .unwrap();
+    let t = store.get(&new_id).await.unwrap().unwrap();
+    assert_eq!(t.title, "from a chat");
+    assert_eq!(t.message_count, 4);
+    assert!(t.updated_at >= t.created_at);
+    let all: Vec<String> = store
+        .messages(&new_id, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(all, ["q1", "a1", "q2", "a2"]);
+    let last = store.messages(&new_id, Some(3)).await.unwrap();
+    let last: Vec<(Role, &str)> = last.iter().map(|m| (m.role, m.content.as_str())).collect();
+    assert_eq!(last, [(Role::Assistant, "a1"), (Role::User, "q2"), (Role::Assistant, "a2")]);
+    assert_eq!(store.messages(&new_id, None).await.unwrap()[0].meta, json!({"n": "q1"}));
+
+    assert!(store.delete(&new_id).await.unwrap());
+    assert!(!store.delete(&new_id).await.unwrap());
+    assert!(store.messages(&new_id, None).await.unwrap().is_empty());
+    assert!(store.delete(&a.thread_id).await.unwrap());
+    assert!(store.delete(&b.thread_id).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_store_keeps_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteThreads::open(&dir.path().join("nested/threads.db")).await.unwrap();
+    assert!(store.lock_across_instances("x").await.unwrap().is_none());
+    store_contract(Arc::new(store)).await;
+}
+
+fn postgres() -> Option<Settings> {
+    let s = Settings::from_env();
+    if s.postgres.is_none() {
+        println!("SKIPPED: POSTGRES_HOST is not set; PostgreSQL thread-store tests need a server");
+        return None;
+    }
+    Some(s)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_store_keeps_the_contract() {
+    let Some(s) = postgres() else { return };
+    let store = PgThreads::connect(s.postgres.as_ref().unwrap()).await.unwrap();
+    store_contract(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_serializes_chats_on_a_thread_across_instances() {
+    let Some(s) = postgres() else { return };
+    let pg = s.postgres.as_ref().unwrap();
+    // Two pools stand for two server instances.
+    let one = PgThreads::connect(pg).await.unwrap();
+    let two = Arc::new(PgThreads::connect(pg).await.unwrap());
+    let id = format!("lock-{}", uuid::Uuid::new_v4());
+    let held = one.lock_across_instances(&id).await.unwrap().expect("a lock");
+    let (two2, id2) = (two.clone(), id.clone());
+    let waiter = tokio::spawn(async move { two2.lock_across_instances(&id2).await.unwrap() });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiter.is_finished(), "the other instance waits");
+    // Another thread is not blocked.
+    let other = two
+        .lock_across_instances(&format!("{id}-other"))
+        .await
+        .unwrap()
+        .unwrap();
+    other.release().await;
+    held.release().await;
+    let second = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .expect("acquired once released")
+        .unwrap()
+        .unwrap();
+    second.release().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_threads_over_http() {
+    let Some(s) = postgres() else { return };
+    let store = PgThreads::connect(s.postgres.as_ref().unwrap()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = Options::new(dir.path());
+    o.threads = Some(Arc::new(store));
+    let server = Server::start(o).await;
+    let id = format!("pg-{}", uuid::Uuid::new_v4());
+    for q in ["How many employees do we have?", "Find developers with Python expertise"] {
+        let (status, body) = json_of(
+            client()
+                .post(server.url("/api/chat/sync"))
+                .json(&json!({"message": q, "thread_id": id})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, t) = json_of(client().get(server.url(&format!("/api/threads/{id}")))).await;
+    assert_eq!(status, 200);
+    assert_eq!(t["message_count"], 4);
+    let (_, health) = json_of(client().get(server.url("/api/health"))).await;
+    assert_eq!(health["databases"]["threads"], "ok");
+    let (status, _) = json_of(client().delete(server.url(&format!("/api/threads/{id}")))).await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}
