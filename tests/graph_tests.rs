@@ -91,7 +91,8 @@ fn write(root: &Path, rel: &str, text: &str) {
     std::fs::write(p, text).unwrap();
 }
 
-/// Runs the binary in `dir` with no model configured unless `env` sets one.
+/// Runs the binary in `dir` with no model and only the embedded stores, unless `env` says
+/// otherwise (CI exports the servers' variables for other tests).
 fn eng_intel(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut cmd = Command::new(BIN);
     cmd.args(args).current_dir(dir);
@@ -101,6 +102,10 @@ fn eng_intel(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, S
         "OPENAI_BASE_URL",
         "OPENAI_API_KEY",
         "ENG_INTEL_CONFIG",
+        "POSTGRES_HOST",
+        "CLICKHOUSE_HOST",
+        "NEO4J_URI",
+        "DATA_DIR",
     ] {
         cmd.env_remove(var);
     }
@@ -550,6 +555,31 @@ failures:
 test result: FAILED. 0 passed; 1 failed
 "
         )
+    );
+
+    // The prompt is back, but the agent now answers after one model turn: one request
+    // of the two recorded is left over.
+    write(
+        &root,
+        "prompts/people.j2",
+        "You count people. {{ question }}",
+    );
+    let graph = GRAPH.replace(
+        "    tools: [headcount]\n",
+        "    tools: [headcount]\n    max_turns: 1\n",
+    );
+    write(&root, "graphs/main.yaml", &format!("{graph}{MODEL_CASE}"));
+    let (code, out, _) = run(&["test"], vec![]).await.unwrap();
+    assert_eq!(code, 1);
+    assert!(
+        out.contains(&format!(
+            "---- main::counts_people (graphs/main.yaml:25) ----
+recording
+  expected: requests that match {cassette}
+  actual:   case main::counts_people sent 1 request(s) to the model but its recording holds 2; run `eng-intel test --record` to record it again
+"
+        )),
+        "{out}"
     );
 }
 
