@@ -110,13 +110,43 @@ async fn arguments_are_bound_never_pasted_into_queries() {
         count(stores.relational.as_ref(), "projects").await,
         all.as_array().unwrap().len() as i64
     );
-    // A tool whose store role the runner does not serve says so.
-    let err = tools
-        .call(set.tool("headcount").unwrap(), &json!({}))
-        .await
-        .map(|_| ())
-        .err();
-    assert!(err.is_none());
+}
+
+#[tokio::test]
+async fn misdeclared_tools_fail_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings =
+        Settings::from_lookup(|k| (k == "DATA_DIR").then(|| dir.path().display().to_string()));
+    let stores = store::open(&settings, &|_| {}).await.unwrap();
+    let tool = |store: &str, query: Option<&str>| {
+        let spec: eng_intel::config::spec::ToolSpec = serde_json::from_value(json!({
+            "description": "test", "args": {"type": "object"}, "store": store, "query": query,
+        }))
+        .unwrap();
+        eng_intel::compile::ToolDef::compile("probe", &spec).unwrap()
+    };
+    let call = |t| {
+        let tools = stores.tools();
+        async move { tools.call(&t, &json!({})).await.unwrap_err().message }
+    };
+    assert_eq!(
+        call(tool("pipeline", None)).await,
+        "tool probe uses store \"pipeline\", which the store runner does not serve"
+    );
+    assert_eq!(
+        call(tool("relational", None)).await,
+        "tool probe has no query for the sqlite backend; add `sqlite:` to its query in tools.yaml"
+    );
+    assert!(
+        call(tool("metrics", Some("SELECT nope FROM nowhere")))
+            .await
+            .starts_with("sqlite: no such table: nowhere")
+    );
+    assert!(
+        call(tool("graph", Some("shortest_path")))
+            .await
+            .starts_with("the embedded graph has no operation \"shortest_path\"")
+    );
 }
 
 #[tokio::test]

@@ -59,6 +59,9 @@ pub enum Command {
         /// Port (default: PORT or 7860).
         #[arg(long)]
         port: Option<u16>,
+        /// Reload when graphs/, prompts/ or tools.yaml change.
+        #[arg(long)]
+        watch: bool,
     },
     /// Run the test cases declared in YAML (`tests:` in graph files, graphs/tests/*.yaml).
     Test {
@@ -146,7 +149,7 @@ async fn run(cli: Cli) -> u8 {
             data_dir,
             force,
         } => seed::run(data_dir.as_deref(), seed, scale, force).await,
-        Command::Serve { host, port } => serve::run(&cli.config, &host, port).await,
+        Command::Serve { host, port, watch } => serve::run(&cli.config, &host, port, watch).await,
         Command::Test {
             path,
             filter,

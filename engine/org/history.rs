@@ -187,16 +187,16 @@ fn pull_request(
     }
     let opened = t + hours(0.2 + rng.f64() * 1.5);
     if opened >= ctx.now {
-        // Still a local branch at the end of the history: keep the commits, no PR.
-        for c in org
-            .commits
-            .iter_mut()
-            .rev()
-            .take_while(|c| c.pr_id == pr_id)
-        {
-            c.pr_id = 0;
-        }
-        org.commits.retain(|c| c.pr_id != 0);
+        // Still a local branch at the end of the history: nothing pushed yet, so drop the
+        // commits (they are the tail of the list).
+        let kept = org.commits.len()
+            - org
+                .commits
+                .iter()
+                .rev()
+                .take_while(|c| c.pr_id == pr_id)
+                .count();
+        org.commits.truncate(kept);
         return;
     }
     // Slower reviews in the degrading team, worse every week.
@@ -420,7 +420,9 @@ fn incidents(org: &mut Org, rng: &mut Rng, ctx: &Ctx) {
         }
         let severity = *rng.pick(&["SEV1", "SEV2", "SEV2", "SEV3", "SEV3", "SEV3"]);
         let resolved = opened + hours(rng.lognormal(2.5, 1.1));
-        let stuck = severity == "SEV3" && rng.chance(0.05);
+        // Recent incidents are often still being worked on; a few minor ones linger.
+        let recent = opened >= ctx.now - Duration::days(14);
+        let stuck = (recent && rng.chance(0.6)) || (severity == "SEV3" && rng.chance(0.12));
         let title = rng
             .pick(&INCIDENT_TITLES)
             .replace("{}", &org.service(service).name);

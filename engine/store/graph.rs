@@ -196,10 +196,6 @@ impl MemGraph {
         Ok(m)
     }
 
-    pub fn node_count(&self) -> usize {
-        self.g.node_count()
-    }
-
     fn name(&self, n: NodeIndex) -> &str {
         match &self.g[n] {
             Node::Person { name, .. }

@@ -2,7 +2,7 @@
 //! dir, schema from `migrations/sqlite`.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -23,7 +23,6 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("engine/store/migratio
 
 pub struct Sqlite {
     pool: SqlitePool,
-    path: PathBuf,
 }
 
 impl Sqlite {
@@ -49,14 +48,7 @@ impl Sqlite {
             .run(&pool)
             .await
             .map_err(|e| anyhow::anyhow!("cannot migrate {}: {e}", path.display()))?;
-        Ok(Sqlite {
-            pool,
-            path: path.to_path_buf(),
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(Sqlite { pool })
     }
 
     pub fn pool(&self) -> &SqlitePool {
