@@ -3,21 +3,23 @@
 //! | role | embedded default | also |
 //! |---|---|---|
 //! | relational (people, teams, planning) | SQLite file under the data dir | PostgreSQL |
-//! | metrics (commits, PRs, deployments, incidents) | the same SQLite file | |
-//! | graph (who works with whom, skills, ownership) | in-memory petgraph | |
+//! | metrics (commits, PRs, deployments, incidents) | the same SQLite file | ClickHouse |
+//! | graph (who works with whom, skills, ownership) | in-memory petgraph | Neo4j (Bolt) |
 //! | documents (design docs, postmortems, runbooks) | in-process BM25 index | |
 //!
 //! The query roles share one contract, [`QueryStore`]: query text with `:name` parameters
 //! plus the parameters, giving rows. Each backend says which key of a tool's per-backend
-//! `query:` map it reads (`sqlite`, `postgres`, later `clickhouse` and `cypher`; the
+//! `query:` map it reads (`sqlite`, `postgres`, `clickhouse` and `cypher`; the
 //! embedded graph reads `embedded`, the name of an operation). `StoreTools` runs the tools
 //! of tools.yaml against them.
 
 mod builtin;
+mod clickhouse;
 mod directory;
 mod documents;
 mod graph;
 mod load;
+mod neo4j;
 mod params;
 mod postgres;
 pub mod sql;
@@ -26,13 +28,16 @@ mod tools;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
+pub use clickhouse::ClickHouse;
 pub use documents::{Bm25Index, DocFilter, DocHit};
 pub use graph::MemGraph;
 pub use load::{Table, tables};
+pub use neo4j::Neo4jGraph;
 pub use postgres::Postgres;
 pub use sqlite::Sqlite;
 pub use tools::StoreTools;
@@ -143,8 +148,20 @@ impl Stores {
         relational: Arc<dyn Relational>,
         metrics: Arc<dyn Metrics>,
     ) -> anyhow::Result<Stores> {
-        let graph: Arc<dyn Graph> =
-            Arc::new(MemGraph::build(relational.as_ref(), metrics.as_ref()).await?);
+        Stores::assemble_with_graph(relational, metrics, None).await
+    }
+
+    /// [`Stores::assemble`] with a ready graph store (e.g. Neo4j) when given; the document
+    /// index, and the graph otherwise, are derived from the query stores' data.
+    pub async fn assemble_with_graph(
+        relational: Arc<dyn Relational>,
+        metrics: Arc<dyn Metrics>,
+        graph: Option<Arc<dyn Graph>>,
+    ) -> anyhow::Result<Stores> {
+        let graph: Arc<dyn Graph> = match graph {
+            Some(g) => g,
+            None => Arc::new(MemGraph::build(relational.as_ref(), metrics.as_ref()).await?),
+        };
         let documents: Arc<dyn Documents> = Arc::new(Bm25Index::build(relational.as_ref()).await?);
         let tools = Arc::new(
             StoreTools::new(
@@ -165,51 +182,150 @@ impl Stores {
     }
 }
 
+/// Health names the graph by its server, not by its query language.
 fn graph_health_name(backend: &str) -> &str {
-    if backend == "embedded" {
-        "graph"
-    } else {
-        backend
+    match backend {
+        "embedded" => "graph",
+        "cypher" => "neo4j",
+        other => other,
     }
 }
 
+/// Bounds every request to ClickHouse and Neo4j, so a server that stops answering makes
+/// a tool error rather than a hung request.
+const REMOTE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Opens the configured stores. With an empty data dir, generates the demo organisation
-/// (default seed and size), loads it and says so through `announce`. When PostgreSQL is
-/// configured it serves the relational role (loaded with the demo data if empty); the
-/// metrics role stays on the embedded SQLite file.
+/// (default seed and size), loads it and says so through `announce`. Each role configured
+/// in the settings is served by its server — relational by PostgreSQL, metrics by
+/// ClickHouse, graph by Neo4j — which is loaded with the demo organisation when empty;
+/// the other roles stay embedded. A server holding another organisation than the
+/// relational store (another seed or size) is announced as a warning.
 pub async fn open(settings: &Settings, announce: &dyn Fn(&str)) -> anyhow::Result<Stores> {
     let sqlite = Arc::new(Sqlite::open(&sqlite_path(&settings.data_dir)).await?);
-    let mut demo: Option<org::Org> = None;
+    // The demo organisation, generated at most once for all the stores that load it.
+    let demo = std::sync::OnceLock::new();
+    let demo_org = || demo.get_or_init(|| org::generate(org::DEFAULT_SEED, org::DEFAULT_EMPLOYEES));
     if !sqlite.is_loaded().await? {
-        let o = org::generate(org::DEFAULT_SEED, org::DEFAULT_EMPLOYEES);
-        sqlite.load(&o, &|_| {}).await?;
+        let o = demo_org();
+        sqlite.load(o, &|_| {}).await?;
         announce(&format!(
             "empty data directory {}: created the demo organisation ({} employees, {} teams)",
             settings.data_dir.display(),
             o.employees.len(),
             o.teams.len()
         ));
-        demo = Some(o);
     }
+    let loaded = |what: String, o: &org::Org| {
+        announce(&format!(
+            "empty {what}: loaded the demo organisation ({} employees, {} teams)",
+            o.employees.len(),
+            o.teams.len()
+        ))
+    };
     let relational: Arc<dyn Relational> = match &settings.postgres {
         None => sqlite.clone(),
         Some(pg) => {
             let p = Postgres::connect(pg).await?;
             if !p.is_loaded().await? {
-                let o = match demo {
-                    Some(o) => o,
-                    None => org::generate(org::DEFAULT_SEED, org::DEFAULT_EMPLOYEES),
-                };
-                p.load(&o, &|_| {}).await?;
-                announce(&format!(
-                    "empty PostgreSQL database {}: loaded the demo organisation ({} employees, {} teams)",
-                    pg.database,
-                    o.employees.len(),
-                    o.teams.len()
-                ));
+                let o = demo_org();
+                p.load(o, &|_| {}).await?;
+                loaded(format!("PostgreSQL database {}", pg.database), o);
             }
             Arc::new(p)
         }
     };
-    Stores::assemble(relational, sqlite).await
+    let metrics: Arc<dyn Metrics> = match &settings.clickhouse {
+        None => sqlite.clone(),
+        Some(ch) => {
+            let c = ClickHouse::connect(ch, REMOTE_TIMEOUT).await?;
+            if !c.is_loaded().await? {
+                let o = demo_org();
+                c.load(o, &|_| {}).await?;
+                loaded(format!("ClickHouse database {}", ch.database), o);
+            }
+            Arc::new(c)
+        }
+    };
+    let graph: Option<Arc<dyn Graph>> = match &settings.neo4j {
+        None => None,
+        Some(n) => {
+            let g = Neo4jGraph::connect(n, REMOTE_TIMEOUT).await?;
+            if !g.is_loaded().await? {
+                let o = demo_org();
+                g.load(o, &|_| {}).await?;
+                loaded(
+                    format!(
+                        "Neo4j database {}",
+                        n.database.as_deref().unwrap_or("(default)")
+                    ),
+                    o,
+                );
+            }
+            Some(Arc::new(g))
+        }
+    };
+    // A server seeded apart from the others gives answers that do not fit together.
+    let expected = organisation(relational.as_ref()).await?;
+    let others: [(&str, Option<&dyn QueryStore>); 2] = [
+        (
+            "ClickHouse",
+            settings
+                .clickhouse
+                .as_ref()
+                .map(|_| metrics.as_ref() as &dyn QueryStore),
+        ),
+        ("Neo4j", graph.as_deref().map(|g| g as &dyn QueryStore)),
+    ];
+    for (name, store) in others {
+        if let Some(store) = store {
+            let held = organisation(store).await?;
+            if held != expected {
+                announce(&format!(
+                    "warning: {name} holds another organisation ({}) than the relational store ({}): \
+                     run `eng-intel seed --force` to load the same one into every store",
+                    held.describe(),
+                    expected.describe()
+                ));
+            }
+        }
+    }
+    Stores::assemble_with_graph(relational, metrics, graph).await
+}
+
+/// Which generated organisation a store holds, from its `meta` rows.
+#[derive(Debug, PartialEq, Eq)]
+struct Organisation {
+    seed: Option<String>,
+    employees: Option<String>,
+}
+
+impl Organisation {
+    fn describe(&self) -> String {
+        let or_unknown = |v: &Option<String>| v.clone().unwrap_or_else(|| "?".into());
+        format!(
+            "seed {}, {} employees",
+            or_unknown(&self.seed),
+            or_unknown(&self.employees)
+        )
+    }
+}
+
+async fn organisation(store: &dyn QueryStore) -> Result<Organisation, StoreError> {
+    let text = if store.backend() == "cypher" {
+        "MATCH (m:Meta) RETURN m.key AS key, m.value AS value"
+    } else {
+        "SELECT key, value FROM meta"
+    };
+    let rows = store.query(text, &Params::new()).await?;
+    let get = |key: &str| {
+        rows.iter()
+            .find(|r| r.get("key").and_then(Value::as_str) == Some(key))
+            .and_then(|r| r.get("value").and_then(Value::as_str))
+            .map(str::to_string)
+    };
+    Ok(Organisation {
+        seed: get("seed"),
+        employees: get("employees"),
+    })
 }

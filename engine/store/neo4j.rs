@@ -341,47 +341,19 @@ mod tests {
         assert_eq!(flatten(r(json!({"b": 1}))), r(json!({"b": 1})));
     }
 
-    // The embedded graph's operations in Cypher: what tools.yaml's `cypher:` queries hold.
-    const COLLABORATORS: &str = "MATCH (me:Person {name: $person})-[:REVIEWED]-(other:Person) WHERE other <> me \
-        WITH DISTINCT me, other \
-        OPTIONAL MATCH (me)-[g:REVIEWED]->(other) OPTIONAL MATCH (other)-[x:REVIEWED]->(me) \
-        WITH me, other, coalesce(g.reviews, 0) AS given, coalesce(x.reviews, 0) AS received \
-        OPTIONAL MATCH (other)-[:COMMITS_TO]->(s:Service)<-[:COMMITS_TO]-(me) \
-        WITH other, given, received, s ORDER BY s.name \
-        WITH other, given, received, collect(s.name) AS shared \
-        RETURN other.name AS name, other.title AS title, other.team AS team, given AS reviews_given, received AS reviews_received, \
-        given + received AS reviews_together, shared AS shared_services \
-        ORDER BY reviews_together DESC, name LIMIT coalesce($limit, 10)";
-    const EXPERTS: &str = "MATCH (k:Skill {name: $topic}) \
-        CALL { WITH k MATCH (p:Person)-[h:HAS_SKILL]->(k) RETURN p, h.proficiency AS prof, 0 AS commits \
-          UNION ALL WITH k MATCH (p:Person)-[c:COMMITS_TO]->(:Service)-[:USES]->(k) RETURN p, 0 AS prof, c.commits AS commits } \
-        WITH k, p, max(prof) AS proficiency, sum(commits) AS related_commits \
-        WITH k, p, proficiency, related_commits, proficiency * 10 + (CASE WHEN related_commits < 100 THEN related_commits ELSE 100 END) / 5 AS score \
-        RETURN {name: p.name, title: p.title, team: p.team, topic: k.name, topic_kind: 'skill', proficiency: proficiency, \
-          related_commits: related_commits, score: score} AS row, score, p.name AS n \
-        ORDER BY score DESC, n LIMIT coalesce($limit, 10) \
-        UNION ALL \
-        MATCH (s:Service {name: $topic}) WHERE NOT EXISTS { MATCH (:Skill {name: $topic}) } \
-        MATCH (p:Person)-[c:COMMITS_TO]->(s) \
-        RETURN {name: p.name, title: p.title, team: p.team, topic: s.name, topic_kind: 'service', related_commits: c.commits, \
-          score: c.commits} AS row, c.commits AS score, p.name AS n \
-        ORDER BY score DESC, n LIMIT coalesce($limit, 10)";
-    const SERVICE_DEPENDENCIES: &str = "MATCH (s:Service {name: $service}) \
-        OPTIONAL MATCH (s)-[:DEPENDS_ON]->(d:Service) WITH s, d ORDER BY d.name WITH s, collect(d.name) AS depends_on \
-        OPTIONAL MATCH (u:Service)-[:DEPENDS_ON]->(s) WITH s, depends_on, u ORDER BY u.name WITH s, depends_on, collect(u.name) AS used_by \
-        OPTIONAL MATCH (i:Service)-[:DEPENDS_ON*1..]->(s) WHERE i <> s \
-        WITH s, depends_on, used_by, i ORDER BY i.name WITH s, depends_on, used_by, collect(DISTINCT i.name) AS impacted \
-        RETURN s.name AS service, s.team AS team, s.owner AS owner, s.tier AS tier, depends_on, used_by, impacted";
-    const KNOWLEDGE_SILOS: &str = "MATCH (s:Service) WHERE $team IS NULL OR toLower(s.team) = toLower($team) \
-        OPTIONAL MATCH (p:Person)-[c:COMMITS_TO]->(s) \
-        WITH s, p, c ORDER BY c.commits DESC, p.name \
-        WITH s, collect(c.commits) AS counts, collect(p.name) AS names \
-        WITH s, counts, names, reduce(t = 0, n IN counts | t + n) AS total \
-        WITH s, counts, names, total, \
-          reduce(st = [0, 0], n IN counts | CASE WHEN st[0] * 2 > total THEN st ELSE [st[0] + n, st[1] + 1] END) AS acc \
-        RETURN s.name AS service, s.team AS team, size(counts) AS committers, acc[1] AS bus_factor, total AS commits, \
-          names[0] AS top_contributor, CASE WHEN total > 0 THEN toFloat(counts[0]) / total ELSE null END AS top_share \
-        ORDER BY bus_factor, committers, service LIMIT coalesce($limit, 10)";
+    /// The `cypher:` query of a tool of tools.yaml: the embedded graph's operation of
+    /// the same name in Cypher.
+    fn cypher(tool: &str) -> String {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (project, _) = crate::validate::validate_dir(root).unwrap();
+        let set = crate::compile::compile(project).unwrap_or_else(|r| panic!("{r}"));
+        let def = set.tool(tool).unwrap();
+        def.query
+            .as_ref()
+            .and_then(|q| q.for_backend("cypher"))
+            .unwrap_or_else(|| panic!("{tool} has no cypher query"))
+            .to_string()
+    }
 
     /// The embedded graph lists shared services in edge order; compare them as sets.
     fn normalized(mut rows: Vec<Row>) -> Vec<Row> {
@@ -428,7 +400,8 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(count[0]["n"], json!(mem.node_count()));
+        let nodes = org.employees.len() + org.teams.len() + org.skills.len() + org.services.len();
+        assert_eq!(count[0]["n"], json!(nodes));
 
         let p = |pairs: &[(&str, Value)]| {
             pairs
@@ -436,37 +409,35 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect::<Params>()
         };
+        let (collaborators, experts) = (cypher("collaborators"), cypher("experts"));
+        let (dependencies, silos) = (cypher("service_dependencies"), cypher("knowledge_silos"));
         let mut cases: Vec<(&str, &str, Params)> = Vec::new();
         for e in org.employees.iter().take(6) {
             cases.push((
                 "collaborators",
-                COLLABORATORS,
+                &collaborators,
                 p(&[("person", json!(e.name))]),
             ));
         }
         for k in org.skills.iter().take(6) {
             cases.push((
                 "experts",
-                EXPERTS,
+                &experts,
                 p(&[("topic", json!(k.name)), ("limit", json!(5))]),
             ));
         }
         for s in &org.services {
-            cases.push(("experts", EXPERTS, p(&[("topic", json!(s.name))])));
+            cases.push(("experts", &experts, p(&[("topic", json!(s.name))])));
             cases.push((
                 "service_dependencies",
-                SERVICE_DEPENDENCIES,
+                &dependencies,
                 p(&[("service", json!(s.name))]),
             ));
         }
+        cases.push(("knowledge_silos", &silos, p(&[("limit", json!(50))])));
         cases.push((
             "knowledge_silos",
-            KNOWLEDGE_SILOS,
-            p(&[("limit", json!(50))]),
-        ));
-        cases.push((
-            "knowledge_silos",
-            KNOWLEDGE_SILOS,
+            &silos,
             p(&[("team", json!(org.teams[0].name.to_uppercase()))]),
         ));
         for (op, cypher, params) in cases {
