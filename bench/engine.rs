@@ -19,7 +19,10 @@ const QUESTIONS: [&str; 3] = [
 ];
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(bench());
 }
 
@@ -29,16 +32,34 @@ async fn bench() {
     assert!(!report.has_errors(), "{report}");
     let set = eng_intel::compile::compile(project).expect("project compiles");
     // Every tool answers at once from memory with a small canned result.
-    let canned: HashMap<String, serde_json::Value> =
-        set.tools().map(|t| (t.name.clone(), json!([{"name": "Alex Kumar", "team": "Platform", "value": 1}]))).collect();
-    let engine = Arc::new(Engine::new(set, Arc::new(OfflineModel), Arc::new(MockTools::new(canned))));
+    let canned: HashMap<String, serde_json::Value> = set
+        .tools()
+        .map(|t| {
+            (
+                t.name.clone(),
+                json!([{"name": "Alex Kumar", "team": "Platform", "value": 1}]),
+            )
+        })
+        .collect();
+    let engine = Arc::new(Engine::new(
+        set,
+        Arc::new(OfflineModel),
+        Arc::new(MockTools::new(canned)),
+    ));
 
     // Sanity: each question reaches a specialist and a tool.
     for q in QUESTIONS {
         let events = engine.run_collect(req(q)).await;
-        let routed = events.iter().any(|e| matches!(e.event, Event::Routing { .. }));
-        let tooled = events.iter().any(|e| matches!(e.event, Event::ToolEnd { ok: true, .. }));
-        assert!(routed && tooled, "question {q:?} must route and call a tool");
+        let routed = events
+            .iter()
+            .any(|e| matches!(e.event, Event::Routing { .. }));
+        let tooled = events
+            .iter()
+            .any(|e| matches!(e.event, Event::ToolEnd { ok: true, .. }));
+        assert!(
+            routed && tooled,
+            "question {q:?} must route and call a tool"
+        );
     }
 
     let rss_idle = rss_kb();
@@ -62,7 +83,11 @@ async fn bench() {
     let cpu = cpu_s() - cpu0;
     lat.sort();
     println!("sequential: {n} queries in {:.2} s", wall.as_secs_f64());
-    println!("  latency p50 {:.1} µs  p99 {:.1} µs", us(lat[n / 2]), us(lat[n * 99 / 100]));
+    println!(
+        "  latency p50 {:.1} µs  p99 {:.1} µs",
+        us(lat[n / 2]),
+        us(lat[n * 99 / 100])
+    );
     println!("  CPU per query {:.1} µs", cpu / n as f64 * 1e6);
 
     // Throughput: 1,000 runs in flight at once, repeated.
@@ -77,7 +102,10 @@ async fn bench() {
             handles.push(tokio::spawn(async move {
                 let s = Instant::now();
                 let events = engine.run_collect(req(QUESTIONS[i % 3])).await;
-                assert!(matches!(events.last().map(|e| &e.event), Some(Event::StreamEnd { ok: true, .. })));
+                assert!(matches!(
+                    events.last().map(|e| &e.event),
+                    Some(Event::StreamEnd { ok: true, .. })
+                ));
                 s.elapsed()
             }));
         }
@@ -88,13 +116,30 @@ async fn bench() {
     let wall = t0.elapsed().as_secs_f64();
     clat.sort();
     let total = rounds * concurrent;
-    println!("concurrent: {concurrent} in flight, {total} queries in {wall:.2} s → {:.0} queries/s", total as f64 / wall);
-    println!("  latency under load p50 {:.2} ms  p99 {:.2} ms", ms(clat[total / 2]), ms(clat[total * 99 / 100]));
-    println!("RSS: idle {} MB, after {} runs {} MB (peak {} MB)", rss_idle / 1024, n + total + 2_000, rss_kb() / 1024, peak_kb() / 1024);
+    println!(
+        "concurrent: {concurrent} in flight, {total} queries in {wall:.2} s → {:.0} queries/s",
+        total as f64 / wall
+    );
+    println!(
+        "  latency under load p50 {:.2} ms  p99 {:.2} ms",
+        ms(clat[total / 2]),
+        ms(clat[total * 99 / 100])
+    );
+    println!(
+        "RSS: idle {} MB, after {} runs {} MB (peak {} MB)",
+        rss_idle / 1024,
+        n + total + 2_000,
+        rss_kb() / 1024,
+        peak_kb() / 1024
+    );
 }
 
 fn req(q: &str) -> RunRequest {
-    RunRequest { graph: "supervisor".into(), question: q.into(), ..Default::default() }
+    RunRequest {
+        graph: "supervisor".into(),
+        question: q.into(),
+        ..Default::default()
+    }
 }
 
 fn us(d: Duration) -> f64 {
@@ -124,6 +169,7 @@ fn cpu_s() -> f64 {
     let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0) + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     ticks / 100.0
 }

@@ -1,15 +1,16 @@
 //! 1,000 concurrent SSE chats against the real server on loopback, with the offline
 //! model and in-memory tools: time to first event and to the end of the stream (p50,
-//! p99), errors, and the process's RSS. Run: `cargo bench --bench sse` (see
+//! p99), errors, and the server's RSS and CPU. Run: `cargo bench --bench sse` (see
 //! bench/README.md, section "SSE").
 //!
 //! Two shapes of "1,000 concurrent":
 //! - burst: 1,000 chats sent at the same instant, each on a new connection;
-//! - open streams: tools answer after 1 s, chats arrive one per millisecond, so all
+//! - open streams: tools answer after 1 s and chats arrive one per millisecond, so all
 //!   1,000 streams are open at once while new ones keep arriving.
 //!
-//! Server and clients share this process (one tokio runtime), so the RSS includes the
-//! 1,000 clients too: an upper bound on the server's.
+//! The server runs in this process; the clients run in a child process (this same
+//! binary, told so by `SSE_BENCH_CLIENT`), so this process's RSS and CPU are the
+//! server's alone.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,6 +35,74 @@ const QUESTIONS: [&str; 3] = [
     "Who is overloaded? Show the workload",
 ];
 
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    match std::env::var("SSE_BENCH_CLIENT") {
+        Ok(url) => rt.block_on(client(url)),
+        Err(_) => rt.block_on(server()),
+    }
+}
+
+async fn server() {
+    println!(
+        "SSE benchmark: {CHATS} concurrent chats, offline model, loopback, {} CPU(s)",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    for (name, tool_delay, spacing_ms) in [
+        ("burst (all at once, new connections)", Duration::ZERO, 0),
+        (
+            "open streams (1 s tool latency, one arrival per ms)",
+            Duration::from_secs(1),
+            1,
+        ),
+    ] {
+        let (base, dir) = start(tool_delay).await;
+        let idle_mb = kb("VmRSS") / 1024.0;
+        let done = Arc::new(AtomicBool::new(false));
+        let sampler = tokio::spawn({
+            let done = done.clone();
+            async move {
+                let mut peak: f64 = 0.0;
+                while !done.load(Ordering::Relaxed) {
+                    peak = peak.max(kb("VmRSS"));
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                peak / 1024.0
+            }
+        });
+        let cpu0 = cpu_s();
+        let out = tokio::process::Command::new(std::env::current_exe().expect("own path"))
+            .env("SSE_BENCH_CLIENT", format!("{base}/api/chat"))
+            .env("SSE_BENCH_SPACING_MS", spacing_ms.to_string())
+            .output()
+            .await
+            .expect("client process runs");
+        let cpu = cpu_s() - cpu0;
+        done.store(true, Ordering::Relaxed);
+        let peak_mb = sampler.await.expect("sampler");
+        assert!(
+            out.status.success(),
+            "client failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!("\n{name}");
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        println!("  server RSS: {idle_mb:.1} MB idle, {peak_mb:.1} MB peak");
+        println!(
+            "  server CPU: {cpu:.2} s ({:.0} µs per chat)",
+            cpu / CHATS as f64 * 1e6
+        );
+        drop(dir);
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("\nload average at the end: {}", load.trim());
+}
+
 /// Canned results, after `delay`.
 struct SlowTools {
     inner: MockTools,
@@ -50,42 +119,16 @@ impl ToolRunner for SlowTools {
     }
 }
 
-struct Outcome {
-    first_event: Duration,
-    whole: Duration,
-}
-
-fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        println!("SSE benchmark: {CHATS} concurrent chats, offline model, loopback, {} CPU(s)",
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-        let (burst_base, burst_dir) = start(Duration::ZERO).await;
-        report("burst (all at once, new connections)", run(&burst_base, Duration::ZERO).await);
-        drop(burst_dir);
-        let (open_base, open_dir) = start(Duration::from_secs(1)).await;
-        report(
-            "open streams (1 s tool latency, one arrival per ms)",
-            run(&open_base, Duration::from_millis(1)).await,
-        );
-        drop(open_dir);
-        println!("process RSS: peak {:.1} MB (server and clients)", kb("VmHWM") / 1024.0);
-    });
-}
-
 /// A server on 127.0.0.1:0 over a fresh data directory; returns its base URL.
 async fn start(tool_delay: Duration) -> (String, tempfile::TempDir) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let (project, report) = eng_intel::validate::validate_dir(root).expect("project loads");
     assert!(!report.has_errors(), "{report}");
     let config = eng_intel::compile::compile(project).expect("project compiles");
+    let row = json!({"name": "Alex Kumar", "title": "Engineer", "team": "Platform", "skill": "Python", "proficiency": 4});
     let canned: HashMap<String, Value> = config
         .tools()
-        .map(|t| (t.name.clone(), json!([{"name": "Alex Kumar", "title": "Engineer", "team": "Platform", "skill": "Python", "proficiency": 4}])))
+        .map(|t| (t.name.clone(), json!([row])))
         .collect();
     let dir = tempfile::tempdir().expect("temp dir");
     let threads = SqliteThreads::open(&dir.path().join("threads.db"))
@@ -110,34 +153,33 @@ async fn start(tool_delay: Duration) -> (String, tempfile::TempDir) {
     (base, dir)
 }
 
-/// Sends CHATS chats, the i-th at `i * spacing`, and waits for all of them.
-async fn run(base: &str, spacing: Duration) -> Phase {
+struct Outcome {
+    first_event: Duration,
+    whole: Duration,
+}
+
+/// The client process: CHATS chats, the i-th sent at i × SSE_BENCH_SPACING_MS; prints
+/// the figures.
+async fn client(url: String) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let spacing = Duration::from_millis(
+        std::env::var("SSE_BENCH_SPACING_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    );
     // One connection per chat, as 1,000 separate users would have.
-    let client = reqwest::Client::builder()
+    let http = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()
         .expect("client");
-    let url = format!("{base}/api/chat");
-    let done = Arc::new(AtomicBool::new(false));
-    let sampler = tokio::spawn({
-        let done = done.clone();
-        async move {
-            let mut peak: f64 = 0.0;
-            while !done.load(Ordering::Relaxed) {
-                peak = peak.max(kb("VmRSS"));
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            peak
-        }
-    });
-    let cpu0 = cpu_s();
     let t0 = tokio::time::Instant::now();
     let tasks: Vec<_> = (0..CHATS)
         .map(|i| {
-            let (client, url) = (client.clone(), url.clone());
+            let (http, url) = (http.clone(), url.clone());
             tokio::spawn(async move {
                 tokio::time::sleep_until(t0 + spacing * i as u32).await;
-                let chat = one_chat(&client, &url, QUESTIONS[i % QUESTIONS.len()]);
+                let chat = one_chat(&http, &url, QUESTIONS[i % QUESTIONS.len()]);
                 match tokio::time::timeout(Duration::from_secs(60), chat).await {
                     Ok(r) => r,
                     Err(_) => Err("no stream_end within 60 s".to_string()),
@@ -146,51 +188,39 @@ async fn run(base: &str, spacing: Duration) -> Phase {
         })
         .collect();
     let mut outcomes = Vec::with_capacity(CHATS);
-    let mut errors = Vec::new();
+    let mut errors: HashMap<String, usize> = HashMap::new();
     for t in tasks {
         match t.await.expect("chat task") {
             Ok(o) => outcomes.push(o),
-            Err(e) => errors.push(e),
+            Err(e) => *errors.entry(e).or_default() += 1,
         }
     }
     let wall = t0.elapsed().as_secs_f64();
-    let cpu = cpu_s() - cpu0;
-    done.store(true, Ordering::Relaxed);
-    let peak = sampler.await.expect("sampler").max(kb("VmRSS"));
-    Phase {
-        outcomes,
-        errors,
-        rss_mb: peak / 1024.0,
-        wall,
-        cpu,
+    let first: Vec<Duration> = outcomes.iter().map(|o| o.first_event).collect();
+    let whole: Vec<Duration> = outcomes.iter().map(|o| o.whole).collect();
+    println!(
+        "  first event  p50 {:8.2} ms   p99 {:8.2} ms",
+        ms_at(&first, 50),
+        ms_at(&first, 99)
+    );
+    println!(
+        "  whole run    p50 {:8.2} ms   p99 {:8.2} ms",
+        ms_at(&whole, 50),
+        ms_at(&whole, 99)
+    );
+    println!(
+        "  completed {} / {CHATS}, errors {}, wall {wall:.2} s",
+        outcomes.len(),
+        errors.values().sum::<usize>()
+    );
+    for (e, n) in errors {
+        println!("    {n} × {e}");
     }
 }
 
-struct Phase {
-    outcomes: Vec<Outcome>,
-    errors: Vec<String>,
-    rss_mb: f64,
-    wall: f64,
-    cpu: f64,
-}
-
-/// CPU seconds (user + system) this process has used.
-fn cpu_s() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    f.iter().sum::<f64>() / 100.0
-}
-
-async fn one_chat(client: &reqwest::Client, url: &str, q: &str) -> Result<Outcome, String> {
+async fn one_chat(http: &reqwest::Client, url: &str, q: &str) -> Result<Outcome, String> {
     let t0 = Instant::now();
-    let res = client
+    let res = http
         .post(url)
         .json(&json!({"message": q}))
         .send()
@@ -215,52 +245,19 @@ async fn one_chat(client: &reqwest::Client, url: &str, q: &str) -> Result<Outcom
     }
     let whole = t0.elapsed();
     if last.event != "stream_end" || !last.data.contains("\"ok\":true") {
-        return Err(format!("ended with {} {}", last.event, last.data));
+        return Err(format!("ended with {}", last.event));
     }
     Ok(Outcome { first_event, whole })
 }
 
-fn report(name: &str, phase: Phase) {
-    let Phase {
-        outcomes,
-        errors,
-        rss_mb,
-        wall,
-        cpu,
-    } = phase;
-    let pct = |mut v: Vec<Duration>, p: usize| -> f64 {
-        if v.is_empty() {
-            return f64::NAN;
-        }
-        v.sort();
-        v[(v.len() * p / 100).min(v.len() - 1)].as_secs_f64() * 1000.0
-    };
-    let first: Vec<Duration> = outcomes.iter().map(|o| o.first_event).collect();
-    let whole: Vec<Duration> = outcomes.iter().map(|o| o.whole).collect();
-    println!("\n{name}");
-    println!(
-        "  first event  p50 {:8.2} ms   p99 {:8.2} ms",
-        pct(first.clone(), 50),
-        pct(first, 99)
-    );
-    println!(
-        "  whole run    p50 {:8.2} ms   p99 {:8.2} ms",
-        pct(whole.clone(), 50),
-        pct(whole, 99)
-    );
-    println!("  completed {} / {CHATS}, errors {}", outcomes.len(), errors.len());
-    let mut kinds: HashMap<&str, usize> = HashMap::new();
-    for e in &errors {
-        *kinds.entry(e.as_str()).or_default() += 1;
+/// The p-th percentile in milliseconds.
+fn ms_at(v: &[Duration], p: usize) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
     }
-    for (k, n) in kinds {
-        println!("    {n} × {k}");
-    }
-    println!("  process RSS peak {rss_mb:.1} MB");
-    println!(
-        "  wall {wall:.2} s, process CPU {cpu:.2} s ({:.0} µs per chat, server and client)",
-        cpu / CHATS as f64 * 1e6
-    );
+    let mut v = v.to_vec();
+    v.sort();
+    v[(v.len() * p / 100).min(v.len() - 1)].as_secs_f64() * 1000.0
 }
 
 /// A field of /proc/self/status in kB (0 where there is no /proc).
@@ -274,4 +271,18 @@ fn kb(field: &str) -> f64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0.0)
+}
+
+/// CPU seconds (user + system) this process has used.
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // After the parenthesised command name, utime and stime are fields 12 and 13.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let ticks: f64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse::<f64>().ok())
+        .sum();
+    ticks / 100.0
 }

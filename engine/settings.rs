@@ -123,7 +123,9 @@ impl Settings {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Settings {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let num = |k: &str, d: u64| get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
-        let flag = |k: &str| get(k).is_some_and(|v| matches!(v.to_lowercase().as_str(), "1" | "true" | "yes" | "on"));
+        let flag = |k: &str| {
+            get(k).is_some_and(|v| matches!(v.to_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+        };
         let secret = |k: &str| Secret(get(k).unwrap_or_default());
         let postgres = get("POSTGRES_HOST").map(|host| Postgres {
             host,
@@ -136,9 +138,17 @@ impl Settings {
         });
         let clickhouse = get("CLICKHOUSE_HOST").map(|host| {
             let port = num("CLICKHOUSE_PORT", 8123);
-            let scheme = if port == 8443 || flag("CLICKHOUSE_SECURE") { "https" } else { "http" };
+            let scheme = if port == 8443 || flag("CLICKHOUSE_SECURE") {
+                "https"
+            } else {
+                "http"
+            };
             ClickHouse {
-                url: if host.starts_with("http") { host } else { format!("{scheme}://{host}:{port}") },
+                url: if host.starts_with("http") {
+                    host
+                } else {
+                    format!("{scheme}://{host}:{port}")
+                },
                 database: get("CLICKHOUSE_DATABASE").unwrap_or_else(|| "default".into()),
                 user: get("CLICKHOUSE_USERNAME").unwrap_or_else(|| "default".into()),
                 password: secret("CLICKHOUSE_PASSWORD"),
@@ -150,25 +160,45 @@ impl Settings {
             password: secret("NEO4J_PASSWORD"),
             database: get("NEO4J_DATABASE"),
         });
-        let llm = get("FEATHERLESS_BASE_URL").or_else(|| get("OPENAI_BASE_URL")).map(|base_url| {
-            let primary = get("FEATHERLESS_MODEL_PRIMARY").or_else(|| get("OPENAI_MODEL")).unwrap_or_else(|| "Qwen/Qwen2.5-72B-Instruct".into());
-            Llm {
-                base_url,
-                api_key: Secret(get("FEATHERLESS_API_KEY").or_else(|| get("OPENAI_API_KEY")).unwrap_or_default()),
-                model_code: get("FEATHERLESS_MODEL_CODE").unwrap_or_else(|| primary.clone()),
-                model_fast: get("FEATHERLESS_MODEL_FAST").unwrap_or_else(|| primary.clone()),
-                model_analytics: get("FEATHERLESS_MODEL_ANALYTICS").unwrap_or_else(|| primary.clone()),
-                model_primary: primary,
-            }
-        });
+        let llm = get("FEATHERLESS_BASE_URL")
+            .or_else(|| get("OPENAI_BASE_URL"))
+            .map(|base_url| {
+                let primary = get("FEATHERLESS_MODEL_PRIMARY")
+                    .or_else(|| get("OPENAI_MODEL"))
+                    .unwrap_or_else(|| "Qwen/Qwen2.5-72B-Instruct".into());
+                Llm {
+                    base_url,
+                    api_key: Secret(
+                        get("FEATHERLESS_API_KEY")
+                            .or_else(|| get("OPENAI_API_KEY"))
+                            .unwrap_or_default(),
+                    ),
+                    model_code: get("FEATHERLESS_MODEL_CODE").unwrap_or_else(|| primary.clone()),
+                    model_fast: get("FEATHERLESS_MODEL_FAST").unwrap_or_else(|| primary.clone()),
+                    model_analytics: get("FEATHERLESS_MODEL_ANALYTICS")
+                        .unwrap_or_else(|| primary.clone()),
+                    model_primary: primary,
+                }
+            });
         Settings {
             port: num("PORT", 7860) as u16,
-            data_dir: get("DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("data")),
-            log_level: get("LOG_LEVEL").unwrap_or_else(|| "info".into()).to_lowercase(),
+            data_dir: get("DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("data")),
+            log_level: get("LOG_LEVEL")
+                .unwrap_or_else(|| "info".into())
+                .to_lowercase(),
             log_json: flag("LOG_JSON"),
             debug: flag("DEBUG"),
             api_key: get("API_KEY").map(Secret),
-            cors_origins: get("CORS_ORIGINS").map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_default(),
+            cors_origins: get("CORS_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
             body_limit_bytes: num("BODY_LIMIT_BYTES", 64 * 1024) as usize,
             sync_timeout_s: num("SYNC_TIMEOUT_S", 120),
             postgres,

@@ -45,16 +45,26 @@ async fn sse_events_arrive_in_order_with_one_envelope_each() {
         let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
         keys.sort();
         assert_eq!(keys, ["data", "event", "run_id", "seq", "ts"]);
-        assert_eq!(e.env["event"], e.name.as_str(), "event line = envelope name");
+        assert_eq!(
+            e.env["event"],
+            e.name.as_str(),
+            "event line = envelope name"
+        );
         assert_eq!(e.env["run_id"], run_id.as_str(), "one run id per stream");
         let seq = e.env["seq"].as_i64().unwrap();
-        assert!(seq > last_seq, "seq strictly increasing: {seq} after {last_seq}");
+        assert!(
+            seq > last_seq,
+            "seq strictly increasing: {seq} after {last_seq}"
+        );
         last_seq = seq;
         assert!(e.env["ts"].as_f64().unwrap() > 1.6e9);
     }
 
     let find = |n: &str| events.iter().find(|e| e.name == n).unwrap();
-    assert_eq!(find("tool_start").env["data"]["args"], json!({"skills": "Python"}));
+    assert_eq!(
+        find("tool_start").env["data"]["args"],
+        json!({"skills": "Python"})
+    );
     let devs = developers();
     assert_eq!(
         find("tool_end").env["data"]["result_preview"],
@@ -97,8 +107,8 @@ async fn sync_answer_fills_every_field_and_matches_the_stream() {
     let server = Server::start(Options::new(dir.path())).await;
     let q = "How many employees do we have?";
     let events = sse_chat(&server.base, json!({"message": q})).await;
-    let streamed = events.iter().find(|e| e.name == "response").unwrap().env["data"]["content"]
-        .clone();
+    let streamed =
+        events.iter().find(|e| e.name == "response").unwrap().env["data"]["content"].clone();
     let selection = &events
         .iter()
         .find(|e| e.name == "model_selection")
@@ -190,7 +200,11 @@ async fn a_thread_continues_with_its_earlier_turns_within_budget() {
         .iter()
         .filter(|m| m.role != Role::System)
         .map(|m| {
-            let role = if m.role == Role::User { "user" } else { "assistant" };
+            let role = if m.role == Role::User {
+                "user"
+            } else {
+                "assistant"
+            };
             (role.to_string(), m.content.clone())
         })
         .collect();
@@ -212,7 +226,11 @@ async fn two_chats_on_one_thread_run_one_after_the_other() {
 
     let first_q = "Find developers with Python expertise";
     let second_q = "Find engineers with Go experience";
-    let mut first = open_sse(&server.base, json!({"message": first_q, "thread_id": "shared"})).await;
+    let mut first = open_sse(
+        &server.base,
+        json!({"message": first_q, "thread_id": "shared"}),
+    )
+    .await;
     tokio::time::timeout(Duration::from_secs(5), tools.entered.notified())
         .await
         .expect("first chat reaches its tool");
@@ -238,8 +256,11 @@ async fn two_chats_on_one_thread_run_one_after_the_other() {
     );
 
     // The second chat saw the first turn as history.
-    let first_answer = first_events.iter().find(|e| e.name == "response").unwrap().env["data"]
-        ["content"]
+    let first_answer = first_events
+        .iter()
+        .find(|e| e.name == "response")
+        .unwrap()
+        .env["data"]["content"]
         .as_str()
         .unwrap()
         .to_string();
@@ -314,7 +335,8 @@ async fn first_event_leaves_at_once_and_silence_gets_keep_alive_comments() {
     while let Some(chunk) = body.next().await {
         text.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
     }
-    let silence = &text[text.find("event: tool_start").unwrap()..text.find("event: tool_end").unwrap()];
+    let silence =
+        &text[text.find("event: tool_start").unwrap()..text.find("event: tool_end").unwrap()];
     assert!(
         silence.lines().any(|l| l.starts_with(':')),
         "keep-alive comment during the silence: {silence:?}"
@@ -329,7 +351,11 @@ async fn a_client_that_goes_away_cancels_its_run() {
     let mut o = Options::new(dir.path());
     o.tools = Arc::new(tools.clone());
     let server = Server::start(o).await;
-    let mut stream = open_sse(&server.base, json!({"message": PYTHON, "thread_id": "gone"})).await;
+    let mut stream = open_sse(
+        &server.base,
+        json!({"message": PYTHON, "thread_id": "gone"}),
+    )
+    .await;
     loop {
         let e = stream.next().await.expect("stream open");
         if e.name == "tool_start" {
@@ -372,5 +398,37 @@ async fn a_client_that_goes_away_cancels_its_run() {
         .unwrap();
     assert_eq!(t["message_count"], 1);
     assert_eq!(t["messages"][0]["content"], PYTHON);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_chat_past_its_timeout_gets_504_and_its_run_is_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let tools = GateTools::new("find_developer_by_skills");
+    let mut o = Options::new(dir.path());
+    o.tools = Arc::new(tools.clone());
+    o.settings = eng_intel::settings::Settings::from_lookup(|k| {
+        (k == "SYNC_TIMEOUT_S").then(|| "1".to_string())
+    });
+    let server = Server::start(o).await;
+    let t0 = std::time::Instant::now();
+    let res = client()
+        .post(server.url("/api/chat/sync"))
+        .json(&json!({"message": PYTHON}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 504);
+    assert!(t0.elapsed() >= Duration::from_secs(1));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "timeout");
+    let t1 = std::time::Instant::now();
+    while tools.dropped.load(Ordering::SeqCst) == 0 {
+        assert!(
+            t1.elapsed() < Duration::from_secs(5),
+            "the run was not cancelled"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     server.stop().await;
 }

@@ -21,7 +21,8 @@ async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
     let res = req.send().await.expect("request");
     let status = res.status().as_u16();
     let text = res.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text:?}"));
+    let body =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text:?}"));
     (status, body)
 }
 
@@ -56,8 +57,18 @@ async fn bad_input_gets_a_json_4xx() {
             r
         };
         let json_ct = Some("application/json");
-        expect(send(raw("{\"message\": ", json_ct)).await, 400, "invalid_json", "malformed JSON");
-        expect(send(raw("not json", json_ct)).await, 400, "invalid_json", "not JSON at all");
+        expect(
+            send(raw("{\"message\": ", json_ct)).await,
+            400,
+            "invalid_json",
+            "malformed JSON",
+        );
+        expect(
+            send(raw("not json", json_ct)).await,
+            400,
+            "invalid_json",
+            "not JSON at all",
+        );
         expect(
             send(raw(r#"{"message":"hi"}"#, Some("text/plain"))).await,
             415,
@@ -70,13 +81,43 @@ async fn bad_input_gets_a_json_4xx() {
             "unsupported_media_type",
             "no content type",
         );
-        let b = expect(send(c.post(&url).json(&json!({}))).await, 422, "invalid_body", "missing message");
+        let b = expect(
+            send(c.post(&url).json(&json!({}))).await,
+            422,
+            "invalid_body",
+            "missing message",
+        );
         assert!(b["detail"].as_str().unwrap().contains("message"), "{b}");
-        expect(send(c.post(&url).json(&json!({"message": null}))).await, 422, "invalid_body", "null message");
-        expect(send(c.post(&url).json(&json!({"message": 42}))).await, 422, "invalid_body", "number message");
-        expect(send(c.post(&url).json(&json!([1, 2]))).await, 422, "invalid_body", "array body");
-        expect(send(c.post(&url).json(&json!({"message": ""}))).await, 400, "empty_message", "empty message");
-        expect(send(c.post(&url).json(&json!({"message": "  \n\t "}))).await, 400, "empty_message", "blank message");
+        expect(
+            send(c.post(&url).json(&json!({"message": null}))).await,
+            422,
+            "invalid_body",
+            "null message",
+        );
+        expect(
+            send(c.post(&url).json(&json!({"message": 42}))).await,
+            422,
+            "invalid_body",
+            "number message",
+        );
+        expect(
+            send(c.post(&url).json(&json!([1, 2]))).await,
+            422,
+            "invalid_body",
+            "array body",
+        );
+        expect(
+            send(c.post(&url).json(&json!({"message": ""}))).await,
+            400,
+            "empty_message",
+            "empty message",
+        );
+        expect(
+            send(c.post(&url).json(&json!({"message": "  \n\t "}))).await,
+            400,
+            "empty_message",
+            "blank message",
+        );
         let b = expect(
             send(c.post(&url).json(&json!({"message": "é".repeat(101)}))).await,
             413,
@@ -92,7 +133,11 @@ async fn bad_input_gets_a_json_4xx() {
         );
         for bad in ["../etc/passwd", "a b", &"x".repeat(65)] {
             expect(
-                send(c.post(&url).json(&json!({"message": "hi", "thread_id": bad}))).await,
+                send(
+                    c.post(&url)
+                        .json(&json!({"message": "hi", "thread_id": bad})),
+                )
+                .await,
                 400,
                 "invalid_thread_id",
                 "malformed thread id in the body",
@@ -105,23 +150,59 @@ async fn bad_input_gets_a_json_4xx() {
             "thread id of the wrong type",
         );
         let b = expect(
-            send(c.post(&url).json(&json!({"message": "hi", "graph": "supervsor"}))).await,
+            send(
+                c.post(&url)
+                    .json(&json!({"message": "hi", "graph": "supervsor"})),
+            )
+            .await,
             400,
             "unknown_graph",
             "unknown graph",
         );
-        assert!(b["detail"].as_str().unwrap().contains("did you mean \"supervisor\""), "{b}");
+        assert!(
+            b["detail"]
+                .as_str()
+                .unwrap()
+                .contains("did you mean \"supervisor\""),
+            "{b}"
+        );
     }
 
     // Threads.
     let t = |p: &str| server.url(&format!("/api/threads{p}"));
-    expect(send(c.get(t("/abc123"))).await, 404, "not_found", "unknown thread");
-    expect(send(c.delete(t("/abc123"))).await, 404, "not_found", "delete unknown thread");
+    expect(
+        send(c.get(t("/abc123"))).await,
+        404,
+        "not_found",
+        "unknown thread",
+    );
+    expect(
+        send(c.delete(t("/abc123"))).await,
+        404,
+        "not_found",
+        "delete unknown thread",
+    );
     for bad in ["/bad%20id", "/x.y", &format!("/{}", "x".repeat(65))] {
-        expect(send(c.get(t(bad))).await, 400, "invalid_thread_id", "malformed id");
-        expect(send(c.delete(t(bad))).await, 400, "invalid_thread_id", "malformed id");
+        expect(
+            send(c.get(t(bad))).await,
+            400,
+            "invalid_thread_id",
+            "malformed id",
+        );
+        expect(
+            send(c.delete(t(bad))).await,
+            400,
+            "invalid_thread_id",
+            "malformed id",
+        );
     }
-    for q in ["?limit=abc", "?limit=0", "?limit=101", "?offset=-1", "?offset=x"] {
+    for q in [
+        "?limit=abc",
+        "?limit=0",
+        "?limit=101",
+        "?offset=-1",
+        "?offset=x",
+    ] {
         expect(send(c.get(t(q))).await, 400, "invalid_query", q);
     }
     expect(
@@ -130,25 +211,67 @@ async fn bad_input_gets_a_json_4xx() {
         "title_too_long",
         "long title",
     );
-    expect(send(c.post(t("")).json(&json!({"title": 5}))).await, 422, "invalid_body", "title type");
     expect(
-        send(c.post(t("")).body("{").header("content-type", "application/json")).await,
+        send(c.post(t("")).json(&json!({"title": 5}))).await,
+        422,
+        "invalid_body",
+        "title type",
+    );
+    expect(
+        send(
+            c.post(t(""))
+                .body("{")
+                .header("content-type", "application/json"),
+        )
+        .await,
         400,
         "invalid_json",
         "malformed thread JSON",
     );
 
     // Routes.
-    expect(send(c.get(server.url("/api/nope"))).await, 404, "not_found", "unknown api route");
-    expect(send(c.get(server.url("/nope"))).await, 404, "not_found", "unknown route");
-    expect(send(c.get(server.url("/api/chat"))).await, 405, "method_not_allowed", "GET on chat");
-    expect(send(c.put(server.url("/api/threads"))).await, 405, "method_not_allowed", "PUT threads");
-    expect(send(c.get(server.url("/api/graphs/nope"))).await, 404, "not_found", "unknown graph");
+    expect(
+        send(c.get(server.url("/api/nope"))).await,
+        404,
+        "not_found",
+        "unknown api route",
+    );
+    expect(
+        send(c.get(server.url("/nope"))).await,
+        404,
+        "not_found",
+        "unknown route",
+    );
+    expect(
+        send(c.get(server.url("/api/chat"))).await,
+        405,
+        "method_not_allowed",
+        "GET on chat",
+    );
+    expect(
+        send(c.put(server.url("/api/threads"))).await,
+        405,
+        "method_not_allowed",
+        "PUT threads",
+    );
+    expect(
+        send(c.get(server.url("/api/graphs/nope"))).await,
+        404,
+        "not_found",
+        "unknown graph",
+    );
 
     // Still serving, and every error was counted by kind.
     let (status, _) = send(c.get(server.url("/api/health"))).await;
     assert_eq!(status, 200);
-    let metrics = c.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = c
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         metrics.contains("eng_intel_errors_total{source=\"api\",kind=\"invalid_json\"} 5"),
         "{metrics}"
@@ -166,11 +289,14 @@ async fn with_api_key_every_api_route_but_health_needs_the_bearer_token() {
     let c = client();
     let guarded: Vec<reqwest::RequestBuilder> = vec![
         c.get(server.url("/api/threads")),
-        c.post(server.url("/api/threads")).json(&json!({"title": "x"})),
+        c.post(server.url("/api/threads"))
+            .json(&json!({"title": "x"})),
         c.get(server.url("/api/threads/abc")),
         c.delete(server.url("/api/threads/abc")),
-        c.post(server.url("/api/chat")).json(&json!({"message": "hi"})),
-        c.post(server.url("/api/chat/sync")).json(&json!({"message": "hi"})),
+        c.post(server.url("/api/chat"))
+            .json(&json!({"message": "hi"})),
+        c.post(server.url("/api/chat/sync"))
+            .json(&json!({"message": "hi"})),
         c.get(server.url("/api/graphs")),
         c.get(server.url("/api/graphs/supervisor")),
         c.post(server.url("/api/admin/reload")),
@@ -212,9 +338,17 @@ async fn with_api_key_every_api_route_but_health_needs_the_bearer_token() {
 async fn without_api_key_nothing_asks_for_a_token() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(Options::new(dir.path())).await;
-    let res = client().get(server.url("/api/threads")).send().await.unwrap();
+    let res = client()
+        .get(server.url("/api/threads"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    let res = client().get(server.url("/api/graphs")).send().await.unwrap();
+    let res = client()
+        .get(server.url("/api/graphs"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     server.stop().await;
 }
@@ -233,11 +367,17 @@ async fn cors_allows_the_configured_origins_and_preflight_needs_no_token() {
             .request(reqwest::Method::OPTIONS, server.url("/api/chat"))
             .header("origin", origin)
             .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "content-type,authorization")
+            .header(
+                "access-control-request-headers",
+                "content-type,authorization",
+            )
     };
     let res = preflight("https://app.example").send().await.unwrap();
     assert!(res.status().is_success(), "{}", res.status());
-    assert_eq!(res.headers()["access-control-allow-origin"], "https://app.example");
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
     let res = preflight("https://evil.example").send().await.unwrap();
     assert!(res.headers().get("access-control-allow-origin").is_none());
     server.stop().await;
@@ -251,6 +391,9 @@ async fn cors_allows_the_configured_origins_and_preflight_needs_no_token() {
         .await
         .unwrap();
     assert_eq!(res.headers()["access-control-allow-origin"], "*");
-    assert!(res.headers().get("x-request-id").is_some(), "request id is returned");
+    assert!(
+        res.headers().get("x-request-id").is_some(),
+        "request id is returned"
+    );
     server.stop().await;
 }

@@ -30,8 +30,11 @@ async fn threads_crud_and_paging_over_http() {
 
     let mut ids = vec![first["thread_id"].as_str().unwrap().to_string()];
     for i in 1..5 {
-        let (status, t) =
-            json_of(c.post(server.url("/api/threads")).json(&json!({"title": format!("T{i}")}))).await;
+        let (status, t) = json_of(
+            c.post(server.url("/api/threads"))
+                .json(&json!({"title": format!("T{i}")})),
+        )
+        .await;
         assert_eq!(status, 201);
         assert_eq!(t["title"], format!("T{i}"));
         ids.push(t["thread_id"].as_str().unwrap().to_string());
@@ -111,11 +114,19 @@ async fn store_contract(store: Arc<dyn ThreadStore>) {
     // Appending creates an unknown thread with the given title, and keeps order.
     let new_id = format!("t-{}", uuid::Uuid::new_v4());
     store
-        .append(&new_id, "from a chat", &[msg(Role::User, "q1"), msg(Role::Assistant, "a1")])
+        .append(
+            &new_id,
+            "from a chat",
+            &[msg(Role::User, "q1"), msg(Role::Assistant, "a1")],
+        )
         .await
         .unwrap();
     store
-        .append(&new_id, "ignored: thread exists", &[msg(Role::User, "q2"), msg(Role::Assistant, "a2")])
+        .append(
+            &new_id,
+            "ignored: thread exists",
+            &[msg(Role::User, "q2"), msg(Role::Assistant, "a2")],
+        )
         .await
         .unwrap();
     let t = store.get(&new_id).await.unwrap().unwrap();
@@ -132,8 +143,18 @@ async fn store_contract(store: Arc<dyn ThreadStore>) {
     assert_eq!(all, ["q1", "a1", "q2", "a2"]);
     let last = store.messages(&new_id, Some(3)).await.unwrap();
     let last: Vec<(Role, &str)> = last.iter().map(|m| (m.role, m.content.as_str())).collect();
-    assert_eq!(last, [(Role::Assistant, "a1"), (Role::User, "q2"), (Role::Assistant, "a2")]);
-    assert_eq!(store.messages(&new_id, None).await.unwrap()[0].meta, json!({"n": "q1"}));
+    assert_eq!(
+        last,
+        [
+            (Role::Assistant, "a1"),
+            (Role::User, "q2"),
+            (Role::Assistant, "a2")
+        ]
+    );
+    assert_eq!(
+        store.messages(&new_id, None).await.unwrap()[0].meta,
+        json!({"n": "q1"})
+    );
 
     assert!(store.delete(&new_id).await.unwrap());
     assert!(!store.delete(&new_id).await.unwrap());
@@ -145,7 +166,9 @@ async fn store_contract(store: Arc<dyn ThreadStore>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_store_keeps_the_contract() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteThreads::open(&dir.path().join("nested/threads.db")).await.unwrap();
+    let store = SqliteThreads::open(&dir.path().join("nested/threads.db"))
+        .await
+        .unwrap();
     assert!(store.lock_across_instances("x").await.unwrap().is_none());
     store_contract(Arc::new(store)).await;
 }
@@ -162,7 +185,9 @@ fn postgres() -> Option<Settings> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_store_keeps_the_contract() {
     let Some(s) = postgres() else { return };
-    let store = PgThreads::connect(s.postgres.as_ref().unwrap()).await.unwrap();
+    let store = PgThreads::connect(s.postgres.as_ref().unwrap())
+        .await
+        .unwrap();
     store_contract(Arc::new(store)).await;
 }
 
@@ -174,7 +199,11 @@ async fn postgres_serializes_chats_on_a_thread_across_instances() {
     let one = PgThreads::connect(pg).await.unwrap();
     let two = Arc::new(PgThreads::connect(pg).await.unwrap());
     let id = format!("lock-{}", uuid::Uuid::new_v4());
-    let held = one.lock_across_instances(&id).await.unwrap().expect("a lock");
+    let held = one
+        .lock_across_instances(&id)
+        .await
+        .unwrap()
+        .expect("a lock");
     let (two2, id2) = (two.clone(), id.clone());
     let waiter = tokio::spawn(async move { two2.lock_across_instances(&id2).await.unwrap() });
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -198,13 +227,18 @@ async fn postgres_serializes_chats_on_a_thread_across_instances() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_threads_over_http() {
     let Some(s) = postgres() else { return };
-    let store = PgThreads::connect(s.postgres.as_ref().unwrap()).await.unwrap();
+    let store = PgThreads::connect(s.postgres.as_ref().unwrap())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut o = Options::new(dir.path());
     o.threads = Some(Arc::new(store));
     let server = Server::start(o).await;
     let id = format!("pg-{}", uuid::Uuid::new_v4());
-    for q in ["How many employees do we have?", "Find developers with Python expertise"] {
+    for q in [
+        "How many employees do we have?",
+        "Find developers with Python expertise",
+    ] {
         let (status, body) = json_of(
             client()
                 .post(server.url("/api/chat/sync"))

@@ -67,7 +67,10 @@ struct Scripted {
 #[async_trait]
 impl ToolRunner for Scripted {
     async fn call(&self, tool: &ToolDef, args: &Value) -> Result<Value, ToolError> {
-        self.calls.lock().unwrap().push((tool.name.clone(), args.clone()));
+        self.calls
+            .lock()
+            .unwrap()
+            .push((tool.name.clone(), args.clone()));
         match tool.name.as_str() {
             "lookup" => Ok(json!({"name": args["name"], "team": "Platform"})),
             "count" => {
@@ -79,7 +82,10 @@ impl ToolRunner for Scripted {
             }
             "flaky" => {
                 if self.flaky_failures.fetch_add(1, Ordering::SeqCst) < 2 {
-                    Err(ToolError { message: "connection reset".into(), retryable: true })
+                    Err(ToolError {
+                        message: "connection reset".into(),
+                        retryable: true,
+                    })
                 } else {
                     Ok(json!("ok"))
                 }
@@ -95,15 +101,28 @@ impl ToolRunner for Scripted {
 
 fn engine(set: CompiledSet) -> (Engine, Arc<Scripted>) {
     let tools = Arc::new(Scripted::default());
-    (Engine::new(set, Arc::new(OfflineModel), tools.clone()), tools)
+    (
+        Engine::new(set, Arc::new(OfflineModel), tools.clone()),
+        tools,
+    )
 }
 
 async fn run(engine: &Engine, graph: &str, question: &str) -> Vec<Envelope> {
-    engine.run_collect(RunRequest { graph: graph.into(), question: question.into(), ..Default::default() }).await
+    engine
+        .run_collect(RunRequest {
+            graph: graph.into(),
+            question: question.into(),
+            ..Default::default()
+        })
+        .await
 }
 
 fn names(events: &[Envelope]) -> Vec<&'static str> {
-    events.iter().map(|e| e.name()).filter(|n| !matches!(*n, "node_start" | "node_end")).collect()
+    events
+        .iter()
+        .map(|e| e.name())
+        .filter(|n| !matches!(*n, "node_start" | "node_end"))
+        .collect()
 }
 
 fn error_of(events: &[Envelope]) -> Option<(String, String)> {
@@ -163,14 +182,28 @@ async fn routes_by_intent_then_runs_the_specialist_subgraph() {
     let (engine, tools) = engine(set);
     let events = run(&engine, "main", "Who is Alex?").await;
     assert_envelopes(&events);
-    assert_eq!(names(&events), ["stream_start", "model_selection", "routing", "tool_start", "tool_end", "response", "stream_end"]);
+    assert_eq!(
+        names(&events),
+        [
+            "stream_start",
+            "model_selection",
+            "routing",
+            "tool_start",
+            "tool_end",
+            "response",
+            "stream_end"
+        ]
+    );
     let routing = events.iter().find_map(|e| match &e.event {
         Event::Routing { agent, method, .. } => Some((agent.clone(), *method)),
         _ => None,
     });
     assert_eq!(routing, Some(("people".into(), RouteMethod::Rules)));
     assert_eq!(answer_of(&events), Some("Alex works in Platform."));
-    assert_eq!(tools.calls.lock().unwrap().as_slice(), [("lookup".to_string(), json!({"name": "Alex"}))]);
+    assert_eq!(
+        tools.calls.lock().unwrap().as_slice(),
+        [("lookup".to_string(), json!({"name": "Alex"}))]
+    );
     let preview = events.iter().find_map(|e| match &e.event {
         Event::ToolEnd { result_preview, .. } => Some(result_preview.clone()),
         _ => None,
@@ -189,7 +222,9 @@ async fn without_a_matching_intent_the_model_or_the_default_route_decides() {
     assert!(events.iter().any(|e| matches!(&e.event, Event::Routing { agent, method: RouteMethod::Default, .. } if agent == "other")));
     assert_eq!(answer_of(&events), Some("I only know people."));
     let sel = events.iter().find_map(|e| match &e.event {
-        Event::ModelSelection { task_type, tier, .. } => Some((task_type.clone(), tier.clone())),
+        Event::ModelSelection {
+            task_type, tier, ..
+        } => Some((task_type.clone(), tier.clone())),
         _ => None,
     });
     assert_eq!(sel, Some(("quick_lookup".into(), "fast".into())));
@@ -223,7 +258,10 @@ edges:
     let (engine, _) = engine(set);
     let events = run(&engine, "loop", "count").await;
     assert_eq!(answer_of(&events), Some("counted to 3"));
-    let bumps = events.iter().filter(|e| matches!(&e.event, Event::NodeStart { node, .. } if node == "bump")).count();
+    let bumps = events
+        .iter()
+        .filter(|e| matches!(&e.event, Event::NodeStart { node, .. } if node == "bump"))
+        .count();
     assert_eq!(bumps, 3);
 }
 
@@ -247,8 +285,18 @@ edges:
     assert_envelopes(&events);
     let (kind, message) = error_of(&events).expect("an error event");
     assert_eq!(kind, "step_limit");
-    assert_eq!(message, "step limit of 10 reached in graph \"spin\": the run kept looping through a → b → a; add a condition that leaves the loop or raise max_steps");
-    assert!(matches!(events.last().unwrap().event, Event::StreamEnd { ok: false, steps: 10, .. }));
+    assert_eq!(
+        message,
+        "step limit of 10 reached in graph \"spin\": the run kept looping through a → b → a; add a condition that leaves the loop or raise max_steps"
+    );
+    assert!(matches!(
+        events.last().unwrap().event,
+        Event::StreamEnd {
+            ok: false,
+            steps: 10,
+            ..
+        }
+    ));
 }
 
 #[tokio::test]
@@ -299,7 +347,10 @@ edges: [hi -> END]
 "#;
     let (_d, set) = project(&[("graphs/fan.yaml", g), ("graphs/greet.yaml", greet)]);
     let (engine, _) = engine(set);
-    assert_eq!(answer_of(&run(&engine, "fan", "go").await), Some("hi-Ann hi-Bo"));
+    assert_eq!(
+        answer_of(&run(&engine, "fan", "go").await),
+        Some("hi-Ann hi-Bo")
+    );
 }
 
 #[tokio::test]
@@ -317,10 +368,13 @@ edges: [call -> END]
     assert!(error_of(&events).is_none(), "{:?}", error_of(&events));
     assert_eq!(answer_of(&events), Some("ok"));
     assert_eq!(tools.calls.lock().unwrap().len(), 3);
-    let oks: Vec<bool> = events.iter().filter_map(|e| match &e.event {
-        Event::ToolEnd { ok, .. } => Some(*ok),
-        _ => None,
-    }).collect();
+    let oks: Vec<bool> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::ToolEnd { ok, .. } => Some(*ok),
+            _ => None,
+        })
+        .collect();
     assert_eq!(oks, [false, false, true]);
 }
 
@@ -336,7 +390,13 @@ edges: [call -> END]
     let (_d, set) = project(&[("graphs/once.yaml", g)]);
     let (engine, _) = engine(set);
     let events = run(&engine, "once", "go").await;
-    assert_eq!(error_of(&events), Some(("tool_error".into(), "node \"call\" failed: connection reset".into())));
+    assert_eq!(
+        error_of(&events),
+        Some((
+            "tool_error".into(),
+            "node \"call\" failed: connection reset".into()
+        ))
+    );
 }
 
 #[tokio::test]
@@ -353,7 +413,13 @@ edges: [call -> END]
     let t0 = std::time::Instant::now();
     let events = run(&engine, "slow", "go").await;
     assert!(t0.elapsed() < Duration::from_secs(4));
-    assert_eq!(error_of(&events), Some(("timeout".into(), "node \"call\" timed out after 50 ms".into())));
+    assert_eq!(
+        error_of(&events),
+        Some((
+            "timeout".into(),
+            "node \"call\" timed out after 50 ms".into()
+        ))
+    );
 }
 
 #[tokio::test]
@@ -372,8 +438,20 @@ edges: [call -> END]
         Event::ToolEnd { ok, error, .. } => Some((*ok, error.clone())),
         _ => None,
     });
-    assert_eq!(end, Some((false, Some("invalid arguments for count: n: \"not a number\" is not of type \"integer\"".into()))));
-    assert!(tools.calls.lock().unwrap().is_empty(), "the store is never called with invalid args");
+    assert_eq!(
+        end,
+        Some((
+            false,
+            Some(
+                "invalid arguments for count: n: \"not a number\" is not of type \"integer\""
+                    .into()
+            )
+        ))
+    );
+    assert!(
+        tools.calls.lock().unwrap().is_empty(),
+        "the store is never called with invalid args"
+    );
 }
 
 #[tokio::test]
@@ -388,7 +466,11 @@ edges: [first -> second -> END]
 "#;
     let (_d, set) = project(&[("graphs/two.yaml", g)]);
     let (engine, tools) = engine(set);
-    let mut run = engine.start(RunRequest { graph: "two".into(), question: "go".into(), ..Default::default() });
+    let mut run = engine.start(RunRequest {
+        graph: "two".into(),
+        question: "go".into(),
+        ..Default::default()
+    });
     // Wait until the slow tool is running, then go away.
     while let Some(ev) = run.events.recv().await {
         if ev.name() == "tool_start" {
@@ -397,10 +479,22 @@ edges: [first -> second -> END]
     }
     let cancel = run.cancel.clone();
     drop(run);
-    tokio::time::timeout(Duration::from_secs(2), cancel.cancelled()).await.expect("run noticed the consumer left");
+    tokio::time::timeout(Duration::from_secs(2), cancel.cancelled())
+        .await
+        .expect("run noticed the consumer left");
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let calls: Vec<String> = tools.calls.lock().unwrap().iter().map(|(n, _)| n.clone()).collect();
-    assert_eq!(calls, ["slow"], "no tool call starts after the consumer is gone");
+    let calls: Vec<String> = tools
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(n, _)| n.clone())
+        .collect();
+    assert_eq!(
+        calls,
+        ["slow"],
+        "no tool call starts after the consumer is gone"
+    );
 }
 
 #[tokio::test]
@@ -414,7 +508,11 @@ edges: [first -> END]
 "#;
     let (_d, set) = project(&[("graphs/one.yaml", g)]);
     let (engine, _) = engine(set);
-    let mut run = engine.start(RunRequest { graph: "one".into(), question: "go".into(), ..Default::default() });
+    let mut run = engine.start(RunRequest {
+        graph: "one".into(),
+        question: "go".into(),
+        ..Default::default()
+    });
     let mut events = Vec::new();
     while let Some(ev) = run.events.recv().await {
         if ev.name() == "tool_start" {
@@ -428,13 +526,18 @@ edges: [first -> END]
 
 #[tokio::test]
 async fn runs_in_flight_keep_their_config_across_a_swap() {
-    let v1 = "name: g\nstart: t\nnodes:\n  t: { kind: template, template: 'v1' }\nedges: [t -> END]\n";
-    let v2 = "name: g\nstart: t\nnodes:\n  t: { kind: template, template: 'v2' }\nedges: [t -> END]\n";
+    let v1 =
+        "name: g\nstart: t\nnodes:\n  t: { kind: template, template: 'v1' }\nedges: [t -> END]\n";
+    let v2 =
+        "name: g\nstart: t\nnodes:\n  t: { kind: template, template: 'v2' }\nedges: [t -> END]\n";
     let (_d1, set1) = project(&[("graphs/g.yaml", v1)]);
     let (_d2, set2) = project(&[("graphs/g.yaml", v2)]);
     let (engine, _) = engine(set1);
     let before = engine.config();
     engine.swap(set2);
     assert_eq!(answer_of(&run(&engine, "g", "q").await), Some("v2"));
-    assert!(before.graph("g").is_some(), "the old set stays alive while referenced");
+    assert!(
+        before.graph("g").is_some(),
+        "the old set stays alive while referenced"
+    );
 }

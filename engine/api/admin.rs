@@ -2,8 +2,9 @@
 //! (`GET /api/graphs`, `GET /api/graphs/{name}`).
 //!
 //! A reload re-reads graphs/, prompts/ and tools.yaml, validates and compiles them and
-//! swaps the engine's set; a configuration with errors is refused with its diagnostics
-//! and the running one stays. Runs in flight keep the set they started with.
+//! swaps the engine's set (`crate::reload`); a configuration with errors is refused with
+//! its diagnostics and the running one stays. Runs in flight keep the set they started
+//! with.
 
 use axum::Json;
 use axum::extract::State;
@@ -13,74 +14,70 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::{ApiError, ApiPath, ErrorBody};
-use crate::compile::{CompiledGraph, compile, draw};
-use crate::validate::diagnostic::{Diagnostic, did_you_mean};
-use crate::validate::validate_dir;
+use crate::compile::{CompiledGraph, draw};
+use crate::reload::ConfigDiff;
+use crate::validate::diagnostic::did_you_mean;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Reloaded {
+    /// False when the files match the running configuration (nothing was swapped).
     pub reloaded: bool,
+    /// What changed, by name: `{graphs|tools|prompts: {added, changed, removed}}`.
+    #[schema(value_type = Object)]
+    pub changes: ConfigDiff,
     /// Graph names now served.
     pub graphs: Vec<String>,
     pub tools: usize,
-    /// Warnings of the new configuration: {severity, code, file, line, col, message}.
-    #[schema(value_type = Vec<Object>)]
-    pub warnings: Vec<Diagnostic>,
 }
 
-/// Reloads from `state.config_dir`; Err is the refusal to send back.
+/// Reloads from `state.config_dir` (through `crate::reload`, like SIGHUP and
+/// `serve --watch`); Err is the refusal to send back.
 pub async fn reload(state: &AppState) -> Result<Reloaded, ApiError> {
     let _one_at_a_time = state.reloading.lock().await;
-    let dir = state.config_dir.clone();
-    let compiled = tokio::task::spawn_blocking(move || {
-        let (project, report) = validate_dir(&dir).map_err(|e| (e.to_string(), vec![]))?;
-        if report.has_errors() {
-            return Err((errors_text(report.errors()), report.diagnostics));
-        }
-        let warnings: Vec<Diagnostic> = report.diagnostics;
-        compile(project)
-            .map(|set| (set, warnings))
-            .map_err(|r| (errors_text(r.errors()), r.diagnostics))
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "reload task failed");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "reload_failed",
-            "the reload did not complete; the running configuration stays",
-        )
-    })?;
-    match compiled {
-        Ok((set, warnings)) => {
-            let graphs = set.graphs().map(|g| g.name.clone()).collect();
-            let tools = set.tools().count();
-            state.engine.swap(set);
-            tracing::info!(dir = %state.config_dir.display(), "configuration reloaded");
+    let (engine, dir) = (state.engine.clone(), state.config_dir.clone());
+    let outcome = tokio::task::spawn_blocking(move || crate::reload::reload(&engine, &dir))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "reload task failed");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "reload_failed",
+                "the reload did not complete; the running configuration stays",
+            )
+        })?;
+    match outcome {
+        Ok(changes) => {
+            let set = state.engine.config();
+            tracing::info!(changes = %changes, "configuration reloaded");
             Ok(Reloaded {
-                reloaded: true,
-                graphs,
-                tools,
-                warnings,
+                reloaded: !changes.is_empty(),
+                changes,
+                graphs: set.graphs().map(|g| g.name.clone()).collect(),
+                tools: set.tools().count(),
             })
         }
-        Err((detail, diagnostics)) => {
+        Err(report) => {
             state.metrics.error("api", "invalid_config");
-            for d in &diagnostics {
+            for d in &report.diagnostics {
                 tracing::warn!(diagnostic = %d, "reload refused");
             }
+            let first = report
+                .diagnostics
+                .iter()
+                .find(|d| d.is_error())
+                .map(|d| format!(" First: {d}"))
+                .unwrap_or_default();
             Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_config",
-                detail,
+                format!(
+                    "the configuration has {} error(s) and was not loaded; the running one stays.{first}",
+                    report.errors()
+                ),
             )
-            .with("diagnostics", json!(diagnostics)))
+            .with("diagnostics", json!(report.diagnostics)))
         }
     }
-}
-
-fn errors_text(n: usize) -> String {
-    format!("the configuration has {n} error(s); it was not loaded and the running one stays")
 }
 
 /// Re-reads graphs/, prompts/ and tools.yaml; refuses a broken configuration.

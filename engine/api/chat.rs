@@ -91,13 +91,8 @@ pub async fn chat(
     let chat = prepare(&state, body.ask()).await?;
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(drive(state.clone(), chat, tx));
-    let events = UnboundedReceiverStream::new(rx).map(|env| {
-        Ok::<_, Infallible>(
-            SseEvent::default()
-                .event(env.name())
-                .data(env.to_json()),
-        )
-    });
+    let events = UnboundedReceiverStream::new(rx)
+        .map(|env| Ok::<_, Infallible>(SseEvent::default().event(env.name()).data(env.to_json())));
     let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(state.tuning.keep_alive));
     // nginx-style proxies buffer responses unless told not to.
     Ok(([("x-accel-buffering", "no")], sse).into_response())

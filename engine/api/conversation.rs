@@ -67,8 +67,7 @@ pub async fn prepare(state: &AppState, ask: Ask) -> Result<Chat, ApiError> {
             let config = state.engine.config();
             if config.graph(&g).is_none() {
                 let names: Vec<&str> = config.graphs().map(|g| g.name.as_str()).collect();
-                let hint =
-                    crate::validate::diagnostic::did_you_mean(&g, names.iter().copied());
+                let hint = crate::validate::diagnostic::did_you_mean(&g, names.iter().copied());
                 return Err(ApiError::bad_request(
                     "unknown_graph",
                     format!("no graph named \"{g}\"{hint}; graphs: {}", names.join(", ")),

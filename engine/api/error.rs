@@ -93,9 +93,10 @@ impl From<JsonRejection> for ApiError {
             ),
             JsonRejection::JsonSyntaxError(_) => ("invalid_json", r.body_text()),
             JsonRejection::JsonDataError(_) => ("invalid_body", r.body_text()),
-            JsonRejection::BytesRejection(_) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                ("body_too_large", "the request body is larger than the server accepts (BODY_LIMIT_BYTES)".into())
-            }
+            JsonRejection::BytesRejection(_) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => (
+                "body_too_large",
+                "the request body is larger than the server accepts (BODY_LIMIT_BYTES)".into(),
+            ),
             _ => ("invalid_body", r.body_text()),
         };
         ApiError::new(r.status(), kind, detail)

@@ -87,7 +87,9 @@ fn cors(origins: &[String]) -> CorsLayer {
     let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
         .allow_headers(Any)
-        .expose_headers(["x-request-id".parse::<axum::http::HeaderName>().expect("valid")]);
+        .expose_headers(["x-request-id"
+            .parse::<axum::http::HeaderName>()
+            .expect("valid")]);
     if origins.is_empty() || origins.iter().any(|o| o == "*") {
         return layer.allow_origin(Any);
     }

@@ -73,6 +73,8 @@ pub enum SseEvent {
     NodeEnd(NodeEnd),
     ToolStart(ToolStart),
     ToolEnd(ToolEnd),
+    /// A model failed and the next one in the fallback chain takes over.
+    ModelFallback(ModelFallback),
     /// A streamed piece of model output.
     Token(Text),
     /// The answer, in Markdown.
@@ -149,6 +151,13 @@ pub struct ToolEnd {
 }
 
 #[derive(Serialize, ToSchema)]
+pub struct ModelFallback {
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct Text {
     pub content: String,
 }
@@ -167,4 +176,140 @@ pub struct StreamEnd {
     pub elapsed_s: f64,
     pub steps: u64,
     pub ok: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::{Value, json};
+    use utoipa::OpenApi;
+
+    use super::ApiDoc;
+    use crate::run::{Envelope, Event, RouteMethod};
+
+    /// One of each event; the match makes a new variant a compile error here, so it
+    /// cannot go undocumented.
+    fn one_of_each() -> Vec<Event> {
+        let all = vec![
+            Event::StreamStart {
+                query: "q".into(),
+                thread_id: "t".into(),
+                graph: "g".into(),
+            },
+            Event::ModelSelection {
+                model: "m".into(),
+                emoji: "e".into(),
+                task_type: "t".into(),
+                tier: "fast".into(),
+            },
+            Event::Routing {
+                agent: "a".into(),
+                method: RouteMethod::Rules,
+                graph: "g".into(),
+            },
+            Event::NodeStart {
+                graph: "g".into(),
+                node: "n".into(),
+                kind: "agent",
+            },
+            Event::NodeEnd {
+                graph: "g".into(),
+                node: "n".into(),
+                ok: true,
+                elapsed_ms: 1.0,
+            },
+            Event::ToolStart {
+                tool: "t".into(),
+                args: json!({"a": 1}),
+            },
+            Event::ToolEnd {
+                tool: "t".into(),
+                ok: false,
+                result_preview: "p".into(),
+                elapsed_ms: 1.0,
+                error: Some("e".into()),
+            },
+            Event::ModelFallback {
+                from: "a".into(),
+                to: "b".into(),
+                reason: "r".into(),
+            },
+            Event::Token {
+                content: "c".into(),
+            },
+            Event::Response {
+                content: "c".into(),
+            },
+            Event::Error {
+                kind: "k".into(),
+                message: "m".into(),
+            },
+            Event::StreamEnd {
+                total_tokens: 1,
+                prompt_tokens: 1,
+                completion_tokens: 0,
+                elapsed_s: 0.1,
+                steps: 1,
+                ok: true,
+            },
+        ];
+        for e in &all {
+            match e {
+                Event::StreamStart { .. }
+                | Event::ModelSelection { .. }
+                | Event::Routing { .. }
+                | Event::NodeStart { .. }
+                | Event::NodeEnd { .. }
+                | Event::ToolStart { .. }
+                | Event::ToolEnd { .. }
+                | Event::ModelFallback { .. }
+                | Event::Token { .. }
+                | Event::Response { .. }
+                | Event::Error { .. }
+                | Event::StreamEnd { .. } => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_event_matches_its_documented_schema() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let variants = schemas["SseEvent"]["oneOf"].as_array().unwrap();
+        let events = one_of_each();
+        assert_eq!(
+            variants.len(),
+            events.len(),
+            "one documented variant per event"
+        );
+        for (seq, event) in events.into_iter().enumerate() {
+            let name = event.name();
+            let env: Value = serde_json::from_str(
+                &Envelope {
+                    event,
+                    run_id: Arc::from("r"),
+                    seq: seq as u64,
+                    ts: 1.0,
+                }
+                .to_json(),
+            )
+            .unwrap();
+            assert_eq!(env["event"], name);
+            let variant = variants
+                .iter()
+                .find(|v| v["properties"]["event"]["enum"][0] == name)
+                .unwrap_or_else(|| panic!("{name} is documented"));
+            let reference = variant["properties"]["data"]["$ref"].as_str().unwrap();
+            let schema = &schemas[reference.trim_start_matches("#/components/schemas/")];
+            let props = schema["properties"].as_object().unwrap();
+            let data = env["data"].as_object().unwrap();
+            let mut sent: Vec<&String> = data.keys().collect();
+            let mut documented: Vec<&String> = props.keys().collect();
+            sent.sort();
+            documented.sort();
+            assert_eq!(sent, documented, "{name}");
+        }
+    }
 }

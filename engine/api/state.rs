@@ -85,7 +85,7 @@ pub struct AppParts {
 pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
-    pub engine: Engine,
+    pub engine: Arc<Engine>,
     pub threads: Arc<dyn ThreadStore>,
     pub health: Arc<dyn HealthSource>,
     pub settings: Settings,
@@ -110,7 +110,7 @@ impl std::ops::Deref for AppState {
 impl AppState {
     pub fn new(p: AppParts) -> Self {
         AppState(Arc::new(Inner {
-            engine: Engine::new(p.config, p.model, p.tools),
+            engine: Arc::new(Engine::new(p.config, p.model, p.tools)),
             threads: p.threads,
             health: p.health,
             settings: p.settings,

@@ -27,7 +27,20 @@ pub async fn run(
                 return 2;
             }
         },
-        None => Arc::new(MockTools::default()),
+        // The configured stores (embedded by default, seeded on first use).
+        None => match crate::store::open(&crate::settings::Settings::from_env(), &|msg| {
+            eprintln!("{msg}")
+        })
+        .await
+        {
+            Ok(stores) => stores.tools(),
+            Err(e) => {
+                eprintln!(
+                    "error: cannot open the stores: {e:#}; pass --mock-tools FILE to try the graphs without data"
+                );
+                return 2;
+            }
+        },
     };
     let engine = Engine::new(set, Arc::new(OfflineModel), tools);
     let mut run = engine.start(RunRequest {
@@ -88,7 +101,9 @@ fn human(ev: &Event, seq: u64) -> String {
             ..
         } => format!("tool_end        {tool} ok={ok} {result_preview}"),
         Event::Token { content } => format!("token           {content:?}"),
-        Event::ModelFallback { from, to, reason } => format!("model_fallback  {from} → {to}: {reason}"),
+        Event::ModelFallback { from, to, reason } => {
+            format!("model_fallback  {from} → {to}: {reason}")
+        }
         Event::Response { content } => format!("response\n{}\n", indent(content)),
         Event::Error { kind, message } => format!("error           [{kind}] {message}"),
         Event::StreamEnd {

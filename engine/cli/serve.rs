@@ -1,6 +1,6 @@
 //! `eng-intel serve`: the HTTP/SSE API on `PORT` (7860) until SIGTERM or Ctrl-C, which
 //! end open streams cleanly; SIGHUP reloads the configuration like
-//! `POST /api/admin/reload`.
+//! `POST /api/admin/reload`, and `--watch` whenever its files change.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,14 +10,16 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 use crate::api::{self, AppParts, AppState, HealthSource, Tuning};
-use crate::model::offline::OfflineModel;
+use crate::model::Model;
+use crate::model::fallback::FallbackModel;
+use crate::model::openai::Options;
 use crate::settings::Settings;
-use crate::tools::{MockTools, ToolRunner};
+use crate::tools::ToolRunner;
 
 /// How long open connections may take to finish after the shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-pub async fn run(config_dir: &Path, host: &str, port: Option<u16>) -> u8 {
+pub async fn run(config_dir: &Path, host: &str, port: Option<u16>, watch: bool) -> u8 {
     let settings = Settings::from_env();
     init_tracing(&settings);
     let config = match super::load_compiled(config_dir) {
@@ -31,13 +33,26 @@ pub async fn run(config_dir: &Path, host: &str, port: Option<u16>) -> u8 {
             return 2;
         }
     };
-    let (tools, health) = backends(&settings).await;
+    let (tools, health) = match backends(&settings).await {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: cannot open the stores: {e:#}");
+            return 2;
+        }
+    };
+    let model = match model(&settings) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: cannot set up the model: {e}");
+            return 2;
+        }
+    };
     let port = port.unwrap_or(settings.port);
     let state = AppState::new(AppParts {
         settings,
         config_dir: config_dir.to_path_buf(),
         config,
-        model: Arc::new(OfflineModel),
+        model,
         tools,
         threads,
         health,
@@ -56,6 +71,9 @@ pub async fn run(config_dir: &Path, host: &str, port: Option<u16>) -> u8 {
         "eng-intel serving; API docs at /docs"
     );
     tokio::spawn(reload_on_sighup(state.clone()));
+    if watch {
+        crate::watch::spawn(state.engine.clone(), config_dir.to_path_buf());
+    }
 
     let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -92,13 +110,26 @@ async fn listen(host: &str, port: u16) -> std::io::Result<TcpListener> {
     api::bind(addr)
 }
 
-/// The tool runner and the store health checks, built in one place.
-///
-/// For now the embedded defaults: tools without a store (each call fails with a clear
-/// message and the answer says so) and no store pings beyond the thread store. The lead
-/// wires the stores here: `crate::store::open(&settings, ...)` gives both.
-async fn backends(_settings: &Settings) -> (Arc<dyn ToolRunner>, Arc<dyn HealthSource>) {
-    (Arc::new(MockTools::default()), api::no_stores())
+/// The tool runner and the store health checks, built in one place: the configured
+/// stores (embedded by default; the demo organisation is created on an empty data dir).
+async fn backends(
+    settings: &Settings,
+) -> anyhow::Result<(Arc<dyn ToolRunner>, Arc<dyn HealthSource>)> {
+    let stores = Arc::new(crate::store::open(settings, &|msg| tracing::info!("{msg}")).await?);
+    let tools = stores.tools();
+    let health: Arc<dyn HealthSource> = Arc::new(move || {
+        let stores = stores.clone();
+        async move { stores.health().await }
+    });
+    Ok((tools, health))
+}
+
+/// The model chain: the OpenAI-compatible provider when configured, the offline model after it
+/// (and alone when no model server is configured).
+fn model(settings: &Settings) -> Result<Arc<dyn Model>, String> {
+    FallbackModel::from_settings(settings.llm.as_ref(), Options::from_env())
+        .map(|m| Arc::new(m) as Arc<dyn Model>)
+        .map_err(|e| e.to_string())
 }
 
 /// `LOG_LEVEL` (the seed's INFO/DEBUG/WARNING/ERROR, any case) or `RUST_LOG`; JSON lines

@@ -18,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::RunRequest;
 use super::event::{Envelope, Event, RouteMethod};
-use crate::config::spec::StateType;
 use crate::compile::{CompiledGraph, CompiledSet, Kind, MapTarget, Node, ToolDef};
+use crate::config::spec::StateType;
 use crate::model::{ChatRequest, Message, Model, Purpose, Reply, Role, Usage};
 use crate::tools::{ToolError, ToolRunner};
 
@@ -695,8 +695,7 @@ impl Exec {
                     });
                     for call in calls {
                         self.live()?;
-                        let (content, entry) = match tools.iter().find(|t| t.name == call.name)
-                        {
+                        let (content, entry) = match tools.iter().find(|t| t.name == call.name) {
                             None => {
                                 let msg = format!(
                                     "unknown tool \"{}\"; available: {}",
@@ -759,7 +758,11 @@ impl Exec {
             })
         };
         let fallback = |n: &crate::model::fallback::FallbackNotice| {
-            self.emit(Event::ModelFallback { from: n.from.clone(), to: n.to.clone(), reason: n.reason.clone() })
+            self.emit(Event::ModelFallback {
+                from: n.from.clone(),
+                to: n.to.clone(),
+                reason: n.reason.clone(),
+            })
         };
         let turn = self
             .model

@@ -8,7 +8,15 @@ use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 #[derive(Default)]
 pub struct ThreadLocks {
-    map: Mutex<HashMap<String, Weak<AsyncMutex<()>>>>,
+    map: Mutex<Map>,
+}
+
+#[derive(Default)]
+struct Map {
+    entries: HashMap<String, Weak<AsyncMutex<()>>>,
+    /// Size after the last pruning; the next prune waits until the map doubles, so
+    /// pruning costs O(1) per lock on average.
+    kept: usize,
 }
 
 impl ThreadLocks {
@@ -16,14 +24,17 @@ impl ThreadLocks {
     pub async fn lock(&self, id: &str) -> OwnedMutexGuard<()> {
         let mutex = {
             let mut map = self.map.lock().expect("thread locks");
-            // Entries whose guards and waiters are all gone are dead: drop them so the map
-            // only holds threads with chats in flight.
-            map.retain(|_, m| m.strong_count() > 0);
-            match map.get(id).and_then(Weak::upgrade) {
+            // Entries whose guards and waiters are all gone are dead: drop them now and
+            // then, so the map holds little more than the threads with chats in flight.
+            if map.entries.len() >= (2 * map.kept).max(64) {
+                map.entries.retain(|_, m| m.strong_count() > 0);
+                map.kept = map.entries.len();
+            }
+            match map.entries.get(id).and_then(Weak::upgrade) {
                 Some(m) => m,
                 None => {
                     let m = Arc::new(AsyncMutex::new(()));
-                    map.insert(id.to_string(), Arc::downgrade(&m));
+                    map.entries.insert(id.to_string(), Arc::downgrade(&m));
                     m
                 }
             }
@@ -34,7 +45,10 @@ impl ThreadLocks {
     /// Threads with a chat holding or awaiting their lock.
     pub fn in_use(&self) -> usize {
         let map = self.map.lock().expect("thread locks");
-        map.values().filter(|m| m.strong_count() > 0).count()
+        map.entries
+            .values()
+            .filter(|m| m.strong_count() > 0)
+            .count()
     }
 }
 
@@ -60,5 +74,18 @@ mod tests {
         drop(g);
         drop(_other);
         assert_eq!(locks.in_use(), 0);
+    }
+
+    #[tokio::test]
+    async fn dead_entries_are_pruned() {
+        let locks = ThreadLocks::default();
+        for i in 0..1_000 {
+            drop(locks.lock(&format!("t{i}")).await);
+        }
+        let held = locks.lock("kept").await;
+        let size = locks.map.lock().unwrap().entries.len();
+        assert!(size <= 128, "{size} entries for 1 live lock");
+        assert_eq!(locks.in_use(), 1);
+        drop(held);
     }
 }

@@ -133,8 +133,10 @@ pub trait ThreadStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Serializes chats on `id` across server instances (PostgreSQL advisory lock);
     /// `None` where one process owns the store. In-process exclusion is `ThreadLocks`.
-    async fn lock_across_instances(&self, id: &str)
-    -> Result<Option<Box<dyn HeldLock>>, StoreError>;
+    async fn lock_across_instances(
+        &self,
+        id: &str,
+    ) -> Result<Option<Box<dyn HeldLock>>, StoreError>;
 }
 
 /// Opens the configured store: PostgreSQL when configured, else `DATA_DIR/threads.db`.

@@ -41,8 +41,14 @@ pub fn developers() -> Value {
     ])
 }
 
+/// Employees per team, in the shape of tools.yaml's `headcount` query.
 pub fn headcount() -> Value {
-    json!({"total": 18, "by_team": {"Platform": 5, "Data": 4, "Payments": 5, "Mobile": 4}})
+    json!([
+        {"team": "Platform", "employees": 5, "managers": 1, "manager": "Priya Nair"},
+        {"team": "Payments", "employees": 5, "managers": 1, "manager": "Tom Berg"},
+        {"team": "Data", "employees": 4, "managers": 1, "manager": "Ana Souza"},
+        {"team": "Mobile", "employees": 4, "managers": 1, "manager": "Li Wei"}
+    ])
 }
 
 pub fn canned() -> MockTools {
