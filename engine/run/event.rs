@@ -89,6 +89,22 @@ pub enum RouteMethod {
 }
 
 impl Event {
+    /// Every event name, in the order a run emits them; kept beside `name` so they agree.
+    pub const NAMES: &[&str] = &[
+        "stream_start",
+        "model_selection",
+        "routing",
+        "node_start",
+        "node_end",
+        "tool_start",
+        "tool_end",
+        "model_fallback",
+        "token",
+        "response",
+        "error",
+        "stream_end",
+    ];
+
     pub fn name(&self) -> &'static str {
         match self {
             Event::StreamStart { .. } => "stream_start",

@@ -10,22 +10,7 @@ use crate::config::spans::escape;
 use crate::config::spec::NodeKind;
 use crate::graph_tests::load::{Case, cases};
 use crate::graph_tests::spec::CallSpec;
-
-/// The run events a case may expect, as `run::Event::name` gives them.
-pub const EVENT_NAMES: &[&str] = &[
-    "stream_start",
-    "model_selection",
-    "routing",
-    "node_start",
-    "node_end",
-    "tool_start",
-    "tool_end",
-    "model_fallback",
-    "token",
-    "response",
-    "error",
-    "stream_end",
-];
+use crate::run::Event;
 
 pub fn check_tests(project: &Project, report: &mut Report) {
     let mut out = Findings::default();
@@ -185,15 +170,15 @@ fn check_tools(project: &Project, case: &Case, tools: &[&str], out: &mut Finding
 
 fn check_expect(case: &Case, out: &mut Findings) {
     for (i, name) in case.spec.expect.events.iter().enumerate() {
-        if !EVENT_NAMES.contains(&name.as_str()) {
+        if !Event::NAMES.contains(&name.as_str()) {
             out.push(Diagnostic::error(
                 "E073",
                 case.file(),
                 case.at(&format!("/expect/events/{i}")),
                 format!(
                     "unknown event \"{name}\"{}; events: {}",
-                    did_you_mean(name, EVENT_NAMES.iter().copied()),
-                    EVENT_NAMES.join(", ")
+                    did_you_mean(name, Event::NAMES.iter().copied()),
+                    Event::NAMES.join(", ")
                 ),
             ));
         }
