@@ -5,6 +5,7 @@
 //! that they never print in logs, errors or health output.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// A value that never prints.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -35,6 +36,8 @@ pub struct Postgres {
     /// disable, prefer, require, verify-ca, verify-full.
     pub sslmode: String,
     pub pool_size: u32,
+    /// How long to wait for a pooled connection, a new one included (`POSTGRES_CONNECT_TIMEOUT_S`).
+    pub connect_timeout: Duration,
 }
 
 impl Postgres {
@@ -67,6 +70,8 @@ pub struct Neo4j {
     pub user: String,
     pub password: Secret,
     pub database: Option<String>,
+    /// Bolt connections kept by the pool (`NEO4J_POOL_SIZE`).
+    pub pool_size: usize,
 }
 
 /// An OpenAI-compatible model server (Featherless, OpenAI, vLLM, Ollama, llama.cpp…).
@@ -91,6 +96,16 @@ impl Llm {
     }
 }
 
+/// An OpenAI-compatible embeddings server (`EMBEDDING_*`): OpenAI, vLLM, Ollama, TEI…
+#[derive(Debug, Clone)]
+pub struct Embedding {
+    pub base_url: String,
+    pub api_key: Secret,
+    pub model: String,
+    /// Asked of the server (`dimensions`) and checked on every vector; learned when unset.
+    pub dimensions: Option<usize>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub port: u16,
@@ -105,11 +120,18 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     pub body_limit_bytes: usize,
     pub sync_timeout_s: u64,
+    /// Bounds every request to ClickHouse and Neo4j (`STORE_TIMEOUT_S`), so a server that
+    /// stops answering makes a tool error rather than a hung request.
+    pub store_timeout: Duration,
     pub postgres: Option<Postgres>,
     pub clickhouse: Option<ClickHouse>,
     pub neo4j: Option<Neo4j>,
     pub llm: Option<Llm>,
     pub pinecone_api_key: Option<Secret>,
+    /// Pinecone's API root (`PINECONE_BASE_URL`, default https://api.pinecone.io).
+    pub pinecone_base_url: Option<String>,
+    /// Embeddings for document search; wins over Pinecone when both are set.
+    pub embedding: Option<Embedding>,
 }
 
 impl Settings {
@@ -127,6 +149,8 @@ impl Settings {
             get(k).is_some_and(|v| matches!(v.to_lowercase().as_str(), "1" | "true" | "yes" | "on"))
         };
         let secret = |k: &str| Secret(get(k).unwrap_or_default());
+        // Whole seconds, at least one: a zero timeout would fail every request.
+        let secs = |k: &str, d: u64| Duration::from_secs(num(k, d).max(1));
         let postgres = get("POSTGRES_HOST").map(|host| Postgres {
             host,
             port: num("POSTGRES_PORT", 5432) as u16,
@@ -135,6 +159,7 @@ impl Settings {
             password: secret("POSTGRES_PASSWORD"),
             sslmode: get("POSTGRES_SSLMODE").unwrap_or_else(|| "prefer".into()),
             pool_size: num("POSTGRES_POOL_SIZE", 10) as u32,
+            connect_timeout: secs("POSTGRES_CONNECT_TIMEOUT_S", 10),
         });
         let clickhouse = get("CLICKHOUSE_HOST").map(|host| {
             let port = num("CLICKHOUSE_PORT", 8123);
@@ -159,6 +184,7 @@ impl Settings {
             user: get("NEO4J_USERNAME").unwrap_or_else(|| "neo4j".into()),
             password: secret("NEO4J_PASSWORD"),
             database: get("NEO4J_DATABASE"),
+            pool_size: num("NEO4J_POOL_SIZE", 16).max(1) as usize,
         });
         let llm = get("FEATHERLESS_BASE_URL")
             .or_else(|| get("OPENAI_BASE_URL"))
@@ -180,6 +206,14 @@ impl Settings {
                     model_primary: primary,
                 }
             });
+        let embedding = get("EMBEDDING_BASE_URL").map(|base_url| Embedding {
+            base_url,
+            api_key: secret("EMBEDDING_API_KEY"),
+            model: get("EMBEDDING_MODEL").unwrap_or_else(|| "text-embedding-3-small".into()),
+            dimensions: get("EMBEDDING_DIMENSIONS")
+                .and_then(|v| v.parse().ok())
+                .filter(|&n| n > 0),
+        });
         Settings {
             port: num("PORT", 7860) as u16,
             data_dir: get("DATA_DIR")
@@ -201,11 +235,14 @@ impl Settings {
                 .unwrap_or_default(),
             body_limit_bytes: num("BODY_LIMIT_BYTES", 64 * 1024) as usize,
             sync_timeout_s: num("SYNC_TIMEOUT_S", 120),
+            store_timeout: secs("STORE_TIMEOUT_S", 30),
             postgres,
             clickhouse,
             neo4j,
             llm,
             pinecone_api_key: get("PINECONE_API_KEY").map(Secret),
+            pinecone_base_url: get("PINECONE_BASE_URL"),
+            embedding,
         }
     }
 }
@@ -228,5 +265,48 @@ mod tests {
         });
         assert!(!format!("{s:?}").contains("hunter2"));
         assert_eq!(s.clickhouse.unwrap().url, "https://ch:8443");
+    }
+
+    #[test]
+    fn pool_sizes_and_timeouts() {
+        let s = Settings::from_lookup(|k| match k {
+            "POSTGRES_HOST" | "NEO4J_URI" => Some("db".into()),
+            _ => None,
+        });
+        assert_eq!(s.store_timeout, Duration::from_secs(30));
+        let (pg, neo) = (s.postgres.unwrap(), s.neo4j.unwrap());
+        assert_eq!(
+            (pg.pool_size, pg.connect_timeout, neo.pool_size),
+            (10, Duration::from_secs(10), 16)
+        );
+
+        let s = Settings::from_lookup(|k| {
+            match k {
+                "POSTGRES_HOST" | "NEO4J_URI" => "db",
+                "STORE_TIMEOUT_S" => "5",
+                "POSTGRES_POOL_SIZE" => "3",
+                "POSTGRES_CONNECT_TIMEOUT_S" => "2",
+                "NEO4J_POOL_SIZE" => "4",
+                _ => return None,
+            }
+            .to_string()
+            .into()
+        });
+        assert_eq!(s.store_timeout, Duration::from_secs(5));
+        let (pg, neo) = (s.postgres.unwrap(), s.neo4j.unwrap());
+        assert_eq!(
+            (pg.pool_size, pg.connect_timeout, neo.pool_size),
+            (3, Duration::from_secs(2), 4)
+        );
+
+        // Zero or unreadable values fall back to something that can work.
+        let s = Settings::from_lookup(|k| match k {
+            "NEO4J_URI" => Some("db".into()),
+            "STORE_TIMEOUT_S" => Some("0".into()),
+            "NEO4J_POOL_SIZE" => Some("many".into()),
+            _ => None,
+        });
+        assert_eq!(s.store_timeout, Duration::from_secs(1));
+        assert_eq!(s.neo4j.unwrap().pool_size, 16);
     }
 }

@@ -226,7 +226,12 @@ async fn every_tool_and_question_answers_as_embedded() {
     let set = tool_set();
     let mut calls = 0;
     let mut diffs = Vec::new();
-    for tool in set.tools() {
+    // Pipeline tools run graphs in the engine, not queries in a store; sql_schema names
+    // the relational store's dialect, which differs by design.
+    for tool in set
+        .tools()
+        .filter(|t| t.pipeline.is_none() && t.name != "sql_schema")
+    {
         for args in arg_sets(tool, &names) {
             let expected = embedded.tools().call(tool, &args).await;
             let got = real.tools().call(tool, &args).await;

@@ -53,6 +53,7 @@ fn tool_def(name: &str, args: Value) -> Arc<ToolDef> {
         args,
         store: "builtin".into(),
         query: None,
+        graph: None,
         intents: vec![],
         preview: None,
     };

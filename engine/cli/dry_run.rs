@@ -68,7 +68,7 @@ pub async fn run(
 }
 
 /// One readable line per event.
-fn human(ev: &Event, seq: u64) -> String {
+pub(super) fn human(ev: &Event, seq: u64) -> String {
     let body = match ev {
         Event::StreamStart { query, graph, .. } => {
             format!("stream_start    graph={graph} query={query:?}")

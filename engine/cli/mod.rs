@@ -2,6 +2,7 @@
 //!
 //! Exit codes are decided here: 0 success, 1 findings or a failed run, 2 could not run.
 
+mod ask;
 mod dry_run;
 mod seed;
 mod serve;
@@ -50,6 +51,17 @@ pub enum Command {
         /// YAML/JSON map of tool name → canned result.
         #[arg(long)]
         mock_tools: Option<PathBuf>,
+    },
+    /// Answer one question with the configured model and stores: the answer on stdout,
+    /// progress on stderr. `--graph` runs a specialist or a pipeline directly (rag,
+    /// anomaly_detection, one_on_one_prep, nl_sql, graph_rag).
+    Ask {
+        question: String,
+        #[arg(long, default_value = "supervisor")]
+        graph: String,
+        /// Print every event as NDJSON instead.
+        #[arg(long)]
+        json: bool,
     },
     /// Serve the HTTP/SSE API (PORT, default 7860); SIGTERM stops, SIGHUP reloads.
     Serve {
@@ -143,6 +155,11 @@ async fn run(cli: Cli) -> u8 {
             json,
             mock_tools,
         } => dry_run::run(&cli.config, &question, &graph, json, mock_tools.as_deref()).await,
+        Command::Ask {
+            question,
+            graph,
+            json,
+        } => ask::run(&cli.config, &question, &graph, json).await,
         Command::Seed {
             seed,
             scale,

@@ -1,9 +1,9 @@
-//! `eng-intel seed`: generate the demo organisation and load it into the stores (the
-//! SQLite file under the data dir, and PostgreSQL when configured), with a progress bar.
-//! Idempotent: a store already holding the same seed and size is left as it is, and a
-//! load replaces all rows in one transaction, so nothing is ever duplicated.
+//! `eng-intel seed`: generate the demo organisation and load it into every store — the
+//! SQLite file under the data dir, and each configured server (PostgreSQL, ClickHouse,
+//! Neo4j) — in batches, with a progress bar per store. Idempotent: a store already holding
+//! the same seed and size is left as it is (unless `--force`), and every load replaces the
+//! store's rows, so nothing is ever duplicated.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::org;
 use crate::settings::Settings;
-use crate::store::{self, Postgres, Sqlite};
+use crate::store;
 
 pub async fn run(data_dir: Option<&Path>, seed: u64, scale: usize, force: bool) -> u8 {
     match seed_stores(data_dir, seed, scale, force).await {
@@ -40,45 +40,46 @@ async fn seed_stores(
             org::DEFAULT_EMPLOYEES
         );
     }
-    let path = store::sqlite_path(&settings.data_dir);
-    let sqlite = Sqlite::open(&path).await?;
-    let sqlite_done = !force && same(&sqlite.meta().await?, seed, employees);
-    let pg = match &settings.postgres {
-        Some(p) => Some(Postgres::connect(p).await?),
-        None => None,
-    };
-    let pg_done = match &pg {
-        Some(p) => !force && same(&pg_meta(p).await?, seed, employees),
-        None => true,
-    };
-    if sqlite_done && pg_done {
+    let wanted = format!("seed {seed}, {employees} employees");
+    let mut pending = Vec::new();
+    let mut held = Vec::new();
+    for target in store::load_targets(&settings).await? {
+        if !force && target.holds(seed, employees).await? {
+            held.push(target);
+        } else {
+            pending.push(target);
+        }
+    }
+    if pending.is_empty() {
         println!(
-            "{} already holds the demo organisation (seed {seed}, {employees} employees); nothing to do (--force reloads it)",
-            path.display()
+            "every store already holds the demo organisation ({wanted}): nothing to do (--force reloads it)"
         );
+        for t in &held {
+            println!("  {}", t.name());
+        }
         return Ok(());
     }
-    let t0 = Instant::now();
-    let spinner = ProgressBar::new_spinner().with_message(format!(
-        "generating the organisation (seed {seed}, {employees} employees)"
-    ));
+
+    let spinner =
+        ProgressBar::new_spinner().with_message(format!("generating the organisation ({wanted})"));
     spinner.enable_steady_tick(Duration::from_millis(100));
+    let t0 = Instant::now();
     let org = tokio::task::spawn_blocking(move || org::generate(seed, employees)).await?;
+    let generated = t0.elapsed();
     spinner.finish_and_clear();
-    let total: u64 = store::tables(&org).iter().map(|t| t.len as u64).sum();
-    if !sqlite_done {
-        let bar = progress_bar(total, &path.display().to_string());
-        sqlite.load(&org, &|n| bar.set_position(n)).await?;
+
+    let mut loaded = Vec::new();
+    for target in &pending {
+        let bar = progress_bar(target.load_size(&org), target.name());
+        let t0 = Instant::now();
+        let result = target.load(&org, &|n| bar.set_position(n)).await;
         bar.finish_and_clear();
+        result?;
+        loaded.push((target.name(), t0.elapsed()));
     }
-    if let (Some(p), false) = (&pg, pg_done) {
-        let bar = progress_bar(total, "PostgreSQL");
-        p.load(&org, &|n| bar.set_position(n)).await?;
-        bar.finish_and_clear();
-    }
+
     println!(
-        "seeded {}: {} employees, {} teams, {} services, {} commits, {} pull requests, {} deployments, {} incidents, {} tickets, {} documents (seed {seed}) in {:.1} s",
-        path.display(),
+        "seeded the demo organisation: {} employees, {} teams, {} services, {} commits, {} pull requests, {} deployments, {} incidents, {} tickets, {} documents ({wanted}; generated in {:.1} s)",
         org.employees.len(),
         org.teams.len(),
         org.services.len(),
@@ -88,31 +89,25 @@ async fn seed_stores(
         org.incidents.len(),
         org.tickets.len(),
         org.documents.len(),
-        t0.elapsed().as_secs_f64()
+        generated.as_secs_f64()
     );
+    for (name, took) in loaded {
+        println!("  {name}: loaded in {:.1} s", took.as_secs_f64());
+    }
+    for t in held {
+        println!("  {}: already held it, left as it is", t.name());
+    }
     Ok(())
 }
 
-/// A bar of rows written (drawn only on a terminal).
+/// A bar of items written (drawn only on a terminal).
 fn progress_bar(total: u64, target: &str) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} rows ({per_sec}, {eta} left)")
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)")
             .expect("valid template")
             .progress_chars("=> "),
     );
     bar.set_message(format!("loading {target}"));
     bar
-}
-
-fn same(meta: &HashMap<String, String>, seed: u64, employees: usize) -> bool {
-    meta.get("seed") == Some(&seed.to_string())
-        && meta.get("employees") == Some(&employees.to_string())
-}
-
-async fn pg_meta(p: &Postgres) -> anyhow::Result<HashMap<String, String>> {
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM meta")
-        .fetch_all(p.pool())
-        .await?;
-    Ok(rows.into_iter().collect())
 }

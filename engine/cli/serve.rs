@@ -126,7 +126,7 @@ async fn backends(
 
 /// The model chain: the OpenAI-compatible provider when configured, the offline model after it
 /// (and alone when no model server is configured).
-fn model(settings: &Settings) -> Result<Arc<dyn Model>, String> {
+pub(super) fn model(settings: &Settings) -> Result<Arc<dyn Model>, String> {
     FallbackModel::from_settings(settings.llm.as_ref(), Options::from_env())
         .map(|m| Arc::new(m) as Arc<dyn Model>)
         .map_err(|e| e.to_string())

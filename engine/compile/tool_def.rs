@@ -13,6 +13,8 @@ pub struct ToolDef {
     validator: jsonschema::Validator,
     pub store: String,
     pub query: Option<QuerySpec>,
+    /// For `store: pipeline`, the graph the tool runs.
+    pub pipeline: Option<String>,
     pub intents: Vec<Regex>,
     pub has_preview: bool,
 }
@@ -32,6 +34,7 @@ impl ToolDef {
             validator,
             store: spec.store.clone(),
             query: spec.query.clone(),
+            pipeline: spec.graph.clone(),
             intents,
             has_preview: spec.preview.is_some(),
         })
@@ -103,6 +106,10 @@ impl ToolDef {
                 .parse::<bool>()
                 .map(Value::from)
                 .unwrap_or_else(|_| text.into()),
+            // A template passes lists and objects on with `| tojson`.
+            Some("array") | Some("object") => {
+                serde_json::from_str(text).unwrap_or_else(|_| text.into())
+            }
             _ => Value::String(text.to_string()),
         }
     }

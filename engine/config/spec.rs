@@ -211,6 +211,8 @@ pub struct ToolSpec {
     pub store: String,
     /// Query text; a map gives one query per backend where dialects differ.
     pub query: Option<QuerySpec>,
+    /// For `store: pipeline`: the graph to run, its args becoming the graph's state.
+    pub graph: Option<String>,
     #[serde(default)]
     pub intents: Vec<String>,
     /// Template rendered over the result for `tool_end.result_preview`.

@@ -7,7 +7,6 @@
 //! reached the client), behind a circuit breaker shared by every call to the server.
 
 mod options;
-mod resilience;
 mod stream;
 mod wire;
 
@@ -19,10 +18,10 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 pub use options::{Options, ToolChoice};
-use resilience::{Breaker, backoff, retry_after};
 use stream::{Accumulator, ChunkError, Outcome, SseDecoder, preview};
 
 use super::{ChatRequest, Model, ModelError, Purpose, Reply, TokenSink, ToolCall, Turn, Usage};
+use crate::resilience::{Breaker, backoff, chain, retry_after, transport};
 use crate::settings::{Llm, Secret};
 
 pub struct OpenAiModel {
@@ -284,29 +283,6 @@ fn http_failure(status: StatusCode, asked: Option<Duration>, body: &str) -> Fail
         retry_after: asked,
         server: retryable,
     }
-}
-
-/// A transport error with its causes (reqwest's own text alone hides them).
-fn transport(e: &reqwest::Error) -> String {
-    let what = if e.is_connect() {
-        "cannot connect"
-    } else if e.is_timeout() {
-        "timed out"
-    } else {
-        "request failed"
-    };
-    format!("{what}: {}", chain(e))
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(c) = source {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        source = c.source();
-    }
-    s
 }
 
 fn secs(d: Duration) -> String {

@@ -508,7 +508,7 @@ impl Exec {
             Kind::Tool { tool, args } => {
                 let args = self.render_args(node, tool, args, &state.ctx())?;
                 let v = self
-                    .call_tool(tool, args)
+                    .call_tool(tool, args, state)
                     .await
                     .map_err(|e| RunError::Node {
                         node: node.name.clone(),
@@ -617,7 +617,7 @@ impl Exec {
                 vars.insert(name.to_string(), item);
                 let ctx = jv(&vars);
                 let args = self.render_args(node, tool, args, &ctx)?;
-                self.call_tool(tool, args)
+                self.call_tool(tool, args, state)
                     .await
                     .map_err(|e| RunError::Node {
                         node: node.name.clone(),
@@ -722,16 +722,18 @@ impl Exec {
                                     json!({"tool": call.name, "args": call.args, "ok": false, "error": msg}),
                                 )
                             }
-                            Some(tool) => match self.call_tool(tool, call.args.clone()).await {
-                                Ok(v) => (
-                                    v.to_string(),
-                                    json!({"tool": call.name, "args": call.args, "ok": true, "result": v}),
-                                ),
-                                Err(e) => (
-                                    format!("error: {}", e.message),
-                                    json!({"tool": call.name, "args": call.args, "ok": false, "error": e.message}),
-                                ),
-                            },
+                            Some(tool) => {
+                                match self.call_tool(tool, call.args.clone(), state).await {
+                                    Ok(v) => (
+                                        v.to_string(),
+                                        json!({"tool": call.name, "args": call.args, "ok": true, "result": v}),
+                                    ),
+                                    Err(e) => (
+                                        format!("error: {}", e.message),
+                                        json!({"tool": call.name, "args": call.args, "ok": false, "error": e.message}),
+                                    ),
+                                }
+                            }
                         };
                         results.lock().expect("results lock").push(entry);
                         messages.push(Message {
@@ -778,16 +780,23 @@ impl Exec {
         Ok(turn)
     }
 
-    /// One tool call with its tool_start/tool_end events; args are checked against the schema first.
-    async fn call_tool(&self, tool: &ToolDef, args: Value) -> Result<Value, ToolError> {
+    /// One tool call with its tool_start/tool_end events; args are checked against the
+    /// schema first. A pipeline tool runs its graph, whose events come in between.
+    async fn call_tool(
+        &self,
+        tool: &ToolDef,
+        args: Value,
+        state: &State,
+    ) -> Result<Value, ToolError> {
         self.emit(Event::ToolStart {
             tool: tool.name.clone(),
             args: args.clone(),
         });
         let t0 = Instant::now();
-        let result = match tool.check_args(&args) {
-            Err(msg) => Err(ToolError::fatal(msg)),
-            Ok(()) => self.tools.call(tool, &args).await,
+        let result = match (tool.check_args(&args), &tool.pipeline) {
+            (Err(msg), _) => Err(ToolError::fatal(msg)),
+            (Ok(()), Some(graph)) => self.pipeline(graph, &args, state).await,
+            (Ok(()), None) => self.tools.call(tool, &args).await,
         };
         let (ok, preview, error) = match &result {
             Ok(v) => (true, self.preview(tool, v, &args), None),
@@ -801,6 +810,27 @@ impl Exec {
             error,
         });
         result
+    }
+
+    /// Runs `graph` as a tool: the conversation carries over, each arg sets the state key
+    /// of its name (`question` replaces the question), and the graph's answer is the result.
+    async fn pipeline(&self, graph: &str, args: &Value, state: &State) -> Result<Value, ToolError> {
+        let g = self
+            .set
+            .graph(graph)
+            .cloned()
+            .ok_or_else(|| ToolError::fatal(format!("unknown graph \"{graph}\"")))?;
+        let mut child = state.child();
+        if let Some(args) = args.as_object() {
+            for (k, v) in args {
+                child.vars.insert(k.clone(), v.clone());
+            }
+        }
+        self.run_graph(g, &mut child).await.map_err(|e| ToolError {
+            retryable: e.retryable(),
+            message: e.to_string(),
+        })?;
+        Ok(child.vars.remove("answer").unwrap_or(Value::Null))
     }
 
     fn preview(&self, tool: &ToolDef, result: &Value, args: &Value) -> String {

@@ -14,6 +14,7 @@ use crate::org::dora::{self, Change, Deploy, IncidentRef, Window};
 pub struct Ctx<'a> {
     pub relational: &'a dyn QueryStore,
     pub metrics: &'a dyn QueryStore,
+    pub directory: &'a super::directory::Directory,
     pub now: DateTime<Utc>,
 }
 
@@ -22,10 +23,27 @@ pub async fn call(name: &str, p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreEr
         "dora_metrics" => dora_metrics(p, cx).await,
         "lead_time_trend" => lead_time_trend(p, cx).await,
         "workload" => workload(p, cx).await,
+        "rerank_passages" => super::rerank::rerank(p),
+        "sql_schema" => Ok(super::nl_sql::schema(cx)),
+        "run_sql" => super::nl_sql::run(p, cx).await,
+        "link_entities" => Ok(link_entities(p, cx)),
+        "metric_anomalies" => super::anomaly::metric_anomalies(p, cx).await,
         other => Err(StoreError::query(format!(
-            "no builtin named \"{other}\"; builtins are dora_metrics, lead_time_trend, workload"
+            "no builtin named \"{other}\"; see engine/store/builtin.rs for the builtins"
         ))),
     }
+}
+
+/// The people, teams, services and skills the text names (Graph RAG's entity linking).
+fn link_entities(p: &Params, cx: &Ctx<'_>) -> Value {
+    let text = p.get("text").and_then(Value::as_str).unwrap_or_default();
+    Value::Array(
+        cx.directory
+            .mentions(text)
+            .into_iter()
+            .map(|(kind, name)| json!({ "kind": kind, "name": name }))
+            .collect(),
+    )
 }
 
 const DEPLOYMENTS: &str = "SELECT id, team, environment, status, finished_at FROM deployments \
@@ -89,7 +107,7 @@ fn window(p: &Params, now: DateTime<Utc>) -> Window {
     Window::last_days(now, days)
 }
 
-fn scope(p: &Params) -> String {
+pub(super) fn scope(p: &Params) -> String {
     match (
         p.get("team").and_then(Value::as_str),
         p.get("service").and_then(Value::as_str),

@@ -231,6 +231,15 @@ impl ClickHouse {
         Ok(store)
     }
 
+    /// The rows [`ClickHouse::load`] writes for `org` (the metrics tables only).
+    pub fn load_size(org: &Org) -> u64 {
+        tables(org)
+            .iter()
+            .filter(|t| SCHEMA.iter().any(|d| d.name == t.name))
+            .map(|t| t.len as u64)
+            .sum()
+    }
+
     pub async fn is_loaded(&self) -> Result<bool, StoreError> {
         let rows = self
             .query(
@@ -593,6 +602,9 @@ mod tests {
             assert_eq!(ch.query(q, &p).await.unwrap(), expected, "{q}");
         }
 
+        let directory = crate::store::directory::Directory::load(&sqlite)
+            .await
+            .unwrap();
         for args in [Value::Null, Value::from(team)] {
             p.insert("team".into(), args);
             p.insert("days".into(), 90.into());
@@ -603,11 +615,13 @@ mod tests {
             let embedded = Ctx {
                 relational: &sqlite,
                 metrics: &sqlite,
+                directory: &directory,
                 now,
             };
             let real = Ctx {
                 relational: &sqlite,
                 metrics: &ch,
+                directory: &directory,
                 now,
             };
             for tool in ["dora_metrics", "lead_time_trend", "workload"] {

@@ -59,6 +59,36 @@ impl Directory {
         })
     }
 
+    /// The people, teams, services and skills a text names, in the order they appear
+    /// (whole words, any case; a person by full name). Entity linking for Graph RAG.
+    pub fn mentions(&self, text: &str) -> Vec<(&'static str, String)> {
+        let lower = text.to_lowercase();
+        let mut found: Vec<(usize, &'static str, String)> = Vec::new();
+        let kinds: [(&'static str, &Vec<String>); 4] = [
+            ("person", &self.employees),
+            ("team", &self.teams),
+            ("service", &self.services),
+            ("skill", &self.skills),
+        ];
+        for (kind, names) in kinds {
+            for name in names {
+                // Short names ("Go", "ML") only in their own case: "how did it go" is no skill.
+                let at = if name.len() <= 3 {
+                    word_at(text, name)
+                } else {
+                    word_at(&lower, &name.to_lowercase())
+                };
+                if let Some(at) = at
+                    && !found.iter().any(|(_, _, n)| n == name)
+                {
+                    found.push((at, kind, name.clone()));
+                }
+            }
+        }
+        found.sort_by_key(|(at, _, _)| *at);
+        found.into_iter().map(|(_, k, n)| (k, n)).collect()
+    }
+
     /// A person by full name (any case), or by a first or last name only they have.
     pub fn person(&self, asked: &str) -> Result<String, String> {
         let q = normalise(asked);
@@ -175,6 +205,14 @@ fn list(names: &[String]) -> String {
     }
 }
 
+/// Where `word` occurs in `text` as a whole word (both already lower-case).
+fn word_at(text: &str, word: &str) -> Option<usize> {
+    let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
+    text.match_indices(word).map(|(i, _)| i).find(|&i| {
+        boundary(text[..i].chars().next_back()) && boundary(text[i + word.len()..].chars().next())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,3 +265,4 @@ mod tests {
         );
     }
 }
+

@@ -1,5 +1,6 @@
 //! The embedded document store: an in-process BM25 index over the documents table
-//! (title counted twice, so a title match outranks a passing mention).
+//! (title counted twice, so a title match outranks a passing mention). `hybrid` fuses its
+//! ranking with vector similarity when embeddings are configured.
 
 use std::collections::HashMap;
 
@@ -36,6 +37,20 @@ pub struct DocHit {
     pub score: f64,
     /// The sentence that best matches the query.
     pub snippet: String,
+    /// How a hybrid search found it; absent when words alone rank (BM25 without embeddings).
+    #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
+    pub found_by: Option<Match>,
+}
+
+/// What found a document in a hybrid search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Match {
+    /// Its words (BM25, or PostgreSQL full-text search).
+    Text,
+    /// Its meaning (the nearest vectors).
+    Vector,
+    Both,
 }
 
 struct Doc {
@@ -103,6 +118,7 @@ impl Bm25Index {
                     created_at: str_of(r, "created_at").unwrap_or_default(),
                     score: 0.0,
                     snippet: String::new(),
+                    found_by: None,
                 };
                 (hit, str_of(r, "body").unwrap_or_default())
             })
@@ -152,33 +168,50 @@ impl Bm25Index {
     }
 
     pub fn search_sync(&self, query: &str, filter: &DocFilter, limit: usize) -> Vec<DocHit> {
-        let kind = filter.kind.as_deref().map(normalise_kind);
-        let keep = |d: &Doc| {
-            kind.as_deref().is_none_or(|k| d.hit.kind == k)
-                && filter.team.as_deref().is_none_or(|t| {
-                    d.hit
-                        .team
-                        .as_deref()
-                        .is_some_and(|x| x.eq_ignore_ascii_case(t))
-                })
-                && filter.service.as_deref().is_none_or(|s| {
-                    d.hit
-                        .service
-                        .as_deref()
-                        .is_some_and(|x| x.eq_ignore_ascii_case(s))
-                })
-        };
-        let n = self.docs.len() as f64;
         let terms = tokens(query);
+        // A kind filter with no query words lists that kind, newest first.
+        if terms.is_empty() {
+            return self.newest(filter, limit);
+        }
+        self.ranked(&terms, filter, limit)
+            .into_iter()
+            .map(|(i, s)| self.hit(i, s, &terms))
+            .collect()
+    }
+
+    /// The documents `filter` keeps, newest first.
+    pub(super) fn newest(&self, filter: &DocFilter, limit: usize) -> Vec<DocHit> {
+        let mut all = self.kept(filter);
+        all.sort_by(|a, b| {
+            self.docs[*b]
+                .hit
+                .created_at
+                .cmp(&self.docs[*a].hit.created_at)
+        });
+        all.into_iter()
+            .take(limit)
+            .map(|i| self.hit(i, 0.0, &[]))
+            .collect()
+    }
+
+    /// The best `limit` documents for `terms` that `filter` keeps: (index, BM25 score).
+    pub(super) fn ranked(
+        &self,
+        terms: &[String],
+        filter: &DocFilter,
+        limit: usize,
+    ) -> Vec<(usize, f64)> {
+        let filter = filter.normalised();
+        let n = self.docs.len() as f64;
         let mut scores: HashMap<usize, f64> = HashMap::new();
-        for t in &terms {
+        for t in terms {
             let Some(list) = self.postings.get(t) else {
                 continue;
             };
             let idf = ((n - list.len() as f64 + 0.5) / (list.len() as f64 + 0.5) + 1.0).ln();
             for &(i, tf) in list {
                 let d = &self.docs[i];
-                if !keep(d) {
+                if !filter.keeps(&d.hit) {
                     continue;
                 }
                 let tf = f64::from(tf);
@@ -186,57 +219,82 @@ impl Bm25Index {
                     idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * d.len / self.avg_len));
             }
         }
-        // A kind filter with no query words lists that kind, newest first.
-        if terms.is_empty() {
-            let mut all: Vec<usize> = (0..self.docs.len())
-                .filter(|&i| keep(&self.docs[i]))
-                .collect();
-            all.sort_by(|a, b| {
-                self.docs[*b]
-                    .hit
-                    .created_at
-                    .cmp(&self.docs[*a].hit.created_at)
-            });
-            return all
-                .into_iter()
-                .take(limit)
-                .map(|i| self.hit(i, 0.0, &terms))
-                .collect();
-        }
         let mut ranked: Vec<(usize, f64)> = scores.into_iter().collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(limit);
         ranked
-            .into_iter()
-            .take(limit)
-            .map(|(i, s)| self.hit(i, s, &terms))
+    }
+
+    /// The indices of the documents `filter` keeps.
+    pub(super) fn kept(&self, filter: &DocFilter) -> Vec<usize> {
+        let filter = filter.normalised();
+        (0..self.docs.len())
+            .filter(|&i| filter.keeps(&self.docs[i].hit))
             .collect()
     }
 
-    fn hit(&self, i: usize, score: f64, terms: &[String]) -> DocHit {
+    /// The text a document is embedded from: its title, then its body.
+    pub(super) fn passage(&self, i: usize) -> String {
         let d = &self.docs[i];
-        let best = d
-            .body
-            .split_inclusive(". ")
-            .enumerate()
-            .max_by_key(|(i, s)| {
-                let words = tokens(s);
-                // The earliest of equally good sentences.
-                (
-                    terms.iter().filter(|t| words.contains(t)).count(),
-                    std::cmp::Reverse(*i),
-                )
-            })
-            .map_or("", |(_, s)| s);
-        let mut snippet: String = best.trim().chars().take(240).collect();
-        if best.trim().chars().count() > 240 {
-            snippet.push('…');
-        }
+        passage(&d.hit.title, &d.body)
+    }
+
+    /// Document `i` as a hit with `score` and the snippet that best matches `terms`.
+    pub(super) fn hit(&self, i: usize, score: f64, terms: &[String]) -> DocHit {
+        let d = &self.docs[i];
         DocHit {
             score: (score * 1000.0).round() / 1000.0,
-            snippet,
+            snippet: snippet(&d.body, terms),
             ..d.hit.clone()
         }
     }
+}
+
+impl DocFilter {
+    /// The same filter with its kind spelled as stored.
+    pub fn normalised(&self) -> DocFilter {
+        DocFilter {
+            kind: self.kind.as_deref().map(normalise_kind),
+            ..self.clone()
+        }
+    }
+
+    /// Whether a document passes (kind as stored, team and service case-insensitively).
+    fn keeps(&self, hit: &DocHit) -> bool {
+        let same = |want: &Option<String>, have: &Option<String>| {
+            want.as_deref()
+                .is_none_or(|w| have.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(w)))
+        };
+        self.kind.as_deref().is_none_or(|k| hit.kind == k)
+            && same(&self.team, &hit.team)
+            && same(&self.service, &hit.service)
+    }
+}
+
+/// The text a document is embedded from (and hashed for the embedding cache).
+pub fn passage(title: &str, body: &str) -> String {
+    format!("{title}\n\n{body}")
+}
+
+/// The sentence of `body` holding most of `terms` (the earliest of equals), at most 240
+/// characters.
+pub fn snippet(body: &str, terms: &[String]) -> String {
+    let best = body
+        .split_inclusive(". ")
+        .enumerate()
+        .max_by_key(|(i, s)| {
+            let words = tokens(s);
+            (
+                terms.iter().filter(|t| words.contains(t)).count(),
+                std::cmp::Reverse(*i),
+            )
+        })
+        .map_or("", |(_, s)| s);
+    let mut snippet: String = best.trim().chars().take(240).collect();
+    if best.trim().chars().count() > 240 {
+        snippet.push('…');
+    }
+    snippet
 }
 
 #[async_trait]
@@ -274,6 +332,7 @@ mod tests {
             created_at: format!("2025-01-0{id}T00:00:00Z"),
             score: 0.0,
             snippet: String::new(),
+            found_by: None,
         };
         (hit, body.into())
     }

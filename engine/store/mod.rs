@@ -5,7 +5,7 @@
 //! | relational (people, teams, planning) | SQLite file under the data dir | PostgreSQL |
 //! | metrics (commits, PRs, deployments, incidents) | the same SQLite file | ClickHouse |
 //! | graph (who works with whom, skills, ownership) | in-memory petgraph | Neo4j (Bolt) |
-//! | documents (design docs, postmortems, runbooks) | in-process BM25 index | |
+//! | documents (design docs, postmortems, runbooks) | in-process BM25 index | BM25 fused with vectors when embeddings are configured (`hybrid`); PostgreSQL full text + pgvector (`pgvector`) |
 //!
 //! The query roles share one contract, [`QueryStore`]: query text with `:name` parameters
 //! plus the parameters, giving rows. Each backend says which key of a tool's per-backend
@@ -13,16 +13,24 @@
 //! embedded graph reads `embedded`, the name of an operation). `StoreTools` runs the tools
 //! of tools.yaml against them.
 
+pub mod anomaly;
 mod builtin;
 mod clickhouse;
 mod directory;
 mod documents;
+mod embed_cache;
 mod graph;
+mod hybrid;
 mod load;
 mod neo4j;
 mod params;
+mod nl_sql;
+mod pgvector;
 mod postgres;
+mod rerank;
+mod seeding;
 pub mod sql;
+pub mod sql_guard;
 mod sqlite;
 mod tools;
 
@@ -34,11 +42,15 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 pub use clickhouse::ClickHouse;
-pub use documents::{Bm25Index, DocFilter, DocHit};
+pub use documents::{Bm25Index, DocFilter, DocHit, Match};
+pub use embed_cache::EmbedCache;
 pub use graph::MemGraph;
+pub use hybrid::{HybridIndex, rrf};
 pub use load::{Table, tables};
 pub use neo4j::Neo4jGraph;
+pub use pgvector::PgDocuments;
 pub use postgres::Postgres;
+pub use seeding::{LoadTarget, load_targets};
 pub use sqlite::Sqlite;
 pub use tools::StoreTools;
 
@@ -82,6 +94,19 @@ pub trait QueryStore: Send + Sync {
     async fn query(&self, text: &str, params: &Params) -> Result<Vec<Row>, StoreError>;
     /// A real round trip (e.g. `SELECT 1`).
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Runs a statement that must not write, in a read-only transaction bounded by
+    /// `timeout` (the NL→SQL pipeline's last line of defence after `sql_guard`).
+    async fn query_read_only(
+        &self,
+        text: &str,
+        timeout: Duration,
+    ) -> Result<Vec<Row>, StoreError> {
+        let _ = (text, timeout);
+        Err(StoreError::query(format!(
+            "the {} backend does not run generated SQL",
+            self.backend()
+        )))
+    }
 }
 
 /// People, teams, skills, services, projects, tickets, schedules, documents.
@@ -158,11 +183,25 @@ impl Stores {
         metrics: Arc<dyn Metrics>,
         graph: Option<Arc<dyn Graph>>,
     ) -> anyhow::Result<Stores> {
+        Stores::assemble_with_documents(relational, metrics, graph, None).await
+    }
+
+    /// [`Stores::assemble_with_graph`] with a ready document store (e.g. hybrid search)
+    /// when given; BM25 over the relational store's documents otherwise.
+    pub async fn assemble_with_documents(
+        relational: Arc<dyn Relational>,
+        metrics: Arc<dyn Metrics>,
+        graph: Option<Arc<dyn Graph>>,
+        documents: Option<Arc<dyn Documents>>,
+    ) -> anyhow::Result<Stores> {
         let graph: Arc<dyn Graph> = match graph {
             Some(g) => g,
             None => Arc::new(MemGraph::build(relational.as_ref(), metrics.as_ref()).await?),
         };
-        let documents: Arc<dyn Documents> = Arc::new(Bm25Index::build(relational.as_ref()).await?);
+        let documents: Arc<dyn Documents> = match documents {
+            Some(d) => d,
+            None => Arc::new(Bm25Index::build(relational.as_ref()).await?),
+        };
         let tools = Arc::new(
             StoreTools::new(
                 relational.clone(),
@@ -190,10 +229,6 @@ fn graph_health_name(backend: &str) -> &str {
         other => other,
     }
 }
-
-/// Bounds every request to ClickHouse and Neo4j, so a server that stops answering makes
-/// a tool error rather than a hung request.
-const REMOTE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Opens the configured stores. With an empty data dir, generates the demo organisation
 /// (default seed and size), loads it and says so through `announce`. Each role configured
@@ -223,10 +258,13 @@ pub async fn open(settings: &Settings, announce: &dyn Fn(&str)) -> anyhow::Resul
             o.teams.len()
         ))
     };
+    // Kept for pgvector document search.
+    let mut pg_pool = None;
     let relational: Arc<dyn Relational> = match &settings.postgres {
         None => sqlite.clone(),
         Some(pg) => {
             let p = Postgres::connect(pg).await?;
+            pg_pool = Some(p.pool().clone());
             if !p.is_loaded().await? {
                 let o = demo_org();
                 p.load(o, &|_| {}).await?;
@@ -238,7 +276,7 @@ pub async fn open(settings: &Settings, announce: &dyn Fn(&str)) -> anyhow::Resul
     let metrics: Arc<dyn Metrics> = match &settings.clickhouse {
         None => sqlite.clone(),
         Some(ch) => {
-            let c = ClickHouse::connect(ch, REMOTE_TIMEOUT).await?;
+            let c = ClickHouse::connect(ch, settings.store_timeout).await?;
             if !c.is_loaded().await? {
                 let o = demo_org();
                 c.load(o, &|_| {}).await?;
@@ -250,7 +288,7 @@ pub async fn open(settings: &Settings, announce: &dyn Fn(&str)) -> anyhow::Resul
     let graph: Option<Arc<dyn Graph>> = match &settings.neo4j {
         None => None,
         Some(n) => {
-            let g = Neo4jGraph::connect(n, REMOTE_TIMEOUT).await?;
+            let g = Neo4jGraph::connect(n, settings.store_timeout).await?;
             if !g.is_loaded().await? {
                 let o = demo_org();
                 g.load(o, &|_| {}).await?;
@@ -290,7 +328,15 @@ pub async fn open(settings: &Settings, announce: &dyn Fn(&str)) -> anyhow::Resul
             }
         }
     }
-    Stores::assemble_with_graph(relational, metrics, graph).await
+    // With an embedder, document search is hybrid (words and meaning); BM25 otherwise.
+    let documents = match crate::embed::from_settings(settings)? {
+        None => None,
+        Some(e) => {
+            let data_dir = &settings.data_dir;
+            hybrid::open(e, pg_pool, data_dir, relational.as_ref(), announce).await?
+        }
+    };
+    Stores::assemble_with_documents(relational, metrics, graph, documents).await
 }
 
 /// Which generated organisation a store holds, from its `meta` rows.

@@ -58,7 +58,8 @@ impl Neo4jGraph {
         let mut config = ConfigBuilder::default()
             .uri(&settings.uri)
             .user(&settings.user)
-            .password(settings.password.expose());
+            .password(settings.password.expose())
+            .max_connections(settings.pool_size);
         if let Some(db) = &settings.database {
             config = config.db(db.as_str());
         }
@@ -83,6 +84,11 @@ impl Neo4jGraph {
                 .map_err(|e| anyhow::anyhow!("{}: {c}: {}", at(), e.message))?;
         }
         Ok(store)
+    }
+
+    /// The nodes and relationships [`Neo4jGraph::load`] writes for `org`.
+    pub fn load_size(org: &Org) -> u64 {
+        graph_rows(org).iter().map(|(_, rows)| rows.len() as u64).sum()
     }
 
     pub async fn is_loaded(&self) -> Result<bool, StoreError> {

@@ -2,6 +2,8 @@
 //! holds the same full schema as the SQLite file (from `migrations/postgres`), loaded by
 //! the same loader.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
@@ -23,7 +25,7 @@ impl Postgres {
     pub async fn connect(settings: &crate::settings::Postgres) -> anyhow::Result<Postgres> {
         let pool = PgPoolOptions::new()
             .max_connections(settings.pool_size.max(1))
-            .acquire_timeout(std::time::Duration::from_secs(10))
+            .acquire_timeout(settings.connect_timeout)
             .connect(&settings.url())
             .await
             // The URL holds the password: name the server only.
@@ -151,6 +153,36 @@ impl QueryStore for Postgres {
             .await
             .map(|_| ())
             .map_err(pg_error)
+    }
+
+    /// A `READ ONLY` transaction with a local `statement_timeout`, rolled back after;
+    /// rows come back as JSON so that any column type (NUMERIC, dates) reads.
+    async fn query_read_only(
+        &self,
+        text: &str,
+        timeout: Duration,
+    ) -> Result<Vec<Row>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(pg_error)?;
+        sqlx::query("SET TRANSACTION READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(pg_error)?;
+        sqlx::query(AssertSqlSafe(format!(
+            "SET LOCAL statement_timeout = {}",
+            timeout.as_millis().max(1)
+        )))
+        .execute(&mut *tx)
+        .await
+        .map_err(pg_error)?;
+        let json: String = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COALESCE(json_agg(q), '[]')::text FROM ({text}) q"
+        )))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(pg_error)?;
+        tx.rollback().await.map_err(pg_error)?;
+        serde_json::from_str(&json)
+            .map_err(|e| StoreError::query(format!("postgres: unreadable result: {e}")))
     }
 }
 

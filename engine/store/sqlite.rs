@@ -157,6 +157,46 @@ impl QueryStore for Sqlite {
             .map(|_| ())
             .map_err(sql_error)
     }
+
+    /// `query_only` refuses any write on the connection; a progress handler interrupts
+    /// the statement once `timeout` has passed (SQLite has no statement timeout).
+    async fn query_read_only(
+        &self,
+        text: &str,
+        timeout: Duration,
+    ) -> Result<Vec<Row>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(sql_error)?;
+        sqlx::query("PRAGMA query_only = ON")
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_error)?;
+        let deadline = std::time::Instant::now() + timeout;
+        conn.lock_handle()
+            .await
+            .map_err(sql_error)?
+            .set_progress_handler(1000, move || std::time::Instant::now() < deadline);
+        let result = sqlx::query(AssertSqlSafe(text.to_string()))
+            .fetch_all(&mut *conn)
+            .await;
+        conn.lock_handle()
+            .await
+            .map_err(sql_error)?
+            .remove_progress_handler();
+        sqlx::query("PRAGMA query_only = OFF")
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_error)?;
+        let rows = result.map_err(|e| match e {
+            sqlx::Error::Database(db) if db.message().contains("interrupted") => {
+                StoreError::query(format!(
+                    "sqlite: the statement ran longer than {} ms and was stopped",
+                    timeout.as_millis()
+                ))
+            }
+            other => sql_error(other),
+        })?;
+        rows.iter().map(row_json).collect()
+    }
 }
 
 impl Relational for Sqlite {}

@@ -66,6 +66,7 @@ impl StoreTools {
                 let cx = Ctx {
                     relational: self.relational.as_ref(),
                     metrics: self.metrics.as_ref(),
+                    directory: &self.directory,
                     now: self.now,
                 };
                 return builtin::call(&tool.name, p, &cx).await;

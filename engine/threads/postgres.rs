@@ -2,8 +2,6 @@
 //! several server instances may share it (chats on one thread are serialized by an
 //! advisory lock).
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -38,7 +36,7 @@ impl PgThreads {
             .application_name("eng-intel");
         let pool = PgPoolOptions::new()
             .max_connections(pg.pool_size.max(2))
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(pg.connect_timeout)
             .connect_with(options)
             .await
             .map_err(|e| {

@@ -41,6 +41,61 @@ pub fn check_tools(project: &Project, report: &mut Report) {
         if let Some(query) = &tool.query {
             check_query_params(report, doc, &base, name, query, &props);
         }
+        if let Some(graph) = &tool.graph {
+            check_pipeline(project, report, &base, name, graph, &props);
+        }
+    }
+}
+
+/// A pipeline tool names a graph (E014) whose state has a key for each of its args (E016).
+fn check_pipeline(
+    project: &Project,
+    report: &mut Report,
+    base: &str,
+    name: &str,
+    graph: &str,
+    props: &[String],
+) {
+    let Some(doc) = &project.tools else { return };
+    let Some(g) = project.graphs.iter().find(|g| g.spec.name == graph) else {
+        if !project.unloaded.has_graph(graph) {
+            let names: Vec<&str> = project
+                .graphs
+                .iter()
+                .map(|g| g.spec.name.as_str())
+                .collect();
+            report.push(Diagnostic::error(
+                "E014",
+                doc.file(),
+                doc.at(&format!("{base}/graph")),
+                format!(
+                    "tool \"{name}\" runs unknown graph \"{graph}\"{}; name a graph defined under graphs/ (its `name:`)",
+                    did_you_mean(graph, names.iter().copied())
+                ),
+            ));
+        }
+        return;
+    };
+    let keys: Vec<&str> = g
+        .spec
+        .state
+        .keys()
+        .map(String::as_str)
+        .chain(super::BUILTIN_KEYS.iter().copied())
+        .collect();
+    for arg in props {
+        if !keys.contains(&arg.as_str()) {
+            report.push(Diagnostic::error(
+                "E016",
+                doc.file(),
+                doc.key_at(&format!("{base}/args/properties/{}", escape(arg))),
+                format!(
+                    "arg \"{arg}\" of pipeline tool \"{name}\" is not a state key of graph \"{graph}\"{}; declare it under `state:` in {} or rename the arg",
+                    did_you_mean(arg, keys.iter().copied()),
+                    g.file()
+                ),
+            ));
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! Staying polite to a struggling server: backoff that honours `Retry-After`, and a
-//! circuit breaker that stops calling a server after consecutive failures.
+//! Staying polite to a struggling server, shared by the HTTP providers (chat models,
+//! embeddings): backoff that honours `Retry-After`, a circuit breaker that stops calling
+//! a server after consecutive failures, and transport errors described with their causes.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -26,6 +27,30 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
     let wait = at.timestamp_millis() - chrono::Utc::now().timestamp_millis();
     Some(Duration::from_millis(wait.max(0) as u64))
+}
+
+/// A transport error with its causes (reqwest's own text alone hides them).
+pub fn transport(e: &reqwest::Error) -> String {
+    let what = if e.is_connect() {
+        "cannot connect"
+    } else if e.is_timeout() {
+        "timed out"
+    } else {
+        "request failed"
+    };
+    format!("{what}: {}", chain(e))
+}
+
+/// An error and its sources, joined by ": ".
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(c) = source {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        source = c.source();
+    }
+    s
 }
 
 /// Exponential backoff with jitter, or the server's wait if that is longer.

@@ -1,0 +1,950 @@
+//! `metric_anomalies`: unusual days and weeks in one delivery metric.
+//!
+//! Two layers. The detection ([`detect`]) is a pure function from a [`Series`] — the raw
+//! observations of each day — to anomalies, so it can be tested on synthetic series. The
+//! store layer ([`metric_anomalies`]) fetches a metric's raw events (a timestamp and a
+//! value each) with plain SQL that runs on SQLite, PostgreSQL and ClickHouse 18.16 (no
+//! window functions, no CTEs, no date arithmetic) and buckets them in Rust.
+//!
+//! The method, per metric kind ([`Kind`]):
+//!
+//! - **Scale.** Scores are robust z-scores — (value − median) / (1.4826 × MAD) — on a
+//!   variance-stabilising scale: `2√(x + 3/8)` for counts (Anscombe: Poisson noise has unit
+//!   spread), `ln x` for durations (lead times are log-normal-ish), `asin √p` for rates
+//!   (binomial noise has spread 1/(2√n)). The spread is never taken below the sampling noise
+//!   that scale implies, so a MAD of zero (a metric that is usually 0) or a rate over one
+//!   deployment cannot produce an alarm on its own.
+//! - **Days** (counts only): each day against the same weekday over the window, the day
+//!   itself left out — weekday seasonality without a model. A day's median or rate rests on
+//!   one to five events, too few to score (on the demo data per-day lead-time medians gave
+//!   five to eight alarms on every clean team), so durations and rates are scored by week.
+//! - **Weeks** (Monday to Sunday, whole weeks inside the window): each week's total (counts),
+//!   median (durations) or rate against the other weeks, itself left out.
+//! - **Recent weeks**: the median of the last k weeks (k = 2…8) against the weeks before, its
+//!   spread divided by √k — a sustained shift (a degrading lead time) that no single week
+//!   shows clearly. The k with the largest score is reported.
+//! - **Thresholds** ([`Thresholds`]): at the default sensitivity a week is anomalous at
+//!   |z| ≥ 3.5 (Iglewicz and Hoaglin's cut-off); a day at 4.0, since a series has seven
+//!   times as many days as weeks (3.5 Bonferroni-adjusted for 7× the tests); recent weeks
+//!   at 4.0 (the best of up to seven runs).
+//! - **Severity** ([`Severity`]): the larger of what the score and the size say — high at
+//!   |z| ≥ 7 or a value 4× (or ¼ of) the expected one, medium at |z| ≥ 5 or 2× (or ½),
+//!   else low. The expected value is the median of the reference, in the metric's unit.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::builtin::Ctx;
+use super::{Params, Row, StoreError};
+
+mod stats;
+
+use stats::{median, poisson_z, spread};
+
+// ── Detection (pure) ────────────────────────────────────────────────────────────────
+
+/// Reference points a score needs (8 other weeks, or the same weekday in 8 other weeks).
+pub const MIN_REFERENCE: usize = 8;
+/// The longest recent run of weeks checked for a shift.
+const MAX_RECENT_WEEKS: usize = 8;
+/// A median of k normal values is noisier than their mean by this factor (for large k).
+const MEDIAN_EFFICIENCY: f64 = 1.2533;
+/// Durations are scored in logs; below this (36 s) they are rounding, not time.
+const MIN_DURATION: f64 = 0.01;
+/// The smallest spread of a log-duration score: a 5 % change is never notable.
+const MIN_LOG_SPREAD: f64 = 0.05;
+
+/// How a metric's observations aggregate and what noise they carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Events per period (each observation counts its value, usually 1).
+    Count,
+    /// Positive durations; a period's value is their median.
+    Duration,
+    /// Observations of 0 or 1; a period's value is their mean (a rate).
+    Rate,
+}
+
+impl Kind {
+    fn aggregate(self, values: &[f64]) -> Option<f64> {
+        match self {
+            Kind::Count => Some(values.iter().sum()),
+            _ if values.is_empty() => None,
+            Kind::Duration => median(values),
+            Kind::Rate => Some(values.iter().sum::<f64>() / values.len() as f64),
+        }
+    }
+
+    /// The variance-stabilising scale scores are computed on.
+    fn scale(self, x: f64) -> f64 {
+        match self {
+            Kind::Count => 2.0 * (x.max(0.0) + 0.375).sqrt(),
+            Kind::Duration => x.max(MIN_DURATION).ln(),
+            Kind::Rate => x.clamp(0.0, 1.0).sqrt().asin(),
+        }
+    }
+
+    /// The sampling noise (standard deviation on [`Kind::scale`]) of a period holding `n`
+    /// observations; `log_spread` is the robust spread of single log-durations.
+    fn noise(self, n: f64, log_spread: f64) -> f64 {
+        let n = n.max(1.0);
+        match self {
+            Kind::Count => 1.0,
+            Kind::Rate => 1.0 / (2.0 * n.sqrt()),
+            Kind::Duration => (MEDIAN_EFFICIENCY * log_spread / n.sqrt()).max(MIN_LOG_SPREAD),
+        }
+    }
+
+    /// Whether single days are scored (see the module notes).
+    fn scores_days(self) -> bool {
+        self == Kind::Count
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Count => "count",
+            Kind::Duration => "duration",
+            Kind::Rate => "rate",
+        }
+    }
+}
+
+/// The raw observations of each day from `start` (one `Vec` per day).
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub kind: Kind,
+    pub start: NaiveDate,
+    pub days: Vec<Vec<f64>>,
+}
+
+impl Series {
+    /// An empty series over `[start, end)`.
+    pub fn new(kind: Kind, start: NaiveDate, end: NaiveDate) -> Series {
+        let n = (end - start).num_days().max(0) as usize;
+        Series {
+            kind,
+            start,
+            days: vec![Vec::new(); n],
+        }
+    }
+
+    /// Adds an observation on `day`; days outside the series are ignored.
+    pub fn add(&mut self, day: NaiveDate, value: f64) {
+        let i = (day - self.start).num_days();
+        if let Some(d) = usize::try_from(i).ok().and_then(|i| self.days.get_mut(i)) {
+            d.push(value);
+        }
+    }
+
+    pub fn end(&self) -> NaiveDate {
+        self.start + Duration::days(self.days.len() as i64)
+    }
+
+    /// Count series from daily totals (for tests and callers that already bucketed).
+    pub fn counts(start: NaiveDate, totals: &[f64]) -> Series {
+        Series {
+            kind: Kind::Count,
+            start,
+            days: totals.iter().map(|&t| vec![t]).collect(),
+        }
+    }
+}
+
+/// Score cut-offs per granularity.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Thresholds {
+    pub day: f64,
+    pub week: f64,
+    pub recent_weeks: f64,
+}
+
+impl Thresholds {
+    /// `low` reports only the clearest anomalies, `high` more of the doubtful ones.
+    pub fn for_sensitivity(sensitivity: &str) -> Option<Thresholds> {
+        let week = match sensitivity {
+            "low" => 4.5,
+            "medium" => 3.5,
+            "high" => 3.0,
+            _ => return None,
+        };
+        Some(Thresholds {
+            day: week + 0.5,
+            week,
+            recent_weeks: week + 0.5,
+        })
+    }
+}
+
+impl Default for Thresholds {
+    fn default() -> Thresholds {
+        Thresholds::for_sensitivity("medium").expect("medium is a sensitivity")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Spike,
+    Drop,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Granularity {
+    Day,
+    Week,
+    RecentWeeks,
+}
+
+/// One period's aggregate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bucket {
+    pub start: NaiveDate,
+    pub value: Option<f64>,
+    /// Observations in the period.
+    pub n: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Anomaly {
+    pub granularity: Granularity,
+    /// First day of the period.
+    pub period: NaiveDate,
+    /// Last day of the period (inclusive).
+    pub end: NaiveDate,
+    /// The period in words: "Tue 13 May 2025", "week of 12 May 2025", "last 3 weeks (from 9 Jun 2025)".
+    pub label: String,
+    pub value: f64,
+    /// The median of the reference periods.
+    pub expected: f64,
+    pub score: f64,
+    pub severity: Severity,
+    pub direction: Direction,
+    /// Observations in the period.
+    pub observations: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Detection {
+    pub daily: Vec<Bucket>,
+    /// Whole weeks (Monday to Sunday) inside the series.
+    pub weekly: Vec<Bucket>,
+    /// Most severe first.
+    pub anomalies: Vec<Anomaly>,
+    /// What could not be scored, and why.
+    pub notes: Vec<String>,
+}
+
+/// Scores every day (counts), week and recent run of weeks of `series`.
+pub fn detect(series: &Series, th: Thresholds) -> Detection {
+    let kind = series.kind;
+    let daily: Vec<Bucket> = series
+        .days
+        .iter()
+        .enumerate()
+        .map(|(i, obs)| Bucket {
+            start: series.start + Duration::days(i as i64),
+            value: kind.aggregate(obs),
+            n: obs.len(),
+        })
+        .collect();
+    let weekly = weeks(series);
+    let log_spread = if kind == Kind::Duration {
+        let logs: Vec<f64> = series
+            .days
+            .iter()
+            .flatten()
+            .map(|&x| kind.scale(x))
+            .collect();
+        spread(&logs)
+    } else {
+        0.0
+    };
+    let mut anomalies = Vec::new();
+    let mut notes = Vec::new();
+
+    if kind.scores_days() {
+        for (i, b) in daily.iter().enumerate() {
+            let reference: Vec<&Bucket> = daily
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i && j % 7 == i % 7)
+                .map(|(_, b)| b)
+                .collect();
+            if let Some(a) = score(kind, b, &reference, log_spread, th.day, Granularity::Day, 1) {
+                anomalies.push(a);
+            }
+        }
+        // Every weekday needs MIN_REFERENCE other weeks: no day is scored before then.
+        if daily.len() <= 7 * MIN_REFERENCE {
+            notes.push(format!(
+                "days not scored: each needs the same weekday in {MIN_REFERENCE} other weeks"
+            ));
+        }
+    }
+
+    let with_values: Vec<&Bucket> = weekly.iter().filter(|w| w.value.is_some()).collect();
+    if with_values.len() > MIN_REFERENCE {
+        for (i, w) in with_values.iter().enumerate() {
+            let reference: Vec<&Bucket> = with_values
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, w)| *w)
+                .collect();
+            if let Some(a) = score(
+                kind,
+                w,
+                &reference,
+                log_spread,
+                th.week,
+                Granularity::Week,
+                7,
+            ) {
+                anomalies.push(a);
+            }
+        }
+        if let Some(a) = recent_shift(kind, &with_values, log_spread, th.recent_weeks) {
+            anomalies.push(a);
+        }
+    } else {
+        notes.push(format!(
+            "weeks not scored: {} whole weeks with data, {} needed",
+            with_values.len(),
+            MIN_REFERENCE + 1
+        ));
+    }
+
+    anomalies.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(b.score.abs().total_cmp(&a.score.abs()))
+            .then(a.period.cmp(&b.period))
+    });
+    Detection {
+        daily,
+        weekly,
+        anomalies,
+        notes,
+    }
+}
+
+/// The whole Monday-to-Sunday weeks inside the series.
+fn weeks(series: &Series) -> Vec<Bucket> {
+    let offset = (7 - series.start.weekday().num_days_from_monday() as usize) % 7;
+    series
+        .days
+        .get(offset..)
+        .unwrap_or_default()
+        .chunks_exact(7)
+        .enumerate()
+        .map(|(i, days)| {
+            let obs: Vec<f64> = days.iter().flatten().copied().collect();
+            Bucket {
+                start: series.start + Duration::days((offset + 7 * i) as i64),
+                value: series.kind.aggregate(&obs),
+                n: obs.len(),
+            }
+        })
+        .collect()
+}
+
+/// The anomaly `b` is against `reference`, if its score reaches `threshold`.
+fn score(
+    kind: Kind,
+    b: &Bucket,
+    reference: &[&Bucket],
+    log_spread: f64,
+    threshold: f64,
+    granularity: Granularity,
+    days: i64,
+) -> Option<Anomaly> {
+    let value = b.value?;
+    let raw: Vec<f64> = reference.iter().filter_map(|r| r.value).collect();
+    if raw.len() < MIN_REFERENCE {
+        return None;
+    }
+    let scaled: Vec<f64> = raw.iter().map(|&x| kind.scale(x)).collect();
+    let z = match kind {
+        // Counts: the Poisson tail at the reference's mean rate (exact where counts are
+        // small and the square-root scale is not yet normal), deflated by any spread
+        // beyond Poisson noise.
+        Kind::Count => {
+            // Half an event of prior (Jeffreys): a weekday that never saw a failure does
+            // not make the first one infinitely surprising.
+            let mean = (raw.iter().sum::<f64>() + 0.5) / raw.len() as f64;
+            poisson_z(value, mean) / spread(&scaled).max(kind.noise(b.n as f64, log_spread))
+        }
+        _ => {
+            let sd = spread(&scaled).max(kind.noise(b.n as f64, log_spread));
+            (kind.scale(value) - median(&scaled)?) / sd
+        }
+    };
+    let expected = median(&raw)?;
+    (z.abs() >= threshold).then(|| {
+        anomaly(
+            granularity,
+            b.start,
+            b.start + Duration::days(days - 1),
+            value,
+            expected,
+            z,
+            b.n,
+        )
+    })
+}
+
+/// The strongest shift of the last k weeks (k = 2…8) against the weeks before them.
+fn recent_shift(kind: Kind, weeks: &[&Bucket], log_spread: f64, threshold: f64) -> Option<Anomaly> {
+    let mut best: Option<Anomaly> = None;
+    for k in 2..=MAX_RECENT_WEEKS.min(weeks.len() / 3) {
+        let (before, recent) = weeks.split_at(weeks.len() - k);
+        if before.len() < MIN_REFERENCE {
+            break;
+        }
+        let raw_before: Vec<f64> = before.iter().filter_map(|w| w.value).collect();
+        let raw_recent: Vec<f64> = recent.iter().filter_map(|w| w.value).collect();
+        let scaled = |v: &[f64]| v.iter().map(|&x| kind.scale(x)).collect::<Vec<f64>>();
+        let (Some(center), Some(now)) =
+            (median(&scaled(&raw_before)), median(&scaled(&raw_recent)))
+        else {
+            continue;
+        };
+        let n = recent.iter().map(|w| w.n).sum::<usize>() as f64 / k as f64;
+        let sd = spread(&scaled(&raw_before)).max(kind.noise(n, log_spread));
+        let efficiency = if k <= 2 { 1.0 } else { MEDIAN_EFFICIENCY };
+        let z = (now - center) / (sd * efficiency / (k as f64).sqrt());
+        if z.abs() >= threshold && best.as_ref().is_none_or(|b| z.abs() > b.score.abs()) {
+            let start = recent[0].start;
+            let end = recent[k - 1].start + Duration::days(6);
+            best = Some(anomaly(
+                Granularity::RecentWeeks,
+                start,
+                end,
+                median(&raw_recent)?,
+                median(&raw_before)?,
+                z,
+                recent.iter().map(|w| w.n).sum(),
+            ));
+        }
+    }
+    best
+}
+
+fn anomaly(
+    granularity: Granularity,
+    period: NaiveDate,
+    end: NaiveDate,
+    value: f64,
+    expected: f64,
+    z: f64,
+    observations: usize,
+) -> Anomaly {
+    let label = match granularity {
+        Granularity::Day => period.format("%a %-d %b %Y").to_string(),
+        Granularity::Week => format!("week of {}", period.format("%-d %b %Y")),
+        Granularity::RecentWeeks => format!(
+            "last {} weeks (from {})",
+            ((end - period).num_days() + 1) / 7,
+            period.format("%-d %b %Y")
+        ),
+    };
+    Anomaly {
+        granularity,
+        period,
+        end,
+        label,
+        value,
+        expected,
+        score: (z * 10.0).round() / 10.0,
+        severity: severity(z, value, expected),
+        direction: if z > 0.0 {
+            Direction::Spike
+        } else {
+            Direction::Drop
+        },
+        observations,
+    }
+}
+
+/// The larger of what the score and the size of the change say (module notes).
+pub fn severity(z: f64, value: f64, expected: f64) -> Severity {
+    let by_score = match z.abs() {
+        s if s >= 7.0 => Severity::High,
+        s if s >= 5.0 => Severity::Medium,
+        _ => Severity::Low,
+    };
+    let (hi, lo) = (value.max(expected), value.min(expected));
+    let factor = if lo > 0.0 {
+        hi / lo
+    } else if hi > 0.0 {
+        f64::INFINITY
+    } else {
+        1.0
+    };
+    let by_size = match factor {
+        f if f >= 4.0 => Severity::High,
+        f if f >= 2.0 => Severity::Medium,
+        _ => Severity::Low,
+    };
+    by_score.max(by_size)
+}
+
+// ── The metrics store ───────────────────────────────────────────────────────────────
+
+/// The metrics `metric_anomalies` can check, each a daily series of the metrics store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Deployments,
+    FailedDeployments,
+    ChangeFailureRate,
+    LeadTimeHours,
+    Incidents,
+    MergedPrs,
+    Commits,
+    ReviewWaitHours,
+}
+
+/// The scope filter of the tables that name `team` and `service` directly.
+const SCOPE: &str =
+    "AND (:team IS NULL OR team = :team) AND (:service IS NULL OR service = :service)";
+
+impl Metric {
+    pub const ALL: [Metric; 8] = [
+        Metric::Deployments,
+        Metric::FailedDeployments,
+        Metric::ChangeFailureRate,
+        Metric::LeadTimeHours,
+        Metric::Incidents,
+        Metric::MergedPrs,
+        Metric::Commits,
+        Metric::ReviewWaitHours,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Deployments => "deployments",
+            Metric::FailedDeployments => "failed_deployments",
+            Metric::ChangeFailureRate => "change_failure_rate",
+            Metric::LeadTimeHours => "lead_time_hours",
+            Metric::Incidents => "incidents",
+            Metric::MergedPrs => "merged_prs",
+            Metric::Commits => "commits",
+            Metric::ReviewWaitHours => "review_wait_hours",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    pub fn kind(self) -> Kind {
+        match self {
+            Metric::ChangeFailureRate => Kind::Rate,
+            Metric::LeadTimeHours | Metric::ReviewWaitHours => Kind::Duration,
+            _ => Kind::Count,
+        }
+    }
+
+    /// What a period's value is, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Metric::Deployments => "successful production deployments",
+            Metric::FailedDeployments => "failed production deployments",
+            Metric::ChangeFailureRate => {
+                "change failure rate (share of successful production deployments that caused an incident)"
+            }
+            Metric::LeadTimeHours => {
+                "median lead time for changes in hours (first commit to production), by deployment day"
+            }
+            Metric::Incidents => "incidents opened",
+            Metric::MergedPrs => "pull requests merged",
+            Metric::Commits => "commits",
+            Metric::ReviewWaitHours => {
+                "median wait for a code review in hours, by request day (completed reviews)"
+            }
+        }
+    }
+
+    pub fn unit(self) -> &'static str {
+        match self {
+            Metric::Deployments | Metric::FailedDeployments => "deployments",
+            Metric::ChangeFailureRate => "rate",
+            Metric::LeadTimeHours | Metric::ReviewWaitHours => "hours",
+            Metric::Incidents => "incidents",
+            Metric::MergedPrs => "pull requests",
+            Metric::Commits => "commits",
+        }
+    }
+
+    /// The events: `happened_at` (ISO-8601 text) and, for durations, the columns to
+    /// compute the value from. Plain SQL every metrics backend runs.
+    fn query(self) -> String {
+        let deployments = |status: &str| {
+            format!(
+                "SELECT id, finished_at AS happened_at FROM deployments \
+                 WHERE environment = 'production' AND status = '{status}' \
+                 AND finished_at >= :since AND finished_at < :now {SCOPE}"
+            )
+        };
+        match self {
+            Metric::Deployments | Metric::ChangeFailureRate => deployments("success"),
+            Metric::FailedDeployments => deployments("failure"),
+            Metric::LeadTimeHours => "SELECT d.finished_at AS happened_at, p.first_commit_at AS started_at \
+                FROM pull_requests p JOIN deployments d ON d.id = p.deployment_id \
+                WHERE d.environment = 'production' AND d.status = 'success' \
+                AND d.finished_at >= :since AND d.finished_at < :now \
+                AND (:team IS NULL OR d.team = :team) AND (:service IS NULL OR d.service = :service)"
+                .into(),
+            Metric::Incidents => format!(
+                "SELECT opened_at AS happened_at FROM incidents \
+                 WHERE opened_at >= :since AND opened_at < :now {SCOPE}"
+            ),
+            Metric::MergedPrs => format!(
+                "SELECT merged_at AS happened_at FROM pull_requests \
+                 WHERE merged_at >= :since AND merged_at < :now {SCOPE}"
+            ),
+            Metric::Commits => format!(
+                "SELECT authored_at AS happened_at FROM commits \
+                 WHERE authored_at >= :since AND authored_at < :now {SCOPE}"
+            ),
+            Metric::ReviewWaitHours => "SELECT requested_at AS happened_at, wait_hours AS value FROM pr_reviews \
+                WHERE reviewed_at IS NOT NULL AND requested_at >= :since AND requested_at < :now \
+                AND (:team IS NULL OR reviewer_team = :team) AND (:service IS NULL OR service = :service)"
+                .into(),
+        }
+    }
+
+    /// When recording began, for the whole organisation: a sparse series (a team's
+    /// incidents) must start there with zeros, not at its own first event.
+    fn history_start_query(self) -> &'static str {
+        match self {
+            Metric::Commits => "SELECT MIN(authored_at) AS earliest FROM commits",
+            Metric::MergedPrs => "SELECT MIN(opened_at) AS earliest FROM pull_requests",
+            Metric::ReviewWaitHours => "SELECT MIN(requested_at) AS earliest FROM pr_reviews",
+            _ => {
+                "SELECT MIN(finished_at) AS earliest FROM deployments WHERE environment = 'production'"
+            }
+        }
+    }
+}
+
+/// Deployments that caused at least one incident (change failure rate's numerator).
+const FAILED_CHANGES: &str = "SELECT DISTINCT i.deployment_id FROM incidents i \
+    JOIN deployments d ON d.id = i.deployment_id \
+    WHERE d.finished_at >= :since AND d.finished_at < :now \
+    AND (:team IS NULL OR d.team = :team) AND (:service IS NULL OR d.service = :service)";
+
+/// Days in the window by default: the demo's whole history (26 weeks).
+const DEFAULT_DAYS: i64 = 182;
+
+/// The builtin: args `metric`, `team`, `service`, `days`, `sensitivity`.
+pub async fn metric_anomalies(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
+    let name = p
+        .get("metric")
+        .and_then(Value::as_str)
+        .unwrap_or("failed_deployments");
+    let metric = Metric::parse(name).ok_or_else(|| {
+        let known: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+        StoreError::query(format!(
+            "no metric named \"{name}\"; metrics are {}",
+            known.join(", ")
+        ))
+    })?;
+    let sensitivity = p
+        .get("sensitivity")
+        .and_then(Value::as_str)
+        .unwrap_or("medium");
+    let th = Thresholds::for_sensitivity(sensitivity).ok_or_else(|| {
+        StoreError::query(format!(
+            "sensitivity \"{sensitivity}\" is none of low, medium, high"
+        ))
+    })?;
+    let days = p
+        .get("days")
+        .and_then(Value::as_i64)
+        .unwrap_or(DEFAULT_DAYS);
+
+    // Whole days only: up to yesterday (today is not over), from midnight `days` before.
+    let today = cx.now.date_naive();
+    let mut start = today - Duration::days(days.max(1));
+    let earliest = cx
+        .metrics
+        .query(metric.history_start_query(), &Params::new())
+        .await?;
+    if let Some(first) = earliest
+        .first()
+        .map(|r| time(r, "earliest"))
+        .transpose()?
+        .flatten()
+    {
+        start = start.max(first.date_naive());
+    }
+    let mut q = p.clone();
+    q.insert(
+        "since".into(),
+        super::load::timestamp(midnight(start)).into(),
+    );
+
+    let mut series = Series::new(metric.kind(), start, today);
+    for (at, value) in observations(metric, &q, cx).await? {
+        series.add(at.date_naive(), value);
+    }
+    let found = detect(&series, th);
+    let kind = metric.kind();
+    let round = |x: f64| number(kind, x);
+    let anomalies: Vec<Value> = found
+        .anomalies
+        .iter()
+        .map(|a| {
+            let mut v = serde_json::to_value(a).expect("anomaly serializes");
+            v["value"] = round(a.value);
+            v["expected"] = round(a.expected);
+            v
+        })
+        .collect();
+    let weekly: Vec<Value> = found
+        .weekly
+        .iter()
+        .map(|w| json!({"week": w.start.to_string(), "value": w.value.map(round), "observations": w.n}))
+        .collect();
+    Ok(json!({
+        "metric": metric.name(),
+        "description": metric.describe(),
+        "unit": metric.unit(),
+        "kind": metric.kind().name(),
+        "scope": super::builtin::scope(p),
+        "window": {
+            "start": start.to_string(),
+            "end": (today - Duration::days(1)).to_string(),
+            "days": series.days.len(),
+            "weeks": found.weekly.len(),
+        },
+        "series_points": series.days.len(),
+        "observations": series.days.iter().map(Vec::len).sum::<usize>(),
+        "sensitivity": sensitivity,
+        "thresholds": th,
+        "anomalies": anomalies,
+        "weekly": weekly,
+        "method": method(metric.kind(), th),
+        "notes": found.notes,
+    }))
+}
+
+/// A value as the answer shows it: counts whole where they are, hours to 0.1, rates to 0.001.
+fn number(kind: Kind, x: f64) -> Value {
+    match kind {
+        Kind::Count if x.fract() == 0.0 => json!(x as i64),
+        Kind::Count | Kind::Duration => json!((x * 10.0).round() / 10.0),
+        Kind::Rate => json!((x * 1000.0).round() / 1000.0),
+    }
+}
+
+/// The method in a sentence or three, for the answer and the model explaining it.
+fn method(kind: Kind, th: Thresholds) -> String {
+    let scale = match kind {
+        Kind::Count => "square-root scale (Poisson noise has unit spread)",
+        Kind::Duration => "log scale",
+        Kind::Rate => "arcsine scale (binomial noise)",
+    };
+    let days = if kind.scores_days() {
+        format!(
+            "each day against the same weekday over the window (|z| ≥ {}), ",
+            th.day
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "Robust z-scores (median and MAD, the scored period left out, never below sampling noise) on a {scale}: \
+         {days}each week against the other weeks (|z| ≥ {}), and the last 2–8 weeks against the weeks before (|z| ≥ {}).",
+        th.week, th.recent_weeks
+    )
+}
+
+async fn observations(
+    metric: Metric,
+    p: &Params,
+    cx: &Ctx<'_>,
+) -> Result<Vec<(DateTime<Utc>, f64)>, StoreError> {
+    let rows = cx.metrics.query(&metric.query(), p).await?;
+    let failed: std::collections::HashSet<i64> = if metric == Metric::ChangeFailureRate {
+        cx.metrics
+            .query(FAILED_CHANGES, p)
+            .await?
+            .iter()
+            .filter_map(|r| r.get("deployment_id").and_then(Value::as_i64))
+            .collect()
+    } else {
+        Default::default()
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let Some(at) = time(r, "happened_at")? else {
+            continue;
+        };
+        let value = match metric {
+            Metric::ChangeFailureRate => {
+                let id = r.get("id").and_then(Value::as_i64).unwrap_or_default();
+                f64::from(u8::from(failed.contains(&id)))
+            }
+            Metric::LeadTimeHours => match time(r, "started_at")? {
+                Some(first) => (at - first).num_seconds() as f64 / 3600.0,
+                None => continue,
+            },
+            Metric::ReviewWaitHours => match r.get("value").and_then(Value::as_f64) {
+                Some(h) => h,
+                None => continue,
+            },
+            _ => 1.0,
+        };
+        out.push((at, value));
+    }
+    Ok(out)
+}
+
+fn midnight(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+}
+
+/// An RFC 3339 column; NULL and '' (ClickHouse's MIN of no rows) are None.
+fn time(r: &Row, k: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    match r.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|e| {
+                StoreError::query(format!(
+                    "column {k}: \"{s}\" is not an RFC 3339 timestamp: {e}"
+                ))
+            }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn scales_keep_noise_in_check() {
+        // A count that is usually 0: the Poisson floor, not a MAD of 0, sets the spread.
+        let mut totals = vec![0.0; 10 * 7];
+        totals[30] = 1.0;
+        let found = detect(
+            &Series::counts(day("2025-01-06"), &totals),
+            Thresholds::default(),
+        );
+        assert!(found.anomalies.is_empty(), "{:?}", found.anomalies);
+    }
+
+    #[test]
+    fn weeks_are_whole_and_monday_based() {
+        // Wednesday 1 Jan 2025 to Sunday 30 Mar: the first partial week is left out.
+        let s = Series::counts(day("2025-01-01"), &vec![1.0; 89]);
+        let w = weeks(&s);
+        assert_eq!(w[0].start, day("2025-01-06"));
+        assert_eq!(w.len(), 12);
+        assert!(w.iter().all(|b| b.value == Some(7.0)));
+    }
+
+    #[test]
+    fn a_rate_over_one_deployment_is_no_alarm_but_a_bad_week_is() {
+        let start = day("2025-01-06");
+        let mut s = Series::new(Kind::Rate, start, start + Duration::weeks(20));
+        for w in 0..20 {
+            for d in 0..5 {
+                let at = start + Duration::days(w * 7 + d);
+                // 5 deployments a workday, one failing change a week.
+                for i in 0..5 {
+                    s.add(at, f64::from(u8::from(d == 0 && i == 0)));
+                }
+            }
+        }
+        // Week 8 fails half its changes; week 12 has a single deployment, which failed.
+        let bad = start + Duration::weeks(8);
+        for d in 0..5 {
+            s.days[(bad - start).num_days() as usize + d] = vec![1.0, 1.0, 0.0, 1.0, 0.0];
+        }
+        let lone = (start + Duration::weeks(12) - start).num_days() as usize;
+        for d in 0..5 {
+            s.days[lone + d] = if d == 2 { vec![1.0] } else { vec![] };
+        }
+        let found = detect(&s, Thresholds::default());
+        let periods: Vec<(Granularity, NaiveDate)> = found
+            .anomalies
+            .iter()
+            .map(|a| (a.granularity, a.period))
+            .collect();
+        assert_eq!(periods, [(Granularity::Week, bad)], "{:?}", found.anomalies);
+        assert_eq!(found.anomalies[0].severity, Severity::High);
+        assert_eq!(found.anomalies[0].direction, Direction::Spike);
+    }
+
+    #[test]
+    fn a_recent_shift_in_durations_is_found() {
+        let start = day("2025-01-06");
+        let weeks = 26;
+        let mut s = Series::new(Kind::Duration, start, start + Duration::weeks(weeks));
+        let mut rng = crate::org::Rng::new(7);
+        for w in 0..weeks {
+            let slow = if w >= weeks - 4 { 3.0 } else { 1.0 };
+            for d in 0..5 {
+                for _ in 0..2 {
+                    s.add(
+                        start + Duration::days(w * 7 + d),
+                        slow * rng.lognormal(40.0, 0.8),
+                    );
+                }
+            }
+        }
+        let found = detect(&s, Thresholds::default());
+        let shift = found
+            .anomalies
+            .iter()
+            .find(|a| a.granularity == Granularity::RecentWeeks)
+            .unwrap_or_else(|| panic!("{:?}", found.anomalies));
+        assert_eq!(shift.direction, Direction::Spike);
+        assert!(
+            shift.period >= start + Duration::weeks(weeks - 4),
+            "{shift:?}"
+        );
+        assert!(
+            found
+                .anomalies
+                .iter()
+                .all(|a| a.period >= start + Duration::weeks(weeks - 4))
+        );
+    }
+
+    #[test]
+    fn severity_takes_the_larger_of_score_and_size() {
+        assert_eq!(severity(3.6, 12.0, 10.0), Severity::Low);
+        assert_eq!(severity(5.2, 12.0, 10.0), Severity::Medium);
+        assert_eq!(severity(3.6, 25.0, 10.0), Severity::Medium);
+        assert_eq!(severity(-3.6, 2.0, 10.0), Severity::High);
+        assert_eq!(severity(4.0, 6.0, 0.0), Severity::High);
+        assert_eq!(severity(-7.5, 8.0, 10.0), Severity::High);
+    }
+
+    #[test]
+    fn every_metric_is_named_once() {
+        for m in Metric::ALL {
+            assert_eq!(Metric::parse(m.name()), Some(m));
+        }
+        assert_eq!(Metric::parse("velocity"), None);
+    }
+}

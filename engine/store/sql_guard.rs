@@ -1,0 +1,562 @@
+//! The guard between model-written SQL and the database (the NL→SQL pipeline).
+//!
+//! A statement passes only if it parses (sqlparser, in the store's dialect) as exactly one
+//! `SELECT` that reads allow-listed tables and columns, calls allow-listed functions, does
+//! not write (no DML anywhere, not even inside a CTE), does not lock rows and does not
+//! select into a table. The guard then bounds it with a `LIMIT`. It is one layer: the
+//! store also runs the statement in a read-only transaction with a statement timeout.
+
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    Expr, Ident, LimitClause, ObjectName, Query, Select, SelectItem, SetExpr, Statement,
+    TableFactor, Value, Visit, Visitor, visit_relations,
+};
+use sqlparser::dialect::{Dialect, GenericDialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::parser::Parser;
+
+/// The most rows a guarded statement returns.
+pub const MAX_ROWS: u64 = 200;
+
+/// Tables (and their columns) generated SQL may read: the organisation's data, without
+/// the `meta` bookkeeping, private 1:1 notes and e-mail addresses.
+pub const ALLOWED: &[(&str, &[&str])] = &[
+    ("teams", &["id", "name", "description", "manager_id"]),
+    (
+        "employees",
+        &[
+            "id",
+            "name",
+            "title",
+            "level",
+            "team_id",
+            "manager_id",
+            "location",
+            "hire_date",
+            "is_manager",
+        ],
+    ),
+    ("skills", &["id", "name", "category"]),
+    (
+        "employee_skills",
+        &["employee_id", "skill_id", "proficiency"],
+    ),
+    (
+        "services",
+        &[
+            "id",
+            "name",
+            "team_id",
+            "owner_id",
+            "language",
+            "tier",
+            "description",
+            "stack",
+        ],
+    ),
+    ("service_dependencies", &["service_id", "depends_on_id"]),
+    (
+        "projects",
+        &[
+            "id",
+            "name",
+            "team_id",
+            "lead_id",
+            "status",
+            "start_date",
+            "due_date",
+            "description",
+        ],
+    ),
+    (
+        "sprints",
+        &["id", "team_id", "name", "number", "starts_on", "ends_on"],
+    ),
+    (
+        "tickets",
+        &[
+            "id",
+            "key",
+            "title",
+            "team_id",
+            "sprint_id",
+            "project_id",
+            "assignee_id",
+            "points",
+            "status",
+            "created_at",
+            "completed_at",
+        ],
+    ),
+    (
+        "oncall_shifts",
+        &[
+            "id",
+            "team_id",
+            "employee_id",
+            "starts_at",
+            "ends_at",
+            "role",
+        ],
+    ),
+    (
+        "time_off",
+        &["id", "employee_id", "starts_on", "ends_on", "kind"],
+    ),
+    (
+        "documents",
+        &[
+            "id",
+            "kind",
+            "title",
+            "body",
+            "team_id",
+            "service_id",
+            "author_id",
+            "incident_id",
+            "created_at",
+        ],
+    ),
+    (
+        "commits",
+        &[
+            "sha",
+            "author_id",
+            "author",
+            "team",
+            "service",
+            "service_team",
+            "pr_id",
+            "authored_at",
+            "message",
+            "additions",
+            "deletions",
+            "deployment_id",
+        ],
+    ),
+    (
+        "pull_requests",
+        &[
+            "id",
+            "title",
+            "author_id",
+            "author",
+            "team",
+            "service",
+            "service_team",
+            "state",
+            "first_commit_at",
+            "opened_at",
+            "merged_at",
+            "deployment_id",
+        ],
+    ),
+    (
+        "pr_reviews",
+        &[
+            "id",
+            "pr_id",
+            "reviewer_id",
+            "reviewer",
+            "reviewer_team",
+            "author_id",
+            "author",
+            "service",
+            "requested_at",
+            "reviewed_at",
+            "wait_hours",
+            "verdict",
+        ],
+    ),
+    (
+        "ci_runs",
+        &[
+            "id",
+            "pr_id",
+            "service",
+            "team",
+            "started_at",
+            "finished_at",
+            "duration_s",
+            "status",
+        ],
+    ),
+    (
+        "deployments",
+        &[
+            "id",
+            "service",
+            "team",
+            "environment",
+            "status",
+            "started_at",
+            "finished_at",
+        ],
+    ),
+    (
+        "incidents",
+        &[
+            "id",
+            "title",
+            "severity",
+            "service",
+            "team",
+            "deployment_id",
+            "opened_at",
+            "resolved_at",
+            "resolution_hours",
+        ],
+    ),
+];
+
+/// Functions without side effects that both SQLite and PostgreSQL offer (plus each one's
+/// date helpers). Anything else — `pg_sleep`, `set_config`, `lo_import`,
+/// `load_extension`, `randomblob`… — is refused.
+const FUNCTIONS: &[&str] = &[
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "round",
+    "abs",
+    "coalesce",
+    "nullif",
+    "ifnull",
+    "lower",
+    "upper",
+    "length",
+    "trim",
+    "substr",
+    "substring",
+    "replace",
+    "group_concat",
+    "string_agg",
+    "date",
+    "datetime",
+    "julianday",
+    "strftime",
+    "date_trunc",
+    "date_part",
+    "to_char",
+];
+
+/// Why a statement was refused, in words a model can act on in a repair turn.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);
+
+/// The store's SQL dialect, by its backend name.
+fn dialect(backend: &str) -> Box<dyn Dialect> {
+    match backend {
+        "postgres" => Box::new(PostgreSqlDialect {}),
+        "sqlite" => Box::new(SQLiteDialect {}),
+        _ => Box::new(GenericDialect {}),
+    }
+}
+
+/// Checks `sql` and returns the statement to run: the same `SELECT`, with a `LIMIT` of at
+/// most [`MAX_ROWS`].
+pub fn guard(sql: &str, backend: &str) -> Result<String, Refusal> {
+    let refuse = |why: String| Err(Refusal(why));
+    let mut statements = match Parser::parse_sql(dialect(backend).as_ref(), sql) {
+        Ok(s) => s,
+        Err(e) => return refuse(format!("the statement does not parse: {e}")),
+    };
+    if statements.len() != 1 {
+        return refuse(format!(
+            "exactly one statement is allowed; this text holds {}",
+            statements.len()
+        ));
+    }
+    let Statement::Query(query) = &mut statements[0] else {
+        return refuse(format!(
+            "only SELECT is allowed; this is {}",
+            statement_kind(&statements[0])
+        ));
+    };
+    let mut names = Names::default();
+    let _ = query.visit(&mut names);
+    // Tables first: "table pg_shadow is not allowed" says more than its first column would.
+    if let ControlFlow::Break(why) = visit_relations(&*query, |r| check_relation(&names, r)) {
+        return refuse(why);
+    }
+    let mut check = Check { names: &names };
+    if let ControlFlow::Break(why) = query.visit(&mut check) {
+        return refuse(why);
+    }
+    bound(query)?;
+    Ok(statements[0].to_string())
+}
+
+/// Adds `LIMIT MAX_ROWS`, or lowers a larger literal limit to it.
+fn bound(query: &mut Query) -> Result<(), Refusal> {
+    let max = || Expr::value(Value::Number(MAX_ROWS.to_string(), false));
+    match &mut query.limit_clause {
+        None => {
+            query.limit_clause = Some(LimitClause::LimitOffset {
+                limit: Some(max()),
+                offset: None,
+                limit_by: vec![],
+            })
+        }
+        Some(LimitClause::LimitOffset { limit, .. }) => match limit {
+            None => *limit = Some(max()),
+            Some(Expr::Value(v)) => match &v.value {
+                Value::Number(n, _) if n.parse::<u64>().is_ok_and(|n| n <= MAX_ROWS) => {}
+                Value::Number(_, _) => *limit = Some(max()),
+                _ => return Err(Refusal("LIMIT must be a number".into())),
+            },
+            Some(_) => return Err(Refusal("LIMIT must be a number".into())),
+        },
+        Some(LimitClause::OffsetCommaLimit { .. }) => {
+            return Err(Refusal("write LIMIT n OFFSET m, not LIMIT m, n".into()));
+        }
+    }
+    Ok(())
+}
+
+fn statement_kind(s: &Statement) -> String {
+    let text = s.to_string();
+    let words: Vec<&str> = text.split_whitespace().take(2).collect();
+    format!("a {} statement", words.join(" "))
+}
+
+/// Names the statement itself defines: CTEs, table and column aliases.
+#[derive(Default)]
+struct Names {
+    ctes: BTreeSet<String>,
+    aliases: BTreeSet<String>,
+}
+
+impl Visitor for Names {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+        if let Some(with) = &q.with {
+            for cte in &with.cte_tables {
+                self.ctes.insert(norm(&cte.alias.name));
+                self.aliases
+                    .extend(cte.alias.columns.iter().map(|c| norm(&c.name)));
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_select(&mut self, s: &Select) -> ControlFlow<()> {
+        for item in &s.projection {
+            if let SelectItem::ExprWithAlias { alias, .. } = item {
+                self.aliases.insert(norm(alias));
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, t: &TableFactor) -> ControlFlow<()> {
+        let alias = match t {
+            TableFactor::Table { alias, .. } | TableFactor::Derived { alias, .. } => alias,
+            _ => &None,
+        };
+        if let Some(a) = alias {
+            self.aliases.insert(norm(&a.name));
+            self.aliases.extend(a.columns.iter().map(|c| norm(&c.name)));
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// The checks; breaks with the reason of the first refusal.
+struct Check<'a> {
+    names: &'a Names,
+}
+
+impl Check<'_> {
+    fn column_known(&self, name: &str) -> bool {
+        self.names.aliases.contains(name)
+            || self.names.ctes.contains(name)
+            || ALLOWED.iter().any(|(_, cols)| cols.contains(&name))
+    }
+}
+
+impl Visitor for Check<'_> {
+    type Break = String;
+
+    fn pre_visit_statement(&mut self, s: &Statement) -> ControlFlow<String> {
+        // Only reached for statements nested in the query: `WITH d AS (DELETE …)`,
+        // `INSERT` as a set expression…
+        ControlFlow::Break(format!(
+            "only SELECT is allowed; the query contains {}",
+            statement_kind(s)
+        ))
+    }
+
+    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<String> {
+        if !q.locks.is_empty() {
+            return ControlFlow::Break("row locks (FOR UPDATE/SHARE) are not allowed".into());
+        }
+        if q.for_clause.is_some() || q.format_clause.is_some() || q.settings.is_some() {
+            return ControlFlow::Break("FOR, FORMAT and SETTINGS clauses are not allowed".into());
+        }
+        if !q.pipe_operators.is_empty() {
+            return ControlFlow::Break("pipe operators are not allowed".into());
+        }
+        match q.body.as_ref() {
+            SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => {
+                ControlFlow::Break("only SELECT is allowed; the query writes".into())
+            }
+            _ => ControlFlow::Continue(()),
+        }
+    }
+
+    fn pre_visit_select(&mut self, s: &Select) -> ControlFlow<String> {
+        if s.into.is_some() {
+            return ControlFlow::Break("SELECT … INTO is not allowed".into());
+        }
+        for item in &s.projection {
+            if matches!(
+                item,
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+            ) {
+                return ControlFlow::Break(
+                    "name the columns to select; * is not allowed (some columns are private)"
+                        .into(),
+                );
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, t: &TableFactor) -> ControlFlow<String> {
+        match t {
+            TableFactor::Table { args: Some(_), .. }
+            | TableFactor::Function { .. }
+            | TableFactor::TableFunction { .. }
+            | TableFactor::UNNEST { .. }
+            | TableFactor::JsonTable { .. }
+            | TableFactor::OpenJsonTable { .. } => {
+                ControlFlow::Break("table functions are not allowed".into())
+            }
+            _ => ControlFlow::Continue(()),
+        }
+    }
+
+    fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<String> {
+        match e {
+            Expr::Function(f) => {
+                let name = f
+                    .name
+                    .0
+                    .last()
+                    .and_then(|p| p.as_ident())
+                    .map(norm)
+                    .unwrap_or_default();
+                if f.name.0.len() == 1 && FUNCTIONS.contains(&name.as_str()) {
+                    ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(format!(
+                        "function {} is not allowed; allowed functions: {}",
+                        f.name,
+                        FUNCTIONS.join(", ")
+                    ))
+                }
+            }
+            Expr::Identifier(id) => {
+                let name = norm(id);
+                if self.column_known(&name) {
+                    ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(format!("column {id} is not allowed or does not exist"))
+                }
+            }
+            Expr::CompoundIdentifier(ids) => {
+                let col = ids.last().map(norm).unwrap_or_default();
+                if ids.len() <= 2 && self.column_known(&col) {
+                    ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(format!(
+                        "column {} is not allowed or does not exist",
+                        ids.iter()
+                            .map(|i| i.to_string())
+                            .collect::<Vec<_>>()
+                            .join(".")
+                    ))
+                }
+            }
+            _ => ControlFlow::Continue(()),
+        }
+    }
+}
+
+/// A table the statement reads: allow-listed (optionally in the default schema) or a CTE.
+fn check_relation(names: &Names, r: &ObjectName) -> ControlFlow<String> {
+    let parts: Vec<String> =
+        r.0.iter()
+            .map(|p| p.as_ident().map(norm).unwrap_or_default())
+            .collect();
+    let (schema, table) = match parts.as_slice() {
+        [t] => (None, t.as_str()),
+        [s, t] => (Some(s.as_str()), t.as_str()),
+        _ => return ControlFlow::Break(format!("table {r} is not allowed")),
+    };
+    let cte = schema.is_none() && names.ctes.contains(table);
+    let allowed = ALLOWED.iter().any(|(t, _)| *t == table)
+        && matches!(schema, None | Some("public") | Some("main"));
+    if cte || allowed {
+        ControlFlow::Continue(())
+    } else {
+        ControlFlow::Break(format!(
+            "table {r} is not allowed; the tables are: {}",
+            ALLOWED
+                .iter()
+                .map(|(t, _)| *t)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+}
+
+/// Identifiers compare case-insensitively: a quoted `"Employees"` names no allowed table
+/// in PostgreSQL anyway, and must not slip past a case-sensitive check in SQLite.
+fn norm(id: &Ident) -> String {
+    id.value.to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_select_passes_and_gets_a_limit() {
+        let sql = guard(
+            "SELECT t.name, COUNT(*) AS n FROM employees e JOIN teams t ON t.id = e.team_id GROUP BY t.name ORDER BY n DESC",
+            "sqlite",
+        )
+        .unwrap();
+        assert!(sql.ends_with("LIMIT 200"), "{sql}");
+    }
+
+    #[test]
+    fn a_larger_limit_is_lowered_and_a_smaller_kept() {
+        assert!(
+            guard("SELECT name FROM teams LIMIT 100000", "postgres")
+                .unwrap()
+                .ends_with("LIMIT 200")
+        );
+        assert!(
+            guard("SELECT name FROM teams LIMIT 5", "postgres")
+                .unwrap()
+                .ends_with("LIMIT 5")
+        );
+    }
+
+    #[test]
+    fn ctes_and_aliases_are_names_of_the_statement() {
+        guard(
+            "WITH busy AS (SELECT assignee_id, SUM(points) AS open_points FROM tickets WHERE status <> 'done' GROUP BY assignee_id) \
+             SELECT e.name, b.open_points FROM busy b JOIN employees e ON e.id = b.assignee_id ORDER BY b.open_points DESC",
+            "postgres",
+        )
+        .unwrap();
+    }
+}
