@@ -432,3 +432,68 @@ async fn a_sync_chat_past_its_timeout_gets_504_and_its_run_is_cancelled() {
     }
     server.stop().await;
 }
+
+/// Every pipeline runs directly over HTTP (`graph` in the request) on the demo
+/// organisation, offline: the answers are the deterministic ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelines_run_directly_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let settings =
+        eng_intel::settings::Settings::from_lookup(|k| (k == "DATA_DIR").then(|| data.clone()));
+    let stores = eng_intel::store::open(&settings, &|_| {}).await.unwrap();
+    let mut o = Options::new(dir.path());
+    o.tools = stores.tools();
+    let server = Server::start(o).await;
+    let cases = [
+        (
+            "rag",
+            "How do we roll back the ledger-service?",
+            "[1] Runbook: ledger-service",
+        ),
+        (
+            "one_on_one_prep",
+            "Prepare my 1:1 with Sofia Rossi",
+            "1:1 brief: Sofia Rossi",
+        ),
+        (
+            "graph_rag",
+            "How is Kenji Tanaka connected to ledger-service?",
+            "ledger-service",
+        ),
+        (
+            "nl_sql",
+            "How many tickets did each team close?",
+            "needs a language model",
+        ),
+    ];
+    for (graph, q, expected) in cases {
+        let res = client()
+            .post(server.url("/api/chat/sync"))
+            .json(&json!({"message": q, "graph": graph}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{graph}");
+        let body: Value = res.json().await.unwrap();
+        let answer = body["response"].as_str().unwrap_or_default();
+        assert!(answer.contains(expected), "{graph}: {answer}");
+    }
+    let events = sse_chat(
+        &server.base,
+        json!({"message": "How do we roll back the ledger-service?", "graph": "rag"}),
+    )
+    .await;
+    let got = names(&events);
+    assert_in_order(
+        &got,
+        &[
+            "stream_start",
+            "tool_start",
+            "tool_end",
+            "response",
+            "stream_end",
+        ],
+    );
+    server.stop().await;
+}
