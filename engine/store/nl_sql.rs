@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::builtin::Ctx;
-use super::sql_guard::{self, ALLOWED, MAX_ROWS};
+use super::sql_guard::{self, MAX_ROWS, allowed};
 use super::{Params, StoreError};
 
 /// How long a generated statement may run.
@@ -14,7 +14,7 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `sql_schema`: the dialect and the allow-listed tables with their columns.
 pub fn schema(cx: &Ctx<'_>) -> Value {
-    let tables: Vec<Value> = ALLOWED
+    let tables: Vec<Value> = allowed()
         .iter()
         .map(|(t, cols)| json!({ "name": t, "columns": cols }))
         .collect();

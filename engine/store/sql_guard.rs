@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
+use std::sync::LazyLock;
 
 use sqlparser::ast::{
     Expr, Ident, LimitClause, ObjectName, Query, Select, SelectItem, SetExpr, Statement,
@@ -16,199 +17,33 @@ use sqlparser::ast::{
 use sqlparser::dialect::{Dialect, GenericDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
 
+use super::load::tables;
+use crate::org::Org;
+
 /// The most rows a guarded statement returns.
 pub const MAX_ROWS: u64 = 200;
 
-/// Tables (and their columns) generated SQL may read: the organisation's data, without
-/// the `meta` bookkeeping, private 1:1 notes and e-mail addresses.
-pub const ALLOWED: &[(&str, &[&str])] = &[
-    ("teams", &["id", "name", "description", "manager_id"]),
-    (
-        "employees",
-        &[
-            "id",
-            "name",
-            "title",
-            "level",
-            "team_id",
-            "manager_id",
-            "location",
-            "hire_date",
-            "is_manager",
-        ],
-    ),
-    ("skills", &["id", "name", "category"]),
-    (
-        "employee_skills",
-        &["employee_id", "skill_id", "proficiency"],
-    ),
-    (
-        "services",
-        &[
-            "id",
-            "name",
-            "team_id",
-            "owner_id",
-            "language",
-            "tier",
-            "description",
-            "stack",
-        ],
-    ),
-    ("service_dependencies", &["service_id", "depends_on_id"]),
-    (
-        "projects",
-        &[
-            "id",
-            "name",
-            "team_id",
-            "lead_id",
-            "status",
-            "start_date",
-            "due_date",
-            "description",
-        ],
-    ),
-    (
-        "sprints",
-        &["id", "team_id", "name", "number", "starts_on", "ends_on"],
-    ),
-    (
-        "tickets",
-        &[
-            "id",
-            "key",
-            "title",
-            "team_id",
-            "sprint_id",
-            "project_id",
-            "assignee_id",
-            "points",
-            "status",
-            "created_at",
-            "completed_at",
-        ],
-    ),
-    (
-        "oncall_shifts",
-        &[
-            "id",
-            "team_id",
-            "employee_id",
-            "starts_at",
-            "ends_at",
-            "role",
-        ],
-    ),
-    (
-        "time_off",
-        &["id", "employee_id", "starts_on", "ends_on", "kind"],
-    ),
-    (
-        "documents",
-        &[
-            "id",
-            "kind",
-            "title",
-            "body",
-            "team_id",
-            "service_id",
-            "author_id",
-            "incident_id",
-            "created_at",
-        ],
-    ),
-    (
-        "commits",
-        &[
-            "sha",
-            "author_id",
-            "author",
-            "team",
-            "service",
-            "service_team",
-            "pr_id",
-            "authored_at",
-            "message",
-            "additions",
-            "deletions",
-            "deployment_id",
-        ],
-    ),
-    (
-        "pull_requests",
-        &[
-            "id",
-            "title",
-            "author_id",
-            "author",
-            "team",
-            "service",
-            "service_team",
-            "state",
-            "first_commit_at",
-            "opened_at",
-            "merged_at",
-            "deployment_id",
-        ],
-    ),
-    (
-        "pr_reviews",
-        &[
-            "id",
-            "pr_id",
-            "reviewer_id",
-            "reviewer",
-            "reviewer_team",
-            "author_id",
-            "author",
-            "service",
-            "requested_at",
-            "reviewed_at",
-            "wait_hours",
-            "verdict",
-        ],
-    ),
-    (
-        "ci_runs",
-        &[
-            "id",
-            "pr_id",
-            "service",
-            "team",
-            "started_at",
-            "finished_at",
-            "duration_s",
-            "status",
-        ],
-    ),
-    (
-        "deployments",
-        &[
-            "id",
-            "service",
-            "team",
-            "environment",
-            "status",
-            "started_at",
-            "finished_at",
-        ],
-    ),
-    (
-        "incidents",
-        &[
-            "id",
-            "title",
-            "severity",
-            "service",
-            "team",
-            "deployment_id",
-            "opened_at",
-            "resolved_at",
-            "resolution_hours",
-        ],
-    ),
-];
+/// Tables generated SQL may not read at all, and private columns of the others.
+const PRIVATE_TABLES: &[&str] = &["meta", "one_on_ones"];
+const PRIVATE_COLUMNS: &[(&str, &str)] = &[("employees", "email")];
+
+/// Tables (and their columns) generated SQL may read: the organisation's tables as the
+/// loader writes them, without the `meta` bookkeeping, private 1:1 notes and e-mail
+/// addresses.
+pub fn allowed() -> &'static [(&'static str, Vec<&'static str>)] {
+    static ALLOWED: LazyLock<Vec<(&'static str, Vec<&'static str>)>> = LazyLock::new(|| {
+        tables(&Org::default())
+            .iter()
+            .filter(|t| !PRIVATE_TABLES.contains(&t.name))
+            .map(|t| {
+                let cols = t.columns.iter().copied();
+                let public = cols.filter(|c| !PRIVATE_COLUMNS.contains(&(t.name, *c)));
+                (t.name, public.collect())
+            })
+            .collect()
+    });
+    &ALLOWED
+}
 
 /// Functions without side effects that both SQLite and PostgreSQL offer (plus each one's
 /// date helpers). Anything else — `pg_sleep`, `set_config`, `lo_import`,
@@ -375,7 +210,7 @@ impl Check<'_> {
     fn column_known(&self, name: &str) -> bool {
         self.names.aliases.contains(name)
             || self.names.ctes.contains(name)
-            || ALLOWED.iter().any(|(_, cols)| cols.contains(&name))
+            || allowed().iter().any(|(_, cols)| cols.contains(&name))
     }
 }
 
@@ -500,14 +335,14 @@ fn check_relation(names: &Names, r: &ObjectName) -> ControlFlow<String> {
         _ => return ControlFlow::Break(format!("table {r} is not allowed")),
     };
     let cte = schema.is_none() && names.ctes.contains(table);
-    let allowed = ALLOWED.iter().any(|(t, _)| *t == table)
+    let listed = allowed().iter().any(|(t, _)| *t == table)
         && matches!(schema, None | Some("public") | Some("main"));
-    if cte || allowed {
+    if cte || listed {
         ControlFlow::Continue(())
     } else {
         ControlFlow::Break(format!(
             "table {r} is not allowed; the tables are: {}",
-            ALLOWED
+            allowed()
                 .iter()
                 .map(|(t, _)| *t)
                 .collect::<Vec<_>>()
