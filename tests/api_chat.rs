@@ -462,6 +462,11 @@ async fn pipelines_run_directly_over_http() {
             "ledger-service",
         ),
         (
+            "anomaly_detection",
+            "Were there any anomalies in failed deployments?",
+            "week of 12 May 2025",
+        ),
+        (
             "nl_sql",
             "How many tickets did each team close?",
             "needs a language model",

@@ -358,3 +358,71 @@ async fn a_model_that_is_down_falls_back_to_the_offline_answer() {
     );
     assert!(a.contains("[1] Runbook: ledger-service"), "{a}");
 }
+
+#[tokio::test]
+async fn anomaly_detection_is_explained_by_the_analytics_model() {
+    let f = fixture(vec![text(
+        &["Production deployments failed far more often in the week of 12 May 2025."],
+        300,
+        25,
+    )])
+    .await;
+    let events = ask(
+        &f,
+        "anomaly_detection",
+        "Were there any anomalies in failed deployments?",
+    )
+    .await;
+    assert!(ended_ok(&events));
+    assert_eq!(f.fake.models(), ["analytics-model"]);
+    let prompt = system(&f, 0);
+    assert!(
+        prompt.contains("failed_deployments") && prompt.contains("2025-05-12"),
+        "the detected anomalies reach the model: {prompt}"
+    );
+    assert_eq!(
+        answer(&events),
+        "Production deployments failed far more often in the week of 12 May 2025."
+    );
+}
+
+#[tokio::test]
+async fn dora_pro_calls_the_anomaly_pipeline_as_a_tool() {
+    let f = fixture(vec![
+        call(
+            "call_a",
+            "find_anomalies",
+            json!({"metric": "lead_time_hours", "team": "Payments"}),
+            40,
+            10,
+        ),
+        text(
+            &["Payments' lead time rose over the last two weeks."],
+            200,
+            20,
+        ),
+        text(
+            &["Lead time for Payments is up sharply since 16 June."],
+            220,
+            15,
+        ),
+    ])
+    .await;
+    let events = ask(&f, "dora_pro", "Is anything off with Payments delivery?").await;
+    assert!(ended_ok(&events), "{events:#?}");
+    let tools: Vec<String> = tool_ends(&events).into_iter().map(|(t, ..)| t).collect();
+    assert!(
+        tools.contains(&"metric_anomalies".to_string())
+            && tools.last().unwrap() == "find_anomalies",
+        "{tools:?}"
+    );
+    let explain = system(&f, 1);
+    assert!(
+        explain.contains("lead_time_hours") && explain.contains("Payments"),
+        "{explain}"
+    );
+    assert_eq!(
+        answer(&events),
+        "Lead time for Payments is up sharply since 16 June."
+    );
+}

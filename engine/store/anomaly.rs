@@ -8,21 +8,26 @@
 //!
 //! The method, per metric kind ([`Kind`]):
 //!
-//! - **Scale.** Scores are robust z-scores — (value − median) / (1.4826 × MAD) — on a
-//!   variance-stabilising scale: `2√(x + 3/8)` for counts (Anscombe: Poisson noise has unit
-//!   spread), `ln x` for durations (lead times are log-normal-ish), `asin √p` for rates
-//!   (binomial noise has spread 1/(2√n)). The spread is never taken below the sampling noise
-//!   that scale implies, so a MAD of zero (a metric that is usually 0) or a rate over one
-//!   deployment cannot produce an alarm on its own.
+//! - **Scores** are robust z-scores: (value − median) / (1.4826 × MAD) on a
+//!   variance-stabilising scale — `ln x` for durations (lead times are log-normal-ish),
+//!   `asin √p` for rates (binomial noise has spread 1/(2√n)) — with the spread never taken
+//!   below the sampling noise of the period, so a rate over one deployment cannot raise an
+//!   alarm. Counts are often small (failures, incidents: a MAD of 0), where no scale is
+//!   normal yet: their score is the exact Poisson tail at the reference's mean rate, as a
+//!   z-score, divided by the spread beyond Poisson noise (the MAD on the `2√(x + 3/8)`
+//!   scale, where Poisson noise has unit spread, when it exceeds 1).
 //! - **Days** (counts only): each day against the same weekday over the window, the day
 //!   itself left out — weekday seasonality without a model. A day's median or rate rests on
 //!   one to five events, too few to score (on the demo data per-day lead-time medians gave
 //!   five to eight alarms on every clean team), so durations and rates are scored by week.
 //! - **Weeks** (Monday to Sunday, whole weeks inside the window): each week's total (counts),
 //!   median (durations) or rate against the other weeks, itself left out.
-//! - **Recent weeks**: the median of the last k weeks (k = 2…8) against the weeks before, its
-//!   spread divided by √k — a sustained shift (a degrading lead time) that no single week
-//!   shows clearly. The k with the largest score is reported.
+//! - **Recent weeks**: the last k weeks together (k = 2…8) against the weeks before: the
+//!   mean of the run on the kind's scale (square root for counts), each week clipped to 4
+//!   spreads from the usual level, against the median before, the spread divided by √k —
+//!   a sustained shift (a degrading lead time) that no single week shows clearly. The k
+//!   with the largest score is reported; the mean, unlike a median, is diluted by weeks
+//!   before the shift began, so that k is its length.
 //! - **Thresholds** ([`Thresholds`]): at the default sensitivity a week is anomalous at
 //!   |z| ≥ 3.5 (Iglewicz and Hoaglin's cut-off); a day at 4.0, since a series has seven
 //!   times as many days as weeks (3.5 Bonferroni-adjusted for 7× the tests); recent weeks
@@ -48,8 +53,10 @@ use stats::{median, poisson_z, spread};
 pub const MIN_REFERENCE: usize = 8;
 /// The longest recent run of weeks checked for a shift.
 const MAX_RECENT_WEEKS: usize = 8;
-/// A median of k normal values is noisier than their mean by this factor (for large k).
+/// A median of n normal values is noisier than their mean by this factor (for large n).
 const MEDIAN_EFFICIENCY: f64 = 1.2533;
+/// In a recent run, a week counts at most this many spreads from the usual level.
+const RECENT_WEEK_CLIP: f64 = 4.0;
 /// Durations are scored in logs; below this (36 s) they are rounding, not time.
 const MIN_DURATION: f64 = 0.01;
 /// The smallest spread of a log-duration score: a 5 % change is never notable.
@@ -406,7 +413,7 @@ fn score(
 
 /// The strongest shift of the last k weeks (k = 2…8) against the weeks before them.
 fn recent_shift(kind: Kind, weeks: &[&Bucket], log_spread: f64, threshold: f64) -> Option<Anomaly> {
-    let mut best: Option<Anomaly> = None;
+    let mut best: Option<(f64, Anomaly)> = None;
     for k in 2..=MAX_RECENT_WEEKS.min(weeks.len() / 3) {
         let (before, recent) = weeks.split_at(weeks.len() - k);
         if before.len() < MIN_REFERENCE {
@@ -415,19 +422,25 @@ fn recent_shift(kind: Kind, weeks: &[&Bucket], log_spread: f64, threshold: f64) 
         let raw_before: Vec<f64> = before.iter().filter_map(|w| w.value).collect();
         let raw_recent: Vec<f64> = recent.iter().filter_map(|w| w.value).collect();
         let scaled = |v: &[f64]| v.iter().map(|&x| kind.scale(x)).collect::<Vec<f64>>();
-        let (Some(center), Some(now)) =
-            (median(&scaled(&raw_before)), median(&scaled(&raw_recent)))
-        else {
+        let Some(center) = median(&scaled(&raw_before)) else {
             continue;
         };
         let n = recent.iter().map(|w| w.n).sum::<usize>() as f64 / k as f64;
         let sd = spread(&scaled(&raw_before)).max(kind.noise(n, log_spread));
-        let efficiency = if k <= 2 { 1.0 } else { MEDIAN_EFFICIENCY };
-        let z = (now - center) / (sd * efficiency / (k as f64).sqrt());
-        if z.abs() >= threshold && best.as_ref().is_none_or(|b| z.abs() > b.score.abs()) {
+        // The mean of the run picks the run's true length (a longer run dilutes it), with
+        // each week clipped so that one wild week, which the week scores report anyway,
+        // cannot make a shift of its own.
+        let bound = RECENT_WEEK_CLIP * sd;
+        let clipped = scaled(&raw_recent)
+            .iter()
+            .map(|x| x.clamp(center - bound, center + bound))
+            .sum::<f64>()
+            / raw_recent.len().max(1) as f64;
+        let z = (clipped - center) / (sd / (raw_recent.len().max(1) as f64).sqrt());
+        if z.abs() >= threshold && best.as_ref().is_none_or(|(b, _)| z.abs() > b.abs()) {
             let start = recent[0].start;
             let end = recent[k - 1].start + Duration::days(6);
-            best = Some(anomaly(
+            let shift = anomaly(
                 Granularity::RecentWeeks,
                 start,
                 end,
@@ -435,10 +448,11 @@ fn recent_shift(kind: Kind, weeks: &[&Bucket], log_spread: f64, threshold: f64) 
                 median(&raw_before)?,
                 z,
                 recent.iter().map(|w| w.n).sum(),
-            ));
+            );
+            best = Some((z, shift));
         }
     }
-    best
+    best.map(|(_, a)| a)
 }
 
 fn anomaly(
@@ -561,17 +575,32 @@ impl Metric {
         match self {
             Metric::Deployments => "successful production deployments",
             Metric::FailedDeployments => "failed production deployments",
-            Metric::ChangeFailureRate => {
-                "change failure rate (share of successful production deployments that caused an incident)"
-            }
-            Metric::LeadTimeHours => {
-                "median lead time for changes in hours (first commit to production), by deployment day"
-            }
+            Metric::ChangeFailureRate => "change failure rate",
+            Metric::LeadTimeHours => "lead time for changes",
             Metric::Incidents => "incidents opened",
             Metric::MergedPrs => "pull requests merged",
             Metric::Commits => "commits",
+            Metric::ReviewWaitHours => "review wait",
+        }
+    }
+
+    /// How a period's value is computed.
+    pub fn definition(self) -> &'static str {
+        match self {
+            Metric::Deployments | Metric::FailedDeployments => {
+                "the number of production deployments that finished in the period"
+            }
+            Metric::Incidents => "the number of incidents opened in the period",
+            Metric::ChangeFailureRate => {
+                "the share of the period's successful production deployments that caused an incident"
+            }
+            Metric::LeadTimeHours => {
+                "the median, over the changes deployed in the period, of hours from first commit to production"
+            }
+            Metric::MergedPrs => "the number of pull requests merged in the period",
+            Metric::Commits => "the number of commits authored in the period",
             Metric::ReviewWaitHours => {
-                "median wait for a code review in hours, by request day (completed reviews)"
+                "the median wait in hours of the reviews requested in the period (completed reviews)"
             }
         }
     }
@@ -721,6 +750,7 @@ pub async fn metric_anomalies(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreEr
     Ok(json!({
         "metric": metric.name(),
         "description": metric.describe(),
+        "definition": metric.definition(),
         "unit": metric.unit(),
         "kind": metric.kind().name(),
         "scope": super::builtin::scope(p),
@@ -752,22 +782,31 @@ fn number(kind: Kind, x: f64) -> Value {
 
 /// The method in a sentence or three, for the answer and the model explaining it.
 fn method(kind: Kind, th: Thresholds) -> String {
-    let scale = match kind {
-        Kind::Count => "square-root scale (Poisson noise has unit spread)",
-        Kind::Duration => "log scale",
-        Kind::Rate => "arcsine scale (binomial noise)",
+    let (score, scale) = match kind {
+        Kind::Count => (
+            "the Poisson tail probability at the usual rate, as a z-score (discounted where counts vary more than Poisson noise)",
+            "square-root",
+        ),
+        Kind::Duration => (
+            "a robust z-score (median and MAD of the other periods) on a log scale, never below the sampling noise of a median",
+            "log",
+        ),
+        Kind::Rate => (
+            "a robust z-score (median and MAD of the other periods) on an arcsine scale, never below binomial noise",
+            "arcsine",
+        ),
     };
     let days = if kind.scores_days() {
         format!(
-            "each day against the same weekday over the window (|z| ≥ {}), ",
+            "each day against the same weekday in the other weeks (|z| ≥ {}) and ",
             th.day
         )
     } else {
         String::new()
     };
     format!(
-        "Robust z-scores (median and MAD, the scored period left out, never below sampling noise) on a {scale}: \
-         {days}each week against the other weeks (|z| ≥ {}), and the last 2–8 weeks against the weeks before (|z| ≥ {}).",
+        "Checked {days}each week against the other weeks (|z| ≥ {}), scored by {score}; and the last \
+         2–8 weeks together, their median against the weeks before on the {scale} scale (|z| ≥ {}).",
         th.week, th.recent_weeks
     )
 }
@@ -840,15 +879,33 @@ mod tests {
     }
 
     #[test]
-    fn scales_keep_noise_in_check() {
-        // A count that is usually 0: the Poisson floor, not a MAD of 0, sets the spread.
+    fn a_first_event_in_a_quiet_series_is_no_alarm_but_a_burst_is() {
+        // A count that is usually 0 has a MAD of 0: the Poisson tail, not the MAD, decides.
         let mut totals = vec![0.0; 10 * 7];
         totals[30] = 1.0;
-        let found = detect(
+        let quiet = detect(
             &Series::counts(day("2025-01-06"), &totals),
             Thresholds::default(),
         );
-        assert!(found.anomalies.is_empty(), "{:?}", found.anomalies);
+        assert!(quiet.anomalies.is_empty(), "{:?}", quiet.anomalies);
+        totals[30] = 6.0;
+        let burst = detect(
+            &Series::counts(day("2025-01-06"), &totals),
+            Thresholds::default(),
+        );
+        let found: Vec<_> = burst
+            .anomalies
+            .iter()
+            .map(|a| (a.granularity, a.direction))
+            .collect();
+        assert!(
+            found.contains(&(Granularity::Day, Direction::Spike)),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&(Granularity::Week, Direction::Spike)),
+            "{found:?}"
+        );
     }
 
     #[test]
