@@ -5,7 +5,161 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+/// One failed attempt of a request.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub message: String,
+    pub retryable: bool,
+    /// How long the server asked to wait.
+    pub retry_after: Option<Duration>,
+    /// The server or the network failed (counts toward the circuit breaker).
+    pub server: bool,
+}
+
+impl Failure {
+    /// A network or server trouble: worth another try.
+    pub fn transient(message: String) -> Self {
+        Failure {
+            message,
+            retryable: true,
+            retry_after: None,
+            server: true,
+        }
+    }
+    /// An answer that another try would not change.
+    pub fn fatal(message: String) -> Self {
+        Failure {
+            message,
+            retryable: false,
+            retry_after: None,
+            server: false,
+        }
+    }
+
+    /// A non-2xx answer: the server's own message (OpenAI's and Pinecone's
+    /// `{"error": {"message"}}`, or the body), a hint for 401/403 naming `key_variable`
+    /// and for 404; 408, 429 and 5xx are worth retrying.
+    pub fn http(
+        status: StatusCode,
+        asked: Option<Duration>,
+        body: &str,
+        key_variable: &str,
+    ) -> Self {
+        let detail = serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|v| {
+                let e = v.get("error")?;
+                Some(match e.get("message").and_then(Value::as_str) {
+                    Some(m) => m.to_string(),
+                    None => e
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| e.to_string()),
+                })
+            })
+            .unwrap_or_else(|| preview(body.trim(), 300));
+        let hint = match status.as_u16() {
+            401 | 403 => format!(" (check {key_variable})"),
+            404 => " (check the base URL and the model name)".into(),
+            _ => String::new(),
+        };
+        let retryable = status == StatusCode::TOO_MANY_REQUESTS
+            || status == StatusCode::REQUEST_TIMEOUT
+            || status.is_server_error();
+        Failure {
+            message: format!("HTTP {status}: {detail}{hint}"),
+            retryable,
+            retry_after: asked,
+            server: retryable,
+        }
+    }
+}
+
+/// How a request is retried.
+#[derive(Debug, Clone, Copy)]
+pub struct Retries {
+    /// Retries after the first attempt.
+    pub max: u32,
+    /// First backoff; doubled on each retry.
+    pub base: Duration,
+    /// A server asking to wait longer than this fails at once instead.
+    pub max_wait: Duration,
+}
+
+/// Why a request failed for good: `what` and the last failure, with the attempts made.
+#[derive(Debug, Clone)]
+pub struct GaveUp {
+    pub message: String,
+    pub retryable: bool,
+}
+
+/// Runs `attempt` until it succeeds or fails for good: a failure not worth retrying, one
+/// after `settled()` says a retry would be wrong (e.g. output already streamed), retries
+/// used up, or a server asking to wait too long. An open `breaker` refuses at once;
+/// server failures feed it. `what` names the endpoint in messages and logs.
+pub async fn with_retries<T, F, Fut>(
+    what: &str,
+    breaker: &Breaker,
+    retries: Retries,
+    settled: impl Fn() -> bool,
+    mut attempt: F,
+) -> Result<T, GaveUp>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Failure>>,
+{
+    let mut retry = 0;
+    loop {
+        if let Err(open) = breaker.check() {
+            return Err(GaveUp {
+                message: format!(
+                    "{what}: circuit open after {} consecutive failures; next try in {:.1}s",
+                    open.failures,
+                    open.remaining.as_secs_f64()
+                ),
+                retryable: false,
+            });
+        }
+        let failure = match attempt().await {
+            Ok(v) => {
+                breaker.success();
+                return Ok(v);
+            }
+            Err(f) => f,
+        };
+        if failure.server {
+            breaker.failure();
+        }
+        let wait = backoff(retries.base, retry, failure.retry_after);
+        if !failure.retryable || settled() || retry >= retries.max || wait > retries.max_wait {
+            let tries = if retry > 0 {
+                format!(" (after {} attempts)", retry + 1)
+            } else {
+                String::new()
+            };
+            return Err(GaveUp {
+                message: format!("{what}: {}{tries}", failure.message),
+                retryable: failure.retryable,
+            });
+        }
+        tracing::warn!(endpoint = what, error = %failure.message, wait_ms = wait.as_millis() as u64, "request failed; retrying");
+        tokio::time::sleep(wait).await;
+        retry += 1;
+    }
+}
+
+/// At most `max` bytes of `s`, on a char boundary, with an ellipsis when cut.
+pub fn preview(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", &s[..s.floor_char_boundary(max)])
+    }
+}
 
 /// The wait a response asks for: `retry-after-ms` (OpenAI), else `Retry-After` in
 /// seconds or as an HTTP date.

@@ -10,18 +10,20 @@ mod options;
 mod stream;
 mod wire;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use reqwest::StatusCode;
 use serde_json::Value;
 
 pub use options::{Options, ToolChoice};
-use stream::{Accumulator, ChunkError, Outcome, SseDecoder, preview};
+use stream::{Accumulator, ChunkError, Outcome, SseDecoder};
 
 use super::{ChatRequest, Model, ModelError, Purpose, Reply, TokenSink, ToolCall, Turn, Usage};
-use crate::resilience::{Breaker, backoff, chain, retry_after, transport};
+use crate::resilience::{
+    Breaker, Failure, Retries, chain, preview, retry_after, transport, with_retries,
+};
 use crate::settings::{Llm, Secret};
 
 pub struct OpenAiModel {
@@ -32,34 +34,6 @@ pub struct OpenAiModel {
     llm: Llm,
     opts: Options,
     breaker: Breaker,
-}
-
-/// One failed request.
-struct Failure {
-    message: String,
-    retryable: bool,
-    retry_after: Option<Duration>,
-    /// The server or the network failed (counts toward the circuit breaker).
-    server: bool,
-}
-
-impl Failure {
-    fn transient(message: String) -> Self {
-        Failure {
-            message,
-            retryable: true,
-            retry_after: None,
-            server: true,
-        }
-    }
-    fn fatal(message: String) -> Self {
-        Failure {
-            message,
-            retryable: false,
-            retry_after: None,
-            server: false,
-        }
-    }
 }
 
 impl OpenAiModel {
@@ -96,61 +70,33 @@ impl OpenAiModel {
         body: &Value,
         tokens: Option<TokenSink<'_>>,
     ) -> Result<Outcome, ModelError> {
-        let mut emitted = false;
-        let mut retry = 0;
-        loop {
-            if let Err(open) = self.breaker.check() {
-                return Err(ModelError {
-                    message: format!(
-                        "model \"{model}\" at {}: circuit open after {} consecutive failures; next try in {:.1}s",
-                        self.url,
-                        open.failures,
-                        open.remaining.as_secs_f64()
-                    ),
-                    retryable: false,
-                });
-            }
-            let failure = match self.attempt(body, tokens, &mut emitted).await {
-                Ok(out) => {
-                    self.breaker.success();
-                    return Ok(out);
-                }
-                Err(f) => f,
-            };
-            if failure.server {
-                self.breaker.failure();
-            }
-            let wait = backoff(self.opts.retry_base, retry, failure.retry_after);
-            // Once tokens reached the client a retry would repeat them.
-            if !failure.retryable
-                || emitted
-                || retry >= self.opts.max_retries
-                || wait > self.opts.max_retry_wait
-            {
-                let tries = if retry > 0 {
-                    format!(" (after {} attempts)", retry + 1)
-                } else {
-                    String::new()
-                };
-                return Err(ModelError {
-                    message: format!(
-                        "model \"{model}\" at {}: {}{tries}",
-                        self.url, failure.message
-                    ),
-                    retryable: failure.retryable,
-                });
-            }
-            tracing::warn!(model, error = %failure.message, wait_ms = wait.as_millis() as u64, "model request failed; retrying");
-            tokio::time::sleep(wait).await;
-            retry += 1;
-        }
+        // Once tokens reached the client a retry would repeat them.
+        let emitted = AtomicBool::new(false);
+        let retries = Retries {
+            max: self.opts.max_retries,
+            base: self.opts.retry_base,
+            max_wait: self.opts.max_retry_wait,
+        };
+        let what = format!("model \"{model}\" at {}", self.url);
+        with_retries(
+            &what,
+            &self.breaker,
+            retries,
+            || emitted.load(Ordering::Relaxed),
+            || self.attempt(body, tokens, &emitted),
+        )
+        .await
+        .map_err(|e| ModelError {
+            message: e.message,
+            retryable: e.retryable,
+        })
     }
 
     async fn attempt(
         &self,
         body: &Value,
         tokens: Option<TokenSink<'_>>,
-        emitted: &mut bool,
+        emitted: &AtomicBool,
     ) -> Result<Outcome, Failure> {
         let read = self.opts.read_timeout;
         let mut request = self.client.post(&self.url).json(body);
@@ -169,7 +115,12 @@ impl OpenAiModel {
                 .ok()
                 .and_then(Result::ok)
                 .unwrap_or_default();
-            return Err(http_failure(status, asked, &text));
+            return Err(Failure::http(
+                status,
+                asked,
+                &text,
+                "FEATHERLESS_API_KEY / OPENAI_API_KEY",
+            ));
         }
         let is_json = resp
             .headers()
@@ -236,13 +187,13 @@ fn take(
     acc: &mut Accumulator,
     data: &str,
     tokens: Option<TokenSink<'_>>,
-    emitted: &mut bool,
+    emitted: &AtomicBool,
 ) -> Result<(), Failure> {
     match acc.feed(data) {
         Ok(Some(text)) => {
             if let Some(sink) = tokens {
                 sink(&text);
-                *emitted = true;
+                emitted.store(true, Ordering::Relaxed);
             }
             Ok(())
         }
@@ -251,37 +202,6 @@ fn take(
             Err(Failure::fatal(format!("malformed stream chunk: {m}")))
         }
         Err(ChunkError::Server(m)) => Err(Failure::transient(format!("error in stream: {m}"))),
-    }
-}
-
-fn http_failure(status: StatusCode, asked: Option<Duration>, body: &str) -> Failure {
-    let detail = serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| {
-            let e = v.get("error")?;
-            Some(match e.get("message").and_then(Value::as_str) {
-                Some(m) => m.to_string(),
-                None => e
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| e.to_string()),
-            })
-        })
-        .unwrap_or_else(|| preview(body.trim(), 300));
-    let hint = match status.as_u16() {
-        401 | 403 => " (check FEATHERLESS_API_KEY / OPENAI_API_KEY)",
-        404 => " (check the base URL and the model name)",
-        _ => "",
-    };
-    let message = format!("HTTP {status}: {detail}{hint}");
-    let retryable = status == StatusCode::TOO_MANY_REQUESTS
-        || status == StatusCode::REQUEST_TIMEOUT
-        || status.is_server_error();
-    Failure {
-        message,
-        retryable,
-        retry_after: asked,
-        server: retryable,
     }
 }
 

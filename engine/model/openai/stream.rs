@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::Usage;
+use crate::resilience::preview;
 
 /// Splits an SSE byte stream into the `data` of each event, whatever the chunking.
 #[derive(Default)]
@@ -275,15 +276,6 @@ impl Accumulator {
             usage: self.usage.unwrap_or_default(),
             finish_reason: self.finish_reason,
         }
-    }
-}
-
-/// At most `max` bytes of `s`, on a char boundary, with an ellipsis when cut.
-pub fn preview(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        s.to_string()
-    } else {
-        format!("{}…", &s[..s.floor_char_boundary(max)])
     }
 }
 
