@@ -88,7 +88,10 @@ impl Neo4jGraph {
 
     /// The nodes and relationships [`Neo4jGraph::load`] writes for `org`.
     pub fn load_size(org: &Org) -> u64 {
-        graph_rows(org).iter().map(|(_, rows)| rows.len() as u64).sum()
+        graph_rows(org)
+            .iter()
+            .map(|(_, rows)| rows.len() as u64)
+            .sum()
     }
 
     pub async fn is_loaded(&self) -> Result<bool, StoreError> {

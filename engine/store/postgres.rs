@@ -157,11 +157,7 @@ impl QueryStore for Postgres {
 
     /// A `READ ONLY` transaction with a local `statement_timeout`, rolled back after;
     /// rows come back as JSON so that any column type (NUMERIC, dates) reads.
-    async fn query_read_only(
-        &self,
-        text: &str,
-        timeout: Duration,
-    ) -> Result<Vec<Row>, StoreError> {
+    async fn query_read_only(&self, text: &str, timeout: Duration) -> Result<Vec<Row>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(pg_error)?;
         sqlx::query("SET TRANSACTION READ ONLY")
             .execute(&mut *tx)

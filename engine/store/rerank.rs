@@ -100,6 +100,7 @@ mod tests {
         assert_eq!(out[0]["title"], "Ledger rollback runbook");
         assert_eq!(out[0]["cite"], 1);
         assert_eq!(out[0]["retrieval_rank"], 2);
-        assert_eq!(out[1]["cite"], 2);
+        // The other covers one term of three: under half the best, so it is dropped.
+        assert_eq!(out.as_array().unwrap().len(), 1);
     }
 }
