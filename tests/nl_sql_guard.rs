@@ -256,7 +256,10 @@ async fn postgres_runs_generated_sql_read_only_with_a_timeout() {
     // not even parse DML; a function that writes is what the read-only transaction stops.
     read_only_holds(
         &db,
-        &["SELECT lo_create(0) AS id", "SELECT lo_from_bytea(0, 'x') AS id"],
+        &[
+            "SELECT lo_create(0) AS id",
+            "SELECT lo_from_bytea(0, 'x') AS id",
+        ],
     )
     .await;
     // Any column type reads (NUMERIC from AVG of an integer column).

@@ -23,8 +23,8 @@ mod graph;
 mod hybrid;
 mod load;
 mod neo4j;
-mod params;
 mod nl_sql;
+mod params;
 mod pgvector;
 mod postgres;
 mod rerank;
@@ -96,11 +96,7 @@ pub trait QueryStore: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
     /// Runs a statement that must not write, in a read-only transaction bounded by
     /// `timeout` (the NL→SQL pipeline's last line of defence after `sql_guard`).
-    async fn query_read_only(
-        &self,
-        text: &str,
-        timeout: Duration,
-    ) -> Result<Vec<Row>, StoreError> {
+    async fn query_read_only(&self, text: &str, timeout: Duration) -> Result<Vec<Row>, StoreError> {
         let _ = (text, timeout);
         Err(StoreError::query(format!(
             "the {} backend does not run generated SQL",

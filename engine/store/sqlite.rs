@@ -160,11 +160,7 @@ impl QueryStore for Sqlite {
 
     /// `query_only` refuses any write on the connection; a progress handler interrupts
     /// the statement once `timeout` has passed (SQLite has no statement timeout).
-    async fn query_read_only(
-        &self,
-        text: &str,
-        timeout: Duration,
-    ) -> Result<Vec<Row>, StoreError> {
+    async fn query_read_only(&self, text: &str, timeout: Duration) -> Result<Vec<Row>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(sql_error)?;
         sqlx::query("PRAGMA query_only = ON")
             .execute(&mut *conn)
