@@ -479,3 +479,21 @@ fn every_code_the_corpus_produces_is_documented() {
         }
     }
 }
+
+#[test]
+fn pipeline_tool_with_an_unknown_graph_an_arg_its_graph_lacks_and_no_graph() {
+    let d = check(
+        "pipeline_tool",
+        &[
+            ("E014", TOOLS, 28, 12),
+            ("E016", TOOLS, 35, 9),
+            ("E004", TOOLS, 38, 3),
+        ],
+    );
+    assert!(
+        d[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean \"delivery\"")
+    );
+}
