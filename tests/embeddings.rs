@@ -603,3 +603,48 @@ async fn pgvector_search_is_hybrid_with_full_text_on_real_postgres() {
     let hits = stores.documents.search("outage", &any, 1).await.unwrap();
     assert_eq!(hits[0].kind, "postmortem");
 }
+
+/// `eng-intel seed` embeds the documents and keeps their vectors: the server that opens the
+/// data dir afterwards sends no embedding request for them.
+#[tokio::test]
+async fn seed_embeds_the_documents_once_for_the_server() {
+    let fake = FakeEmbeddings::start(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_eng-intel"))
+        .args(["seed", "--data-dir"])
+        .arg(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("EMBEDDING_BASE_URL", fake.openai_url())
+        .env("EMBEDDING_MODEL", "fake-bow")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("embedded 50 documents with fake-bow"),
+        "{stdout}"
+    );
+    let at_seed = fake.requests().len();
+    assert!(at_seed >= 1);
+    let s = settings(&[
+        ("DATA_DIR", dir.path().to_str().unwrap().to_string()),
+        ("EMBEDDING_BASE_URL", fake.openai_url()),
+        ("EMBEDDING_MODEL", "fake-bow".into()),
+    ]);
+    let said = Mutex::new(Vec::new());
+    store::open(&s, &|m| said.lock().unwrap().push(m.to_string()))
+        .await
+        .unwrap();
+    assert_eq!(fake.requests().len(), at_seed, "nothing embedded again");
+    assert!(
+        said.lock().unwrap().is_empty(),
+        "{:?}",
+        said.lock().unwrap()
+    );
+}

@@ -1,5 +1,5 @@
-//! The pipelines end to end: the repository's graphs, the embedded stores holding the demo
-//! organisation, and the OpenAI-compatible provider (with its fallback chain) talking to
+//! The specialists and the pipelines end to end: the repository's graphs, the embedded
+//! stores holding the demo organisation, and the OpenAI-compatible provider (with its fallback chain) talking to
 //! the fake server over real HTTP. What the model is sent is checked as well as what the
 //! run answers.
 
@@ -425,4 +425,55 @@ async fn dora_pro_calls_the_anomaly_pipeline_as_a_tool() {
         answer(&events),
         "Lead time for Payments is up sharply since 16 June."
     );
+}
+
+/// Each specialist, on the model: it offers the specialist's tools, the model calls one, the
+/// real result goes back as the tool message, and the model's text is the answer.
+#[tokio::test]
+async fn each_specialist_runs_its_tool_loop_on_the_model() {
+    let cases = [
+        (
+            "dora_pro",
+            "dora_metrics",
+            json!({"team": "Payments"}),
+            "change_failure_rate",
+        ),
+        (
+            "resource_planner",
+            "workload",
+            json!({"team": "Payments"}),
+            "Sofia Rossi",
+        ),
+        ("insights_specialist", "headcount", json!({}), "Payments"),
+    ];
+    for (graph, tool, args, in_result) in cases {
+        let f = fixture(vec![
+            call("call_s", tool, args.clone(), 30, 8),
+            text(&["Here is what the data says."], 90, 6),
+        ])
+        .await;
+        let events = ask(&f, graph, "What should I know?").await;
+        assert!(ended_ok(&events), "{graph}: {events:#?}");
+        let requests = f.fake.requests();
+        let offered: Vec<&str> = requests[0].body["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["function"]["name"].as_str())
+            .collect();
+        assert!(
+            offered.contains(&tool),
+            "{graph} offers {tool}: {offered:?}"
+        );
+        let tool_msg = requests[1].body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["role"] == "tool")
+            .cloned()
+            .expect("a tool message");
+        let content = tool_msg["content"].as_str().unwrap();
+        assert!(content.contains(in_result), "{graph}/{tool}: {content}");
+        assert_eq!(answer(&events), "Here is what the data says.", "{graph}");
+    }
 }

@@ -2,7 +2,8 @@
 //! SQLite file under the data dir, and each configured server (PostgreSQL, ClickHouse,
 //! Neo4j) — in batches, with a progress bar per store. Idempotent: a store already holding
 //! the same seed and size is left as it is (unless `--force`), and every load replaces the
-//! store's rows, so nothing is ever duplicated.
+//! store's rows, so nothing is ever duplicated. With an embeddings provider configured, the
+//! documents are embedded too and their vectors kept.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -57,7 +58,7 @@ async fn seed_stores(
         for t in &held {
             println!("  {}", t.name());
         }
-        return Ok(());
+        return embed_documents(&settings).await;
     }
 
     let spinner =
@@ -97,7 +98,28 @@ async fn seed_stores(
     for t in held {
         println!("  {}: already held it, left as it is", t.name());
     }
-    Ok(())
+    embed_documents(&settings).await
+}
+
+/// With an embeddings provider configured, opening the stores embeds the documents that
+/// have no vector yet and keeps the vectors (`DATA_DIR/embeddings.sqlite`, or pgvector),
+/// so that neither the server's start nor the first question waits for it.
+async fn embed_documents(settings: &Settings) -> anyhow::Result<()> {
+    if crate::embed::from_settings(settings)?.is_none() {
+        return Ok(());
+    }
+    let spinner = ProgressBar::new_spinner().with_message("embedding the documents");
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    let said = std::sync::Mutex::new(Vec::new());
+    let opened = store::open(settings, &|msg| {
+        said.lock().expect("lock").push(msg.to_string())
+    })
+    .await;
+    spinner.finish_and_clear();
+    for msg in said.into_inner().expect("lock") {
+        println!("  {msg}");
+    }
+    opened.map(|_| ())
 }
 
 /// A bar of items written (drawn only on a terminal).
