@@ -161,6 +161,8 @@ fn real_questions_pass_and_are_bounded() {
         "SELECT service, AVG(resolution_hours) AS avg_hours FROM incidents GROUP BY service HAVING COUNT(*) > 1",
         "SELECT team, SUM(CASE WHEN status = 'failure' THEN 1 ELSE 0 END) AS failed FROM deployments WHERE environment = 'production' GROUP BY team",
         "SELECT name FROM employees LIMIT 10 OFFSET 5",
+        "SELECT team, percentile_cont(0.5) WITHIN GROUP (ORDER BY resolution_hours) AS median_hours FROM incidents GROUP BY team",
+        "SELECT name, RANK() OVER (PARTITION BY team_id ORDER BY hire_date) AS seniority FROM employees",
     ];
     for backend in ["sqlite", "postgres"] {
         for sql in ok {

@@ -75,6 +75,16 @@ const FUNCTIONS: &[&str] = &[
     "date_trunc",
     "date_part",
     "to_char",
+    "greatest",
+    "least",
+    "concat",
+    "char_length",
+    "percentile_cont",
+    "row_number",
+    "rank",
+    "dense_rank",
+    "lag",
+    "lead",
 ];
 
 /// Why a statement was refused, in words a model can act on in a repair turn.
