@@ -66,6 +66,26 @@ impl Engine {
 
     /// Starts a run on the tokio runtime and returns its event stream at once.
     pub fn start(&self, req: RunRequest) -> Run {
+        let (exec, run) = self.prepare();
+        tokio::spawn(exec.run(req));
+        run
+    }
+
+    /// Runs to the end and collects every event (CLI, tests). Nobody reads the events
+    /// before the end, so the executor runs on the caller's task: no task to spawn and no
+    /// wake-up per event. Dropping the future stops the run.
+    pub async fn run_collect(&self, req: RunRequest) -> Vec<Envelope> {
+        let (exec, mut run) = self.prepare();
+        exec.run(req).await;
+        let mut out = Vec::with_capacity(run.events.len());
+        while let Ok(ev) = run.events.try_recv() {
+            out.push(ev);
+        }
+        out
+    }
+
+    /// An executor for one run and the run's handle (its events and cancellation).
+    fn prepare(&self) -> (exec::Exec, Run) {
         let run_id: Arc<str> = uuid::Uuid::new_v4().to_string().into();
         let (tx, rx) = mpsc::unbounded_channel();
         let cancel = CancellationToken::new();
@@ -77,22 +97,12 @@ impl Engine {
             run_id.clone(),
             cancel.clone(),
         );
-        tokio::spawn(exec.run(req));
-        Run {
+        let run = Run {
             run_id,
             events: rx,
             cancel,
-        }
-    }
-
-    /// Runs to the end and collects every event (CLI, sync API, tests).
-    pub async fn run_collect(&self, req: RunRequest) -> Vec<Envelope> {
-        let mut run = self.start(req);
-        let mut out = Vec::new();
-        while let Some(ev) = run.events.recv().await {
-            out.push(ev);
-        }
-        out
+        };
+        (exec, run)
     }
 }
 
