@@ -89,6 +89,32 @@ fn system(f: &Fixture, n: usize) -> String {
         .to_string()
 }
 
+/// The function names offered to the model in the n-th request.
+fn offered(f: &Fixture, n: usize) -> Vec<String> {
+    f.fake.requests()[n].body["tools"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t["function"]["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The first tool message of the n-th request: (tool_call_id, content).
+fn tool_message(f: &Fixture, n: usize) -> (String, String) {
+    let requests = f.fake.requests();
+    let m = requests[n].body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .cloned()
+        .expect("a tool message");
+    let text = |k: &str| m[k].as_str().unwrap_or_default().to_string();
+    (text("tool_call_id"), text("content"))
+}
+
 /// Each tool_end as (tool, ok, preview), in order.
 fn tool_ends(events: &[Envelope]) -> Vec<(String, bool, String)> {
     events
@@ -252,14 +278,11 @@ async fn a_specialist_calls_a_pipeline_as_a_tool() {
     .await;
     let events = ask(&f, "insights_specialist", "How do we roll back the ledger?").await;
     assert!(ended_ok(&events), "{events:#?}");
-    let requests = f.fake.requests();
-    let offered: Vec<&str> = requests[0].body["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|t| t["function"]["name"].as_str())
-        .collect();
-    assert!(offered.contains(&"answer_from_documents"), "{offered:?}");
+    let offered = offered(&f, 0);
+    assert!(
+        offered.iter().any(|t| t == "answer_from_documents"),
+        "{offered:?}"
+    );
     let tools: Vec<String> = tool_ends(&events).into_iter().map(|(t, ..)| t).collect();
     assert_eq!(
         tools,
@@ -271,15 +294,8 @@ async fn a_specialist_calls_a_pipeline_as_a_tool() {
         "the pipeline's own tool calls come inside the pipeline tool's"
     );
     // The agent's next turn carries the pipeline's answer as the tool message.
-    let third = &requests[2].body["messages"];
-    let tool_msg = third
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["role"] == "tool")
-        .expect("a tool message");
-    assert_eq!(tool_msg["tool_call_id"], "call_1");
-    let content = tool_msg["content"].as_str().unwrap();
+    let (call_id, content) = tool_message(&f, 2);
+    assert_eq!(call_id, "call_1");
     assert!(
         content.contains("Sources:") && content.contains("Runbook: ledger-service"),
         "{content}"
@@ -454,25 +470,12 @@ async fn each_specialist_runs_its_tool_loop_on_the_model() {
         .await;
         let events = ask(&f, graph, "What should I know?").await;
         assert!(ended_ok(&events), "{graph}: {events:#?}");
-        let requests = f.fake.requests();
-        let offered: Vec<&str> = requests[0].body["tools"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|t| t["function"]["name"].as_str())
-            .collect();
+        let offered = offered(&f, 0);
         assert!(
-            offered.contains(&tool),
+            offered.iter().any(|t| t == tool),
             "{graph} offers {tool}: {offered:?}"
         );
-        let tool_msg = requests[1].body["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["role"] == "tool")
-            .cloned()
-            .expect("a tool message");
-        let content = tool_msg["content"].as_str().unwrap();
+        let (_, content) = tool_message(&f, 1);
         assert!(content.contains(in_result), "{graph}/{tool}: {content}");
         assert_eq!(answer(&events), "Here is what the data says.", "{graph}");
     }

@@ -5,7 +5,7 @@
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-use super::{EmbedError, Policy};
+use super::{EmbedError, Policy, check_lengths};
 use crate::resilience::{
     Breaker, Failure, Retries, chain, preview, retry_after, transport, with_retries,
 };
@@ -66,6 +66,27 @@ impl Endpoint {
             message: e.message,
             retryable: e.retryable,
         })
+    }
+
+    /// Embeds `texts` in batches of `size`: `body` builds each request, `parse` reads each
+    /// answer (vectors in input order); every vector must have `dims` numbers when given,
+    /// else all the same number.
+    pub async fn embed_batches(
+        &self,
+        texts: &[String],
+        size: usize,
+        dims: Option<usize>,
+        body: impl Fn(&[String]) -> Value,
+        parse: impl Fn(&Value, usize) -> Result<Vec<Vec<f32>>, String>,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let bad = |m: String| EmbedError::fatal(format!("embeddings at {}: {m}", self.url));
+        let mut out = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(size) {
+            let answer = self.post(&body(batch)).await?;
+            out.extend(parse(&answer, batch.len()).map_err(bad)?);
+        }
+        check_lengths(&out, dims).map_err(|e| bad(e.message))?;
+        Ok(out)
     }
 
     async fn attempt(&self, body: &Value) -> Result<Value, Failure> {

@@ -7,7 +7,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
 use super::http::Endpoint;
-use super::{EmbedError, Embedder, InputKind, Policy, check_lengths};
+use super::{EmbedError, Embedder, InputKind, Policy};
 use crate::settings::Embedding;
 
 /// OpenAI accepts up to 2048 inputs; smaller requests keep each retry cheap.
@@ -54,25 +54,16 @@ impl Embedder for OpenAiEmbedder {
 
     /// The kind is not sent: the OpenAI API embeds queries and passages alike.
     async fn embed(&self, texts: &[String], _kind: InputKind) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let mut out = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(BATCH) {
+        let body = |batch: &[String]| {
             let mut body = json!({"model": self.model, "input": batch});
             if let Some(n) = self.dimensions {
                 body["dimensions"] = n.into();
             }
-            let answer = self.endpoint.post(&body).await?;
-            let vectors = parse(&answer, batch.len()).map_err(|m| {
-                EmbedError::fatal(format!("embeddings at {}: {m}", self.endpoint.url))
-            })?;
-            out.extend(vectors);
-        }
-        check_lengths(&out, self.dimensions).map_err(|e| {
-            EmbedError::fatal(format!(
-                "embeddings at {}: {}",
-                self.endpoint.url, e.message
-            ))
-        })?;
-        Ok(out)
+            body
+        };
+        self.endpoint
+            .embed_batches(texts, BATCH, self.dimensions, body, parse)
+            .await
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::http::Endpoint;
 use super::openai::floats;
-use super::{EmbedError, Embedder, InputKind, Policy, check_lengths};
+use super::{EmbedError, Embedder, InputKind, Policy};
 use crate::settings::Secret;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.pinecone.io";
@@ -55,28 +55,18 @@ impl Embedder for PineconeEmbedder {
             InputKind::Passage => "passage",
             InputKind::Query => "query",
         };
-        let mut out = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(BATCH) {
+        let body = |batch: &[String]| {
             let inputs: Vec<Value> = batch.iter().map(|t| json!({"text": t})).collect();
-            let body = json!({
+            json!({
                 "model": MODEL,
                 // Inputs longer than the model's window are cut rather than refused.
                 "parameters": {"input_type": input_type, "truncate": "END"},
                 "inputs": inputs,
-            });
-            let answer = self.endpoint.post(&body).await?;
-            let vectors = parse(&answer, batch.len()).map_err(|m| {
-                EmbedError::fatal(format!("embeddings at {}: {m}", self.endpoint.url))
-            })?;
-            out.extend(vectors);
-        }
-        check_lengths(&out, Some(DIMENSIONS)).map_err(|e| {
-            EmbedError::fatal(format!(
-                "embeddings at {}: {}",
-                self.endpoint.url, e.message
-            ))
-        })?;
-        Ok(out)
+            })
+        };
+        self.endpoint
+            .embed_batches(texts, BATCH, Some(DIMENSIONS), body, parse)
+            .await
     }
 }
 
