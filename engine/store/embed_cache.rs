@@ -5,10 +5,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::SqlitePool;
 
 use crate::embed::Embedder;
 
@@ -43,21 +41,7 @@ pub fn content_hash(text: &str) -> String {
 
 impl EmbedCache {
     pub async fn open(path: &Path) -> anyhow::Result<EmbedCache> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                anyhow::anyhow!("cannot create data directory {}: {e}", dir.display())
-            })?;
-        }
-        let opts = SqliteConnectOptions::from_str("sqlite://")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(2)
-            .connect_with(opts)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        let pool = super::sqlite::open_file(path, 2).await?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS embeddings (\
                model TEXT NOT NULL, hash TEXT NOT NULL, vector BLOB NOT NULL, \

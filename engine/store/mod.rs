@@ -51,7 +51,7 @@ pub use neo4j::Neo4jGraph;
 pub use pgvector::PgDocuments;
 pub use postgres::Postgres;
 pub use seeding::{LoadTarget, load_targets};
-pub use sqlite::Sqlite;
+pub use sqlite::{Sqlite, open_file as sqlite_file};
 pub use tools::StoreTools;
 
 use crate::org;

@@ -28,22 +28,7 @@ pub struct Sqlite {
 impl Sqlite {
     /// Opens (creating if needed) the file and brings its schema up to date.
     pub async fn open(path: &Path) -> anyhow::Result<Sqlite> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                anyhow::anyhow!("cannot create data directory {}: {e}", dir.display())
-            })?;
-        }
-        let opts = SqliteConnectOptions::from_str("sqlite://")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        let pool = open_file(path, 4).await?;
         MIGRATOR
             .run(&pool)
             .await
@@ -114,6 +99,26 @@ impl Sqlite {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// A pool on a SQLite file, creating it and its directory if needed: WAL journal, normal
+/// sync, a 10 s busy timeout. Shared by every SQLite file of the data dir.
+pub async fn open_file(path: &Path, max_connections: u32) -> anyhow::Result<SqlitePool> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))?;
+    }
+    let opts = SqliteConnectOptions::from_str("sqlite://")?
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10));
+    SqlitePoolOptions::new()
+        .max_connections(max_connections)
+        .connect_with(opts)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))
 }
 
 fn insert_sql(table: &str, columns: &[&str], rows: usize) -> String {

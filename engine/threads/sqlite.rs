@@ -1,11 +1,9 @@
 //! The embedded thread store: one SQLite file (WAL) owned by this process.
 
 use std::path::Path;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{
     HeldLock, MIGRATIONS_TABLE, MessageRow, NewMessage, Page, StoreError, StoredMessage, Thread,
@@ -19,21 +17,9 @@ pub struct SqliteThreads {
 impl SqliteThreads {
     /// Opens (creating if needed) the file and its parent directory, then migrates.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError(format!("cannot create {}: {e}", dir.display())))?;
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
+        let pool = crate::store::sqlite_file(path, 4)
             .await
-            .map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|e| StoreError(format!("{e:#}")))?;
         let mut migrator = sqlx::migrate!("engine/threads/migrations/sqlite");
         migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
         migrator.run(&pool).await?;
