@@ -32,7 +32,8 @@ pub struct ChatRequest {
     /// The seed's flag: `false` on `/api/chat` answers like `/api/chat/sync`.
     #[serde(default)]
     pub stream: Option<bool>,
-    /// Graph to run; `supervisor` by default (see `GET /api/graphs`).
+    /// Graph to run: `supervisor` by default, a specialist, or a pipeline (`rag`,
+    /// `anomaly_detection`, `one_on_one_prep`, `nl_sql`, `graph_rag`); see `GET /api/graphs`.
     #[serde(default)]
     pub graph: Option<String>,
 }
