@@ -17,6 +17,7 @@ use sqlx::{AssertSqlSafe, PgPool, Postgres as Pg, Transaction};
 use super::documents::{DocFilter, DocHit, passage, snippet, tokens};
 use super::embed_cache::{content_hash, model_key};
 use super::hybrid::{CANDIDATES, round_score, rrf};
+use super::postgres::pg_error;
 use super::{Documents, StoreError};
 use crate::embed::{Embedder, InputKind};
 
@@ -59,17 +60,6 @@ fn any_of_words(query: &str) -> String {
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" or ")
-}
-
-fn pg_error(e: sqlx::Error) -> StoreError {
-    match e {
-        sqlx::Error::Database(db) => StoreError::query(format!("postgres: {}", db.message())),
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::Io(_)
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Tls(_) => StoreError::unavailable(format!("postgres: {e}")),
-        other => StoreError::query(format!("postgres: {other}")),
-    }
 }
 
 impl PgDocuments {

@@ -185,7 +185,7 @@ impl QueryStore for Postgres {
 impl Relational for Postgres {}
 impl Metrics for Postgres {}
 
-fn pg_error(e: sqlx::Error) -> StoreError {
+pub(super) fn pg_error(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::Database(db) => StoreError::query(format!("postgres: {}", db.message())),
         sqlx::Error::PoolTimedOut
