@@ -108,6 +108,11 @@ const HOSTILE: &[(&str, &str)] = &[
     ("SELECT e.email FROM employees e", "email"),
     ("SELECT \"email\" FROM employees", "email"),
     ("SELECT * FROM employees", "*"),
+    ("TABLE employees", "every column"),
+    (
+        "SELECT name FROM teams UNION TABLE employees",
+        "every column",
+    ),
     ("SELECT e.* FROM employees e", "*"),
     (
         "SELECT name FROM employees UNION SELECT notes FROM one_on_ones",

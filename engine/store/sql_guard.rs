@@ -246,11 +246,9 @@ impl Visitor for Check<'_> {
         if !q.pipe_operators.is_empty() {
             return ControlFlow::Break("pipe operators are not allowed".into());
         }
-        match q.body.as_ref() {
-            SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => {
-                ControlFlow::Break("only SELECT is allowed; the query writes".into())
-            }
-            _ => ControlFlow::Continue(()),
+        match set_expr_refusal(&q.body) {
+            Some(why) => ControlFlow::Break(why.into()),
+            None => ControlFlow::Continue(()),
         }
     }
 
@@ -330,6 +328,21 @@ impl Visitor for Check<'_> {
             }
             _ => ControlFlow::Continue(()),
         }
+    }
+}
+
+/// What a query body may not be, through set operations (`… UNION TABLE employees`):
+/// a write, or `TABLE t`, which selects every column, private ones included.
+fn set_expr_refusal(body: &SetExpr) -> Option<&'static str> {
+    match body {
+        SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => {
+            Some("only SELECT is allowed; the query writes")
+        }
+        SetExpr::Table(_) => Some("TABLE t selects every column: name the columns to select"),
+        SetExpr::SetOperation { left, right, .. } => {
+            set_expr_refusal(left).or_else(|| set_expr_refusal(right))
+        }
+        _ => None,
     }
 }
 
