@@ -109,6 +109,17 @@ const HOSTILE: &[(&str, &str)] = &[
     ("SELECT \"email\" FROM employees", "email"),
     ("SELECT * FROM employees", "*"),
     ("TABLE employees", "every column"),
+    // A relation's name as a value is its whole row in PostgreSQL, private columns too.
+    ("SELECT e FROM employees e", "column e"),
+    ("SELECT employees FROM employees", "column employees"),
+    (
+        "SELECT service FROM employees service",
+        "also a column name",
+    ),
+    (
+        "WITH x AS (SELECT id FROM employees) SELECT x FROM x",
+        "column x",
+    ),
     (
         "SELECT name FROM teams UNION TABLE employees",
         "every column",

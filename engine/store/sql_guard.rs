@@ -123,6 +123,11 @@ pub fn guard(sql: &str, backend: &str) -> Result<String, Refusal> {
     };
     let mut names = Names::default();
     let _ = query.visit(&mut names);
+    if let Some(name) = names.shadowing() {
+        return refuse(format!(
+            "the alias {name} is also a column name; give the table or subquery another alias"
+        ));
+    }
     // Tables first: "table pg_shadow is not allowed" says more than its first column would.
     if let ControlFlow::Break(why) = visit_relations(&*query, |r| check_relation(&names, r)) {
         return refuse(why);
@@ -168,11 +173,13 @@ fn statement_kind(s: &Statement) -> String {
     format!("a {} statement", words.join(" "))
 }
 
-/// Names the statement itself defines: CTEs, table and column aliases.
+/// Names the statement itself defines: relations (CTEs, table and subquery aliases) and
+/// columns (select-item aliases, column lists of aliases).
 #[derive(Default)]
 struct Names {
     ctes: BTreeSet<String>,
-    aliases: BTreeSet<String>,
+    relations: BTreeSet<String>,
+    columns: BTreeSet<String>,
 }
 
 impl Visitor for Names {
@@ -182,7 +189,8 @@ impl Visitor for Names {
         if let Some(with) = &q.with {
             for cte in &with.cte_tables {
                 self.ctes.insert(norm(&cte.alias.name));
-                self.aliases
+                self.relations.insert(norm(&cte.alias.name));
+                self.columns
                     .extend(cte.alias.columns.iter().map(|c| norm(&c.name)));
             }
         }
@@ -192,7 +200,7 @@ impl Visitor for Names {
     fn pre_visit_select(&mut self, s: &Select) -> ControlFlow<()> {
         for item in &s.projection {
             if let SelectItem::ExprWithAlias { alias, .. } = item {
-                self.aliases.insert(norm(alias));
+                self.columns.insert(norm(alias));
             }
         }
         ControlFlow::Continue(())
@@ -204,11 +212,30 @@ impl Visitor for Names {
             _ => &None,
         };
         if let Some(a) = alias {
-            self.aliases.insert(norm(&a.name));
-            self.aliases.extend(a.columns.iter().map(|c| norm(&c.name)));
+            self.relations.insert(norm(&a.name));
+            self.columns.extend(a.columns.iter().map(|c| norm(&c.name)));
         }
         ControlFlow::Continue(())
     }
+}
+
+impl Names {
+    /// A relation named like a column would let a bare name mean the whole row
+    /// (PostgreSQL reads `SELECT service FROM employees service` as every column of
+    /// employees, e-mail included): such names are refused.
+    fn shadowing(&self) -> Option<&str> {
+        self.relations
+            .iter()
+            .find(|r| self.columns.contains(*r) || any_column(r))
+            .map(String::as_str)
+    }
+}
+
+/// A column of any table the loader writes, private ones included.
+fn any_column(name: &str) -> bool {
+    tables(&Org::default())
+        .iter()
+        .any(|t| t.columns.contains(&name))
 }
 
 /// The checks; breaks with the reason of the first refusal.
@@ -217,10 +244,10 @@ struct Check<'a> {
 }
 
 impl Check<'_> {
+    /// A bare name must be a column: an allow-listed one, or one the statement names.
+    /// Relation names are not columns (a bare one would select the whole row).
     fn column_known(&self, name: &str) -> bool {
-        self.names.aliases.contains(name)
-            || self.names.ctes.contains(name)
-            || allowed().iter().any(|(_, cols)| cols.contains(&name))
+        self.names.columns.contains(name) || allowed().iter().any(|(_, cols)| cols.contains(&name))
     }
 }
 
@@ -406,6 +433,18 @@ mod tests {
                 .unwrap()
                 .ends_with("LIMIT 5")
         );
+    }
+
+    #[test]
+    fn no_table_is_named_like_a_column() {
+        // Else `SELECT t FROM t` would pass the column check and return whole rows.
+        for t in tables(&Org::default()) {
+            assert!(
+                !any_column(t.name),
+                "table {} is also a column name",
+                t.name
+            );
+        }
     }
 
     #[test]
