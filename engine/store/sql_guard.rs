@@ -11,8 +11,8 @@ use std::ops::ControlFlow;
 use std::sync::LazyLock;
 
 use sqlparser::ast::{
-    Expr, Ident, LimitClause, ObjectName, Query, Select, SelectItem, SetExpr, Statement,
-    TableFactor, Value, Visit, Visitor, visit_relations,
+    Expr, Ident, JoinConstraint, JoinOperator, LimitClause, ObjectName, Query, Select, SelectItem,
+    SetExpr, Statement, TableFactor, Value, Visit, Visitor, visit_relations,
 };
 use sqlparser::dialect::{Dialect, GenericDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
@@ -280,6 +280,18 @@ impl Visitor for Check<'_> {
     }
 
     fn pre_visit_select(&mut self, s: &Select) -> ControlFlow<String> {
+        // USING and NATURAL compare columns no expression names (NATURAL: every shared
+        // column, private ones included); ON says what it compares.
+        for join in s.from.iter().flat_map(|t| &t.joins) {
+            if !matches!(
+                join_constraint(&join.join_operator),
+                None | Some(JoinConstraint::On(_)) | Some(JoinConstraint::None)
+            ) {
+                return ControlFlow::Break(
+                    "write joins with ON a = b; USING and NATURAL are not allowed".into(),
+                );
+            }
+        }
         if s.into.is_some() {
             return ControlFlow::Break("SELECT … INTO is not allowed".into());
         }
@@ -358,6 +370,17 @@ impl Visitor for Check<'_> {
     }
 }
 
+fn join_constraint(op: &JoinOperator) -> Option<&JoinConstraint> {
+    use JoinOperator::*;
+    match op {
+        Join(c) | Inner(c) | Left(c) | LeftOuter(c) | Right(c) | RightOuter(c) | FullOuter(c)
+        | CrossJoin(c) | Semi(c) | LeftSemi(c) | RightSemi(c) | Anti(c) | LeftAnti(c)
+        | RightAnti(c) | StraightJoin(c) => Some(c),
+        AsOf { constraint, .. } => Some(constraint),
+        _ => None,
+    }
+}
+
 /// What a query body may not be, through set operations (`… UNION TABLE employees`):
 /// a write, or `TABLE t`, which selects every column, private ones included.
 fn set_expr_refusal(body: &SetExpr) -> Option<&'static str> {
@@ -433,6 +456,19 @@ mod tests {
                 .unwrap()
                 .ends_with("LIMIT 5")
         );
+    }
+
+    #[test]
+    fn using_and_natural_joins_are_refused_with_their_reason() {
+        for sql in [
+            "SELECT a.name FROM employees a JOIN employees b USING (email)",
+            "SELECT a.name FROM employees a NATURAL JOIN employees b",
+        ] {
+            for backend in ["postgres", "sqlite"] {
+                let why = guard(sql, backend).unwrap_err().0;
+                assert!(why.contains("USING and NATURAL"), "{backend}: {why}");
+            }
+        }
     }
 
     #[test]
