@@ -101,9 +101,9 @@ async fn seed_stores(
     embed_documents(&settings).await
 }
 
-/// With an embeddings provider configured, opening the stores embeds the documents that
-/// have no vector yet and keeps the vectors (`DATA_DIR/embeddings.sqlite`, or pgvector),
-/// so that neither the server's start nor the first question waits for it.
+/// With an embeddings provider configured, embeds the documents that have no vector yet and
+/// keeps the vectors (`DATA_DIR/embeddings.sqlite`, or pgvector), so that neither the
+/// server's start nor the first question waits for it.
 async fn embed_documents(settings: &Settings) -> anyhow::Result<()> {
     if crate::embed::from_settings(settings)?.is_none() {
         return Ok(());
@@ -111,7 +111,7 @@ async fn embed_documents(settings: &Settings) -> anyhow::Result<()> {
     let spinner = ProgressBar::new_spinner().with_message("embedding the documents");
     spinner.enable_steady_tick(Duration::from_millis(100));
     let said = std::sync::Mutex::new(Vec::new());
-    let opened = store::open(settings, &|msg| {
+    let embedded = store::embed_documents(settings, &|msg| {
         said.lock().expect("lock").push(msg.to_string())
     })
     .await;
@@ -119,7 +119,7 @@ async fn embed_documents(settings: &Settings) -> anyhow::Result<()> {
     for msg in said.into_inner().expect("lock") {
         println!("  {msg}");
     }
-    opened.map(|_| ())
+    embedded
 }
 
 /// A bar of items written (drawn only on a terminal).

@@ -56,6 +56,24 @@ pub trait Embedder: Send + Sync {
     fn dimensions(&self) -> Option<usize>;
     /// One vector per text, in the order of `texts`; an empty slice makes no request.
     async fn embed(&self, texts: &[String], kind: InputKind) -> Result<Vec<Vec<f32>>, EmbedError>;
+
+    /// A search query's vector, which must have the documents' `dims`; Err says why there
+    /// is none (the search then ranks by words).
+    async fn embed_query(&self, query: &str, dims: usize) -> Result<Vec<f32>, String> {
+        let v = self
+            .embed(&[query.to_string()], InputKind::Query)
+            .await
+            .map_err(|e| e.message)?
+            .pop()
+            .ok_or("no vector for the query")?;
+        if v.len() != dims {
+            return Err(format!(
+                "the query vector has {} dimensions, the documents' {dims}",
+                v.len()
+            ));
+        }
+        Ok(v)
+    }
 }
 
 /// Timeouts, retries and the circuit breaker of a provider.

@@ -142,20 +142,8 @@ impl HybridIndex {
 
     /// The query's unit vector, or why there is none (the search then ranks by words).
     async fn query_vector(&self, query: &str) -> Result<Vec<f32>, String> {
-        let mut v = self
-            .embedder
-            .embed(&[query.to_string()], InputKind::Query)
-            .await
-            .map_err(|e| e.message)?
-            .pop()
-            .ok_or("no vector for the query")?;
         let dims = self.vectors.first().map_or(0, Vec::len);
-        if v.len() != dims {
-            return Err(format!(
-                "the query vector has {} dimensions, the documents' {dims}",
-                v.len()
-            ));
-        }
+        let mut v = self.embedder.embed_query(query, dims).await?;
         normalise(&mut v);
         Ok(v)
     }

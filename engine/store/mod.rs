@@ -324,15 +324,40 @@ pub async fn open(settings: &Settings, announce: &dyn Fn(&str)) -> anyhow::Resul
             }
         }
     }
-    // With an embedder, document search is hybrid (words and meaning); BM25 otherwise.
-    let documents = match crate::embed::from_settings(settings)? {
-        None => None,
-        Some(e) => {
-            let data_dir = &settings.data_dir;
-            hybrid::open(e, pg_pool, data_dir, relational.as_ref(), announce).await?
-        }
-    };
+    let documents = embedded_documents(settings, pg_pool, relational.as_ref(), announce).await?;
     Stores::assemble_with_documents(relational, metrics, graph, documents).await
+}
+
+/// With an embedder, document search is hybrid (words and meaning): the documents without
+/// a vector are embedded and kept (in the data dir, or pgvector with PostgreSQL). None
+/// without an embedder: BM25 alone.
+async fn embedded_documents(
+    settings: &Settings,
+    pg_pool: Option<sqlx::PgPool>,
+    relational: &dyn QueryStore,
+    announce: &dyn Fn(&str),
+) -> anyhow::Result<Option<Arc<dyn Documents>>> {
+    match crate::embed::from_settings(settings)? {
+        None => Ok(None),
+        Some(e) => hybrid::open(e, pg_pool, &settings.data_dir, relational, announce).await,
+    }
+}
+
+/// Embeds the documents of the (already loaded) relational store that have no vector yet
+/// and keeps the vectors, opening only that store: what `eng-intel seed` does last.
+pub async fn embed_documents(settings: &Settings, announce: &dyn Fn(&str)) -> anyhow::Result<()> {
+    match &settings.postgres {
+        Some(pg) => {
+            let p = Postgres::connect(pg).await?;
+            let pool = p.pool().clone();
+            embedded_documents(settings, Some(pool), &p, announce).await?;
+        }
+        None => {
+            let sqlite = Sqlite::open(&sqlite_path(&settings.data_dir)).await?;
+            embedded_documents(settings, None, &sqlite, announce).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Which generated organisation a store holds, from its `meta` rows.

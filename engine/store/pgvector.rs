@@ -163,19 +163,7 @@ impl PgDocuments {
     /// The query's vector in pgvector's text form, or why there is none.
     async fn query_vector(&self, query: &str) -> Result<String, String> {
         let dims = self.dims.ok_or("no document is embedded")?;
-        let v = self
-            .embedder
-            .embed(&[query.to_string()], InputKind::Query)
-            .await
-            .map_err(|e| e.message)?
-            .pop()
-            .ok_or("no vector for the query")?;
-        if v.len() != dims {
-            return Err(format!(
-                "the query vector has {} dimensions, the documents' {dims}",
-                v.len()
-            ));
-        }
+        let v = self.embedder.embed_query(query, dims).await?;
         Ok(vector_text(&v))
     }
 
