@@ -20,5 +20,6 @@ pub mod settings;
 pub mod store;
 pub mod threads;
 pub mod tools;
+pub mod understand;
 pub mod validate;
 pub mod watch;

@@ -25,6 +25,7 @@ pub struct CompiledSet {
     graphs: BTreeMap<String, Arc<CompiledGraph>>,
     tools: BTreeMap<String, Arc<ToolDef>>,
     templates: minijinja::Environment<'static>,
+    lexicon: crate::understand::Lexicon,
     /// The project it came from (for listing, diffs and drawing).
     pub project: Project,
 }
@@ -146,6 +147,10 @@ impl CompiledSet {
     pub fn templates(&self) -> &minijinja::Environment<'static> {
         &self.templates
     }
+    /// The tools' example phrasings and the vocabulary, for question understanding.
+    pub fn lexicon(&self) -> &crate::understand::Lexicon {
+        &self.lexicon
+    }
 }
 
 /// Validates and compiles; any error finding refuses the whole set.
@@ -175,10 +180,27 @@ pub fn compile(project: Project) -> Result<CompiledSet, Report> {
         let g = compile_graph(doc, &tools, &mut env);
         graphs.insert(g.name.clone(), Arc::new(g));
     }
+    let lexicon = match &project.tools {
+        Some(doc) => crate::understand::Lexicon::compile(
+            doc.spec
+                .tools
+                .iter()
+                .map(|(name, t)| crate::understand::lexicon::ToolLanguage {
+                    name,
+                    description: &t.description,
+                    args_schema: &t.args,
+                    examples: &t.examples,
+                    slots: &t.slots,
+                }),
+            &doc.spec.vocabulary,
+        ),
+        None => crate::understand::Lexicon::default(),
+    };
     Ok(CompiledSet {
         graphs,
         tools,
         templates: env,
+        lexicon,
         project,
     })
 }

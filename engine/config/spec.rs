@@ -200,6 +200,23 @@ pub enum EdgeSpec {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ToolsFile {
     pub tools: BTreeMap<String, ToolSpec>,
+    /// How the organisation's people say things (question understanding).
+    #[serde(default)]
+    pub vocabulary: VocabularySpec,
+}
+
+/// The `vocabulary:` section of tools.yaml.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct VocabularySpec {
+    /// How people say a name → the stored name ("golang" → Go, "the ledger" → ledger-service).
+    #[serde(default)]
+    pub synonyms: BTreeMap<String, String>,
+    /// How people say a thing → the words the examples use ("outage" → incident).
+    #[serde(default)]
+    pub words: BTreeMap<String, String>,
+    /// Words or two-word phrases of requests that would change data; eng-intel only reads.
+    #[serde(default)]
+    pub refuse: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -215,6 +232,12 @@ pub struct ToolSpec {
     pub graph: Option<String>,
     #[serde(default)]
     pub intents: Vec<String>,
+    /// How managers ask for it; `{team}` and the like mark where a name goes.
+    #[serde(default)]
+    pub examples: Vec<String>,
+    /// Argument → slot type, where the argument's name does not say it.
+    #[serde(default)]
+    pub slots: BTreeMap<String, String>,
     /// Template rendered over the result for `tool_end.result_preview`.
     pub preview: Option<String>,
 }

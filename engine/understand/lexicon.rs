@@ -1,0 +1,340 @@
+//! What the configuration says about language, compiled once with the graphs: each
+//! tool's example phrasings turned into weighted word features, its slots, and the
+//! vocabulary section of tools.yaml (name synonyms, word synonyms, refusals).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::Value;
+
+use super::text::{self, Token};
+use super::vocab::Kind;
+pub use crate::config::spec::VocabularySpec;
+
+/// What fills a tool argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Slot {
+    /// A named entity of this kind.
+    Entity(Kind),
+    /// A skill or else a service (`topic`).
+    Topic,
+    /// A time window: `since`/`until` dates, a `period`, or `days`.
+    Window,
+    /// An age threshold in days ("in review for over a week").
+    Age,
+    /// "top 5" → a limit.
+    Top,
+    /// The question's own words (a search query, a question for a pipeline).
+    Text,
+    /// One of the values the schema's `enum` lists, read from the question's words.
+    Choice,
+}
+
+impl Slot {
+    /// The slot an argument fills by its name, when the config does not say.
+    pub fn by_arg_name(arg: &str, schema: &Value) -> Option<Slot> {
+        Some(match arg {
+            "person" | "manager" => Slot::Entity(Kind::Person),
+            "team" => Slot::Entity(Kind::Team),
+            "service" => Slot::Entity(Kind::Service),
+            "skills" | "skill" => Slot::Entity(Kind::Skill),
+            "project" => Slot::Entity(Kind::Project),
+            "title" | "role" => Slot::Entity(Kind::Title),
+            "topic" => Slot::Topic,
+            "since" | "until" | "days" | "period" | "weeks" => Slot::Window,
+            "min_age_days" => Slot::Age,
+            "limit" => Slot::Top,
+            "query" | "question" | "text" => Slot::Text,
+            _ if schema.get("enum").is_some() => Slot::Choice,
+            _ => return None,
+        })
+    }
+
+    pub fn parse(s: &str) -> Option<Slot> {
+        Some(match s {
+            "topic" => Slot::Topic,
+            "window" => Slot::Window,
+            "age" => Slot::Age,
+            "top" => Slot::Top,
+            "text" => Slot::Text,
+            "choice" => Slot::Choice,
+            other => Slot::Entity(Kind::parse(other)?),
+        })
+    }
+
+    /// The placeholder examples write for it (`{team}`).
+    pub fn placeholder(self) -> &'static str {
+        match self {
+            Slot::Entity(k) => k.as_str(),
+            Slot::Topic => "topic",
+            Slot::Window => "window",
+            Slot::Age => "age",
+            Slot::Top => "top",
+            Slot::Text => "text",
+            Slot::Choice => "choice",
+        }
+    }
+}
+
+/// Names a placeholder may take in an example.
+pub const PLACEHOLDERS: &[&str] = &[
+    "person", "team", "service", "skill", "project", "title", "topic", "window", "age", "top",
+];
+
+/// One argument a tool takes from the question.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ArgSlot {
+    pub arg: String,
+    pub slot: Slot,
+    pub required: bool,
+}
+
+/// A tool as the understanding stage sees it.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub tool: String,
+    pub description: String,
+    pub slots: Vec<ArgSlot>,
+    /// Features of each example.
+    examples: Vec<Vec<String>>,
+    /// Every feature of every example.
+    union: HashSet<String>,
+}
+
+impl Profile {
+    pub fn takes(&self, slot: Slot) -> bool {
+        self.slots.iter().any(|s| s.slot == slot)
+    }
+    pub fn takes_kind(&self, kind: Kind) -> bool {
+        self.takes(Slot::Entity(kind))
+            || (self.takes(Slot::Topic) && matches!(kind, Kind::Skill | Kind::Service))
+    }
+}
+
+/// Everything above, compiled.
+#[derive(Debug, Clone, Default)]
+pub struct Lexicon {
+    pub profiles: Vec<Profile>,
+    idf: HashMap<String, f32>,
+    /// Every word the examples use (folded, and stemmed), never read as a misspelt name.
+    pub known: HashSet<String>,
+    pub synonyms: HashMap<Vec<String>, String>,
+    words: HashMap<String, Vec<String>>,
+    refuse: HashSet<String>,
+}
+
+/// A tool's examples and slots as written in tools.yaml.
+pub struct ToolLanguage<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub args_schema: &'a Value,
+    pub examples: &'a [String],
+    pub slots: &'a BTreeMap<String, String>,
+}
+
+impl Lexicon {
+    pub fn compile<'a>(
+        tools: impl IntoIterator<Item = ToolLanguage<'a>>,
+        vocab: &VocabularySpec,
+    ) -> Lexicon {
+        let mut lex = Lexicon {
+            synonyms: vocab
+                .synonyms
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        text::tokens(k).into_iter().map(|t| t.word).collect(),
+                        v.clone(),
+                    )
+                })
+                .collect(),
+            words: vocab
+                .words
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        text::fold(k),
+                        text::tokens(v).into_iter().map(|t| t.word).collect(),
+                    )
+                })
+                .collect(),
+            refuse: vocab.refuse.iter().map(|w| text::fold(w)).collect(),
+            ..Default::default()
+        };
+        for t in tools {
+            let props = t.args_schema.get("properties").and_then(Value::as_object);
+            let required: Vec<&str> = t
+                .args_schema
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let mut slots = Vec::new();
+            for (arg, schema) in props.into_iter().flatten() {
+                let slot = t
+                    .slots
+                    .get(arg)
+                    .and_then(|s| Slot::parse(s))
+                    .or_else(|| Slot::by_arg_name(arg, schema));
+                if let Some(slot) = slot {
+                    slots.push(ArgSlot {
+                        arg: arg.clone(),
+                        slot,
+                        required: required.contains(&arg.as_str()),
+                    });
+                }
+            }
+            let examples: Vec<Vec<String>> =
+                t.examples.iter().map(|e| lex.example_features(e)).collect();
+            for e in t.examples {
+                for tok in text::tokens(e) {
+                    lex.known.insert(tok.word.clone());
+                    lex.known.insert(text::stem(&tok.word));
+                }
+            }
+            let union = examples.iter().flatten().cloned().collect();
+            lex.profiles.push(Profile {
+                tool: t.name.to_string(),
+                description: t.description.to_string(),
+                slots,
+                examples,
+                union,
+            });
+        }
+        for w in lex.words.keys() {
+            lex.known.insert(w.clone());
+        }
+        let n = lex.profiles.len().max(1) as f32;
+        let mut df: HashMap<&str, usize> = HashMap::new();
+        for p in &lex.profiles {
+            for f in &p.union {
+                *df.entry(f.as_str()).or_default() += 1;
+            }
+        }
+        lex.idf = df
+            .into_iter()
+            .map(|(f, d)| (f.to_string(), (1.0 + n / d as f32).ln()))
+            .collect();
+        lex
+    }
+
+    pub fn profile(&self, tool: &str) -> Option<&Profile> {
+        self.profiles.iter().find(|p| p.tool == tool)
+    }
+
+    pub fn is_refusal_word(&self, w: &str) -> bool {
+        self.refuse.contains(w)
+    }
+
+    /// An example's features: `{kind}` placeholders as themselves, the rest as words.
+    fn example_features(&self, example: &str) -> Vec<String> {
+        let mut toks: Vec<Token> = Vec::new();
+        let mut marks: Vec<(usize, String)> = Vec::new();
+        let mut rest = example;
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}') else {
+                break;
+            };
+            toks.extend(text::tokens(&rest[..open]));
+            marks.push((toks.len(), format!("{{{}}}", &rest[open + 1..open + close])));
+            rest = &rest[open + close + 1..];
+        }
+        toks.extend(text::tokens(rest));
+        let mut words: Vec<Option<String>> = Vec::new();
+        let mut m = marks.into_iter().peekable();
+        for (i, t) in toks.iter().enumerate() {
+            while m.peek().is_some_and(|(at, _)| *at == i) {
+                words.push(Some(m.next().expect("peeked").1));
+            }
+            words.push(Some(t.word.clone()));
+        }
+        words.extend(m.map(|(_, p)| Some(p)));
+        self.features(&words)
+    }
+
+    /// Features of a word sequence (None where an entity or time expression stood):
+    /// word synonyms applied, stopwords dropped, stems, and bigrams of neighbours.
+    pub fn features(&self, words: &[Option<String>]) -> Vec<String> {
+        let mut stems: Vec<Option<String>> = Vec::new();
+        for w in words {
+            match w {
+                Some(w) if w.starts_with('{') => stems.push(Some(w.clone())),
+                Some(w) => {
+                    let replaced = self
+                        .words
+                        .get(w)
+                        .cloned()
+                        .unwrap_or_else(|| vec![w.clone()]);
+                    for r in replaced {
+                        if !text::is_stopword(&r) {
+                            stems.push(Some(text::stem(&r)));
+                        }
+                    }
+                }
+                None => stems.push(None),
+            }
+        }
+        let mut out: Vec<String> = stems.iter().flatten().cloned().collect();
+        for pair in stems.windows(2) {
+            if let [Some(a), Some(b)] = pair
+                && !a.starts_with('{')
+                && !b.starts_with('{')
+            {
+                out.push(format!("{a} {b}"));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// A word the examples never use, read as the nearest one they do (one edit, two for
+    /// long words): "deploymnets" → "deployments".
+    pub fn correct(&self, w: &str) -> Option<String> {
+        if w.len() < 5
+            || self.known.contains(w)
+            || self.known.contains(&text::stem(w))
+            || !w.chars().all(char::is_alphabetic)
+        {
+            return None;
+        }
+        let limit = if w.len() >= 8 { 2 } else { 1 };
+        self.known
+            .iter()
+            .filter(|k| k.len() >= 4 && k.len().abs_diff(w.len()) <= limit)
+            .map(|k| (strsim::damerau_levenshtein(w, k), k))
+            .filter(|(d, _)| *d <= limit)
+            .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
+            .map(|(_, k)| k.clone())
+    }
+
+    /// How well a tool's examples explain the question's features, 0–1: the best single
+    /// example (cosine) blended with how much of the question the tool's words cover.
+    pub fn score(&self, p: &Profile, q: &[String]) -> f32 {
+        let w = |f: &String| self.idf.get(f).copied().unwrap_or(0.0);
+        let qn: f32 = q.iter().map(|f| w(f) * w(f)).sum::<f32>().sqrt();
+        if qn == 0.0 {
+            return 0.0;
+        }
+        let best = p
+            .examples
+            .iter()
+            .map(|e| {
+                let en: f32 = e.iter().map(|f| w(f) * w(f)).sum::<f32>().sqrt();
+                let dot: f32 = q
+                    .iter()
+                    .filter(|f| e.contains(f))
+                    .map(|f| w(f) * w(f))
+                    .sum();
+                if en == 0.0 { 0.0 } else { dot / (en * qn) }
+            })
+            .fold(0.0, f32::max);
+        let covered: f32 = q
+            .iter()
+            .filter(|f| p.union.contains(*f))
+            .map(|f| w(f) * w(f))
+            .sum::<f32>()
+            .sqrt();
+        0.6 * best + 0.4 * covered / qn
+    }
+}

@@ -1,0 +1,569 @@
+//! Question understanding: a question plus the thread's recent turns become a structured
+//! reading — the entities it names, linked to the organisation's own names; the time
+//! window; the shape (comparison, superlative, top-N); and the tools that could answer
+//! it, scored against their example phrasings. Routing, the offline model's tool choice
+//! and its arguments all read this one `Understanding`; the model path gets it as
+//! context. Pure functions over a `Lexicon` (from config) and a `Vocabulary` (from the
+//! stores): no I/O, microseconds per question.
+
+pub mod lexicon;
+pub mod text;
+pub mod time;
+pub mod vocab;
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+pub use lexicon::{Lexicon, Profile, Slot};
+pub use time::{Calendar, Window};
+pub use vocab::{How, Kind, Mention, Vocabulary};
+
+/// A tool's score at or above this answers the question; below it, nothing does.
+pub const ACCEPT: f32 = 0.22;
+
+/// One earlier exchange of the thread.
+#[derive(Debug, Clone, Default)]
+pub struct Turn {
+    pub question: String,
+    pub answer: String,
+}
+
+/// Which end of a ranking the question wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    Most,
+    Least,
+}
+
+/// A tool that could answer, and how well.
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    pub tool: String,
+    pub score: f32,
+    /// Required arguments the question leaves empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+}
+
+/// The structured reading of one question.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Understanding {
+    pub question: String,
+    pub mentions: Vec<Mention>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<Window>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age_days: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<Order>,
+    /// Two or more entities to set side by side ("Mobile vs Platform").
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub compare: bool,
+    /// Asks to change data; eng-intel only reads.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub refuse: bool,
+    /// Reuses the previous turn's reading (a follow-up).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub follow_up: bool,
+    /// "Which of them…": only these people, from the previous answer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub among: Vec<String>,
+    /// Best first.
+    pub candidates: Vec<Candidate>,
+    pub features: Vec<String>,
+    /// Folded stems of the question's words (for choice arguments).
+    #[serde(skip)]
+    stems: Vec<String>,
+}
+
+const HE_SHE: &[&str] = &[
+    "he", "she", "him", "her", "his", "hers", "himself", "herself",
+];
+const THEY_IT: &[&str] = &[
+    "they", "them", "their", "theirs", "it", "its", "there", "that", "same",
+];
+const MOST: &[&str] = &[
+    "most", "highest", "largest", "biggest", "top", "max", "maximum", "longest", "slowest",
+    "busiest", "worst", "more", "greatest", "heaviest",
+];
+const LEAST: &[&str] = &[
+    "least", "lowest", "fewest", "smallest", "min", "minimum", "shortest", "fastest", "best",
+    "less", "lightest",
+];
+const COMPARE: &[&str] = &[
+    "vs",
+    "versus",
+    "compare",
+    "compared",
+    "comparing",
+    "comparison",
+    "against",
+    "between",
+];
+
+impl Understanding {
+    /// Reads `question` in the light of the thread's earlier `turns` (oldest first).
+    pub fn read(
+        question: &str,
+        turns: &[Turn],
+        lex: &Lexicon,
+        vocab: &Vocabulary,
+    ) -> Understanding {
+        let prior = turns.split_last().map(|(last, earlier)| {
+            let earlier = &earlier[earlier.len().saturating_sub(2)..];
+            (
+                Understanding::read(&last.question, earlier, lex, vocab),
+                last.answer.as_str(),
+            )
+        });
+        let mut u = Understanding::parse(question, lex, vocab);
+        if let Some((prior, answer)) = prior {
+            u.follow(&prior, answer, lex, vocab);
+        }
+        u.rank(lex);
+        u
+    }
+
+    /// The question alone: tokens, names, time, shape, features.
+    fn parse(question: &str, lex: &Lexicon, vocab: &Vocabulary) -> Understanding {
+        let tokens = text::tokens(question);
+        let mut used = vec![false; tokens.len()];
+        let mut u = Understanding {
+            question: question.to_string(),
+            ..Default::default()
+        };
+        let cal = vocab
+            .calendar
+            .clone()
+            .unwrap_or_else(|| Calendar::at(crate::org::as_of()));
+        if let Some(f) = time::window(&tokens, &cal) {
+            used[f.tokens.clone()].iter_mut().for_each(|x| *x = true);
+            u.window = Some(f.value);
+        }
+        if let Some(f) = time::age_days(&tokens) {
+            used[f.tokens.clone()].iter_mut().for_each(|x| *x = true);
+            u.age_days = Some(f.value);
+        }
+        // Words that are no names: time words, and the examples' words when a name is unsure.
+        let free: Vec<text::Token> = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let mut t = t.clone();
+                if used[i] {
+                    t.word = String::from("\u{0}");
+                }
+                t
+            })
+            .collect();
+        u.mentions = vocab
+            .link(&free, &lex.synonyms, &lex.known)
+            .into_iter()
+            .filter(|m| {
+                m.kind.is_some() || vocab.is_empty() || !lex.known.contains(&text::fold(&m.name))
+            })
+            .collect();
+        let words: Vec<&str> = tokens.iter().map(|t| t.word.as_str()).collect();
+        let has = |set: &[&str]| words.iter().any(|w| set.contains(w));
+        u.compare = has(COMPARE) || words.windows(2).any(|w| w == ["or", "or"]);
+        u.order = if has(MOST) {
+            Some(Order::Most)
+        } else if has(LEAST) {
+            Some(Order::Least)
+        } else {
+            None
+        };
+        u.top = words.windows(2).find_map(|w| match w {
+            ["top", n] | ["first", n] => n.parse().ok(),
+            [n, "most" | "biggest" | "largest" | "top"] => n.parse().ok(),
+            _ => None,
+        });
+        u.refuse = refuses(&words, lex);
+        // Features: entity placeholders where names stood, corrected words elsewhere.
+        let mut seq: Vec<Option<String>> = Vec::new();
+        let mut i = 0;
+        while i < tokens.len() {
+            if let Some(m) = u.mentions.iter().find(|m| m.tokens.start == i) {
+                seq.push(m.kind.map(|k| format!("{{{}}}", k.as_str())));
+                i = m.tokens.end.max(i + 1);
+                continue;
+            }
+            if used[i] {
+                seq.push(None);
+            } else {
+                let w = &tokens[i].word;
+                seq.push(Some(lex.correct(w).unwrap_or_else(|| w.clone())));
+            }
+            i += 1;
+        }
+        u.stems = seq
+            .iter()
+            .flatten()
+            .filter(|w| !w.starts_with('{'))
+            .map(|w| text::stem(w))
+            .collect();
+        u.features = lex.features(&seq);
+        u
+    }
+
+    /// Fills what a follow-up leaves out from the previous turn: "and her manager?",
+    /// "what about the Data team?", "how about last month?", "which of them are on call?".
+    fn follow(&mut self, prior: &Understanding, answer: &str, lex: &Lexicon, vocab: &Vocabulary) {
+        let words: Vec<String> = text::tokens(&self.question)
+            .into_iter()
+            .map(|t| t.word)
+            .collect();
+        let has = |set: &[&str]| words.iter().any(|w| set.contains(&w.as_str()));
+        let in_answer: Vec<Mention> = vocab.link(&text::tokens(answer), &lex.synonyms, &lex.known);
+        let answer_people: Vec<String> = unique(
+            in_answer
+                .iter()
+                .filter(|m| m.kind == Some(Kind::Person))
+                .map(|m| m.name.clone()),
+        );
+        let which_of = words.windows(2).any(|w| {
+            matches!(w[0].as_str(), "of" | "among")
+                && matches!(w[1].as_str(), "them" | "those" | "these" | "they")
+        });
+        if which_of && !answer_people.is_empty() {
+            self.among = answer_people.clone();
+            self.follow_up = true;
+        }
+        let kinds_here: HashSet<Kind> = self.mentions.iter().filter_map(|m| m.kind).collect();
+        if has(HE_SHE) && !kinds_here.contains(&Kind::Person) {
+            // The person the last exchange was about: named in the question, else answered.
+            let person = prior
+                .mentions
+                .iter()
+                .find(|m| m.kind == Some(Kind::Person))
+                .map(|m| m.name.clone())
+                .or_else(|| answer_people.first().cloned());
+            if let Some(name) = person {
+                self.mentions.push(remembered(Kind::Person, name));
+                self.follow_up = true;
+            }
+        }
+        let elliptical = words
+            .first()
+            .is_some_and(|w| matches!(w.as_str(), "and" | "also" | "same" | "or"))
+            || words.windows(2).any(|w| {
+                matches!(
+                    (w[0].as_str(), w[1].as_str()),
+                    ("what" | "how", "about") | ("same", "for")
+                )
+            })
+            || self
+                .features
+                .iter()
+                .filter(|f| !f.starts_with('{') && !f.contains(' '))
+                .count()
+                <= 1;
+        if has(THEY_IT) || elliptical {
+            // Names of kinds this question does not mention carry over.
+            for m in &prior.mentions {
+                if let Some(k) = m.kind
+                    && !self.mentions.iter().any(|x| x.kind == Some(k))
+                    && (elliptical || !self.mentions.iter().any(|x| x.kind.is_some()))
+                {
+                    self.mentions.push(remembered(k, m.name.clone()));
+                    self.follow_up = true;
+                }
+            }
+        }
+        if elliptical {
+            if self.window.is_none() {
+                self.window = prior.window.clone();
+            }
+            if self.order.is_none() {
+                self.order = prior.order;
+            }
+            // The previous question's words, so the previous tool wins again.
+            if let Some(best) = prior.candidates.first().filter(|c| c.score >= ACCEPT) {
+                self.features.extend(
+                    prior
+                        .features
+                        .iter()
+                        .filter(|f| !f.starts_with('{'))
+                        .cloned(),
+                );
+                self.features.sort_unstable();
+                self.features.dedup();
+                self.stems.extend(prior.stems.iter().cloned());
+                self.follow_up = true;
+                let _ = best;
+            }
+        }
+        if self.follow_up {
+            // Placeholders for the names that came from memory.
+            for m in &self.mentions {
+                if let Some(k) = m.kind {
+                    let f = format!("{{{}}}", k.as_str());
+                    if !self.features.contains(&f) {
+                        self.features.push(f);
+                    }
+                }
+            }
+            self.features.sort_unstable();
+        }
+    }
+
+    /// Scores every tool; required arguments left empty are noted.
+    fn rank(&mut self, lex: &Lexicon) {
+        let kinds: HashSet<Kind> = self.mentions.iter().filter_map(|m| m.kind).collect();
+        let unknown = self.mentions.iter().any(|m| m.kind.is_none());
+        let mut out: Vec<Candidate> = lex
+            .profiles
+            .iter()
+            .map(|p| {
+                let mut score = lex.score(p, &self.features);
+                for k in &kinds {
+                    score += if p.takes_kind(*k) { 0.05 } else { -0.06 };
+                }
+                if self.window.is_some() {
+                    score += if p.takes(Slot::Window) { 0.03 } else { -0.03 };
+                }
+                let missing: Vec<String> = p
+                    .slots
+                    .iter()
+                    .filter(|s| s.required && !self.fills(s.slot, unknown))
+                    .map(|s| s.arg.clone())
+                    .collect();
+                if !missing.is_empty() {
+                    score -= 0.1;
+                }
+                Candidate {
+                    tool: p.tool.clone(),
+                    score,
+                    missing,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.tool.cmp(&b.tool))
+        });
+        self.candidates = out;
+    }
+
+    fn fills(&self, slot: Slot, unknown: bool) -> bool {
+        match slot {
+            Slot::Entity(k) => {
+                self.mentions.iter().any(|m| m.kind == Some(k))
+                    || (unknown
+                        && matches!(k, Kind::Person | Kind::Team | Kind::Skill | Kind::Service))
+            }
+            Slot::Topic => {
+                unknown
+                    || self
+                        .mentions
+                        .iter()
+                        .any(|m| matches!(m.kind, Some(Kind::Skill | Kind::Service)))
+            }
+            Slot::Age => self.age_days.is_some(),
+            Slot::Top => self.top.is_some(),
+            Slot::Window | Slot::Text | Slot::Choice => true,
+        }
+    }
+
+    /// The best tool among `allowed` (a node's tools), if any answers well enough.
+    pub fn best<'a>(&'a self, allowed: impl Fn(&str) -> bool) -> Option<&'a Candidate> {
+        self.candidates
+            .iter()
+            .find(|c| allowed(&c.tool))
+            .filter(|c| c.score >= ACCEPT)
+    }
+
+    /// The `n` best tools among `allowed`, whatever their score (for "did you mean").
+    pub fn nearest(&self, allowed: impl Fn(&str) -> bool, n: usize) -> Vec<&Candidate> {
+        self.candidates
+            .iter()
+            .filter(|c| allowed(&c.tool) && c.score > 0.0)
+            .take(n)
+            .collect()
+    }
+
+    fn names(&self, kind: Kind) -> Vec<String> {
+        unique(
+            self.mentions
+                .iter()
+                .filter(|m| m.kind == Some(kind))
+                .map(|m| m.name.clone()),
+        )
+    }
+
+    fn unknown(&self) -> Option<String> {
+        self.mentions
+            .iter()
+            .find(|m| m.kind.is_none())
+            .map(|m| title_case(&m.name))
+    }
+
+    /// The calls that answer the question with `p`: one, or one per entity when the
+    /// question names several of a kind the tool takes one of ("Mobile vs Platform",
+    /// "Go and Kafka"). `schema` is the tool's argument schema.
+    pub fn calls(
+        &self,
+        p: &Profile,
+        schema: &Value,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<Map<String, Value>> {
+        let props = schema.get("properties").and_then(Value::as_object);
+        let has = |a: &str| props.is_some_and(|p| p.contains_key(a));
+        let mut base = Map::new();
+        let mut fan: Option<(String, Vec<String>)> = None;
+        for s in &p.slots {
+            let values: Vec<String> = match s.slot {
+                Slot::Entity(k) => {
+                    let mut v = self.names(k);
+                    if v.is_empty()
+                        && s.required
+                        && let Some(u) = self.unknown()
+                    {
+                        v.push(u);
+                    }
+                    v
+                }
+                Slot::Topic => {
+                    let mut v = self.names(Kind::Skill);
+                    v.extend(self.names(Kind::Service));
+                    if v.is_empty()
+                        && let Some(u) = self.unknown()
+                    {
+                        v.push(u);
+                    }
+                    v
+                }
+                Slot::Window => continue,
+                Slot::Age => {
+                    if let Some(d) = self.age_days {
+                        base.insert(s.arg.clone(), json!(d));
+                    }
+                    continue;
+                }
+                Slot::Top => {
+                    if let Some(n) = self.top {
+                        base.insert(s.arg.clone(), json!(n));
+                    }
+                    continue;
+                }
+                Slot::Text => {
+                    base.insert(s.arg.clone(), json!(self.question.trim()));
+                    continue;
+                }
+                Slot::Choice => {
+                    let options = props
+                        .and_then(|p| p.get(&s.arg))
+                        .and_then(|a| a.get("enum"))
+                        .and_then(Value::as_array);
+                    if let Some(v) = options.and_then(|o| self.choose(o)) {
+                        base.insert(s.arg.clone(), v);
+                    }
+                    continue;
+                }
+            };
+            match values.len() {
+                0 => {}
+                1 => {
+                    base.insert(s.arg.clone(), json!(values[0]));
+                }
+                _ if fan.is_none() => fan = Some((s.arg.clone(), values)),
+                _ => {
+                    base.insert(s.arg.clone(), json!(values[0]));
+                }
+            }
+        }
+        if let Some(w) = &self.window {
+            if has("since") {
+                let (a, b) = w.dates();
+                base.insert("since".into(), json!(a.to_string()));
+                if has("until") {
+                    base.insert("until".into(), json!(b.to_string()));
+                }
+            } else if has("days") && (now - w.end).num_hours().abs() < 24 {
+                base.insert("days".into(), json!(w.span_days().max(1)));
+            }
+        }
+        match fan {
+            None => vec![base],
+            Some((arg, values)) => values
+                .into_iter()
+                .map(|v| {
+                    let mut m = base.clone();
+                    m.insert(arg.clone(), json!(v));
+                    m
+                })
+                .collect(),
+        }
+    }
+
+    /// The enum value whose words the question uses most ("failed deployments" →
+    /// failed_deployments), a word matching when one is a prefix of the other.
+    fn choose(&self, options: &[Value]) -> Option<Value> {
+        let matches = |a: &str, b: &str| {
+            a == b || (a.len().min(b.len()) >= 4 && (a.starts_with(b) || b.starts_with(a)))
+        };
+        options
+            .iter()
+            .filter_map(|o| {
+                let s = o.as_str()?;
+                let words: Vec<String> = s
+                    .split(['_', ' ', '-'])
+                    .map(|w| text::stem(&text::fold(w)))
+                    .collect();
+                let hit = words
+                    .iter()
+                    .filter(|w| self.stems.iter().any(|q| matches(q, w)))
+                    .count();
+                (hit > 0).then_some((hit, -(words.len() as i64), o))
+            })
+            .max_by_key(|(hit, len, _)| (*hit, *len))
+            .map(|(_, _, o)| o.clone())
+    }
+}
+
+fn remembered(kind: Kind, name: String) -> Mention {
+    Mention {
+        kind: Some(kind),
+        name,
+        tokens: 0..0,
+        how: How::Exact,
+        possessive: false,
+    }
+}
+
+fn unique(it: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in it {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+fn title_case(s: &str) -> String {
+    s.split(' ')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<String>>()
+        .join(" ")
+}
+
+/// A request to change data: a refusal phrase from the vocabulary ("truncate", "drop table").
+fn refuses(words: &[&str], lex: &Lexicon) -> bool {
+    (0..words.len()).any(|i| {
+        lex.is_refusal_word(words[i])
+            || (i + 1 < words.len()
+                && lex.is_refusal_word(&format!("{} {}", words[i], words[i + 1])))
+    })
+}

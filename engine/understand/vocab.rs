@@ -1,0 +1,566 @@
+//! The organisation's own names — people, teams, services, skills, projects, titles —
+//! read from the stores, and entity linking: finding them in a question however it
+//! spells them (any case, without accents, a first name only one person has, "ledger"
+//! for ledger-service, a declared synonym, a typo within a small edit distance).
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+use strsim::damerau_levenshtein;
+
+use super::text::{self, Token};
+use super::time::Calendar;
+
+/// What a name names; also the entity slot types tools declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Person,
+    Team,
+    Service,
+    Skill,
+    Project,
+    Title,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::Person,
+        Kind::Team,
+        Kind::Service,
+        Kind::Skill,
+        Kind::Project,
+        Kind::Title,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Person => "person",
+            Kind::Team => "team",
+            Kind::Service => "service",
+            Kind::Skill => "skill",
+            Kind::Project => "project",
+            Kind::Title => "title",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// How a mention was recognised, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum How {
+    Exact,
+    Synonym,
+    /// A first or last name, or a service without its "-service"/"-api" suffix.
+    Partial,
+    Typo,
+    /// A capitalised name the organisation does not have (kept for the error message).
+    Unknown,
+}
+
+/// One entity a question names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Mention {
+    /// None for an unknown capitalised name.
+    pub kind: Option<Kind>,
+    pub name: String,
+    #[serde(skip)]
+    pub tokens: Range<usize>,
+    pub how: How,
+    /// Written with a possessive 's ("Sofia's manager").
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub possessive: bool,
+}
+
+/// Names by kind, and every way to say each one.
+#[derive(Debug, Default, Clone)]
+pub struct Vocabulary {
+    names: Vec<(Kind, String)>,
+    /// Folded word sequence → candidates (index into `names`, how).
+    forms: HashMap<Vec<String>, Vec<(usize, How)>>,
+    by_name: HashMap<String, usize>,
+    longest: usize,
+    pub calendar: Option<Calendar>,
+}
+
+/// Words a service name ends with that people leave out ("the ledger" for ledger-service).
+const SERVICE_SUFFIXES: &[&str] = &["service", "api", "app", "svc", "server", "engine"];
+/// Words after a bare service name that say "this is the service".
+const SERVICE_CUES: &[&str] = &[
+    "service", "services", "svc", "api", "app", "repo", "codebase",
+];
+
+fn words(name: &str) -> Vec<String> {
+    text::tokens(name).into_iter().map(|t| t.word).collect()
+}
+
+impl Vocabulary {
+    pub fn new(names: Vec<(Kind, String)>, calendar: Option<Calendar>) -> Vocabulary {
+        let mut v = Vocabulary {
+            names,
+            calendar,
+            ..Default::default()
+        };
+        let mut partial: HashMap<Vec<String>, Vec<usize>> = HashMap::new();
+        for (i, (kind, name)) in v.names.iter().enumerate() {
+            let w = words(name);
+            if w.is_empty() {
+                continue;
+            }
+            v.by_name.entry(text::fold(name)).or_insert(i);
+            v.forms.entry(w.clone()).or_default().push((i, How::Exact));
+            match kind {
+                Kind::Person if w.len() >= 2 => {
+                    partial.entry(vec![w[0].clone()]).or_default().push(i);
+                    partial
+                        .entry(vec![w[w.len() - 1].clone()])
+                        .or_default()
+                        .push(i);
+                }
+                Kind::Service => {
+                    let mut core = w.clone();
+                    while core.len() > 1
+                        && SERVICE_SUFFIXES.contains(&core[core.len() - 1].as_str())
+                    {
+                        core.pop();
+                        partial.entry(core.clone()).or_default().push(i);
+                    }
+                }
+                Kind::Project => {
+                    let sig: Vec<String> = w
+                        .iter()
+                        .filter(|x| !text::is_stopword(x) && x.as_str() != "project")
+                        .cloned()
+                        .collect();
+                    for pair in sig.windows(2) {
+                        partial.entry(pair.to_vec()).or_default().push(i);
+                    }
+                    if sig.len() >= 3 {
+                        partial
+                            .entry(vec![sig[0].clone(), sig[sig.len() - 1].clone()])
+                            .or_default()
+                            .push(i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        // A partial form counts only when one name has it; exact forms always win.
+        for (form, mut ids) in partial {
+            ids.sort_unstable();
+            ids.dedup();
+            if let [one] = ids.as_slice()
+                && !v.forms.contains_key(&form)
+            {
+                v.forms.insert(form, vec![(*one, How::Partial)]);
+            } else if ids.len() > 1 && !v.forms.contains_key(&form) {
+                // Several of one kind share it ("Alex"): prefer none; of different kinds,
+                // the earlier kind (a person's name over a project's word).
+                let kinds: HashSet<Kind> = ids.iter().map(|i| v.names[*i].0).collect();
+                if kinds.len() == ids.len()
+                    && let Some(best) = ids.iter().min_by_key(|i| v.names[**i].0)
+                {
+                    v.forms.insert(form, vec![(*best, How::Partial)]);
+                }
+            }
+        }
+        v.longest = v.forms.keys().map(Vec::len).max().unwrap_or(0);
+        v
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Every name of a kind, in load order.
+    pub fn all(&self, kind: Kind) -> impl Iterator<Item = &str> {
+        self.names
+            .iter()
+            .filter(move |(k, _)| *k == kind)
+            .map(|(_, n)| n.as_str())
+    }
+
+    /// The stored spelling and kind of a name, any case or accents.
+    pub fn lookup(&self, name: &str) -> Option<(Kind, &str)> {
+        self.by_name
+            .get(&text::fold(name))
+            .map(|&i| (self.names[i].0, self.names[i].1.as_str()))
+    }
+
+    fn pick(&self, cands: &[(usize, How)]) -> Option<(usize, How)> {
+        cands
+            .iter()
+            .min_by_key(|(i, how)| (*how, self.names[*i].0))
+            .copied()
+    }
+
+    /// The entities in `tokens`, longest match first, left to right. `synonyms` maps a
+    /// folded phrase to a stored name; `known` are words the tools' examples use, never
+    /// read as a misspelt name.
+    pub fn link(
+        &self,
+        tokens: &[Token],
+        synonyms: &HashMap<Vec<String>, String>,
+        known: &HashSet<String>,
+    ) -> Vec<Mention> {
+        let words: Vec<&str> = tokens.iter().map(|t| t.word.as_str()).collect();
+        let syn_longest = synonyms.keys().map(Vec::len).max().unwrap_or(0);
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < words.len() {
+            if let Some(m) = self.link_at(tokens, &words, i, synonyms, syn_longest) {
+                i = m.tokens.end;
+                out.push(m);
+            } else {
+                i += 1;
+            }
+        }
+        self.link_typos(tokens, &words, known, &mut out);
+        out.sort_by_key(|m| m.tokens.start);
+        // "Sofai Rossi": a misspelt first name beside the last name is one mention.
+        out.dedup_by(|next, prev| {
+            let same = prev.name == next.name && prev.tokens.end == next.tokens.start;
+            if same {
+                prev.tokens.end = next.tokens.end;
+                prev.how = prev.how.max(next.how);
+                prev.possessive = next.possessive;
+            }
+            same
+        });
+        unknown_names(tokens, known, &mut out);
+        out.sort_by_key(|m| m.tokens.start);
+        out
+    }
+
+    fn link_at(
+        &self,
+        tokens: &[Token],
+        words: &[&str],
+        i: usize,
+        synonyms: &HashMap<Vec<String>, String>,
+        syn_longest: usize,
+    ) -> Option<Mention> {
+        let longest = self.longest.max(syn_longest).min(words.len() - i);
+        for n in (1..=longest).rev() {
+            let key: Vec<String> = words[i..i + n].iter().map(|s| s.to_string()).collect();
+            let span = i..i + n;
+            if let Some(target) = synonyms.get(&key)
+                && let Some(&idx) = self.by_name.get(&text::fold(target))
+            {
+                return Some(self.mention(tokens, idx, span, How::Synonym));
+            }
+            let Some((idx, how)) = self.forms.get(&key).and_then(|c| self.pick(c)) else {
+                continue;
+            };
+            let (kind, name) = &self.names[idx];
+            // Two-letter names ("Go", "ML", "UI") only as written: "go" is a verb.
+            if n == 1 && key[0].len() <= 2 && !original_matches(tokens, i, name) {
+                continue;
+            }
+            if n == 1 && text::is_stopword(&key[0]) && !tokens[i].capital {
+                continue;
+            }
+            // "payments" alone is the team; "the payments service" the service.
+            if *kind != Kind::Service
+                && let Some(cue) = words.get(i + n)
+                && SERVICE_CUES.contains(cue)
+                && let Some(svc) = self.service_with_core(&key)
+            {
+                return Some(self.mention(tokens, svc, i..i + n + 1, How::Partial));
+            }
+            let mut m = self.mention(tokens, idx, span, how);
+            if *kind == Kind::Service
+                && how == How::Partial
+                && let Some(cue) = words.get(i + n)
+                && SERVICE_CUES.contains(cue)
+            {
+                m.tokens.end += 1;
+            }
+            return Some(m);
+        }
+        None
+    }
+
+    /// A service whose name without its suffix is `core`.
+    fn service_with_core(&self, core: &[String]) -> Option<usize> {
+        let mut found = self.names.iter().enumerate().filter(|(_, (k, n))| {
+            *k == Kind::Service && {
+                let w = words(n);
+                w.len() > core.len()
+                    && w[..core.len()] == *core
+                    && w[core.len()..]
+                        .iter()
+                        .all(|x| SERVICE_SUFFIXES.contains(&x.as_str()))
+            }
+        });
+        match (found.next(), found.next()) {
+            (Some((i, _)), None) => Some(i),
+            _ => None,
+        }
+    }
+
+    fn mention(&self, tokens: &[Token], idx: usize, span: Range<usize>, how: How) -> Mention {
+        let (kind, name) = &self.names[idx];
+        Mention {
+            kind: Some(*kind),
+            name: name.clone(),
+            possessive: tokens[span.end - 1].possessive,
+            tokens: span,
+            how,
+        }
+    }
+
+    /// Misspelt names among the words nothing else explains: one or two words within
+    /// one edit (two for long names) of a name's form.
+    fn link_typos(
+        &self,
+        tokens: &[Token],
+        words: &[&str],
+        known: &HashSet<String>,
+        out: &mut Vec<Mention>,
+    ) {
+        let taken = |i: usize, out: &Vec<Mention>| out.iter().any(|m| m.tokens.contains(&i));
+        let free = |i: usize, out: &Vec<Mention>| {
+            !taken(i, out)
+                && words[i].len() >= 4
+                && !text::is_stopword(words[i])
+                && !known.contains(words[i])
+                && !known.contains(&text::stem(words[i]))
+                && words[i].chars().all(|c| c.is_alphabetic())
+        };
+        let mut i = 0;
+        while i < words.len() {
+            let mut best: Option<(usize, usize, usize)> = None; // (distance, idx, n)
+            for n in [2usize, 1] {
+                if i + n > words.len() || !(i..i + n).all(|j| free(j, out)) {
+                    continue;
+                }
+                let asked = words[i..i + n].join(" ");
+                let limit = if asked.len() >= 8 { 2 } else { 1 };
+                for (form, cands) in &self.forms {
+                    if form.len() != n {
+                        continue;
+                    }
+                    let f = form.join(" ");
+                    if f.len() < 4 || f.len().abs_diff(asked.len()) > limit {
+                        continue;
+                    }
+                    let d = damerau_levenshtein(&asked, &f);
+                    if d <= limit
+                        && let Some((idx, _)) = self.pick(cands)
+                        && best.is_none_or(|(bd, bi, _)| {
+                            (d, self.names[idx].0) < (bd, self.names[bi].0)
+                        })
+                    {
+                        best = Some((d, idx, n));
+                    }
+                }
+                if best.is_some() {
+                    break;
+                }
+            }
+            if let Some((_, idx, n)) = best {
+                out.push(self.mention(tokens, idx, i..i + n, How::Typo));
+                i += n;
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+/// The token written exactly as the name (case and all), for two-letter names.
+fn original_matches(tokens: &[Token], i: usize, name: &str) -> bool {
+    tokens[i].capital
+        && tokens[i].word == text::fold(name)
+        && name.chars().next().is_some_and(char::is_uppercase)
+}
+
+/// Capitalised words nothing else explains, not at the start of the question: a name
+/// the organisation does not have, kept so the answer can say so.
+fn unknown_names(tokens: &[Token], known: &HashSet<String>, out: &mut Vec<Mention>) {
+    let taken = |i: usize, out: &Vec<Mention>| out.iter().any(|m| m.tokens.contains(&i));
+    let mut i = 1;
+    while i < tokens.len() {
+        let cap = |j: usize| {
+            tokens[j].capital
+                && !taken(j, out)
+                && !text::is_stopword(&tokens[j].word)
+                && !known.contains(&tokens[j].word)
+                && !tokens[j].word.chars().all(|c| c.is_ascii_digit())
+                && tokens[j].word.len() > 1
+        };
+        if cap(i) {
+            let start = i;
+            while i < tokens.len() && cap(i) && i - start < 3 {
+                i += 1;
+            }
+            let name = tokens[start..i]
+                .iter()
+                .map(|t| t.word.clone())
+                .collect::<Vec<_>>()
+                .join(" ");
+            out.push(Mention {
+                kind: None,
+                name,
+                possessive: tokens[i - 1].possessive,
+                tokens: start..i,
+                how: How::Unknown,
+            });
+        } else {
+            i += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vocab() -> Vocabulary {
+        let mut names = vec![];
+        for n in [
+            "Sofia Rossi",
+            "Kenji Tanaka",
+            "Zoë Müller",
+            "Alex Kumar",
+            "Alex Brown",
+            "Priya Sharma",
+        ] {
+            names.push((Kind::Person, n.to_string()));
+        }
+        for n in ["Platform", "Data", "Payments", "Mobile"] {
+            names.push((Kind::Team, n.to_string()));
+        }
+        for n in [
+            "ledger-service",
+            "payments-api",
+            "api-gateway",
+            "android-app",
+        ] {
+            names.push((Kind::Service, n.to_string()));
+        }
+        for n in [
+            "Go",
+            "Kafka",
+            "Python",
+            "Kubernetes",
+            "Machine Learning",
+            "CI/CD",
+        ] {
+            names.push((Kind::Skill, n.to_string()));
+        }
+        names.push((Kind::Project, "Ledger v2 migration".into()));
+        names.push((Kind::Title, "Director of Engineering".into()));
+        Vocabulary::new(names, None)
+    }
+
+    fn link(q: &str) -> Vec<(Option<Kind>, String, How)> {
+        let syn: HashMap<Vec<String>, String> = [("golang", "Go"), ("k8s", "Kubernetes")]
+            .into_iter()
+            .map(|(a, b)| (words(a), b.to_string()))
+            .collect();
+        let known: HashSet<String> = ["deploy", "deployment", "manager", "team", "incident"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        vocab()
+            .link(&text::tokens(q), &syn, &known)
+            .into_iter()
+            .map(|m| (m.kind, m.name, m.how))
+            .collect()
+    }
+
+    fn one(kind: Kind, name: &str, how: How) -> Vec<(Option<Kind>, String, How)> {
+        vec![(Some(kind), name.to_string(), how)]
+    }
+
+    #[test]
+    fn names_as_people_say_them() {
+        assert_eq!(
+            link("change failure rate for the data team"),
+            one(Kind::Team, "Data", How::Exact)
+        );
+        assert_eq!(
+            link("show deployments of the ledger service"),
+            one(Kind::Service, "ledger-service", How::Exact)
+        );
+        assert_eq!(
+            link("show deployments of ledger service"),
+            one(Kind::Service, "ledger-service", How::Exact)
+        );
+        assert_eq!(
+            link("deploys of ledger"),
+            one(Kind::Service, "ledger-service", How::Partial)
+        );
+        assert_eq!(
+            link("Who is Zoë Müller?"),
+            one(Kind::Person, "Zoë Müller", How::Exact)
+        );
+        assert_eq!(
+            link("who is zoe muller"),
+            one(Kind::Person, "Zoë Müller", How::Exact)
+        );
+        assert_eq!(
+            link("what is sofia working on"),
+            one(Kind::Person, "Sofia Rossi", How::Partial)
+        );
+        assert_eq!(
+            link("Sofia's manager"),
+            one(Kind::Person, "Sofia Rossi", How::Partial)
+        );
+        assert_eq!(
+            link("who is Sofai Rossi"),
+            one(Kind::Person, "Sofia Rossi", How::Typo)
+        );
+        assert_eq!(
+            link("lead time of the paymnts team"),
+            one(Kind::Team, "Payments", How::Typo)
+        );
+        assert_eq!(
+            link("the payments service"),
+            one(Kind::Service, "payments-api", How::Partial)
+        );
+        assert_eq!(
+            link("payments incidents"),
+            one(Kind::Team, "Payments", How::Exact)
+        );
+        assert_eq!(
+            link("anyone who knows golang"),
+            one(Kind::Skill, "Go", How::Synonym)
+        );
+        assert_eq!(
+            link("best k8s people"),
+            one(Kind::Skill, "Kubernetes", How::Synonym)
+        );
+        assert_eq!(
+            link("status of the ledger migration"),
+            one(Kind::Project, "Ledger v2 migration", How::Partial)
+        );
+        assert_eq!(
+            link("who is the director of engineering"),
+            one(Kind::Title, "Director of Engineering", How::Exact)
+        );
+    }
+
+    #[test]
+    fn short_names_only_as_written() {
+        assert_eq!(link("anyone who knows Go and Kafka?").len(), 2);
+        assert_eq!(
+            link("how did it go with kafka"),
+            one(Kind::Skill, "Kafka", How::Exact)
+        );
+        assert!(link("alex's projects").is_empty(), "two Alexes: no guess");
+    }
+
+    #[test]
+    fn unknown_capitalised_names_are_kept() {
+        assert_eq!(
+            link("who is Jane Doe"),
+            vec![(None, "jane doe".to_string(), How::Unknown)]
+        );
+    }
+}
