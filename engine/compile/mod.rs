@@ -57,6 +57,9 @@ pub struct Route {
     pub description: String,
     pub intents: Vec<Regex>,
     pub to: NodeIndex,
+    /// The tools the agents behind this route may call, so a question the
+    /// understanding stage gives to a tool goes to the route that has it.
+    pub tools: Vec<String>,
 }
 
 pub enum Kind {
@@ -175,9 +178,10 @@ pub fn compile(project: Project) -> Result<CompiledSet, Report> {
             tools.insert(name.clone(), Arc::new(def));
         }
     }
+    let reach = agent_tools(&project);
     let mut graphs = BTreeMap::new();
     for doc in &project.graphs {
-        let g = compile_graph(doc, &tools, &mut env);
+        let g = compile_graph(doc, &tools, &reach, &mut env);
         graphs.insert(g.name.clone(), Arc::new(g));
     }
     let lexicon = match &project.tools {
@@ -221,9 +225,46 @@ fn add(env: &mut minijinja::Environment<'static>, name: String, text: &str) {
         .expect("validated template compiles");
 }
 
+/// Per graph, the tools its agents (and the agents of the graphs it runs) may call.
+fn agent_tools(project: &Project) -> HashMap<String, Vec<String>> {
+    fn visit(
+        name: &str,
+        specs: &HashMap<&str, &GraphSpec>,
+        seen: &mut Vec<String>,
+        out: &mut Vec<String>,
+    ) {
+        if seen.iter().any(|s| s == name) {
+            return;
+        }
+        seen.push(name.to_string());
+        let Some(spec) = specs.get(name) else { return };
+        for node in spec.nodes.values() {
+            match &node.kind {
+                NodeKind::Agent { tools, .. } => out.extend(tools.iter().cloned()),
+                NodeKind::Subgraph { graph, .. } => visit(graph, specs, seen, out),
+                _ => {}
+            }
+        }
+    }
+    let specs: HashMap<&str, &GraphSpec> = project
+        .graphs
+        .iter()
+        .map(|d| (d.spec.name.as_str(), &d.spec))
+        .collect();
+    specs
+        .keys()
+        .map(|name| {
+            let mut out = Vec::new();
+            visit(name, &specs, &mut Vec::new(), &mut out);
+            (name.to_string(), out)
+        })
+        .collect()
+}
+
 fn compile_graph(
     doc: &Doc<GraphSpec>,
     tools: &BTreeMap<String, Arc<ToolDef>>,
+    reach: &HashMap<String, Vec<String>>,
     env: &mut minijinja::Environment<'static>,
 ) -> CompiledGraph {
     let spec = &doc.spec;
@@ -291,6 +332,13 @@ fn compile_graph(
                             .map(|i| Regex::new(i).expect("validated"))
                             .collect(),
                         to: index[r.to.as_str()],
+                        tools: match spec.nodes.get(&r.to).map(|n| &n.kind) {
+                            Some(NodeKind::Subgraph { graph, .. }) => {
+                                reach.get(graph).cloned().unwrap_or_default()
+                            }
+                            Some(NodeKind::Agent { tools, .. }) => tools.clone(),
+                            _ => Vec::new(),
+                        },
                     })
                     .collect();
                 let default = routes

@@ -75,6 +75,8 @@ pub struct ChatRequest<'a> {
     pub tools: &'a [Arc<ToolDef>],
     pub json: bool,
     pub purpose: Purpose<'a>,
+    /// The question as the understanding stage read it (entities, window, tool scores).
+    pub understanding: Option<&'a crate::understand::Understanding>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -22,6 +22,7 @@ use crate::compile::{CompiledGraph, CompiledSet, Kind, MapTarget, Node, ToolDef}
 use crate::config::spec::StateType;
 use crate::model::{ChatRequest, Message, Model, Purpose, Reply, Role, Usage};
 use crate::tools::{ToolError, ToolRunner};
+use crate::understand::{Turn, Understanding, Vocabulary};
 
 /// Why a run (or a node) stopped.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -74,6 +75,31 @@ impl RunError {
                 }
         )
     }
+}
+
+/// The thread's earlier exchanges, oldest first, from the state's history.
+fn turns(state: &State) -> Vec<Turn> {
+    let history: Vec<Message> = state
+        .vars
+        .get("history")
+        .and_then(|h| serde_json::from_value(h.clone()).ok())
+        .unwrap_or_default();
+    let mut out: Vec<Turn> = Vec::new();
+    for m in history {
+        match m.role {
+            Role::User => out.push(Turn {
+                question: m.content,
+                answer: String::new(),
+            }),
+            Role::Assistant if !m.content.is_empty() => {
+                if let Some(t) = out.last_mut() {
+                    t.answer = m.content;
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Named state keys of one graph run (question, history and thread_id included).
@@ -137,6 +163,9 @@ pub(super) struct Exec {
     started: Instant,
     usage: Mutex<Usage>,
     steps: AtomicUsize,
+    vocabulary: Arc<Vocabulary>,
+    /// The last question read, so the router and the agent read it once.
+    understood: Mutex<Option<Arc<Understanding>>>,
 }
 
 impl Exec {
@@ -151,7 +180,6 @@ impl Exec {
         Exec {
             set,
             model,
-            tools,
             watch: tx.clone(),
             out: Mutex::new(Out { seq: 0, tx }),
             run_id,
@@ -159,7 +187,27 @@ impl Exec {
             started: Instant::now(),
             usage: Mutex::new(Usage::default()),
             steps: AtomicUsize::new(0),
+            vocabulary: tools.vocabulary(),
+            understood: Mutex::new(None),
+            tools,
         }
+    }
+
+    /// The state's question read against the organisation's names and the thread.
+    fn understanding(&self, state: &State) -> Arc<Understanding> {
+        let q = state.question();
+        let mut slot = self.understood.lock().expect("understanding lock");
+        if let Some(u) = slot.as_ref().filter(|u| u.question == q) {
+            return u.clone();
+        }
+        let u = Arc::new(Understanding::read(
+            q,
+            &turns(state),
+            self.set.lexicon(),
+            &self.vocabulary,
+        ));
+        *slot = Some(u.clone());
+        u
     }
 
     fn emit(&self, event: Event) {
@@ -401,9 +449,17 @@ impl Exec {
                 tier,
             } => {
                 let q = state.question();
-                let by_rule = routes
-                    .iter()
-                    .position(|r| r.intents.iter().any(|re| re.is_match(q)));
+                // The route whose agents have the tool that reads the question best, then
+                // the routes' intents, then the model.
+                let u = self.understanding(state);
+                let by_rule = u
+                    .best(|_| true)
+                    .and_then(|c| routes.iter().position(|r| r.tools.contains(&c.tool)))
+                    .or_else(|| {
+                        routes
+                            .iter()
+                            .position(|r| r.intents.iter().any(|re| re.is_match(q)))
+                    });
                 let (chosen, method) = match by_rule {
                     Some(i) => (i, RouteMethod::Rules),
                     None => {
@@ -426,6 +482,7 @@ impl Exec {
                             tools: &[],
                             json: false,
                             purpose: Purpose::Route { routes },
+                            understanding: Some(&u),
                         };
                         let turn = self.chat(&node.name, req).await?;
                         let picked = match turn.reply {
@@ -490,6 +547,7 @@ impl Exec {
                     tools: &[],
                     json: *json,
                     purpose: Purpose::Complete,
+                    understanding: None,
                 };
                 let text = match self.chat(&node.name, req).await?.reply {
                     Reply::Text(t) => t,
@@ -641,9 +699,14 @@ impl Exec {
         max_turns: usize,
     ) -> Result<Step, RunError> {
         let tier = tier.or(state.str("model_tier")).unwrap_or("primary");
-        let system = self
+        let u = self.understanding(state);
+        let mut system = self
             .render(prompt, &state.ctx())
             .map_err(|e| node_err(&node.name, e, "template_error"))?;
+        if let Some(note) = u.note() {
+            system.push_str("\n\n");
+            system.push_str(&note);
+        }
         let mut messages = vec![Message::new(Role::System, system)];
         if let Some(h) = state
             .vars
@@ -678,6 +741,7 @@ impl Exec {
                 purpose: Purpose::Agent {
                     answer: &render_answer,
                 },
+                understanding: Some(&u),
             };
             match self.chat(&node.name, req).await?.reply {
                 Reply::Text(text) => {
@@ -724,10 +788,13 @@ impl Exec {
                             }
                             Some(tool) => {
                                 match self.call_tool(tool, call.args.clone(), state).await {
-                                    Ok(v) => (
-                                        v.to_string(),
-                                        json!({"tool": call.name, "args": call.args, "ok": true, "result": v}),
-                                    ),
+                                    Ok(v) => {
+                                        let v = u.keep_among(v);
+                                        (
+                                            v.to_string(),
+                                            json!({"tool": call.name, "args": call.args, "ok": true, "result": v}),
+                                        )
+                                    }
                                     Err(e) => (
                                         format!("error: {}", e.message),
                                         json!({"tool": call.name, "args": call.args, "ok": false, "error": e.message}),

@@ -47,13 +47,13 @@ fn link_entities(p: &Params, cx: &Ctx<'_>) -> Value {
 }
 
 const DEPLOYMENTS: &str = "SELECT id, team, environment, status, finished_at FROM deployments \
-    WHERE environment = 'production' AND finished_at >= :since AND finished_at < :now \
+    WHERE environment = 'production' AND finished_at >= :since AND finished_at < :until \
     AND (:team IS NULL OR team = :team) AND (:service IS NULL OR service = :service)";
 const CHANGES: &str = "SELECT p.deployment_id, p.first_commit_at FROM pull_requests p JOIN deployments d ON d.id = p.deployment_id \
-    WHERE d.finished_at >= :since AND d.finished_at < :now \
+    WHERE d.finished_at >= :since AND d.finished_at < :until \
     AND (:team IS NULL OR d.team = :team) AND (:service IS NULL OR d.service = :service)";
 const INCIDENTS: &str = "SELECT i.deployment_id, i.resolved_at FROM incidents i JOIN deployments d ON d.id = i.deployment_id \
-    WHERE d.finished_at >= :since AND d.finished_at < :now \
+    WHERE d.finished_at >= :since AND d.finished_at < :until \
     AND (:team IS NULL OR d.team = :team) AND (:service IS NULL OR d.service = :service)";
 
 fn text<'a>(r: &'a Row, k: &str) -> Option<&'a str> {
@@ -102,9 +102,18 @@ fn changes(rows: &[Row]) -> Result<Vec<Change>, StoreError> {
         .collect()
 }
 
+/// The window `params::prepare` derived (`:since`/`:until`), else the last `days`.
 fn window(p: &Params, now: DateTime<Utc>) -> Window {
-    let days = p.get("days").and_then(Value::as_i64).unwrap_or(90);
-    Window::last_days(now, days)
+    let at = |k: &str| {
+        p.get(k)
+            .and_then(Value::as_str)
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    match (at("since"), at("until")) {
+        (Some(start), Some(end)) if start < end => Window { start, end },
+        _ => Window::last_days(now, p.get("days").and_then(Value::as_i64).unwrap_or(90)),
+    }
 }
 
 pub(super) fn scope(p: &Params) -> String {

@@ -4,7 +4,9 @@
 //! Conventions (documented in tools.yaml):
 //! - args named `person`, `team`, `service`, `skills`, `topic` are resolved to stored names;
 //! - `:now` is the instant the data describes (the demo's `as_of`), `:today` its date;
-//! - a `days` or `weeks` arg gives `:since` = now minus that span;
+//! - a `days` or `weeks` arg gives `:since` = now minus that span, and `:until` = now;
+//! - `since` and `until` args (days, `until` included) give `:since`/`:until` as instants
+//!   and the `:period_*` bounds too, so one window fits every tool;
 //! - a `period` arg ("now", "today", "this week", "next week", "next 10 days", …) gives
 //!   `:period_start` / `:period_end` (dates, inclusive) and `:period_start_at` /
 //!   `:period_end_at` (timestamps, end exclusive).
@@ -53,6 +55,29 @@ pub fn prepare(
     }
     p.insert("now".into(), timestamp(now).into());
     p.insert("today".into(), day(now.date_naive()).into());
+    p.insert("until".into(), timestamp(now).into());
+    let date = |k: &str| -> Result<Option<NaiveDate>, String> {
+        match p.get(k).and_then(Value::as_str) {
+            None => Ok(None),
+            Some(s) => NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d")
+                .map(Some)
+                .map_err(|_| format!("cannot read the date \"{s}\" of {k}; write YYYY-MM-DD")),
+        }
+    };
+    let midnight = crate::org::at_midnight;
+    if let Some(start) = date("since")? {
+        // An explicit window: `since` and `until` are days, `until` included.
+        let end = date("until")?;
+        let end_at = end.map_or(now, |e| midnight(e) + Duration::days(1));
+        let last = end.unwrap_or(now.date_naive());
+        p.insert("since".into(), timestamp(midnight(start)).into());
+        p.insert("until".into(), timestamp(end_at).into());
+        p.insert("period_start".into(), day(start).into());
+        p.insert("period_end".into(), day(last).into());
+        p.insert("period_start_at".into(), timestamp(midnight(start)).into());
+        p.insert("period_end_at".into(), timestamp(end_at).into());
+        return Ok(p);
+    }
     let span = match (
         p.get("days").and_then(Value::as_i64),
         p.get("weeks").and_then(Value::as_i64),

@@ -13,6 +13,7 @@ use super::documents::DocFilter;
 use super::{Documents, Graph, Metrics, Params, QueryStore, Relational, StoreError, params};
 use crate::compile::ToolDef;
 use crate::tools::{ToolError, ToolRunner};
+use crate::understand::{Calendar, Kind, Vocabulary};
 
 pub struct StoreTools {
     relational: Arc<dyn Relational>,
@@ -20,6 +21,7 @@ pub struct StoreTools {
     graph: Arc<dyn Graph>,
     documents: Arc<dyn Documents>,
     directory: Directory,
+    vocabulary: Arc<Vocabulary>,
     now: DateTime<Utc>,
 }
 
@@ -41,12 +43,14 @@ impl StoreTools {
             .and_then(Value::as_str)
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .map_or_else(Utc::now, |t| t.with_timezone(&Utc));
+        let vocabulary = Arc::new(vocabulary(relational.as_ref(), now).await?);
         Ok(StoreTools {
             relational,
             metrics,
             graph,
             documents,
             directory,
+            vocabulary,
             now,
         })
     }
@@ -119,4 +123,48 @@ impl ToolRunner for StoreTools {
             retryable: e.retryable,
         })
     }
+
+    fn vocabulary(&self) -> Arc<Vocabulary> {
+        self.vocabulary.clone()
+    }
+}
+
+/// Every name a question may use, by kind, and the sprint in progress at `now`.
+async fn vocabulary(relational: &dyn Relational, now: DateTime<Utc>) -> Result<Vocabulary, StoreError> {
+    let none = Params::new();
+    let mut names = Vec::new();
+    for (kind, sql) in [
+        (Kind::Person, "SELECT name FROM employees ORDER BY id"),
+        (Kind::Team, "SELECT name FROM teams ORDER BY id"),
+        (Kind::Service, "SELECT name FROM services ORDER BY id"),
+        (Kind::Skill, "SELECT name FROM skills ORDER BY id"),
+        (Kind::Project, "SELECT name FROM projects ORDER BY id"),
+        (Kind::Title, "SELECT DISTINCT title AS name FROM employees ORDER BY title"),
+    ] {
+        for row in relational.query(sql, &none).await? {
+            if let Some(n) = row.get("name").and_then(Value::as_str) {
+                names.push((kind, n.to_string()));
+            }
+        }
+    }
+    let mut p = Params::new();
+    p.insert("today".into(), now.format("%Y-%m-%d").to_string().into());
+    let sprint = relational
+        .query(
+            "SELECT MIN(starts_on) AS s, MAX(ends_on) AS e FROM sprints WHERE starts_on <= :today AND ends_on >= :today",
+            &p,
+        )
+        .await?;
+    let day = |k: &str| {
+        sprint
+            .first()
+            .and_then(|r| r.get(k))
+            .and_then(Value::as_str)
+            .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+    };
+    let calendar = Calendar {
+        now,
+        sprint: day("s").zip(day("e")),
+    };
+    Ok(Vocabulary::new(names, Some(calendar)))
 }

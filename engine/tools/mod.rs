@@ -5,11 +5,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::compile::ToolDef;
+use crate::understand::Vocabulary;
 
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
@@ -32,6 +34,12 @@ impl ToolError {
 pub trait ToolRunner: Send + Sync {
     /// Runs `tool` with args already checked against its schema.
     async fn call(&self, tool: &ToolDef, args: &Value) -> Result<Value, ToolError>;
+
+    /// The organisation's names and calendar, for question understanding; none for
+    /// runners that serve canned results.
+    fn vocabulary(&self) -> Arc<Vocabulary> {
+        Arc::new(Vocabulary::default())
+    }
 }
 
 /// Canned results by tool name; a tool without one fails with a clear message.

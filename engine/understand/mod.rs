@@ -46,6 +46,9 @@ pub struct Candidate {
     /// Required arguments the question leaves empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
+    /// What the tool's arguments take from the question.
+    #[serde(skip)]
+    pub slots: Vec<lexicon::ArgSlot>,
 }
 
 /// The structured reading of one question.
@@ -79,6 +82,9 @@ pub struct Understanding {
     /// Folded stems of the question's words (for choice arguments).
     #[serde(skip)]
     stems: Vec<String>,
+    /// The organisation's "now", which windows are relative to.
+    #[serde(skip)]
+    now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 const HE_SHE: &[&str] = &[
@@ -340,6 +346,7 @@ impl Understanding {
                     tool: p.tool.clone(),
                     score,
                     missing,
+                    slots: p.slots.clone(),
                 }
             })
             .collect();
@@ -388,6 +395,51 @@ impl Understanding {
             .collect()
     }
 
+    /// One line for a model's context: the names and window the question resolved to.
+    pub fn note(&self) -> Option<String> {
+        let mut parts: Vec<String> = self
+            .mentions
+            .iter()
+            .filter_map(|m| m.kind.map(|k| format!("{} = {}", k.as_str(), m.name)))
+            .collect();
+        if let Some(w) = &self.window {
+            let (a, b) = w.dates();
+            parts.push(format!("window = {a} to {b} ({})", w.label));
+        }
+        if !self.among.is_empty() {
+            parts.push(format!("only these people = {}", self.among.join(", ")));
+        }
+        (!parts.is_empty()).then(|| {
+            format!(
+                "The question refers to (resolved against the organisation's data; use these exact names as arguments): {}.",
+                parts.join("; ")
+            )
+        })
+    }
+
+    /// A result narrowed to the people of "which of them…", where it lists people.
+    pub fn keep_among(&self, v: Value) -> Value {
+        if self.among.is_empty() {
+            return v;
+        }
+        let keep = |row: &Value| {
+            ["name", "reviewer", "author", "person"]
+                .iter()
+                .find_map(|k| row.get(k).and_then(Value::as_str))
+                .is_none_or(|n| self.among.iter().any(|a| a == n))
+        };
+        match v {
+            Value::Array(rows) => Value::Array(rows.into_iter().filter(keep).collect()),
+            Value::Object(mut o) => {
+                if let Some(Value::Array(rows)) = o.get_mut("people") {
+                    rows.retain(keep);
+                }
+                Value::Object(o)
+            }
+            other => other,
+        }
+    }
+
     fn names(&self, kind: Kind) -> Vec<String> {
         unique(
             self.mentions
@@ -407,17 +459,12 @@ impl Understanding {
     /// The calls that answer the question with `p`: one, or one per entity when the
     /// question names several of a kind the tool takes one of ("Mobile vs Platform",
     /// "Go and Kafka"). `schema` is the tool's argument schema.
-    pub fn calls(
-        &self,
-        p: &Profile,
-        schema: &Value,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Vec<Map<String, Value>> {
+    pub fn calls(&self, c: &Candidate, schema: &Value) -> Vec<Map<String, Value>> {
         let props = schema.get("properties").and_then(Value::as_object);
         let has = |a: &str| props.is_some_and(|p| p.contains_key(a));
         let mut base = Map::new();
         let mut fan: Option<(String, Vec<String>)> = None;
-        for s in &p.slots {
+        for s in &c.slots {
             let values: Vec<String> = match s.slot {
                 Slot::Entity(k) => {
                     let mut v = self.names(k);
@@ -485,7 +532,9 @@ impl Understanding {
                 if has("until") {
                     base.insert("until".into(), json!(b.to_string()));
                 }
-            } else if has("days") && (now - w.end).num_hours().abs() < 24 {
+            } else if has("days")
+                && self.now.is_some_and(|now| (now - w.end).num_hours().abs() < 24)
+            {
                 base.insert("days".into(), json!(w.span_days().max(1)));
             }
         }
