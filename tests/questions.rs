@@ -221,12 +221,16 @@ async fn dora(db: &SqlitePool, days: i64, filter: &str) -> Dora {
     let failed = int(db, &format!("SELECT COUNT(*) FROM (SELECT d.id {base} AND EXISTS (SELECT 1 FROM incidents i WHERE i.deployment_id = d.id))")).await;
     let recovery = floats(
         db,
-        &format!("SELECT (julianday(i.resolved_at) - julianday(d.finished_at)) * 24 FROM incidents i JOIN deployments d ON d.id = i.deployment_id WHERE i.resolved_at IS NOT NULL AND d.id IN (SELECT d.id {base})"),
+        // DevLake counts only incidents resolved within the window (`$__timeFilter(i.resolution_date)`).
+        &format!("SELECT (julianday(i.resolved_at) - julianday(d.finished_at)) * 24 FROM incidents i JOIN deployments d ON d.id = i.deployment_id WHERE i.resolved_at >= '{}' AND i.resolved_at < '{NOW}' AND d.id IN (SELECT d.id {base})", since(days)),
     )
     .await;
     let lead_hours = lower_median(lead);
     let cfr = (deployments > 0).then(|| failed as f64 / deployments as f64);
     let recovery_hours = lower_median(recovery);
+    // Apache DevLake's 2023 bands (grafana/dashboards/DORA.json in apache/devlake): lead and
+    // recovery times strictly below the limit, change failure rate at or below it; deployment
+    // frequency by median deployment days, Elite from 5 a week.
     let band = |x: Option<f64>, limits: [f64; 3], strict: bool| match x {
         None => "no data",
         Some(x) if (strict && x < limits[0]) || (!strict && x <= limits[0]) => "Elite",

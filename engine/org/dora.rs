@@ -3,6 +3,12 @@
 //! Pure functions over deployments, changes and incidents, so that any store can feed
 //! them and unit tests can check them against hand-computed fixtures.
 //!
+//! The source followed is DevLake's own dashboard SQL: `grafana/dashboards/DORA.json` in
+//! apache/devlake (the "Overall DORA Metrics" table and the four stat panels, `$dora_report`
+//! = '2023'), cross-checked with `grafana/dashboards/DORADetails-*.json` and
+//! `grafana/dashboards/postgresql/DORA.json`. `docs/DATA.md` quotes the CASE expressions,
+//! tabulates the bands and lists where we deliberately differ.
+//!
 //! - A *production deployment* is a production deployment that succeeded and finished in
 //!   the window (a failed deployment shipped nothing; DevLake counts only `SUCCESS`).
 //! - **Deployment frequency**: days with at least one production deployment, per calendar
@@ -13,8 +19,9 @@
 //! - **Change failure rate**: production deployments linked to at least one incident ÷
 //!   production deployments.
 //! - **Failed-deployment recovery time**: median of (incident resolved − deployment
-//!   finished) over incidents caused by the window's production deployments; incidents not
-//!   yet resolved are counted apart and left out of the median.
+//!   finished) over incidents caused by the window's production deployments and resolved
+//!   within the window (DevLake's `$__timeFilter(i.resolution_date)`); incidents not
+//!   resolved by the window's end are counted apart and left out of the median.
 //! - Medians are DevLake's: the largest value whose `percent_rank` is at most 0.5, i.e.
 //!   the lower middle value.
 
@@ -114,8 +121,9 @@ pub struct FailureRate {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Recovery {
     pub median_hours: Option<f64>,
-    /// Resolved incidents the median is over.
+    /// Incidents resolved within the window: the median is over these.
     pub incidents: usize,
+    /// Incidents caused by the window's deployments and not resolved by the window's end.
     pub unresolved: usize,
     pub band: Band,
 }
@@ -155,7 +163,7 @@ pub fn compute(
         deployment_frequency: frequency(window, &prod),
         lead_time: lead_time(&finished, changes),
         change_failure_rate: failure_rate(&finished, incidents),
-        recovery_time: recovery(&finished, incidents),
+        recovery_time: recovery(window, &finished, incidents),
     }
 }
 
@@ -211,7 +219,11 @@ fn failure_rate(finished: &HashMap<i64, DateTime<Utc>>, incidents: &[IncidentRef
     }
 }
 
-fn recovery(finished: &HashMap<i64, DateTime<Utc>>, incidents: &[IncidentRef]) -> Recovery {
+fn recovery(
+    window: Window,
+    finished: &HashMap<i64, DateTime<Utc>>,
+    incidents: &[IncidentRef],
+) -> Recovery {
     let caused: Vec<(&IncidentRef, DateTime<Utc>)> = incidents
         .iter()
         .filter_map(|i| {
@@ -220,15 +232,24 @@ fn recovery(finished: &HashMap<i64, DateTime<Utc>>, incidents: &[IncidentRef]) -
                 .map(|f| (i, *f))
         })
         .collect();
+    // DevLake: `WHERE $__timeFilter(i.resolution_date)`, only incidents resolved in the window.
     let hours: Vec<f64> = caused
         .iter()
-        .filter_map(|(i, f)| i.resolved_at.map(|r| hours_between(*f, r)))
+        .filter_map(|(i, f)| {
+            i.resolved_at
+                .filter(|r| window.contains(*r))
+                .map(|r| hours_between(*f, r))
+        })
         .collect();
+    let unresolved = caused
+        .iter()
+        .filter(|(i, _)| i.resolved_at.is_none_or(|r| r >= window.end))
+        .count();
     let median_hours = median(hours.clone());
     Recovery {
         median_hours,
         incidents: hours.len(),
-        unresolved: caused.len() - hours.len(),
+        unresolved,
         band: median_hours.map_or(Band::NoData, recovery_band),
     }
 }
@@ -277,6 +298,11 @@ fn hours_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
     (b - a).num_seconds() as f64 / 3600.0
 }
 
+/// DevLake 2023: `WHEN median_number_of_deployment_days_per_week >= 5 THEN elite`,
+/// `… per_week >= 1 THEN high`, `… per_month >= 1 THEN medium`, `… per_month < 1 THEN low`.
+///
+/// Elite is 5 deployment days a week: apache/devlake PR #7961 (August 2024) lowered it
+/// from 7 in the dashboard SQL; DevLake's metric docs and one panel description still say 7.
 pub fn frequency_band(median_days_per_week: f64, median_days_per_month: f64) -> Band {
     if median_days_per_week >= 5.0 {
         Band::Elite
@@ -289,6 +315,8 @@ pub fn frequency_band(median_days_per_week: f64, median_days_per_month: f64) -> 
     }
 }
 
+/// DevLake 2023, in minutes: `< 24 * 60` elite, `< 7 * 24 * 60` high, `< 30 * 24 * 60`
+/// medium, `>= 30 * 24 * 60` low.
 pub fn lead_time_band(hours: f64) -> Band {
     if hours < 24.0 {
         Band::Elite
@@ -301,6 +329,7 @@ pub fn lead_time_band(hours: f64) -> Band {
     }
 }
 
+/// DevLake 2023: `<= .05` elite, `<= .10` high, `<= .15` medium, `> .15` low.
 pub fn failure_rate_band(rate: f64) -> Band {
     if rate <= 0.05 {
         Band::Elite
@@ -313,6 +342,8 @@ pub fn failure_rate_band(rate: f64) -> Band {
     }
 }
 
+/// DevLake 2023, in minutes: `< 60` elite, `< 24 * 60` high, `< 7 * 24 * 60` medium,
+/// `>= 7 * 24 * 60` low.
 pub fn recovery_band(hours: f64) -> Band {
     if hours < 1.0 {
         Band::Elite
@@ -508,24 +539,192 @@ mod tests {
         );
     }
 
+    /// Minutes as hours: DevLake compares lead and recovery times in whole minutes.
+    fn minutes(m: u32) -> f64 {
+        f64::from(m) / 60.0
+    }
+
+    // The band tests below are written from DevLake's 2023 CASE expressions
+    // (apache/devlake grafana/dashboards/DORA.json), one value on each side of every edge.
+
     #[test]
-    fn bands_at_their_edges() {
+    fn frequency_bands_follow_devlake_2023() {
+        // `median_number_of_deployment_days_per_week >= 5 THEN elite`: 5 days a week is
+        // Elite (PR #7961 lowered it from 7), 4 is High.
+        assert_eq!(frequency_band(7.0, 30.0), Band::Elite);
+        assert_eq!(frequency_band(6.0, 26.0), Band::Elite);
         assert_eq!(frequency_band(5.0, 20.0), Band::Elite);
         assert_eq!(frequency_band(4.0, 20.0), Band::High);
+        // `per_week >= 1 THEN high`, checked before the monthly median.
+        assert_eq!(frequency_band(1.0, 4.0), Band::High);
+        assert_eq!(frequency_band(1.0, 0.0), Band::High);
+        // `per_month >= 1 THEN medium`, else low.
+        assert_eq!(frequency_band(0.0, 4.0), Band::Medium);
         assert_eq!(frequency_band(0.0, 1.0), Band::Medium);
         assert_eq!(frequency_band(0.0, 0.0), Band::Low);
-        assert_eq!(lead_time_band(23.9), Band::Elite);
-        assert_eq!(lead_time_band(24.0), Band::High);
-        assert_eq!(lead_time_band(168.0), Band::Medium);
-        assert_eq!(lead_time_band(720.0), Band::Low);
-        assert_eq!(failure_rate_band(0.05), Band::Elite);
-        assert_eq!(failure_rate_band(0.1), Band::High);
-        assert_eq!(failure_rate_band(0.15), Band::Medium);
-        assert_eq!(failure_rate_band(0.151), Band::Low);
-        assert_eq!(recovery_band(0.99), Band::Elite);
-        assert_eq!(recovery_band(1.0), Band::High);
-        assert_eq!(recovery_band(24.0), Band::Medium);
-        assert_eq!(recovery_band(168.0), Band::Low);
+    }
+
+    #[test]
+    fn lead_time_bands_follow_devlake_2023() {
+        // `< 24 * 60` minutes elite, `< 7 * 24 * 60` high, `< 30 * 24 * 60` medium, else low.
+        assert_eq!(lead_time_band(0.0), Band::Elite);
+        assert_eq!(lead_time_band(minutes(24 * 60 - 1)), Band::Elite);
+        assert_eq!(lead_time_band(minutes(24 * 60)), Band::High);
+        assert_eq!(lead_time_band(minutes(7 * 24 * 60 - 1)), Band::High);
+        assert_eq!(lead_time_band(minutes(7 * 24 * 60)), Band::Medium);
+        assert_eq!(lead_time_band(minutes(30 * 24 * 60 - 1)), Band::Medium);
+        assert_eq!(lead_time_band(minutes(30 * 24 * 60)), Band::Low);
+    }
+
+    #[test]
+    fn failure_rate_bands_follow_devlake_2023() {
+        // `<= .05` elite, `<= .10` high, `<= .15` medium, `> .15` low, as ratios of counts.
+        let band = |failed: u32, of: u32| failure_rate_band(f64::from(failed) / f64::from(of));
+        assert_eq!(band(0, 10), Band::Elite);
+        assert_eq!(band(1, 20), Band::Elite);
+        assert_eq!(band(1, 19), Band::High);
+        assert_eq!(band(2, 20), Band::High);
+        assert_eq!(band(1, 9), Band::Medium);
+        assert_eq!(band(3, 20), Band::Medium);
+        assert_eq!(band(4, 26), Band::Low);
+        assert_eq!(band(5, 5), Band::Low);
+    }
+
+    #[test]
+    fn recovery_bands_follow_devlake_2023() {
+        // `< 60` minutes elite, `< 24 * 60` high, `< 7 * 24 * 60` medium, else low.
+        assert_eq!(recovery_band(0.0), Band::Elite);
+        assert_eq!(recovery_band(minutes(59)), Band::Elite);
+        assert_eq!(recovery_band(minutes(60)), Band::High);
+        assert_eq!(recovery_band(minutes(24 * 60 - 1)), Band::High);
+        assert_eq!(recovery_band(minutes(24 * 60)), Band::Medium);
+        assert_eq!(recovery_band(minutes(7 * 24 * 60 - 1)), Band::Medium);
+        assert_eq!(recovery_band(minutes(7 * 24 * 60)), Band::Low);
+    }
+
+    /// 2 June 00:00 to 30 June 00:00: four full calendar weeks, one calendar month.
+    fn four_weeks() -> Window {
+        Window {
+            start: t(2, 0),
+            end: t(30, 0),
+        }
+    }
+
+    /// One deployment at noon on each of `weekdays` (0 = Monday) of the four weeks.
+    fn weekly_deploys(weekdays: &[u32]) -> Vec<Deploy> {
+        (0..4)
+            .flat_map(|w| weekdays.iter().map(move |d| 2 + 7 * w + d))
+            .map(|day| dep(i64::from(day), t(day, 12), true))
+            .collect()
+    }
+
+    #[test]
+    fn deployment_days_per_week_switch_bands_where_devlake_does() {
+        let band =
+            |deploys: &[Deploy]| compute(four_weeks(), deploys, &[], &[]).deployment_frequency;
+        // Monday to Friday every week: median 5 days a week, Elite.
+        let f = band(&weekly_deploys(&[0, 1, 2, 3, 4]));
+        assert_eq!((f.median_days_per_week, f.band), (5.0, Band::Elite));
+        // Monday to Thursday: 4, High.
+        let f = band(&weekly_deploys(&[0, 1, 2, 3]));
+        assert_eq!((f.median_days_per_week, f.band), (4.0, Band::High));
+        // Mondays only: 1, High.
+        let f = band(&weekly_deploys(&[0]));
+        assert_eq!((f.median_days_per_week, f.band), (1.0, Band::High));
+        // Two Mondays of four: weeks [1, 0, 1, 0] → lower median 0; the month has 2, Medium.
+        let f = band(&[dep(1, t(2, 12), true), dep(2, t(16, 12), true)]);
+        assert_eq!(
+            (f.median_days_per_week, f.median_days_per_month, f.band),
+            (0.0, 2.0, Band::Medium)
+        );
+        // One deployment day in the month: still Medium; none at all: Low (DevLake shows
+        // "0 deployment days per month(low)" since its `is_collected` count is 0, not NULL).
+        let f = band(&[dep(1, t(3, 12), true)]);
+        assert_eq!((f.median_days_per_month, f.band), (1.0, Band::Medium));
+        assert_eq!(band(&[]).band, Band::Low);
+    }
+
+    #[test]
+    fn change_failure_rate_switches_bands_where_devlake_does() {
+        let deploys = |n: u32| -> Vec<Deploy> {
+            (0..n)
+                .map(|i| dep(i64::from(i), t(2, 0) + Duration::hours(i64::from(i)), true))
+                .collect()
+        };
+        let failed_first = [IncidentRef {
+            deployment_id: Some(0),
+            resolved_at: None,
+        }];
+        // 1 of 20 is 5 %: Elite. 1 of 19 is 5.3 %: High.
+        let cfr = |n| compute(four_weeks(), &deploys(n), &[], &failed_first).change_failure_rate;
+        assert_eq!((cfr(20).rate, cfr(20).band), (Some(0.05), Band::Elite));
+        assert_eq!(cfr(19).band, Band::High);
+        // 1 of 10 is 10 %: High. 1 of 9 is 11 %: Medium.
+        assert_eq!(cfr(10).band, Band::High);
+        assert_eq!(cfr(9).band, Band::Medium);
+    }
+
+    #[test]
+    fn lead_and_recovery_times_switch_bands_at_whole_minutes() {
+        let d = [dep(1, t(10, 12), true)];
+        let change = |before: i64| Change {
+            deployment_id: 1,
+            first_commit_at: t(10, 12) - Duration::minutes(before),
+        };
+        let lead = |before| {
+            compute(four_weeks(), &d, &[change(before)], &[])
+                .lead_time
+                .band
+        };
+        assert_eq!(lead(24 * 60 - 1), Band::Elite);
+        assert_eq!(lead(24 * 60), Band::High);
+        let incident = |after: i64| IncidentRef {
+            deployment_id: Some(1),
+            resolved_at: Some(t(10, 12) + Duration::minutes(after)),
+        };
+        let recovery = |after| {
+            compute(four_weeks(), &d, &[], &[incident(after)])
+                .recovery_time
+                .band
+        };
+        assert_eq!(recovery(59), Band::Elite);
+        assert_eq!(recovery(60), Band::High);
+        assert_eq!(recovery(24 * 60 - 1), Band::High);
+        assert_eq!(recovery(24 * 60), Band::Medium);
+    }
+
+    #[test]
+    fn recovery_counts_only_incidents_resolved_within_the_window() {
+        // DevLake filters `$__timeFilter(i.resolution_date)`: an incident resolved after the
+        // window's end is not in the median; here it is counted as unresolved.
+        let deploys = [dep(1, t(27, 12), true)];
+        let incidents = [
+            IncidentRef {
+                deployment_id: Some(1),
+                resolved_at: Some(t(27, 14)),
+            },
+            IncidentRef {
+                deployment_id: Some(1),
+                resolved_at: Some(t(30, 12)),
+            },
+            IncidentRef {
+                deployment_id: Some(1),
+                resolved_at: None,
+            },
+        ];
+        let r = compute(four_weeks(), &deploys, &[], &incidents).recovery_time;
+        assert_eq!(
+            r,
+            Recovery {
+                median_hours: Some(2.0),
+                incidents: 1,
+                unresolved: 2,
+                band: Band::High
+            }
+        );
+        // The deployment still failed: the change failure rate counts it regardless.
+        let cfr = compute(four_weeks(), &deploys, &[], &incidents).change_failure_rate;
+        assert_eq!(cfr.rate, Some(1.0));
     }
 
     #[test]
