@@ -63,4 +63,8 @@ impl ToolRunner for ToolSlot {
         let tools = self.0.read().expect("tool slot").clone();
         tools.call(tool, args).await
     }
+
+    fn vocabulary(&self) -> Arc<crate::understand::Vocabulary> {
+        self.0.read().expect("tool slot").vocabulary()
+    }
 }

@@ -40,7 +40,8 @@ impl Model for OfflineModel {
 }
 
 /// What eng-intel says to a request that would change data.
-pub const REFUSAL: &str = "eng-intel only reads your organisation's data; it cannot delete, change or truncate anything.";
+pub const REFUSAL: &str =
+    "eng-intel only reads your organisation's data; it cannot delete, change or truncate anything.";
 
 fn agent_step(req: &ChatRequest<'_>, answer: &(dyn Fn() -> String + Send + Sync)) -> Reply {
     let last_user = req
@@ -103,7 +104,12 @@ fn by_intents(req: &ChatRequest<'_>) -> Reply {
 }
 
 /// One short question for the name the best reading needs, offering the next readings.
-fn clarify(u: &Understanding, req: &ChatRequest<'_>, missing: &[String], schema: &serde_json::Value) -> String {
+fn clarify(
+    u: &Understanding,
+    req: &ChatRequest<'_>,
+    missing: &[String],
+    schema: &serde_json::Value,
+) -> String {
     let arg = &missing[0];
     let what = schema
         .pointer(&format!("/properties/{arg}/description"))
@@ -142,7 +148,11 @@ fn help(req: &ChatRequest<'_>) -> String {
         None => Vec::new(),
     };
     let shown: Vec<&str> = if nearest.is_empty() {
-        req.tools.iter().take(3).map(|t| t.description.as_str()).collect()
+        req.tools
+            .iter()
+            .take(3)
+            .map(|t| t.description.as_str())
+            .collect()
     } else {
         nearest
     };

@@ -5,6 +5,7 @@
 //! - args named `person`, `team`, `service`, `skills`, `topic` are resolved to stored names;
 //! - `:now` is the instant the data describes (the demo's `as_of`), `:today` its date;
 //! - a `days` or `weeks` arg gives `:since` = now minus that span, and `:until` = now;
+//! - a `min_age_days` arg gives `:older_than` = now minus that many days;
 //! - `since` and `until` args (days, `until` included) give `:since`/`:until` as instants
 //!   and the `:period_*` bounds too, so one window fits every tool;
 //! - a `period` arg ("now", "today", "this week", "next week", "next 10 days", …) gives
@@ -56,6 +57,12 @@ pub fn prepare(
     p.insert("now".into(), timestamp(now).into());
     p.insert("today".into(), day(now.date_naive()).into());
     p.insert("until".into(), timestamp(now).into());
+    if let Some(d) = p.get("min_age_days").and_then(Value::as_i64) {
+        p.insert(
+            "older_than".into(),
+            timestamp(now - Duration::days(d)).into(),
+        );
+    }
     let date = |k: &str| -> Result<Option<NaiveDate>, String> {
         match p.get(k).and_then(Value::as_str) {
             None => Ok(None),

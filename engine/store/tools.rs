@@ -130,7 +130,10 @@ impl ToolRunner for StoreTools {
 }
 
 /// Every name a question may use, by kind, and the sprint in progress at `now`.
-async fn vocabulary(relational: &dyn Relational, now: DateTime<Utc>) -> Result<Vocabulary, StoreError> {
+async fn vocabulary(
+    relational: &dyn Relational,
+    now: DateTime<Utc>,
+) -> Result<Vocabulary, StoreError> {
     let none = Params::new();
     let mut names = Vec::new();
     for (kind, sql) in [
@@ -139,7 +142,10 @@ async fn vocabulary(relational: &dyn Relational, now: DateTime<Utc>) -> Result<V
         (Kind::Service, "SELECT name FROM services ORDER BY id"),
         (Kind::Skill, "SELECT name FROM skills ORDER BY id"),
         (Kind::Project, "SELECT name FROM projects ORDER BY id"),
-        (Kind::Title, "SELECT DISTINCT title AS name FROM employees ORDER BY title"),
+        (
+            Kind::Title,
+            "SELECT DISTINCT title AS name FROM employees ORDER BY title",
+        ),
     ] {
         for row in relational.query(sql, &none).await? {
             if let Some(n) = row.get("name").and_then(Value::as_str) {
@@ -166,5 +172,19 @@ async fn vocabulary(relational: &dyn Relational, now: DateTime<Utc>) -> Result<V
         now,
         sprint: day("s").zip(day("e")),
     };
-    Ok(Vocabulary::new(names, Some(calendar)))
+    let mut heads = Vec::new();
+    for sql in [
+        "SELECT t.name AS scope, e.name AS head FROM teams t JOIN employees e ON e.id = t.manager_id",
+        "SELECT s.name AS scope, e.name AS head FROM services s JOIN employees e ON e.id = s.owner_id",
+    ] {
+        for row in relational.query(sql, &none).await? {
+            if let (Some(of), Some(head)) = (
+                row.get("scope").and_then(Value::as_str),
+                row.get("head").and_then(Value::as_str),
+            ) {
+                heads.push((of.to_string(), head.to_string()));
+            }
+        }
+    }
+    Ok(Vocabulary::new(names, Some(calendar)).with_heads(heads))
 }

@@ -175,6 +175,7 @@ impl Understanding {
             })
             .collect();
         let words: Vec<&str> = tokens.iter().map(|t| t.word.as_str()).collect();
+        resolve_heads(&mut u.mentions, &words, &mut used, vocab);
         let has = |set: &[&str]| words.iter().any(|w| set.contains(w));
         u.compare = has(COMPARE) || words.windows(2).any(|w| w == ["or", "or"]);
         u.order = if has(MOST) {
@@ -195,7 +196,9 @@ impl Understanding {
         let mut i = 0;
         while i < tokens.len() {
             if let Some(m) = u.mentions.iter().find(|m| m.tokens.start == i) {
-                seq.push(m.kind.map(|k| format!("{{{}}}", k.as_str())));
+                // A capitalised name the organisation lacks reads most like a person's.
+                let kind = m.kind.unwrap_or(Kind::Person);
+                seq.push(Some(format!("{{{}}}", kind.as_str())));
                 i = m.tokens.end.max(i + 1);
                 continue;
             }
@@ -464,12 +467,26 @@ impl Understanding {
         let has = |a: &str| props.is_some_and(|p| p.contains_key(a));
         let mut base = Map::new();
         let mut fan: Option<(String, Vec<String>)> = None;
+        // A name the organisation lacks goes to the first entity argument left empty
+        // (required ones first): the tool then says "no team named X — did you mean Y?".
+        let unknown_for: Option<String> = {
+            let empty = |s: &&lexicon::ArgSlot| matches!(s.slot, Slot::Entity(k) if self.names(k).is_empty());
+            let mut order: Vec<&lexicon::ArgSlot> = c.slots.iter().filter(|s| s.required).collect();
+            let mut optional: Vec<&lexicon::ArgSlot> =
+                c.slots.iter().filter(|s| !s.required).collect();
+            optional.sort_by_key(|s| match s.slot {
+                Slot::Entity(k) => k,
+                _ => Kind::Title,
+            });
+            order.extend(optional);
+            order.into_iter().find(empty).map(|s| s.arg.clone())
+        };
         for s in &c.slots {
             let values: Vec<String> = match s.slot {
                 Slot::Entity(k) => {
                     let mut v = self.names(k);
                     if v.is_empty()
-                        && s.required
+                        && unknown_for.as_deref() == Some(s.arg.as_str())
                         && let Some(u) = self.unknown()
                     {
                         v.push(u);
@@ -533,7 +550,9 @@ impl Understanding {
                     base.insert("until".into(), json!(b.to_string()));
                 }
             } else if has("days")
-                && self.now.is_some_and(|now| (now - w.end).num_hours().abs() < 24)
+                && self
+                    .now
+                    .is_some_and(|now| (now - w.end).num_hours().abs() < 24)
             {
                 base.insert("days".into(), json!(w.span_days().max(1)));
             }
@@ -573,6 +592,49 @@ impl Understanding {
             })
             .max_by_key(|(hit, len, _)| (*hit, *len))
             .map(|(_, _, o)| o.clone())
+    }
+}
+
+/// Words for the person at the head of a team or service.
+const HEAD_WORDS: &[&str] = &[
+    "manager", "lead", "head", "em", "boss", "owner", "leader", "mgr",
+];
+
+/// "the Payments manager", "manager of Payments", "the ledger-service owner": a team or
+/// service next to a head word becomes the person who heads it, and the head word is
+/// spent, so the rest of the question chooses the tool ("who reports to …").
+fn resolve_heads(mentions: &mut [Mention], words: &[&str], used: &mut [bool], vocab: &Vocabulary) {
+    if mentions.iter().any(|m| m.kind == Some(Kind::Person)) {
+        return;
+    }
+    for m in mentions.iter_mut() {
+        if !matches!(m.kind, Some(Kind::Team | Kind::Service)) {
+            continue;
+        }
+        let Some(head) = vocab.heads.get(&m.name) else {
+            continue;
+        };
+        let after = (m.tokens.end..words.len().min(m.tokens.end + 2))
+            .find(|&i| HEAD_WORDS.contains(&words[i]));
+        let before = (m.tokens.start.saturating_sub(3)..m.tokens.start)
+            .rev()
+            .find(|&i| {
+                HEAD_WORDS.contains(&words[i])
+                    && words[i + 1..m.tokens.start]
+                        .iter()
+                        .all(|w| matches!(*w, "of" | "the" | "for"))
+            });
+        if let Some(i) = after.or(before) {
+            used[i] = true;
+            *m = Mention {
+                kind: Some(Kind::Person),
+                name: head.clone(),
+                tokens: m.tokens.start.min(i)..m.tokens.end.max(i + 1),
+                how: How::Partial,
+                possessive: m.possessive,
+            };
+            return;
+        }
     }
 }
 

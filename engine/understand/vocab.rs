@@ -84,6 +84,8 @@ pub struct Vocabulary {
     by_name: HashMap<String, usize>,
     longest: usize,
     pub calendar: Option<Calendar>,
+    /// Who a team's manager or a service's owner is ("the Payments manager").
+    pub heads: HashMap<String, String>,
 }
 
 /// Words a service name ends with that people leave out ("the ledger" for ledger-service).
@@ -169,6 +171,12 @@ impl Vocabulary {
         }
         v.longest = v.forms.keys().map(Vec::len).max().unwrap_or(0);
         v
+    }
+
+    /// Records that `person` manages the team or owns the service `of`.
+    pub fn with_heads(mut self, heads: impl IntoIterator<Item = (String, String)>) -> Vocabulary {
+        self.heads.extend(heads);
+        self
     }
 
     pub fn is_empty(&self) -> bool {

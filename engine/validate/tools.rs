@@ -182,15 +182,19 @@ fn check_query_params(
     }
 }
 
-/// Parameters the store derives from the args (engine/store/params.rs): `now` and `today`
-/// always, `since` from a `days` or `weeks` arg, the `period_*` bounds from a `period` arg.
+/// Parameters the store derives from the args (engine/store/params.rs): `now`, `today` and
+/// `until` always, `since` from a `days` or `weeks` arg, `older_than` from `min_age_days`,
+/// the `period_*` bounds from a `period` arg or a `since`/`until` window.
 fn derived_params(props: &[String]) -> Vec<&'static str> {
     let has = |a: &str| props.iter().any(|p| p == a);
-    let mut out = vec!["now", "today"];
+    let mut out = vec!["now", "today", "until"];
     if has("days") || has("weeks") {
         out.push("since");
     }
-    if has("period") {
+    if has("min_age_days") {
+        out.push("older_than");
+    }
+    if has("period") || has("since") {
         out.extend([
             "period_start",
             "period_end",
