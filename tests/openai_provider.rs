@@ -55,6 +55,8 @@ fn tool_def(name: &str, args: Value) -> Arc<ToolDef> {
         query: None,
         graph: None,
         intents: vec![],
+        examples: vec![],
+        slots: Default::default(),
         preview: None,
     };
     Arc::new(ToolDef::compile(name, &spec).unwrap())
@@ -98,6 +100,7 @@ async fn ask(
         tools,
         json: false,
         purpose,
+        understanding: None,
     };
     let r = model.chat(req, &sink).await;
     (r, tokens.into_inner().unwrap())
@@ -432,6 +435,7 @@ async fn a_persistent_500_falls_back_to_another_tier_then_offline() {
         tools: &[],
         json: false,
         purpose: Purpose::Complete,
+        understanding: None,
     };
     let turn = chain
         .chat_with_fallbacks(req, &|_| {}, &|n| per_call.lock().unwrap().push(n.clone()))
@@ -846,6 +850,7 @@ async fn json_mode_and_a_server_that_ignores_stream() {
         tools: &[],
         json: true,
         purpose: Purpose::Complete,
+        understanding: None,
     };
     let turn = model
         .chat(req, &|t| tokens.lock().unwrap().push(t.into()))

@@ -58,6 +58,7 @@ async fn chat_streams_tokens() {
         tools: &[],
         json: false,
         purpose: Purpose::Complete,
+        understanding: None,
     };
     let turn = model
         .chat(req, &|t| tokens.lock().unwrap().push(t.into()))
@@ -100,6 +101,7 @@ async fn a_forced_tool_call_comes_back_valid() {
         tools: std::slice::from_ref(&tool),
         json: false,
         purpose: Purpose::Agent { answer: &answer },
+        understanding: None,
     };
     let turn = model.chat(req, &|_| {}).await.unwrap();
     println!("reply: {:?}", turn.reply);

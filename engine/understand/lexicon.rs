@@ -184,8 +184,19 @@ impl Lexicon {
                     });
                 }
             }
-            let examples: Vec<Vec<String>> =
-                t.examples.iter().map(|e| lex.example_features(e)).collect();
+            // `{topic}` is a skill or a service: one variant each.
+            let examples: Vec<Vec<String>> = t
+                .examples
+                .iter()
+                .flat_map(|e| match e.contains("{topic}") {
+                    true => vec![
+                        e.replace("{topic}", "{skill}"),
+                        e.replace("{topic}", "{service}"),
+                    ],
+                    false => vec![e.clone()],
+                })
+                .map(|e| lex.example_features(&e))
+                .collect();
             for e in t.examples {
                 for tok in text::tokens(e) {
                     lex.known.insert(tok.word.clone());
@@ -276,9 +287,9 @@ impl Lexicon {
         }
         let mut out: Vec<String> = stems.iter().flatten().cloned().collect();
         for pair in stems.windows(2) {
+            // Bigrams keep order: "{person} report" (their manager) is not "report {person}".
             if let [Some(a), Some(b)] = pair
-                && !a.starts_with('{')
-                && !b.starts_with('{')
+                && !(a.starts_with('{') && b.starts_with('{'))
             {
                 out.push(format!("{a} {b}"));
             }

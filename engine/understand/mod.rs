@@ -176,6 +176,11 @@ impl Understanding {
             .collect();
         let words: Vec<&str> = tokens.iter().map(|t| t.word.as_str()).collect();
         resolve_heads(&mut u.mentions, &words, &mut used, vocab);
+        // An unknown name keeps its spelling, for "no skill named COBOL".
+        for m in u.mentions.iter_mut().filter(|m| m.kind.is_none()) {
+            m.name =
+                question[tokens[m.tokens.start].start..tokens[m.tokens.end - 1].end].to_string();
+        }
         let has = |set: &[&str]| words.iter().any(|w| set.contains(w));
         u.compare = has(COMPARE) || words.windows(2).any(|w| w == ["or", "or"]);
         u.order = if has(MOST) {
@@ -382,7 +387,7 @@ impl Understanding {
     }
 
     /// The best tool among `allowed` (a node's tools), if any answers well enough.
-    pub fn best<'a>(&'a self, allowed: impl Fn(&str) -> bool) -> Option<&'a Candidate> {
+    pub fn best(&self, allowed: impl Fn(&str) -> bool) -> Option<&Candidate> {
         self.candidates
             .iter()
             .find(|c| allowed(&c.tool))
@@ -456,7 +461,7 @@ impl Understanding {
         self.mentions
             .iter()
             .find(|m| m.kind.is_none())
-            .map(|m| title_case(&m.name))
+            .map(|m| m.name.clone())
     }
 
     /// The calls that answer the question with `p`: one, or one per entity when the
@@ -543,7 +548,12 @@ impl Understanding {
             }
         }
         if let Some(w) = &self.window {
-            if has("since") {
+            // The tool's own words for the window where they say it exactly.
+            if let (true, Some(d)) = (has("days"), w.days) {
+                base.insert("days".into(), json!(d));
+            } else if let (true, Some(p)) = (has("period"), &w.period) {
+                base.insert("period".into(), json!(p));
+            } else if has("since") {
                 let (a, b) = w.dates();
                 base.insert("since".into(), json!(a.to_string()));
                 if has("until") {
@@ -656,18 +666,6 @@ fn unique(it: impl Iterator<Item = String>) -> Vec<String> {
         }
     }
     out
-}
-
-fn title_case(s: &str) -> String {
-    s.split(' ')
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_uppercase().chain(c).collect())
-                .unwrap_or_default()
-        })
-        .collect::<Vec<String>>()
-        .join(" ")
 }
 
 /// A request to change data: a refusal phrase from the vocabulary ("truncate", "drop table").

@@ -14,6 +14,12 @@ pub struct Window {
     pub end: DateTime<Utc>,
     /// How the question said it ("in May", "last 30 days").
     pub label: String,
+    /// Set for "last N days/weeks" ending now: the tools' `days` says it exactly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days: Option<i64>,
+    /// Set where the tools' `period` argument says it ("this week", "next 10 days").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
 }
 
 impl Window {
@@ -22,6 +28,8 @@ impl Window {
             start: midnight(start),
             end: midnight(end),
             label: label.into(),
+            days: None,
+            period: None,
         }
     }
     /// The first and last day (inclusive), for date columns.
@@ -108,6 +116,7 @@ fn unit_days(w: &str) -> Option<&'static str> {
         "quarter" | "quarters" => Some("quarter"),
         "year" | "years" => Some("year"),
         "sprint" | "sprints" => Some("sprint"),
+        "fortnight" | "fortnights" => Some("fortnight"),
         _ => None,
     }
 }
@@ -254,6 +263,8 @@ pub fn window(tokens: &[Token], cal: &Calendar) -> Option<Found<Window>> {
                 start: a.start,
                 end: b.end,
                 label,
+                days: None,
+                period: None,
             };
             return Some(found(win, i, 2 + na + nb));
         }
@@ -264,6 +275,8 @@ pub fn window(tokens: &[Token], cal: &Calendar) -> Option<Found<Window>> {
                 start: a.start,
                 end: cal.now,
                 label: format!("since {}", a.label),
+                days: None,
+                period: None,
             };
             return Some(found(win, i, 1 + n));
         }
@@ -337,6 +350,7 @@ pub fn window(tokens: &[Token], cal: &Calendar) -> Option<Found<Window>> {
                 if let Some(n) = n {
                     let span = match unit {
                         "day" => Duration::days(n),
+                        "fortnight" => Duration::weeks(2 * n),
                         "week" => Duration::weeks(n),
                         "sprint" => Duration::weeks(2 * n),
                         "month" => Duration::days(30 * n),
@@ -345,16 +359,22 @@ pub fn window(tokens: &[Token], cal: &Calendar) -> Option<Found<Window>> {
                     };
                     let label = format!("{w} {n} {unit}s");
                     let win = if future {
+                        let period =
+                            matches!(unit, "day" | "week").then(|| format!("next {n} {unit}s"));
                         Window {
                             start: midnight(today),
                             end: midnight(today) + span,
                             label,
+                            days: None,
+                            period,
                         }
                     } else {
                         Window {
                             start: cal.now - span,
                             end: cal.now,
                             label,
+                            days: Some(span.num_days()),
+                            period: None,
                         }
                     };
                     return Some(found(win, i, taken));
@@ -371,6 +391,8 @@ pub fn window(tokens: &[Token], cal: &Calendar) -> Option<Found<Window>> {
                         start: cal.now - Duration::weeks(1),
                         end: cal.now,
                         label,
+                        days: Some(7),
+                        period: None,
                     },
                     ("week", true, _) => Window::days(monday - Duration::weeks(1), monday, label),
                     ("week", _, true) => Window::days(
@@ -383,6 +405,8 @@ pub fn window(tokens: &[Token], cal: &Calendar) -> Option<Found<Window>> {
                         start: cal.now - Duration::days(30),
                         end: cal.now,
                         label,
+                        days: Some(30),
+                        period: None,
                     },
                     ("month", true, _) => Window::days(add_months(month1, -1), month1, label),
                     ("month", _, true) => {
@@ -407,6 +431,16 @@ pub fn window(tokens: &[Token], cal: &Calendar) -> Option<Found<Window>> {
                         today + Duration::days(1),
                         label,
                     ),
+                    ("fortnight", _, true) => {
+                        Window::days(today, today + Duration::days(14), label)
+                    }
+                    ("fortnight", ..) => Window {
+                        start: cal.now - Duration::weeks(2),
+                        end: cal.now,
+                        label,
+                        days: Some(14),
+                        period: None,
+                    },
                     ("sprint", ..) => {
                         let (s, e) = cal.sprint.unwrap_or((monday, monday + Duration::days(13)));
                         let len = (e - s).num_days() + 1;
@@ -422,6 +456,12 @@ pub fn window(tokens: &[Token], cal: &Calendar) -> Option<Found<Window>> {
                     }
                     _ => continue,
                 };
+                let mut win = win;
+                if matches!((w, unit), ("this" | "next", "week" | "month")) {
+                    win.period = Some(format!("{w} {unit}"));
+                }
+                // "this sprint" leaves "sprint" to say what is asked about.
+                let taken = if unit == "sprint" { 0 } else { taken };
                 return Some(found(win, i, taken));
             }
         }
