@@ -212,6 +212,7 @@ fn sample_args(schema: &Value) -> Value {
             "topic" => json!("Kafka"),
             "query" => json!("payments"),
             "text" => json!("How is Sofia Rossi connected to payments-api?"),
+            "question" => json!("Who is the engineering manager of Payments?"),
             "sql" => json!(
                 "SELECT t.name, COUNT(*) AS n FROM tickets k JOIN teams t ON t.id = k.team_id GROUP BY t.name ORDER BY t.name"
             ),
