@@ -56,6 +56,7 @@ fn tool_def(name: &str, args: Value) -> Arc<ToolDef> {
         graph: None,
         intents: vec![],
         preview: None,
+        answer: None,
     };
     Arc::new(ToolDef::compile(name, &spec).unwrap())
 }

@@ -16,7 +16,9 @@ use regex::Regex;
 
 pub use tool_def::ToolDef;
 
-use crate::config::spec::{END, GraphSpec, LlmFormat, NodeKind, RetrySpec, StateType, TaskClass};
+use crate::config::spec::{
+    DEFAULT_ANSWER, END, GraphSpec, LlmFormat, NodeKind, RetrySpec, StateType, TaskClass,
+};
 use crate::config::{Doc, Project};
 use crate::validate::{self, diagnostic::Report};
 
@@ -73,6 +75,7 @@ pub enum Kind {
     Agent {
         prompt: String,
         tools: Vec<Arc<ToolDef>>,
+        /// Template of the answer when the tool that answered has none of its own.
         answer: String,
         tier: Option<String>,
         max_turns: usize,
@@ -158,17 +161,15 @@ pub fn compile(project: Project) -> Result<CompiledSet, Report> {
     }
     let mut env = templates_env();
     for (name, src) in &project.prompts {
-        add(&mut env, format!("prompts/{name}"), &src.text);
+        add(&mut env, prompt_template(name), &src.text);
     }
     let mut tools = BTreeMap::new();
-    if let Some(doc) = &project.tools {
-        for (name, spec) in &doc.spec.tools {
-            let def = ToolDef::compile(name, spec).expect("validated tool compiles");
-            if let Some(p) = &spec.preview {
-                add(&mut env, def.preview_template(), p);
-            }
-            tools.insert(name.clone(), Arc::new(def));
+    for t in project.tools() {
+        let def = ToolDef::compile(t.name, t.spec).expect("validated tool compiles");
+        if let Some(p) = &t.spec.preview {
+            add(&mut env, def.preview_template(), p);
         }
+        tools.insert(t.name.to_string(), Arc::new(def));
     }
     let mut graphs = BTreeMap::new();
     for doc in &project.graphs {
@@ -192,6 +193,11 @@ pub fn templates_env() -> minijinja::Environment<'static> {
         .build();
     env.set_syntax(syntax.expect("default delimiters are valid"));
     env
+}
+
+/// The name a prompt is compiled under; templates include prompts by it too.
+pub fn prompt_template(prompt: &str) -> String {
+    format!("prompts/{prompt}")
 }
 
 fn add(env: &mut minijinja::Environment<'static>, name: String, text: &str) {
@@ -278,7 +284,7 @@ fn compile_graph(
                 Kind::Router {
                     routes,
                     default,
-                    prompt: prompt.as_ref().map(|p| format!("prompts/{p}")),
+                    prompt: prompt.as_deref().map(prompt_template),
                     tier: tier.clone(),
                 }
             }
@@ -289,9 +295,12 @@ fn compile_graph(
                 tier,
                 max_turns,
             } => Kind::Agent {
-                prompt: format!("prompts/{prompt}"),
+                prompt: prompt_template(prompt),
                 tools: ts.iter().map(|t| tools[t].clone()).collect(),
-                answer: tpl(format!("{name}:answer"), answer),
+                answer: match answer {
+                    Some(a) => tpl(format!("{name}:answer"), a),
+                    None => prompt_template(DEFAULT_ANSWER),
+                },
                 tier: tier.clone(),
                 max_turns: *max_turns,
             },
@@ -300,7 +309,7 @@ fn compile_graph(
                 format,
                 tier,
             } => Kind::Llm {
-                prompt: format!("prompts/{prompt}"),
+                prompt: prompt_template(prompt),
                 json: *format == LlmFormat::Json,
                 tier: tier.clone(),
             },
