@@ -20,6 +20,7 @@ COPY --from=build /src/target/release/eng-intel /usr/local/bin/eng-intel
 COPY graphs ./graphs
 COPY prompts ./prompts
 COPY tools.yaml ./tools.yaml
+COPY tools ./tools
 RUN mkdir -p /app/data && chown -R app:app /app
 USER app
 # Embedded defaults: SQLite and caches under DATA_DIR, the offline model. Set the

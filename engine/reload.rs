@@ -53,7 +53,8 @@ impl Changes {
 }
 
 impl ConfigDiff {
-    /// Graphs and prompts compare by source text, tools by their entry in tools.yaml.
+    /// Graphs and prompts compare by source text, tools by their entry (wherever it is
+    /// written: a tool moved to another file unchanged has not changed).
     pub fn new(old: &Project, new: &Project) -> ConfigDiff {
         ConfigDiff {
             graphs: Changes::between(&graph_texts(old), &graph_texts(new)),
@@ -75,11 +76,7 @@ fn graph_texts(p: &Project) -> BTreeMap<&str, &str> {
 }
 
 fn tool_entries(p: &Project) -> BTreeMap<&str, &Value> {
-    p.tools
-        .iter()
-        .flat_map(|t| t.value["tools"].as_object())
-        .flat_map(|m| m.iter().map(|(k, v)| (k.as_str(), v)))
-        .collect()
+    p.tools().map(|t| (t.name, t.value())).collect()
 }
 
 fn prompt_texts(p: &Project) -> BTreeMap<&str, &str> {

@@ -1,4 +1,4 @@
-//! `serve --watch`: polls graphs/, prompts/ and tools.yaml, and once changes have
+//! `serve --watch`: polls graphs/, prompts/, tools/ and tools.yaml, and once changes have
 //! settled (debounced) reloads through `reload::reload`, logging what changed or, when
 //! the new config has errors, its diagnostics while the running config stays.
 //!
@@ -93,11 +93,16 @@ fn log(outcome: &Outcome) {
 }
 
 /// Size and modification time of every watched file (graphs/tests/recordings left out:
-/// the test runner writes there).
+/// the test runner writes there). tools/ is where tools.yaml's includes live; an include
+/// from elsewhere is read on reload but does not trigger one.
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, (u64, Option<SystemTime>)> {
     let mut out = BTreeMap::new();
     let skip = root.join("graphs/tests/recordings");
-    let mut stack = vec![root.join("graphs"), root.join("prompts")];
+    let mut stack = vec![
+        root.join("graphs"),
+        root.join("prompts"),
+        root.join("tools"),
+    ];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;

@@ -311,6 +311,7 @@ fn copy_dir(from: &Path, to: &Path) {
 fn project_copy(root: &Path) {
     copy_dir(&repo().join("graphs"), &root.join("graphs"));
     copy_dir(&repo().join("prompts"), &root.join("prompts"));
+    copy_dir(&repo().join("tools"), &root.join("tools"));
     std::fs::copy(repo().join("tools.yaml"), root.join("tools.yaml")).unwrap();
 }
 

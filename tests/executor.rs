@@ -211,6 +211,65 @@ async fn routes_by_intent_then_runs_the_specialist_subgraph() {
     assert_eq!(preview.as_deref(), Some("found Alex"));
 }
 
+/// The answers of the people graph of `files` to a question for each of its tools.
+async fn answers_of(files: &[(&str, &str)]) -> Vec<String> {
+    let (_d, set) = project(files);
+    let (engine, _) = engine(set);
+    let mut out = Vec::new();
+    for q in ["Who is Alex?", "how many 4"] {
+        let events = run(&engine, "people", q).await;
+        out.push(answer_of(&events).unwrap_or_default().to_string());
+    }
+    out
+}
+
+/// The answer template: the `answer:` prompt of the tool that answered, else the node's
+/// `answer`, else prompts/answers/default.
+#[tokio::test]
+async fn the_tool_that_answered_brings_its_answer_prompt() {
+    let tools = TOOLS
+        .replace(
+            "    preview: 'found {{ result.name }}'\n",
+            "    preview: 'found {{ result.name }}'\n    answer: answers/lookup\n",
+        )
+        .replace(
+            "    args: { type: object, properties: { n: { type: integer } } }\n",
+            "    args: { type: object, properties: { n: { type: integer } } }\n    intents: ['(?i)how many (?P<n>\\d+)']\n",
+        );
+    let agent = |answer: &str| {
+        PEOPLE
+            .replace("tools: [lookup]", "tools: [lookup, count]")
+            .replace(
+                "    answer: \"{{ result.name }} works in {{ result.team }}.\"\n",
+                answer,
+            )
+    };
+    let with_node_answer = agent("    answer: \"{{ tool }} answered.\"\n");
+    let without = agent("");
+    let files = |graph| {
+        [
+            ("tools.yaml", tools.as_str()),
+            (
+                "prompts/answers/lookup.j2",
+                "{{ tool }}: {{ result.name }} ({{ question }})\n",
+            ),
+            (
+                "prompts/answers/default.j2",
+                "{{ tool }} gave {{ result }}.",
+            ),
+            ("graphs/people.yaml", graph),
+        ]
+    };
+    assert_eq!(
+        answers_of(&files(&with_node_answer)).await,
+        ["lookup: Alex (Who is Alex?)", "count answered."]
+    );
+    assert_eq!(
+        answers_of(&files(&without)).await,
+        ["lookup: Alex (Who is Alex?)", "count gave 40."]
+    );
+}
+
 #[tokio::test]
 async fn without_a_matching_intent_the_model_or_the_default_route_decides() {
     let (_d, set) = project(&[("graphs/main.yaml", ROUTED), ("graphs/people.yaml", PEOPLE)]);

@@ -717,3 +717,74 @@ async fn watch_reloads_a_changed_prompt_and_keeps_the_config_on_errors() {
     assert_eq!(answer_of(&events), Some("There are 18 employees."));
     task.abort();
 }
+
+/// `TOOLS` with workload moved to tools/planning.yaml, included by tools.yaml.
+fn split_tools(root: &Path, planning_description: &str) {
+    let (people, planning) = TOOLS.split_at(TOOLS.find("  workload:").unwrap());
+    write(
+        root,
+        "tools.yaml",
+        &format!("include: [tools/planning.yaml]\n{people}"),
+    );
+    write(
+        root,
+        "tools/planning.yaml",
+        &format!("tools:\n{planning}").replace("Open tickets per engineer.", planning_description),
+    );
+}
+
+#[tokio::test]
+async fn reload_compares_tools_wherever_they_are_written() {
+    let dir = project(&[("graphs/main.yaml", GRAPH)]);
+    let engine = engine_for(dir.path());
+
+    // Moved unchanged to an included file: nothing changed.
+    split_tools(dir.path(), "Open tickets per engineer.");
+    assert_eq!(
+        reload(&engine, dir.path()).unwrap().to_string(),
+        "no changes"
+    );
+
+    split_tools(dir.path(), "Open tickets.");
+    let diff = reload(&engine, dir.path()).unwrap();
+    assert_eq!(diff.tools, changes(&[], &["workload"], &[]));
+    let tool = engine
+        .config()
+        .project
+        .tool("workload")
+        .map(|t| t.doc.file().to_string());
+    assert_eq!(tool.as_deref(), Some("tools/planning.yaml"));
+
+    // Defined a second time, in tools.yaml as well: refused at the included definition.
+    write(
+        dir.path(),
+        "tools.yaml",
+        &format!("include: [tools/planning.yaml]\n{TOOLS}"),
+    );
+    let report = reload(&engine, dir.path()).unwrap_err();
+    assert_eq!(
+        report.to_string(),
+        "tools/planning.yaml:2:3: error[E062]: duplicate tool \"workload\", already defined in tools.yaml:8:3; define each tool once (rename or remove one)\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_reloads_an_edited_file_under_tools() {
+    let dir = project(&[("graphs/main.yaml", GRAPH)]);
+    split_tools(dir.path(), "Open tickets per engineer.");
+    let engine = engine_for(dir.path());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let opts = watch::Options {
+        interval: Duration::from_millis(20),
+        debounce: Duration::from_millis(100),
+    };
+    let task = watch::spawn_with(engine.clone(), dir.path().to_path_buf(), opts, Some(tx));
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    // Only the included file changes, not tools.yaml.
+    let planning = dir.path().join("tools/planning.yaml");
+    let text = std::fs::read_to_string(&planning).unwrap();
+    std::fs::write(&planning, text.replace("per engineer", "")).unwrap();
+    let diff = next(&mut rx).await.unwrap();
+    assert_eq!(diff.to_string(), "tools: changed workload");
+    task.abort();
+}

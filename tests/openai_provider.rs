@@ -58,6 +58,7 @@ fn tool_def(name: &str, args: Value) -> Arc<ToolDef> {
         examples: vec![],
         slots: Default::default(),
         preview: None,
+        answer: None,
     };
     Arc::new(ToolDef::compile(name, &spec).unwrap())
 }

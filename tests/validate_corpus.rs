@@ -15,6 +15,8 @@ type Finding = (&'static str, &'static str, u64, u64);
 const MAIN: &str = "graphs/main.yaml";
 const DELIVERY: &str = "graphs/delivery.yaml";
 const TOOLS: &str = "tools.yaml";
+const PEOPLE_TOOLS: &str = "tools/people.yaml";
+const DELIVERY_TOOLS: &str = "tools/delivery.yaml";
 const AGENT_PROMPT: &str = "prompts/agent.j2";
 
 fn corpus(case: &str) -> PathBuf {
@@ -98,6 +100,12 @@ fn the_repository_config_validates_clean() {
 #[test]
 fn the_corpus_baseline_is_clean() {
     check("clean", &[]);
+}
+
+#[test]
+fn the_baseline_with_included_tools_files_is_clean() {
+    // clean, with its tools in tools/*.yaml and the agent answered by its tool's `answer:`.
+    check("clean_include", &[]);
 }
 
 // --- syntax and schema --------------------------------------------------------------
@@ -388,6 +396,99 @@ fn intent_capture_that_is_not_an_arg() {
 #[test]
 fn query_parameter_that_is_not_an_arg() {
     check("query_param", &[("E044", TOOLS, 10, 51)]);
+}
+
+// --- files included by tools.yaml, and answer prompts ---------------------------------
+
+#[test]
+fn include_of_a_missing_file_points_at_the_entry() {
+    // The tools it would define are unknown: delivery's tool node gets no "unknown tool".
+    let d = check("include_missing", &[("E060", TOOLS, 4, 5)]);
+    assert_eq!(
+        message(&d[0]),
+        "included file \"tools/delivry.yaml\" does not exist (did you mean \"tools/delivery.yaml\"?); create it or fix the path (relative to tools.yaml)"
+    );
+}
+
+#[test]
+fn tools_yaml_including_itself() {
+    let d = check("include_itself", &[("E061", TOOLS, 5, 5)]);
+    assert_eq!(
+        message(&d[0]),
+        "tools.yaml includes itself; remove this entry (list only the files under it)"
+    );
+}
+
+#[test]
+fn a_file_included_twice_under_another_spelling() {
+    let d = check("include_twice", &[("E061", TOOLS, 5, 5)]);
+    assert_eq!(
+        message(&d[0]),
+        "\"tools/people.yaml\" is already included at line 3; list each file once"
+    );
+}
+
+#[test]
+fn only_tools_yaml_includes_files() {
+    let d = check("include_nested", &[("E002", DELIVERY_TOOLS, 9, 1)]);
+    assert_eq!(
+        message(&d[0]),
+        "unknown field \"include\" in an included file; only tools.yaml includes files, so list these in its `include:`"
+    );
+}
+
+#[test]
+fn tool_defined_in_two_included_files() {
+    let d = check("duplicate_tool", &[("E062", DELIVERY_TOOLS, 9, 3)]);
+    assert_eq!(
+        message(&d[0]),
+        "duplicate tool \"find_people\", already defined in tools/people.yaml:2:3; define each tool once (rename or remove one)"
+    );
+}
+
+#[test]
+fn tool_defined_in_tools_yaml_and_an_included_file() {
+    // tools.yaml is read first, so the included file's definition is the second.
+    let d = check("duplicate_tool_top", &[("E062", DELIVERY_TOOLS, 2, 3)]);
+    assert_eq!(
+        message(&d[0]),
+        "duplicate tool \"dora_metrics\", already defined in tools.yaml:6:3; define each tool once (rename or remove one)"
+    );
+}
+
+#[test]
+fn schema_findings_point_into_the_included_file() {
+    check("tools_partial_include", &[("E004", DELIVERY_TOOLS, 2, 3)]);
+}
+
+#[test]
+fn tool_answer_names_an_unknown_prompt() {
+    let d = check("unknown_answer_prompt", &[("E013", PEOPLE_TOOLS, 14, 13)]);
+    assert_eq!(
+        message(&d[0]),
+        "unknown prompt \"answers/find_peple\" (did you mean \"answers/find_people\"?); add prompts/<name>.j2 or fix the name (a path under prompts/, without .j2)"
+    );
+}
+
+#[test]
+fn agent_without_answer_needs_the_default_answer_prompt() {
+    let d = check("agent_without_answer", &[("E013", MAIN, 25, 3)]);
+    assert_eq!(
+        message(&d[0]),
+        "agent node \"agent\" has no `answer:` and there is no prompt \"answers/default\" to answer with; add prompts/answers/default.j2 or give the node an `answer:`"
+    );
+}
+
+#[test]
+fn tool_answer_prompt_sees_what_an_agent_answer_sees() {
+    let d = check(
+        "unknown_variable_answer",
+        &[("E032", "prompts/answers/find_people.j2", 1, 38)],
+    );
+    assert_eq!(
+        message(&d[0]),
+        "prompt \"answers/find_people\" (used by node \"agent\" in graphs/main.yaml) uses \"arg\", which no state key, input or node output provides (did you mean \"args\"?); declare it under `state:` or fix the name"
+    );
 }
 
 // --- one run, every problem; stable output; could not run ----------------------------

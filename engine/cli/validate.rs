@@ -32,8 +32,7 @@ pub fn run(dir: &Path, format: Format, deny_warnings: bool) -> u8 {
         }
         Format::Text => {
             print!("{report}");
-            let files =
-                project.graphs.len() + project.prompts.len() + usize::from(project.tools.is_some());
+            let files = project.graphs.len() + project.prompts.len() + project.tool_files.len();
             println!(
                 "{}: {} file(s) checked, {} error(s), {} warning(s)",
                 if failed { "FAILED" } else { "ok" },

@@ -16,7 +16,9 @@ use regex::Regex;
 
 pub use tool_def::ToolDef;
 
-use crate::config::spec::{END, GraphSpec, LlmFormat, NodeKind, RetrySpec, StateType, TaskClass};
+use crate::config::spec::{
+    DEFAULT_ANSWER, END, GraphSpec, LlmFormat, NodeKind, RetrySpec, StateType, TaskClass,
+};
 use crate::config::{Doc, Project};
 use crate::validate::{self, diagnostic::Report};
 
@@ -77,6 +79,7 @@ pub enum Kind {
     Agent {
         prompt: String,
         tools: Vec<Arc<ToolDef>>,
+        /// Template of the answer when the tool that answered has none of its own.
         answer: String,
         tier: Option<String>,
         max_turns: usize,
@@ -166,17 +169,15 @@ pub fn compile(project: Project) -> Result<CompiledSet, Report> {
     }
     let mut env = templates_env();
     for (name, src) in &project.prompts {
-        add(&mut env, format!("prompts/{name}"), &src.text);
+        add(&mut env, prompt_template(name), &src.text);
     }
     let mut tools = BTreeMap::new();
-    if let Some(doc) = &project.tools {
-        for (name, spec) in &doc.spec.tools {
-            let def = ToolDef::compile(name, spec).expect("validated tool compiles");
-            if let Some(p) = &spec.preview {
-                add(&mut env, def.preview_template(), p);
-            }
-            tools.insert(name.clone(), Arc::new(def));
+    for t in project.tools() {
+        let def = ToolDef::compile(t.name, t.spec).expect("validated tool compiles");
+        if let Some(p) = &t.spec.preview {
+            add(&mut env, def.preview_template(), p);
         }
+        tools.insert(t.name.to_string(), Arc::new(def));
     }
     let reach = agent_tools(&project);
     let mut graphs = BTreeMap::new();
@@ -184,22 +185,26 @@ pub fn compile(project: Project) -> Result<CompiledSet, Report> {
         let g = compile_graph(doc, &tools, &reach, &mut env);
         graphs.insert(g.name.clone(), Arc::new(g));
     }
-    let lexicon = match &project.tools {
-        Some(doc) => crate::understand::Lexicon::compile(
-            doc.spec
-                .tools
-                .iter()
-                .map(|(name, t)| crate::understand::lexicon::ToolLanguage {
-                    name,
-                    description: &t.description,
-                    args_schema: &t.args,
-                    examples: &t.examples,
-                    slots: &t.slots,
-                }),
-            &doc.spec.vocabulary,
-        ),
-        None => crate::understand::Lexicon::default(),
-    };
+    // The vocabulary sections of every tools file, together.
+    let mut vocabulary = crate::config::spec::VocabularySpec::default();
+    for doc in &project.tool_files {
+        let v = &doc.spec.vocabulary;
+        vocabulary.synonyms.extend(v.synonyms.clone());
+        vocabulary.words.extend(v.words.clone());
+        vocabulary.refuse.extend(v.refuse.iter().cloned());
+    }
+    let lexicon = crate::understand::Lexicon::compile(
+        project
+            .tools()
+            .map(|t| crate::understand::lexicon::ToolLanguage {
+                name: t.name,
+                description: &t.spec.description,
+                args_schema: &t.spec.args,
+                examples: &t.spec.examples,
+                slots: &t.spec.slots,
+            }),
+        &vocabulary,
+    );
     Ok(CompiledSet {
         graphs,
         tools,
@@ -218,6 +223,11 @@ pub fn templates_env() -> minijinja::Environment<'static> {
         .build();
     env.set_syntax(syntax.expect("default delimiters are valid"));
     env
+}
+
+/// The name a prompt is compiled under; templates include prompts by it too.
+pub fn prompt_template(prompt: &str) -> String {
+    format!("prompts/{prompt}")
 }
 
 fn add(env: &mut minijinja::Environment<'static>, name: String, text: &str) {
@@ -348,7 +358,7 @@ fn compile_graph(
                 Kind::Router {
                     routes,
                     default,
-                    prompt: prompt.as_ref().map(|p| format!("prompts/{p}")),
+                    prompt: prompt.as_deref().map(prompt_template),
                     tier: tier.clone(),
                 }
             }
@@ -359,9 +369,12 @@ fn compile_graph(
                 tier,
                 max_turns,
             } => Kind::Agent {
-                prompt: format!("prompts/{prompt}"),
+                prompt: prompt_template(prompt),
                 tools: ts.iter().map(|t| tools[t].clone()).collect(),
-                answer: tpl(format!("{name}:answer"), answer),
+                answer: match answer {
+                    Some(a) => tpl(format!("{name}:answer"), a),
+                    None => prompt_template(DEFAULT_ANSWER),
+                },
                 tier: tier.clone(),
                 max_turns: *max_turns,
             },
@@ -370,7 +383,7 @@ fn compile_graph(
                 format,
                 tier,
             } => Kind::Llm {
-                prompt: format!("prompts/{prompt}"),
+                prompt: prompt_template(prompt),
                 json: *format == LlmFormat::Json,
                 tier: tier.clone(),
             },

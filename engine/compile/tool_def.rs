@@ -1,4 +1,5 @@
-//! A tool from tools.yaml, compiled: its argument validator and intent regexes.
+//! A tool from tools.yaml or a file it includes, compiled: its argument validator, intent
+//! regexes and the names of its templates.
 
 use regex::Regex;
 use serde_json::{Map, Value};
@@ -17,6 +18,8 @@ pub struct ToolDef {
     pub pipeline: Option<String>,
     pub intents: Vec<Regex>,
     pub has_preview: bool,
+    /// Compiled template that renders an agent's answer when this tool answered.
+    pub answer: Option<String>,
 }
 
 impl ToolDef {
@@ -37,6 +40,7 @@ impl ToolDef {
             pipeline: spec.graph.clone(),
             intents,
             has_preview: spec.preview.is_some(),
+            answer: spec.answer.as_deref().map(super::prompt_template),
         })
     }
 

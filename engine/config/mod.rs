@@ -1,7 +1,8 @@
-//! Loading a project directory: `graphs/**/*.yaml`, `prompts/**/*.j2`, `tools.yaml`.
+//! Loading a project directory: `graphs/**/*.yaml`, `prompts/**/*.j2`, `tools.yaml` and
+//! the files it includes (see `tools`).
 //!
 //! Loading never stops at the first problem. YAML syntax errors, repeated keys and
-//! schema violations go to `Project::findings` and the file (in tools.yaml: the one
+//! schema violations go to `Project::findings` and the file (in a tools file: the one
 //! tool) is left out, so `validate` shows everything in one run. Names defined by what
 //! was left out are kept in `Project::unloaded`, so that references to them are not
 //! reported a second time as unknown.
@@ -10,6 +11,7 @@ pub mod locate;
 pub mod schema;
 pub mod spans;
 pub mod spec;
+mod tools;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -19,7 +21,7 @@ use serde_json::Value;
 
 use crate::validate::diagnostic::{Diagnostic, Report};
 use spans::{Pos, Spans};
-use spec::{GraphSpec, ToolsFile};
+use spec::{GraphSpec, ToolSpec, ToolsFile};
 
 /// A file's text and where its nodes are; `path` is relative to the project root.
 #[derive(Debug)]
@@ -66,12 +68,56 @@ impl<T> Doc<T> {
 pub struct Project {
     pub root: PathBuf,
     pub graphs: Vec<Doc<GraphSpec>>,
-    pub tools: Option<Doc<ToolsFile>>,
+    /// tools.yaml first, then the files it includes, in the order it lists them.
+    pub tool_files: Vec<Doc<ToolsFile>>,
+    /// Where the entries of merged sections are defined: section → name → index in
+    /// `tool_files` (the first definition; a second one is reported).
+    defined: BTreeMap<&'static str, BTreeMap<String, usize>>,
     /// Prompt name (path under prompts/ without `.j2`) → source.
     pub prompts: BTreeMap<String, Arc<Source>>,
     /// What loading found (syntax, repeated keys, schema); `validate::check` reports it first.
     pub findings: Report,
     pub unloaded: Unloaded,
+}
+
+/// One tool and the file that defines it.
+#[derive(Debug, Clone, Copy)]
+pub struct Tool<'a> {
+    pub name: &'a str,
+    pub doc: &'a Doc<ToolsFile>,
+    pub spec: &'a ToolSpec,
+}
+
+impl<'a> Tool<'a> {
+    /// JSON Pointer of `field` of the tool in its file (`""` for the entry itself).
+    pub fn ptr(&self, field: &str) -> String {
+        format!("/tools/{}{field}", spans::escape(self.name))
+    }
+    /// The tool's entry as written.
+    pub fn value(&self) -> &'a Value {
+        self.doc
+            .value
+            .pointer(&self.ptr(""))
+            .unwrap_or(&Value::Null)
+    }
+}
+
+impl Project {
+    /// The tool called `name`, wherever it is defined.
+    pub fn tool(&self, name: &str) -> Option<Tool<'_>> {
+        let file = *self.defined.get(tools::TOOLS)?.get(name)?;
+        let doc = &self.tool_files[file];
+        let (name, spec) = doc.spec.tools.get_key_value(name)?;
+        Some(Tool { name, doc, spec })
+    }
+    /// Every tool once, by name.
+    pub fn tools(&self) -> impl Iterator<Item = Tool<'_>> {
+        self.defined
+            .get(tools::TOOLS)
+            .into_iter()
+            .flat_map(|m| m.keys())
+            .filter_map(|name| self.tool(name))
+    }
 }
 
 /// Names defined in files or entries that did not load.
@@ -81,7 +127,7 @@ pub struct Unloaded {
     /// A graph file whose name could not be read did not load: any graph name may be in it.
     pub any_graph: bool,
     pub tools: BTreeSet<String>,
-    /// tools.yaml as a whole did not load.
+    /// A tools file as a whole did not load (or an include was missing).
     pub any_tool: bool,
 }
 
@@ -131,10 +177,7 @@ pub fn load(root: &Path) -> Result<Project, LoadError> {
         load_graph(root, &path, &mut project);
     }
 
-    let tools_path = root.join("tools.yaml");
-    if tools_path.is_file() {
-        load_tools(root, &tools_path, &mut project);
-    }
+    tools::load(root, &mut project);
 
     let prompts_dir = root.join("prompts");
     for path in files_with_ext(&prompts_dir, &["j2"]) {
@@ -190,51 +233,6 @@ fn load_graph(root: &Path, path: &Path, project: &mut Project) {
         Err(e) => {
             project.findings.push(format_mismatch(&source, &e));
             skip(name);
-        }
-    }
-}
-
-/// tools.yaml: a tool with schema violations is left out alone; the others load.
-fn load_tools(root: &Path, path: &Path, project: &mut Project) {
-    let rel = relative(root, path);
-    let findings = &mut project.findings;
-    let Some(text) = read(&rel, path, findings) else {
-        project.unloaded.any_tool = true;
-        return;
-    };
-    let Some((mut value, source)) = parse_yaml(rel, &text, findings) else {
-        project.unloaded.any_tool = true;
-        return;
-    };
-    for pointer in schema::check(schema::tools(), &value, &source, findings) {
-        let tool = pointer
-            .strip_prefix("/tools/")
-            .map(|rest| rest.split('/').next().unwrap_or(rest))
-            .map(|seg| seg.replace("~1", "/").replace("~0", "~"));
-        match tool {
-            Some(name) => {
-                if let Some(tools) = value.get_mut("tools").and_then(Value::as_object_mut) {
-                    tools.remove(&name);
-                }
-                project.unloaded.tools.insert(name);
-            }
-            None => {
-                project.unloaded.any_tool = true;
-                return;
-            }
-        }
-    }
-    match serde_json::from_value::<ToolsFile>(value.clone()) {
-        Ok(spec) => {
-            project.tools = Some(Doc {
-                source,
-                value,
-                spec,
-            })
-        }
-        Err(e) => {
-            findings.push(format_mismatch(&source, &e));
-            project.unloaded.any_tool = true;
         }
     }
 }

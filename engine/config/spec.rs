@@ -85,7 +85,8 @@ pub enum NodeKind {
     Agent {
         prompt: String,
         tools: Vec<String>,
-        answer: String,
+        /// Inline answer template for tools that declare no `answer:` of their own.
+        answer: Option<String>,
         tier: Option<String>,
         #[serde(default = "default_max_turns")]
         max_turns: usize,
@@ -196,9 +197,13 @@ pub enum EdgeSpec {
     },
 }
 
-/// `tools.yaml`.
+/// `tools.yaml`, or a file it includes (which has no `include:` of its own).
 #[derive(Debug, Clone, Deserialize)]
 pub struct ToolsFile {
+    /// Files to read as well, relative to tools.yaml.
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
     pub tools: BTreeMap<String, ToolSpec>,
     /// How the organisation's people say things (question understanding).
     #[serde(default)]
@@ -240,6 +245,8 @@ pub struct ToolSpec {
     pub slots: BTreeMap<String, String>,
     /// Template rendered over the result for `tool_end.result_preview`.
     pub preview: Option<String>,
+    /// Prompt (name under prompts/) that renders an agent's answer when this tool answered.
+    pub answer: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -264,6 +271,10 @@ impl QuerySpec {
 
 /// The node every graph ends at; edges may point to it without declaring it.
 pub const END: &str = "END";
+
+/// The prompt an agent answers with when neither the tool that answered nor the node
+/// gives an answer template.
+pub const DEFAULT_ANSWER: &str = "answers/default";
 
 /// One edge after `a -> b -> c` chains are split and router routes added.
 #[derive(Debug, Clone)]

@@ -724,10 +724,17 @@ impl Exec {
                 .find(|r| r["ok"] == json!(true))
                 .cloned()
                 .unwrap_or(Value::Null);
+            // The tool that answered (the first successful call) may bring its own template.
+            let template = first
+                .get("tool")
+                .and_then(Value::as_str)
+                .and_then(|name| tools.iter().find(|t| t.name == name))
+                .and_then(|t| t.answer.as_deref())
+                .unwrap_or(answer);
             let ctx = minijinja::context! {
                 results => jv(&results), result => first.get("result").map(jv), tool => first.get("tool").map(jv), args => first.get("args").map(jv), ..state.ctx()
             };
-            self.render(answer, &ctx)
+            self.render(template, &ctx)
                 .unwrap_or_else(|e| format!("(answer template failed: {e})"))
         };
         for _ in 0..max_turns {

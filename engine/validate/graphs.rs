@@ -9,7 +9,7 @@ use super::diagnostic::{Diagnostic, Report, did_you_mean};
 use super::tools::arg_names;
 use super::{BUILTIN_KEYS, TIERS, regexes};
 use crate::config::spans::escape;
-use crate::config::spec::{END, GraphSpec, NodeKind, NodeSpec};
+use crate::config::spec::{DEFAULT_ANSWER, END, GraphSpec, NodeKind, NodeSpec};
 use crate::config::{Doc, Project};
 
 pub fn node_ptr(node: &str) -> String {
@@ -52,7 +52,6 @@ pub fn check_names(project: &Project, report: &mut Report) {
 struct Known<'a> {
     project: &'a Project,
     tools: Vec<&'a str>,
-    prompts: Vec<&'a str>,
     graphs: Vec<&'a str>,
 }
 
@@ -111,28 +110,7 @@ impl Refs<'_, '_> {
     }
 
     fn prompt(&mut self, ptr: &str, name: &str) {
-        if self.known.prompts.contains(&name) {
-            return;
-        }
-        let stem = name.strip_suffix(".j2").unwrap_or(name);
-        let prompts = &self.known.prompts;
-        if stem != name && prompts.contains(&stem) {
-            self.report.push(Diagnostic::error(
-                "E013",
-                self.doc.file(),
-                self.doc.at(ptr),
-                format!("unknown prompt \"{name}\" (did you mean \"{stem}\"?); prompts are named without the .j2 extension"),
-            ));
-        } else {
-            self.unknown(
-                "E013",
-                ptr,
-                "prompt",
-                name,
-                prompts,
-                "add prompts/<name>.j2 or fix the name (a path under prompts/, without .j2)",
-            );
-        }
+        super::prompts::check_ref(self.known.project, self.report, self.doc, ptr, name);
     }
 
     fn tier(&mut self, ptr: &str, name: &str) {
@@ -156,13 +134,7 @@ impl Refs<'_, '_> {
         tool: &str,
         args: &BTreeMap<String, String>,
     ) {
-        let Some(spec) = self
-            .known
-            .project
-            .tools
-            .as_ref()
-            .and_then(|t| t.spec.tools.get(tool))
-        else {
+        let Some(spec) = self.known.project.tool(tool).map(|t| t.spec) else {
             return;
         };
         let declared = arg_names(&spec.args);
@@ -241,8 +213,16 @@ impl Refs<'_, '_> {
                     self.tier(&format!("{p}/tier"), t);
                 }
             }
-            NodeKind::Agent { prompt, tools, tier, .. } => {
+            NodeKind::Agent { prompt, tools, answer, tier, .. } => {
                 self.prompt(&format!("{p}/prompt"), prompt);
+                if answer.is_none() && !self.known.project.prompts.contains_key(DEFAULT_ANSWER) {
+                    self.report.push(Diagnostic::error(
+                        "E013",
+                        doc.file(),
+                        doc.key_at(&p),
+                        format!("agent node \"{name}\" has no `answer:` and there is no prompt \"{DEFAULT_ANSWER}\" to answer with; add prompts/{DEFAULT_ANSWER}.j2 or give the node an `answer:`"),
+                    ));
+                }
                 for (i, tool) in tools.iter().enumerate() {
                     self.tool(&format!("{p}/tools/{i}"), tool);
                 }
@@ -323,12 +303,7 @@ impl Refs<'_, '_> {
 pub fn check_references(project: &Project, report: &mut Report) {
     let known = Known {
         project,
-        tools: project
-            .tools
-            .iter()
-            .flat_map(|t| t.spec.tools.keys().map(String::as_str))
-            .collect(),
-        prompts: project.prompts.keys().map(String::as_str).collect(),
+        tools: project.tools().map(|t| t.name).collect(),
         graphs: project
             .graphs
             .iter()

@@ -5,6 +5,7 @@
 
 pub mod diagnostic;
 mod graphs;
+mod prompts;
 mod regexes;
 mod shape;
 mod templates;

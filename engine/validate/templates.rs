@@ -4,9 +4,10 @@
 //! - prompts of `agent` and `llm` nodes, `template` nodes, tool-node `args`, subgraph
 //!   `inputs`, a map's `over` and edge conditions (`when`): the graph's state keys;
 //! - a router's prompt: state plus `routes`;
-//! - an agent's `answer`: state plus `results`, `result`, `tool`, `args`;
+//! - an agent's answer (its `answer`, the `answer:` prompts of its tools, or the default
+//!   answer prompt): state plus `results`, `result`, `tool`, `args`;
 //! - a map's `args`: state plus the item (named by `as`, default `item`);
-//! - a tool's `preview` in tools.yaml: `result` and `args` only.
+//! - a tool's `preview`: `result` and `args` only.
 
 use std::collections::HashSet;
 
@@ -15,7 +16,7 @@ use super::diagnostic::{Diagnostic, Report, did_you_mean};
 use super::graphs::node_ptr;
 use crate::config::locate::pos_of_offset;
 use crate::config::spans::{Pos, escape};
-use crate::config::spec::{EdgeSpec, GraphSpec, NodeKind};
+use crate::config::spec::{DEFAULT_ANSWER, EdgeSpec, GraphSpec, NodeKind};
 use crate::config::{Doc, Project};
 
 /// Names minijinja provides everywhere.
@@ -56,23 +57,21 @@ pub fn check_templates(project: &Project, report: &mut Report) {
             ));
         }
     }
-    if let Some(doc) = &project.tools {
-        for (name, tool) in &doc.spec.tools {
-            if let Some(p) = &tool.preview {
-                let ctx = Ctx {
-                    vars: PREVIEW_VARS.to_vec(),
-                    fix: "a preview sees only `result` and `args`",
-                };
-                inline(
-                    report,
-                    doc,
-                    &format!("/tools/{}/preview", escape(name)),
-                    p,
-                    &ctx,
-                    &format!("preview of tool \"{name}\""),
-                    false,
-                );
-            }
+    for t in project.tools() {
+        if let Some(p) = &t.spec.preview {
+            let ctx = Ctx {
+                vars: PREVIEW_VARS.to_vec(),
+                fix: "a preview sees only `result` and `args`",
+            };
+            inline(
+                report,
+                t.doc,
+                &t.ptr("/preview"),
+                p,
+                &ctx,
+                &format!("preview of tool \"{}\"", t.name),
+                false,
+            );
         }
     }
     for doc in &project.graphs {
@@ -118,18 +117,30 @@ fn check_graph(project: &Project, doc: &Doc<GraphSpec>, report: &mut Report) {
         };
         match &node.kind {
             NodeKind::Agent {
-                prompt: pr, answer, ..
+                prompt: pr,
+                tools,
+                answer,
+                ..
             } => {
                 prompt(report, pr, &plain);
-                inline(
-                    report,
-                    doc,
-                    &field("answer"),
-                    answer,
-                    &with(ANSWER_VARS),
-                    &format!("answer of node \"{name}\""),
-                    false,
-                );
+                let answers = with(ANSWER_VARS);
+                match answer {
+                    Some(answer) => inline(
+                        report,
+                        doc,
+                        &field("answer"),
+                        answer,
+                        &answers,
+                        &format!("answer of node \"{name}\""),
+                        false,
+                    ),
+                    None => prompt(report, DEFAULT_ANSWER, &answers),
+                }
+                for t in tools.iter().filter_map(|t| project.tool(t)) {
+                    if let Some(a) = &t.spec.answer {
+                        prompt(report, a, &answers);
+                    }
+                }
             }
             NodeKind::Llm { prompt: pr, .. } => prompt(report, pr, &plain),
             NodeKind::Router {

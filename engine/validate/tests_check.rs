@@ -15,11 +15,7 @@ use crate::run::Event;
 pub fn check_tests(project: &Project, report: &mut Report) {
     let mut out = Findings::default();
     let all = cases(project, report);
-    let tools: Vec<&str> = project
-        .tools
-        .iter()
-        .flat_map(|t| t.spec.tools.keys().map(String::as_str))
-        .collect();
+    let tools: Vec<&str> = project.tools().map(|t| t.name).collect();
     let graphs: Vec<&str> = project
         .graphs
         .iter()
@@ -128,13 +124,8 @@ fn check_tools(project: &Project, case: &Case, tools: &[&str], out: &mut Finding
     }
     // Expected args must be arguments the tool takes.
     for (i, call) in case.spec.expect.tools_called.iter().enumerate() {
-        let (Some(args), Some(spec)) = (
-            call.args(),
-            project
-                .tools
-                .as_ref()
-                .and_then(|t| t.spec.tools.get(call.tool())),
-        ) else {
+        let (Some(args), Some(spec)) = (call.args(), project.tool(call.tool()).map(|t| t.spec))
+        else {
             continue;
         };
         let Some(props) = spec.args.get("properties").and_then(|p| p.as_object()) else {

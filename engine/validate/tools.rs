@@ -1,12 +1,13 @@
-//! Checks of tools.yaml: argument schemas, intent regexes and their captures, and the
-//! `:name` parameters of queries. Preview templates are checked with the other templates.
+//! Checks of tools (tools.yaml and the files it includes): argument schemas, intent regexes
+//! and their captures, the `:name` parameters of queries, pipeline graphs and answer
+//! prompts. Preview templates are checked with the other templates.
 
 use serde_json::Value;
 
 use super::diagnostic::{Diagnostic, Report, did_you_mean};
 use super::regexes;
 use crate::config::spans::escape;
-use crate::config::spec::{QuerySpec, ToolSpec};
+use crate::config::spec::{QuerySpec, ToolSpec, ToolsFile};
 use crate::config::{Doc, Project};
 
 /// The `type` names JSON Schema knows.
@@ -15,9 +16,9 @@ const JSON_TYPES: &[&str] = &[
 ];
 
 pub fn check_tools(project: &Project, report: &mut Report) {
-    let Some(doc) = &project.tools else { return };
-    for (name, tool) in &doc.spec.tools {
-        let base = format!("/tools/{}", escape(name));
+    for t in project.tools() {
+        let (doc, name, tool) = (t.doc, t.name, t.spec);
+        let base = t.ptr("");
         check_args_schema(report, doc, &base, name, tool);
         let props = arg_names(&tool.args);
         for (i, intent) in tool.intents.iter().enumerate() {
@@ -42,7 +43,10 @@ pub fn check_tools(project: &Project, report: &mut Report) {
             check_query_params(report, doc, &base, name, query, &props);
         }
         if let Some(graph) = &tool.graph {
-            check_pipeline(project, report, &base, name, graph, &props);
+            check_pipeline(project, report, doc, &base, name, graph, &props);
+        }
+        if let Some(answer) = &tool.answer {
+            super::prompts::check_ref(project, report, doc, &t.ptr("/answer"), answer);
         }
     }
 }
@@ -51,12 +55,12 @@ pub fn check_tools(project: &Project, report: &mut Report) {
 fn check_pipeline(
     project: &Project,
     report: &mut Report,
+    doc: &Doc<ToolsFile>,
     base: &str,
     name: &str,
     graph: &str,
     props: &[String],
 ) {
-    let Some(doc) = &project.tools else { return };
     let Some(g) = project.graphs.iter().find(|g| g.spec.name == graph) else {
         if !project.unloaded.has_graph(graph) {
             let names: Vec<&str> = project
@@ -102,7 +106,7 @@ fn check_pipeline(
 /// The args schema is valid JSON Schema (E040) and describes an object.
 fn check_args_schema(
     report: &mut Report,
-    doc: &Doc<crate::config::spec::ToolsFile>,
+    doc: &Doc<ToolsFile>,
     base: &str,
     name: &str,
     tool: &ToolSpec,
@@ -152,7 +156,7 @@ fn check_args_schema(
 /// queries use `:Label` syntax of their own and are left alone.
 fn check_query_params(
     report: &mut Report,
-    doc: &Doc<crate::config::spec::ToolsFile>,
+    doc: &Doc<ToolsFile>,
     base: &str,
     name: &str,
     query: &QuerySpec,
