@@ -2,9 +2,6 @@
 //! streaming, the tool-call shapes of different servers, retries, timeouts, broken
 //! streams, the repair turn, the circuit breaker and the fallback chain.
 
-#[path = "support/fake_openai.rs"]
-mod fake_openai;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,26 +12,12 @@ use eng_intel::model::openai::{OpenAiModel, Options, ToolChoice};
 use eng_intel::model::{
     ChatRequest, Message, Model, ModelError, Purpose, Reply, Role, ToolCall, Turn, Usage,
 };
-use eng_intel::settings::{Llm, Settings};
-use fake_openai::{
-    FakeOpenAi, Piece, Reply as Script, call, content, error, finish, text, tool, usage,
-};
 use serde_json::{Value, json};
 
-const PRIMARY: &str = "big-model";
-const FAST: &str = "small-model";
-
-fn llm(base_url: &str) -> Llm {
-    Settings::from_lookup(|k| match k {
-        "OPENAI_BASE_URL" => Some(base_url.into()),
-        "OPENAI_API_KEY" => Some("test-key".into()),
-        "FEATHERLESS_MODEL_PRIMARY" => Some(PRIMARY.into()),
-        "FEATHERLESS_MODEL_FAST" => Some(FAST.into()),
-        _ => None,
-    })
-    .llm
-    .expect("LLM settings")
-}
+use super::{FAST, PRIMARY, llm};
+use crate::support::fake_openai::{
+    FakeOpenAi, Piece, Reply as Script, call, content, error, finish, text, tool, usage,
+};
 
 /// Quick retries and no breaker unless a test asks for them.
 fn opts() -> Options {
@@ -718,6 +701,8 @@ async fn the_circuit_breaker_opens_then_lets_a_request_through_after_the_cool_do
         },
     )
     .unwrap();
+    // No earlier than the circuit opens (on the second failure).
+    let opened = Instant::now();
     for _ in 0..2 {
         let (turn, _) = ask(
             &model,
@@ -747,16 +732,31 @@ async fn the_circuit_breaker_opens_then_lets_a_request_through_after_the_cool_do
     );
     assert_eq!(fake.requests().len(), 2, "an open circuit sends nothing");
 
-    tokio::time::sleep(cooldown + Duration::from_millis(50)).await;
+    // Asked again and again, the circuit lets a request through once the cool-down is over,
+    // not before.
     fake.push(text(&["back"], 1, 1));
-    let (turn, _) = ask(
-        &model,
-        "primary",
-        &conversation("hi"),
-        &[],
-        Purpose::Complete,
-    )
-    .await;
+    let deadline = opened + cooldown + Duration::from_secs(10);
+    let turn = loop {
+        let (turn, _) = ask(
+            &model,
+            "primary",
+            &conversation("hi"),
+            &[],
+            Purpose::Complete,
+        )
+        .await;
+        match turn {
+            Err(e) if e.message.contains("circuit open") && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            turn => break turn,
+        }
+    };
+    assert!(
+        opened.elapsed() >= cooldown,
+        "through after {:?}",
+        opened.elapsed()
+    );
     assert_eq!(turn.unwrap().reply, Reply::Text("back".into()));
     assert_eq!(fake.requests().len(), 3);
 }
