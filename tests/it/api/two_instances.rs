@@ -7,7 +7,7 @@
 //! database (`eng_intel_test_instances`, created when missing). The model is a fake
 //! OpenAI-compatible server in this process that takes a while over every reply, so
 //! unserialized chats would overlap. Needs `POSTGRES_HOST` (`eval "$(bash
-//! scripts/servers.sh env)"`); without it the test prints why it skips.
+//! scripts/servers.sh env)"`); without it the test is skipped visibly.
 
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
