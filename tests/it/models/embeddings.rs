@@ -418,6 +418,17 @@ async fn pg_settings(dir: &Path, fake: &FakeEmbeddings, extra: &[(&str, &str)]) 
     s
 }
 
+/// The type of the vectors' column, as `vector(DIMENSIONS)`.
+async fn embedding_column(pool: &sqlx::PgPool) -> String {
+    sqlx::query_scalar(
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
+         WHERE attrelid = 'document_embeddings'::regclass AND attname = 'embedding'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn pgvector_search_is_hybrid_with_full_text_on_real_postgres() {
     let Some(_servers) = require_server("POSTGRES_HOST") else {
@@ -451,13 +462,7 @@ async fn pgvector_search_is_hybrid_with_full_text_on_real_postgres() {
         "{said:?}"
     );
     // The table took the model's dimension, with an HNSW index for cosine distance.
-    let column: String = sqlx::query_scalar(
-        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
-         WHERE attrelid = 'document_embeddings'::regclass AND attname = 'embedding'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let column = embedding_column(&pool).await;
     assert_eq!(column, format!("vector({})", fake_embeddings::DIMS));
     let index: String = sqlx::query_scalar(
         "SELECT indexdef FROM pg_indexes WHERE indexname = 'document_embeddings_hnsw'",
@@ -562,13 +567,7 @@ async fn pgvector_search_is_hybrid_with_full_text_on_real_postgres() {
     // Another dimension (another setup of the model): the table is rebuilt to fit it.
     let s64 = pg_settings(dir.path(), &fake, &[("EMBEDDING_DIMENSIONS", "64")]).await;
     let (stores, _) = open(&s64).await;
-    let column: String = sqlx::query_scalar(
-        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
-         WHERE attrelid = 'document_embeddings'::regclass AND attname = 'embedding'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let column = embedding_column(&pool).await;
     assert_eq!(column, "vector(64)");
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM document_embeddings")
         .fetch_one(&pool)

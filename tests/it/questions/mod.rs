@@ -5,7 +5,7 @@
 //! over the same SQLite file when the case runs, never copied from an answer. One runner
 //! asks every question and reports every failing case at once.
 //!
-//! `QUESTIONS_VERBOSE=1 cargo test --test it questions -- --nocapture` prints every answer;
+//! `QUESTIONS_VERBOSE=1 cargo test --test it questions:: -- --nocapture` prints every answer;
 //! `QUESTIONS_FILTER=TEXT` asks only the questions containing TEXT.
 
 mod cases;
