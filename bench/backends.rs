@@ -3,7 +3,7 @@
 //! 1. load time of the `--scale 5000` organisation into each store (what `eng-intel seed
 //!    --scale 5000` runs: the same `LoadTarget::load`, one store after the other);
 //! 2. the question suite's tool calls (the calls the offline model makes for the questions
-//!    of tests/questions.rs), each tool's calls repeated against the embedded stores and
+//!    of tests/it/questions/cases.rs), each tool's calls repeated against the embedded stores and
 //!    against the configured servers, p50/p99 per tool.
 //!
 //! Servers come from the environment (`POSTGRES_*`, `CLICKHOUSE_*`, `NEO4J_*`; `eval "$(bash
@@ -234,9 +234,10 @@ fn tool_set() -> CompiledSet {
 
 /// The questions of the question suite: its string literals that are questions.
 fn suite_questions() -> Vec<String> {
-    let src =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/questions.rs"))
-            .unwrap();
+    let src = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/questions/cases.rs"),
+    )
+    .unwrap();
     let re = regex::Regex::new(r#""([A-Z][^"\\{}]*\?)""#).unwrap();
     let mut qs: Vec<String> = Vec::new();
     for c in re.captures_iter(&src) {

@@ -63,7 +63,7 @@ curl -fsS "http://127.0.0.1:$PORT/v1/models" >/dev/null
 say "smoke check through eng-intel"
 cd "$ROOT"
 REAL_MODEL_BASE_URL="http://127.0.0.1:$PORT/v1" REAL_MODEL_NAME=smollm2 \
-  cargo test --test openai_real_model -- --ignored --nocapture --test-threads=1
+  cargo test --test it models::real_model -- --ignored --nocapture --test-threads=1
 
 if [ "${KEEP_SERVING:-0}" = 1 ]; then
   say "still serving (pid $SERVER): OPENAI_BASE_URL=http://127.0.0.1:$PORT/v1 OPENAI_MODEL=smollm2 LLM_TOOL_CHOICE=required"

@@ -42,6 +42,12 @@ impl ThreadLocks {
         mutex.lock_owned().await
     }
 
+    /// Chats holding or awaiting the lock of thread `id` (tests wait on it).
+    pub fn chats_on(&self, id: &str) -> usize {
+        let map = self.map.lock().expect("thread locks");
+        map.entries.get(id).map_or(0, Weak::strong_count)
+    }
+
     /// Threads with a chat holding or awaiting their lock.
     pub fn in_use(&self) -> usize {
         let map = self.map.lock().expect("thread locks");

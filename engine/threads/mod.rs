@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::settings::Settings;
 pub use locks::ThreadLocks;
-pub use postgres::PgThreads;
+pub use postgres::{PgThreads, lock_key as pg_lock_key};
 pub use sqlite::SqliteThreads;
 
 /// Longest thread id accepted (server-made ids are 36-character UUIDs).

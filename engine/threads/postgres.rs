@@ -214,8 +214,9 @@ impl HeldLock for AdvisoryLock {
     }
 }
 
-/// A stable 64-bit key for the thread (FNV-1a), the same on every instance and build.
-fn lock_key(id: &str) -> i64 {
+/// A stable 64-bit key for the thread (FNV-1a), the same on every instance and build; the
+/// advisory lock a chat holds or awaits in `pg_locks` (tests look it up there).
+pub fn lock_key(id: &str) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in "eng-intel/thread/".bytes().chain(id.bytes()) {
         h ^= u64::from(b);

@@ -9,6 +9,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::support::{BIN, repo};
+
 /// One expected finding: code, file, line, column.
 type Finding = (&'static str, &'static str, u64, u64);
 
@@ -20,14 +22,12 @@ const DELIVERY_TOOLS: &str = "tools/delivery.yaml";
 const AGENT_PROMPT: &str = "prompts/agent.j2";
 
 fn corpus(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/corpus")
-        .join(case)
+    repo().join("tests/corpus").join(case)
 }
 
 /// `eng-intel validate --format json [extra] DIR`: the exit code and the parsed output.
 fn validate(dir: &Path, extra: &[&str]) -> (i32, Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_eng-intel"))
+    let out = Command::new(BIN)
         .args(["validate", "--format", "json"])
         .args(extra)
         .arg(dir)
@@ -92,7 +92,7 @@ fn message(d: &Value) -> &str {
 
 #[test]
 fn the_repository_config_validates_clean() {
-    let (code, json) = validate(Path::new(env!("CARGO_MANIFEST_DIR")), &["--deny-warnings"]);
+    let (code, json) = validate(repo(), &["--deny-warnings"]);
     assert_eq!(json["diagnostics"], serde_json::json!([]), "{json:#}");
     assert_eq!(code, 0);
 }
@@ -526,7 +526,7 @@ fn json_output_has_a_fixed_shape_and_is_deterministic() {
 
 #[test]
 fn text_output_is_file_line_col_severity_code_message() {
-    let out = Command::new(env!("CARGO_BIN_EXE_eng-intel"))
+    let out = Command::new(BIN)
         .arg("validate")
         .arg(corpus("unknown_start"))
         .output()
@@ -558,8 +558,7 @@ fn a_missing_project_dir_could_not_run() {
 
 #[test]
 fn every_code_the_corpus_produces_is_documented() {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/CONFIG.md"))
-        .expect("docs/CONFIG.md");
+    let doc = std::fs::read_to_string(repo().join("docs/CONFIG.md")).expect("docs/CONFIG.md");
     let mut cases: Vec<PathBuf> = std::fs::read_dir(corpus(""))
         .expect("corpus dir")
         .flatten()

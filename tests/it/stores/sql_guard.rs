@@ -5,9 +5,10 @@
 use std::time::{Duration, Instant};
 
 use eng_intel::org;
-use eng_intel::settings::Settings;
 use eng_intel::store::sql_guard::{MAX_ROWS, guard};
 use eng_intel::store::{self, Postgres, QueryStore, Sqlite};
+
+use crate::support::require_server;
 
 /// Statements a model (or a prompt injection through it) might write, with a word the
 /// refusal must contain, so that each is refused for the right reason.
@@ -257,13 +258,10 @@ async fn sqlite_runs_generated_sql_read_only_with_a_timeout() {
 
 #[tokio::test]
 async fn postgres_runs_generated_sql_read_only_with_a_timeout() {
-    let settings = Settings::from_env();
-    let Some(pg) = settings.postgres.clone() else {
-        eprintln!(
-            "skipped: POSTGRES_HOST is not set (eval \"$(bash scripts/servers.sh env)\" to run it)"
-        );
+    let Some(servers) = require_server("POSTGRES_HOST") else {
         return;
     };
+    let pg = servers.settings().postgres.unwrap();
     let db = Postgres::connect(&pg).await.unwrap();
     if !db.is_loaded().await.unwrap() {
         db.load(&org::generate(org::DEFAULT_SEED, 18), &|_| {})

@@ -2,9 +2,6 @@
 //! streaming, the tool-call shapes of different servers, retries, timeouts, broken
 //! streams, the repair turn, the circuit breaker and the fallback chain.
 
-#[path = "support/fake_openai.rs"]
-mod fake_openai;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,26 +12,12 @@ use eng_intel::model::openai::{OpenAiModel, Options, ToolChoice};
 use eng_intel::model::{
     ChatRequest, Message, Model, ModelError, Purpose, Reply, Role, ToolCall, Turn, Usage,
 };
-use eng_intel::settings::{Llm, Settings};
-use fake_openai::{
-    FakeOpenAi, Piece, Reply as Script, call, content, error, finish, text, tool, usage,
-};
 use serde_json::{Value, json};
 
-const PRIMARY: &str = "big-model";
-const FAST: &str = "small-model";
-
-fn llm(base_url: &str) -> Llm {
-    Settings::from_lookup(|k| match k {
-        "OPENAI_BASE_URL" => Some(base_url.into()),
-        "OPENAI_API_KEY" => Some("test-key".into()),
-        "FEATHERLESS_MODEL_PRIMARY" => Some(PRIMARY.into()),
-        "FEATHERLESS_MODEL_FAST" => Some(FAST.into()),
-        _ => None,
-    })
-    .llm
-    .expect("LLM settings")
-}
+use super::{FAST, PRIMARY, llm};
+use crate::support::fake_openai::{
+    FakeOpenAi, Piece, Reply as Script, call, content, error, finish, text, tool, usage,
+};
 
 /// Quick retries and no breaker unless a test asks for them.
 fn opts() -> Options {
@@ -107,6 +90,18 @@ async fn ask(
     (r, tokens.into_inner().unwrap())
 }
 
+/// Asks `model`'s primary tier to complete a conversation ending with `question`, no tools.
+async fn complete(model: &dyn Model, question: &str) -> (Result<Turn, ModelError>, Vec<String>) {
+    ask(
+        model,
+        "primary",
+        &conversation(question),
+        &[],
+        Purpose::Complete,
+    )
+    .await
+}
+
 fn no_answer() -> String {
     String::new()
 }
@@ -138,14 +133,7 @@ async fn content_streams_into_tokens_and_usage_comes_from_the_final_empty_chunk(
     let parts = ["Hel", "lo, ", "wörld"];
     let fake = FakeOpenAi::start(vec![text(&parts, 21, 3)]).await;
     let model = OpenAiModel::new(&llm(&fake.base_url), opts()).unwrap();
-    let (turn, tokens) = ask(
-        &model,
-        "primary",
-        &conversation("hi"),
-        &[],
-        Purpose::Complete,
-    )
-    .await;
+    let (turn, tokens) = complete(&model, "hi").await;
     let turn = turn.unwrap();
     assert_eq!(tokens, parts);
     assert_eq!(turn.reply, Reply::Text(parts.concat()));
@@ -192,14 +180,7 @@ async fn sse_lines_split_across_writes_are_reassembled() {
     ])])
     .await;
     let model = OpenAiModel::new(&llm(&fake.base_url), opts()).unwrap();
-    let (turn, tokens) = ask(
-        &model,
-        "primary",
-        &conversation("hi"),
-        &[],
-        Purpose::Complete,
-    )
-    .await;
+    let (turn, tokens) = complete(&model, "hi").await;
     assert_eq!(turn.unwrap().reply, Reply::Text("split".into()));
     assert_eq!(tokens, ["split"]);
 }
@@ -322,14 +303,7 @@ async fn a_429_with_retry_after_is_waited_out_then_succeeds() {
     .await;
     let model = OpenAiModel::new(&llm(&fake.base_url), opts()).unwrap();
     let t0 = Instant::now();
-    let (turn, _) = ask(
-        &model,
-        "primary",
-        &conversation("hi"),
-        &[],
-        Purpose::Complete,
-    )
-    .await;
+    let (turn, _) = complete(&model, "hi").await;
     let waited = t0.elapsed();
     assert_eq!(turn.unwrap().reply, Reply::Text("ok".into()));
     assert_eq!(fake.requests().len(), 2);
@@ -345,14 +319,7 @@ async fn a_retry_after_longer_than_allowed_fails_at_once() {
     let fake = FakeOpenAi::start(vec![error(429, vec![("retry-after", "120".into())])]).await;
     let model = OpenAiModel::new(&llm(&fake.base_url), opts()).unwrap();
     let t0 = Instant::now();
-    let (turn, _) = ask(
-        &model,
-        "primary",
-        &conversation("hi"),
-        &[],
-        Purpose::Complete,
-    )
-    .await;
+    let (turn, _) = complete(&model, "hi").await;
     let err = turn.unwrap_err();
     assert!(t0.elapsed() < Duration::from_secs(2));
     assert!(err.retryable);
@@ -369,14 +336,7 @@ async fn a_retry_after_longer_than_allowed_fails_at_once() {
 async fn a_500_then_success_is_retried() {
     let fake = FakeOpenAi::start(vec![error(500, vec![]), text(&["fine"], 2, 1)]).await;
     let model = OpenAiModel::new(&llm(&fake.base_url), opts()).unwrap();
-    let (turn, _) = ask(
-        &model,
-        "primary",
-        &conversation("hi"),
-        &[],
-        Purpose::Complete,
-    )
-    .await;
+    let (turn, _) = complete(&model, "hi").await;
     assert_eq!(turn.unwrap().reply, Reply::Text("fine".into()));
     assert_eq!(fake.models(), [PRIMARY, PRIMARY]);
 }
@@ -392,14 +352,7 @@ async fn a_persistent_500_is_an_error_after_the_retries() {
         },
     )
     .unwrap();
-    let (turn, _) = ask(
-        &model,
-        "primary",
-        &conversation("hi"),
-        &[],
-        Purpose::Complete,
-    )
-    .await;
+    let (turn, _) = complete(&model, "hi").await;
     let err = turn.unwrap_err();
     assert!(err.retryable);
     assert_eq!(
@@ -483,14 +436,7 @@ async fn a_stream_slower_than_the_read_timeout_fails_without_repeating_tokens() 
     )
     .unwrap();
     let t0 = Instant::now();
-    let (turn, tokens) = ask(
-        &model,
-        "primary",
-        &conversation("hi"),
-        &[],
-        Purpose::Complete,
-    )
-    .await;
+    let (turn, tokens) = complete(&model, "hi").await;
     let err = turn.unwrap_err();
     assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
     assert!(err.retryable);
@@ -513,14 +459,7 @@ async fn a_malformed_chunk_is_a_fatal_error() {
     ])])
     .await;
     let model = OpenAiModel::new(&llm(&fake.base_url), opts()).unwrap();
-    let (turn, _) = ask(
-        &model,
-        "primary",
-        &conversation("hi"),
-        &[],
-        Purpose::Complete,
-    )
-    .await;
+    let (turn, _) = complete(&model, "hi").await;
     let err = turn.unwrap_err();
     assert!(!err.retryable);
     assert!(
@@ -553,14 +492,7 @@ async fn a_connection_cut_mid_stream_is_a_retryable_error() {
         },
     )
     .unwrap();
-    let (turn, tokens) = ask(
-        &model,
-        "primary",
-        &conversation("hi"),
-        &[],
-        Purpose::Complete,
-    )
-    .await;
+    let (turn, tokens) = complete(&model, "hi").await;
     let err = turn.unwrap_err();
     assert!(err.retryable);
     assert!(
@@ -723,25 +655,13 @@ async fn the_circuit_breaker_opens_then_lets_a_request_through_after_the_cool_do
         },
     )
     .unwrap();
+    // No earlier than the circuit opens (on the second failure).
+    let opened = Instant::now();
     for _ in 0..2 {
-        let (turn, _) = ask(
-            &model,
-            "primary",
-            &conversation("hi"),
-            &[],
-            Purpose::Complete,
-        )
-        .await;
+        let (turn, _) = complete(&model, "hi").await;
         assert!(turn.unwrap_err().message.contains("HTTP 50"));
     }
-    let (turn, _) = ask(
-        &model,
-        "primary",
-        &conversation("hi"),
-        &[],
-        Purpose::Complete,
-    )
-    .await;
+    let (turn, _) = complete(&model, "hi").await;
     let err = turn.unwrap_err();
     assert!(!err.retryable);
     assert!(
@@ -752,16 +672,24 @@ async fn the_circuit_breaker_opens_then_lets_a_request_through_after_the_cool_do
     );
     assert_eq!(fake.requests().len(), 2, "an open circuit sends nothing");
 
-    tokio::time::sleep(cooldown + Duration::from_millis(50)).await;
+    // Asked again and again, the circuit lets a request through once the cool-down is over,
+    // not before.
     fake.push(text(&["back"], 1, 1));
-    let (turn, _) = ask(
-        &model,
-        "primary",
-        &conversation("hi"),
-        &[],
-        Purpose::Complete,
-    )
-    .await;
+    let deadline = opened + cooldown + Duration::from_secs(10);
+    let turn = loop {
+        let (turn, _) = complete(&model, "hi").await;
+        match turn {
+            Err(e) if e.message.contains("circuit open") && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            turn => break turn,
+        }
+    };
+    assert!(
+        opened.elapsed() >= cooldown,
+        "through after {:?}",
+        opened.elapsed()
+    );
     assert_eq!(turn.unwrap().reply, Reply::Text("back".into()));
     assert_eq!(fake.requests().len(), 3);
 }
@@ -888,14 +816,7 @@ async fn a_server_that_is_down_is_a_connection_error() {
         },
     )
     .unwrap();
-    let (turn, _) = ask(
-        &model,
-        "primary",
-        &conversation("hi"),
-        &[],
-        Purpose::Complete,
-    )
-    .await;
+    let (turn, _) = complete(&model, "hi").await;
     let err = turn.unwrap_err();
     assert!(err.retryable);
     assert!(

@@ -6,7 +6,6 @@
 //! sharing words are close and a planted synonym is as close as the word itself. Scripted
 //! failures are served first, one per request; every request is recorded. OpenAI answers
 //! come in reverse order (with `index`), as a server may reorder them.
-#![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -18,6 +17,8 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::Response;
 use axum::routing::post;
 use serde_json::{Value, json};
+
+use super::Served;
 
 /// Dimensions when a request does not ask for others.
 pub const DIMS: usize = 384;
@@ -66,7 +67,7 @@ pub struct FakeEmbeddings {
     /// `http://127.0.0.1:PORT`: Pinecone's base URL; OpenAI's is [`FakeEmbeddings::openai_url`].
     pub base_url: String,
     inner: Arc<Mutex<Inner>>,
-    task: tokio::task::JoinHandle<()>,
+    _served: Served,
 }
 
 impl FakeEmbeddings {
@@ -84,15 +85,11 @@ impl FakeEmbeddings {
             .route("/v1/embeddings", post(embed))
             .route("/embed", post(embed))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        let served = Served::start(app).await;
         FakeEmbeddings {
-            base_url: format!("http://{addr}"),
+            base_url: format!("http://{}", served.addr),
             inner,
-            task,
+            _served: served,
         }
     }
 
@@ -116,12 +113,6 @@ impl FakeEmbeddings {
     /// The vector this server gives `text`.
     pub fn vector(&self, text: &str, dims: usize) -> Vec<f32> {
         vector(text, &self.inner.lock().unwrap().synonyms, dims)
-    }
-}
-
-impl Drop for FakeEmbeddings {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

@@ -1,7 +1,6 @@
-//! Shared by the API tests: a real server on 127.0.0.1:0 over a temporary data
-//! directory, canned tool results, a tool that blocks until released, a model that
-//! records what it was asked, and an SSE reader built on `eventsource-stream`.
-#![allow(dead_code)]
+//! The API tests' server: a real one on 127.0.0.1:0 over a temporary data directory,
+//! canned tool results, a tool that blocks until released, a model that records what it
+//! was asked, JSON requests, and an SSE reader built on `eventsource-stream`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use eng_intel::api::{self, AppParts, AppState, HealthSource, Tuning};
-use eng_intel::compile::{CompiledSet, ToolDef, compile};
+use eng_intel::compile::ToolDef;
 use eng_intel::model::offline::OfflineModel;
 use eng_intel::model::{ChatRequest, Message, Model, ModelError, Purpose, TokenSink, Turn};
 use eng_intel::settings::Settings;
@@ -22,15 +21,7 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, oneshot};
 
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-pub fn compiled(dir: &Path) -> CompiledSet {
-    let (project, report) = eng_intel::validate::validate_dir(dir).expect("project loads");
-    assert!(!report.has_errors(), "{report}");
-    compile(project).unwrap_or_else(|r| panic!("{r}"))
-}
+use super::{compiled, repo};
 
 /// Three Python developers, as the relational store would return them.
 pub fn developers() -> Value {
@@ -161,7 +152,7 @@ impl Options {
     pub fn new(data_dir: &Path) -> Self {
         Options {
             settings: Settings::from_lookup(|_| None),
-            config_dir: repo(),
+            config_dir: repo().to_path_buf(),
             data_dir: data_dir.to_path_buf(),
             tools: Arc::new(canned()),
             model: Arc::new(OfflineModel),
@@ -219,6 +210,16 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        client()
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// Sends the shutdown signal; the returned handle ends when the server has.
     pub fn signal_stop(&mut self) {
         if let Some(tx) = self.stop.take() {
@@ -240,6 +241,33 @@ pub fn client() -> reqwest::Client {
     // reqwest is built without a default TLS provider; plain HTTP still needs one set.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
+}
+
+/// Sends a request and returns its status and JSON body (a body that is no JSON fails).
+pub async fn send_json(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    let body =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text:?}"));
+    (status, body)
+}
+
+/// `GET url`: status and JSON body.
+pub async fn get_json(url: String) -> (u16, Value) {
+    send_json(client().get(url)).await
+}
+
+/// `GET url`: the body as text (`/metrics`).
+pub async fn get_text(url: String) -> String {
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 /// One received SSE event: the `event:` name and the parsed `data:` envelope.

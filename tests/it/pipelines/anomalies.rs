@@ -4,19 +4,19 @@
 //! stays quiet on clean series — and, with the servers of scripts/servers.sh, the same
 //! answers from ClickHouse and PostgreSQL as from SQLite.
 //!
-//! `cargo test --test anomalies -- --nocapture` prints the figures.
+//! `cargo test --test it anomalies -- --nocapture` prints the figures.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
-use eng_intel::compile::{CompiledSet, compile};
+use eng_intel::compile::CompiledSet;
 use eng_intel::org::{self, Rng};
-use eng_intel::settings::Settings;
 use eng_intel::store::anomaly::{Anomaly, Direction, Granularity, Series, Thresholds, detect};
 use eng_intel::store::{self, Postgres, Stores};
 use serde_json::{Value, json};
+
+use crate::support::{Vars, config as project, demo_stores, require_servers};
 
 // ── Synthetic series ─────────────────────────────────────────────────────────────────
 
@@ -286,19 +286,6 @@ fn sensitivity_moves_the_thresholds() {
 
 // ── The demo organisation ────────────────────────────────────────────────────────────
 
-fn project() -> CompiledSet {
-    let (project, report) =
-        eng_intel::validate::validate_dir(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
-    assert!(!report.has_errors(), "{report}");
-    compile(project).unwrap_or_else(|r| panic!("{r}"))
-}
-
-async fn demo_stores(dir: &Path) -> Stores {
-    let d = dir.display().to_string();
-    let settings = Settings::from_lookup(|k| (k == "DATA_DIR").then(|| d.clone()));
-    store::open(&settings, &|_| {}).await.unwrap()
-}
-
 async fn anomalies(stores: &Stores, set: &CompiledSet, args: Value) -> Value {
     let tool = set.tool("metric_anomalies").unwrap();
     let out = stores
@@ -554,10 +541,6 @@ async fn bad_arguments_are_explained() {
 
 // ── The servers ──────────────────────────────────────────────────────────────────────
 
-fn env(k: &str) -> Option<String> {
-    std::env::var(k).ok().filter(|v| !v.trim().is_empty())
-}
-
 /// Every metric, for the organisation, a team and a service, over the default window and a
 /// year (longer than the history): the same answer from `b` as from `a`.
 async fn same_answers(a: &Stores, b: &Stores, backend: &str) {
@@ -595,27 +578,22 @@ async fn same_answers(a: &Stores, b: &Stores, backend: &str) {
 
 #[tokio::test]
 async fn clickhouse_and_postgres_answer_as_sqlite_does() {
-    if env("CLICKHOUSE_HOST").is_none() && env("POSTGRES_HOST").is_none() {
-        println!(
-            "skipped: neither CLICKHOUSE_HOST nor POSTGRES_HOST is set (eval \"$(bash scripts/servers.sh env)\")"
-        );
+    let Some(servers) = require_servers(&["CLICKHOUSE_HOST", "POSTGRES_HOST"]) else {
         return;
-    }
+    };
     let lite_dir = tempfile::tempdir().unwrap();
     let lite = demo_stores(lite_dir.path()).await;
-    if env("CLICKHOUSE_HOST").is_some() {
+    if servers.settings().clickhouse.is_some() {
         let dir = tempfile::tempdir().unwrap();
-        let d = dir.path().display().to_string();
-        let settings = Settings::from_lookup(|k| match k {
-            "DATA_DIR" => Some(d.clone()),
-            "CLICKHOUSE_DATABASE" => Some("eng_intel_test_anomalies".into()),
-            k if k.starts_with("CLICKHOUSE_") => env(k),
-            _ => None,
-        });
+        let settings = Vars::new()
+            .data_dir(dir.path())
+            .env_of(&["CLICKHOUSE_"])
+            .set("CLICKHOUSE_DATABASE", "eng_intel_test_anomalies")
+            .settings();
         let ch = store::open(&settings, &|m| eprintln!("{m}")).await.unwrap();
         same_answers(&lite, &ch, "ClickHouse").await;
     }
-    if let Some(mut pg) = Settings::from_env().postgres.clone() {
+    if let Some(mut pg) = servers.settings().postgres {
         let admin = sqlx::PgPool::connect(&pg.url())
             .await
             .expect("connect to PostgreSQL");

@@ -1,18 +1,18 @@
 //! Chat over real HTTP: SSE order and envelope, the sync answer, conversation memory,
 //! serialized chats on one thread, keep-alive comments, and a client that goes away.
 
-mod api_common;
-
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use api_common::*;
 use eng_intel::api::Tuning;
 use eng_intel::model::offline::OfflineModel;
 use eng_intel::model::{Model, Role};
 use futures::StreamExt;
 use serde_json::{Value, json};
+
+use crate::support::server::*;
+use crate::support::{demo_stores, settings, wait_until};
 
 const PYTHON: &str = "Find developers with Python expertise";
 
@@ -85,14 +85,9 @@ async fn sse_events_arrive_in_order_with_one_envelope_each() {
         .as_str()
         .unwrap()
         .to_string();
-    let t: Value = client()
-        .get(server.url(&format!("/api/threads/{thread_id}")))
-        .send()
+    let t: Value = get_json(server.url(&format!("/api/threads/{thread_id}")))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .1;
     assert_eq!(t["messages"][0]["role"], "user");
     assert_eq!(t["messages"][0]["content"], PYTHON);
     assert_eq!(t["messages"][1]["role"], "assistant");
@@ -116,12 +111,9 @@ async fn sync_answer_fills_every_field_and_matches_the_stream() {
         .env["data"];
 
     for path in ["/api/chat/sync", "/api/chat"] {
-        let res = client()
-            .post(server.url(path))
-            .json(&json!({"message": q, "stream": false}))
-            .send()
-            .await
-            .unwrap();
+        let res = server
+            .post(path, &json!({"message": q, "stream": false}))
+            .await;
         assert_eq!(res.status(), 200, "{path}");
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["response"], streamed, "{path}");
@@ -130,14 +122,9 @@ async fn sync_answer_fills_every_field_and_matches_the_stream() {
         assert_eq!(body["task_type"], selection["task_type"]);
         assert!(body["elapsed_s"].as_f64().unwrap() > 0.0);
         let thread_id = body["thread_id"].as_str().unwrap();
-        let t: Value = client()
-            .get(server.url(&format!("/api/threads/{thread_id}")))
-            .send()
+        let t: Value = get_json(server.url(&format!("/api/threads/{thread_id}")))
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .1;
         assert_eq!(t["message_count"], 2, "{path}: {t}");
     }
     server.stop().await;
@@ -161,22 +148,15 @@ async fn a_thread_continues_with_its_earlier_turns_within_budget() {
         "What is our headcount?",
     ];
     for q in questions {
-        let res = client()
-            .post(server.url("/api/chat/sync"))
-            .json(&json!({"message": q, "thread_id": "memory-1"}))
-            .send()
-            .await
-            .unwrap();
+        let res = server
+            .post(
+                "/api/chat/sync",
+                &json!({"message": q, "thread_id": "memory-1"}),
+            )
+            .await;
         assert_eq!(res.status(), 200);
     }
-    let t: Value = client()
-        .get(server.url("/api/threads/memory-1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let t: Value = get_json(server.url("/api/threads/memory-1")).await.1;
     let stored: Vec<(String, String)> = t["messages"]
         .as_array()
         .unwrap()
@@ -238,7 +218,13 @@ async fn two_chats_on_one_thread_run_one_after_the_other() {
     let second = tokio::spawn(async move {
         sse_chat(&base, json!({"message": second_q, "thread_id": "shared"})).await
     });
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let locks = &server.state.locks;
+    wait_until(
+        "the second chat to queue on the thread",
+        Duration::from_secs(5),
+        || locks.chats_on("shared") == 2,
+    )
+    .await;
     assert_eq!(tools.calls.load(Ordering::SeqCst), 1, "second chat waits");
     assert_eq!(model.agent_messages.lock().unwrap().len(), 1);
 
@@ -279,14 +265,7 @@ async fn two_chats_on_one_thread_run_one_after_the_other() {
         ]
     );
 
-    let t: Value = client()
-        .get(server.url("/api/threads/shared"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let t: Value = get_json(server.url("/api/threads/shared")).await.1;
     let order: Vec<(&str, &str)> = t["messages"]
         .as_array()
         .unwrap()
@@ -312,12 +291,7 @@ async fn first_event_leaves_at_once_and_silence_gets_keep_alive_comments() {
         ..Tuning::default()
     };
     let server = Server::start(o).await;
-    let res = client()
-        .post(server.url("/api/chat"))
-        .json(&json!({"message": PYTHON}))
-        .send()
-        .await
-        .unwrap();
+    let res = server.post("/api/chat", &json!({"message": PYTHON})).await;
     let mut body = res.bytes_stream();
     let mut text = String::new();
     // stream_start arrives while the run is still blocked in its tool.
@@ -329,8 +303,19 @@ async fn first_event_leaves_at_once_and_silence_gets_keep_alive_comments() {
             .unwrap();
         text.push_str(std::str::from_utf8(&chunk).unwrap());
     }
-    assert!(text.starts_with("event: stream_start\ndata: {"), "{text}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Keep-alive comments may come first on a busy machine; the first event is stream_start.
+    let events = text.trim_start_matches([':', '\n']);
+    assert!(events.starts_with("event: stream_start\ndata: {"), "{text}");
+    // The tool stays blocked until a keep-alive comment has come after its tool_start.
+    let silent_from = text.find("event: tool_start").unwrap();
+    while !text[silent_from..].lines().any(|l| l.starts_with(':')) {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), body.next())
+            .await
+            .expect("a keep-alive comment while the tool is blocked")
+            .unwrap()
+            .unwrap();
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
     tools.release(1);
     while let Some(chunk) = body.next().await {
         text.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
@@ -363,39 +348,27 @@ async fn a_client_that_goes_away_cancels_its_run() {
         }
     }
     drop(stream);
-    let t0 = std::time::Instant::now();
-    while tools.dropped.load(Ordering::SeqCst) == 0 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(5),
-            "the blocked tool call was not cancelled"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    // Nothing more runs for that chat: no further tool call, even once released.
+    wait_until(
+        "the blocked tool call to be cancelled",
+        Duration::from_secs(5),
+        || tools.dropped.load(Ordering::SeqCst) > 0,
+    )
+    .await;
+    // Nothing more runs for that chat: no further tool call, even once released. The chat
+    // holds its thread until its run has ended and the turn is stored.
     tools.release(5);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_until("the chat to end", Duration::from_secs(5), || {
+        server.state.locks.chats_on("gone") == 0
+    })
+    .await;
     assert_eq!(tools.calls.load(Ordering::SeqCst), 1);
-    let metrics = client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(server.url("/metrics")).await;
     assert!(
         metrics.contains("eng_intel_runs_total{outcome=\"cancelled\"} 1"),
         "{metrics}"
     );
     // The question is kept; there was no answer to keep.
-    let t: Value = client()
-        .get(server.url("/api/threads/gone"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let t: Value = get_json(server.url("/api/threads/gone")).await.1;
     assert_eq!(t["message_count"], 1);
     assert_eq!(t["messages"][0]["content"], PYTHON);
     server.stop().await;
@@ -407,29 +380,20 @@ async fn a_sync_chat_past_its_timeout_gets_504_and_its_run_is_cancelled() {
     let tools = GateTools::new("find_developer_by_skills");
     let mut o = Options::new(dir.path());
     o.tools = Arc::new(tools.clone());
-    o.settings = eng_intel::settings::Settings::from_lookup(|k| {
-        (k == "SYNC_TIMEOUT_S").then(|| "1".to_string())
-    });
+    o.settings = settings(&[("SYNC_TIMEOUT_S", "1")]);
     let server = Server::start(o).await;
     let t0 = std::time::Instant::now();
-    let res = client()
-        .post(server.url("/api/chat/sync"))
-        .json(&json!({"message": PYTHON}))
-        .send()
-        .await
-        .unwrap();
+    let res = server
+        .post("/api/chat/sync", &json!({"message": PYTHON}))
+        .await;
     assert_eq!(res.status(), 504);
     assert!(t0.elapsed() >= Duration::from_secs(1));
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "timeout");
-    let t1 = std::time::Instant::now();
-    while tools.dropped.load(Ordering::SeqCst) == 0 {
-        assert!(
-            t1.elapsed() < Duration::from_secs(5),
-            "the run was not cancelled"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until("the run to be cancelled", Duration::from_secs(5), || {
+        tools.dropped.load(Ordering::SeqCst) > 0
+    })
+    .await;
     server.stop().await;
 }
 
@@ -438,10 +402,7 @@ async fn a_sync_chat_past_its_timeout_gets_504_and_its_run_is_cancelled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelines_run_directly_over_http() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().to_str().unwrap().to_string();
-    let settings =
-        eng_intel::settings::Settings::from_lookup(|k| (k == "DATA_DIR").then(|| data.clone()));
-    let stores = eng_intel::store::open(&settings, &|_| {}).await.unwrap();
+    let stores = demo_stores(dir.path()).await;
     let mut o = Options::new(dir.path());
     o.tools = stores.tools();
     let server = Server::start(o).await;
@@ -473,12 +434,9 @@ async fn pipelines_run_directly_over_http() {
         ),
     ];
     for (graph, q, expected) in cases {
-        let res = client()
-            .post(server.url("/api/chat/sync"))
-            .json(&json!({"message": q, "graph": graph}))
-            .send()
-            .await
-            .unwrap();
+        let res = server
+            .post("/api/chat/sync", &json!({"message": q, "graph": graph}))
+            .await;
         assert_eq!(res.status(), 200, "{graph}");
         let body: Value = res.json().await.unwrap();
         let answer = body["response"].as_str().unwrap_or_default();

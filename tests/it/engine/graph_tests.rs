@@ -1,26 +1,16 @@
 //! Editing graphs safely: `eng-intel test` on small projects written by each test (and on
 //! the repository's own cases), recorded model replies against a fake OpenAI-compatible
-//! server, `validate` on test cases, reload with its diff, and `serve --watch`.
+//! server, and `validate` on test cases (reload and `serve --watch`: engine::reload).
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::IntoResponse;
-use eng_intel::compile::compile;
-use eng_intel::model::offline::OfflineModel;
-use eng_intel::reload::{Changes, reload};
-use eng_intel::run::{Engine, RunRequest, answer_of};
-use eng_intel::tools::MockTools;
-use eng_intel::watch;
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_eng-intel");
+use crate::support::fake_openai::{FakeOpenAi, Piece, Reply, finish, text, tool};
+use crate::support::{BIN, repo, write};
 
-const TOOLS: &str = r#"tools:
+pub(super) const TOOLS: &str = r#"tools:
   headcount:
     description: Count employees, overall or in a team.
     args: { type: object, properties: { team: { type: string } } }
@@ -33,7 +23,7 @@ const TOOLS: &str = r#"tools:
     intents: ['(?i)\bworkload\b']
 "#;
 
-const GRAPH: &str = r#"name: main
+pub(super) const GRAPH: &str = r#"name: main
 start: route
 nodes:
   route:
@@ -71,7 +61,7 @@ const PASSING: &str = r#"tests:
 "#;
 
 /// A project with the tools, graph and prompt above, plus `files`.
-fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+pub(super) fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "tools.yaml", TOOLS);
     write(
@@ -83,12 +73,6 @@ fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
         write(dir.path(), path, text);
     }
     dir
-}
-
-fn write(root: &Path, rel: &str, text: &str) {
-    let p = root.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
 }
 
 /// Runs the binary in `dir` with no model and only the embedded stores, unless `env` says
@@ -333,7 +317,7 @@ fn validate_finds_unknown_routes_tools_graphs_and_events_in_cases() {
 
 #[test]
 fn the_repositorys_own_cases_pass() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = repo();
     // Cases without canned results run on the embedded stores, created here.
     let data = tempfile::tempdir().unwrap();
     let (code, out, err) = eng_intel(
@@ -350,85 +334,18 @@ fn the_repositorys_own_cases_pass() {
 
 // ---- recorded model replies, against a fake OpenAI-compatible server ----
 
-/// What the fake server saw: request bodies and Authorization headers.
-#[derive(Default)]
-struct Seen {
-    bodies: Vec<Value>,
-    auth: Vec<String>,
-}
-
-/// Streams OpenAI-style SSE: a tool call for the first tool offered, then, once a tool
-/// result is in the conversation, an answer quoting it.
-async fn fake_chat(
-    State(seen): State<Arc<Mutex<Seen>>>,
-    headers: HeaderMap,
-    body: axum::Json<Value>,
-) -> impl IntoResponse {
-    let body = body.0;
-    {
-        let mut s = seen.lock().unwrap();
-        s.auth.push(
-            headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string(),
-        );
-        s.bodies.push(body.clone());
-    }
-    let messages = body["messages"].as_array().cloned().unwrap_or_default();
-    let tool_result = messages.iter().find(|m| m["role"] == "tool");
-    let chunk = |delta: Value, finish: Value| {
-        format!(
-            "data: {}\n\n",
-            json!({"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-        )
-    };
-    let mut out = String::new();
-    match (tool_result, body["tools"][0]["function"]["name"].as_str()) {
-        (Some(result), _) => {
-            let text = format!("Counted: {}", result["content"].as_str().unwrap_or(""));
-            let (a, b) = text.split_at(8);
-            out.push_str(&chunk(
-                json!({"role": "assistant", "content": a}),
-                Value::Null,
-            ));
-            out.push_str(&chunk(json!({"content": b}), Value::Null));
-            out.push_str(&chunk(json!({}), json!("stop")));
-        }
-        (None, Some(tool)) => {
-            out.push_str(&chunk(
-                json!({"role": "assistant", "tool_calls": [{"index": 0, "id": "call_x1", "type": "function", "function": {"name": tool, "arguments": "{\"team\":"}}]}),
-                Value::Null,
-            ));
-            out.push_str(&chunk(
-                json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"Platform\"}"}}]}),
-                Value::Null,
-            ));
-            out.push_str(&chunk(json!({}), json!("tool_calls")));
-        }
-        (None, None) => {
-            out.push_str(&chunk(
-                json!({"role": "assistant", "content": "People"}),
-                json!("stop"),
-            ));
-        }
-    }
-    out.push_str("data: [DONE]\n\n");
-    ([("content-type", "text/event-stream")], out)
-}
-
-async fn fake_server() -> (String, Arc<Mutex<Seen>>, tokio::task::JoinHandle<()>) {
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let app = axum::Router::new()
-        .route("/v1/chat/completions", axum::routing::post(fake_chat))
-        .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    (url, seen, server)
+/// What the model says for MODEL_CASE: a call of headcount for Platform (its arguments in
+/// two fragments), then, given the tool's result, an answer quoting it.
+fn model_replies() -> Vec<Reply> {
+    vec![
+        Reply::Stream(vec![
+            tool(0, Some("call_x1"), Some("headcount"), "{\"team\":"),
+            tool(0, None, None, "\"Platform\"}"),
+            finish("tool_calls"),
+            Piece::Done,
+        ]),
+        text(&["Counted:", " {\"total\":18}"], 10, 4),
+    ]
 }
 
 const MODEL_CASE: &str = r#"tests:
@@ -448,7 +365,7 @@ const MODEL_CASE: &str = r#"tests:
 async fn record_then_replay_offline_then_notice_a_changed_prompt() {
     let dir = project(&[("graphs/main.yaml", &format!("{GRAPH}{MODEL_CASE}"))]);
     let root = dir.path().to_path_buf();
-    let (url, seen, server) = fake_server().await;
+    let fake = FakeOpenAi::start(model_replies()).await;
 
     let run = |args: &'static [&'static str], env: Vec<(&'static str, String)>| {
         let root = root.clone();
@@ -458,7 +375,7 @@ async fn record_then_replay_offline_then_notice_a_changed_prompt() {
         })
     };
     let env = vec![
-        ("OPENAI_BASE_URL", url.clone()),
+        ("OPENAI_BASE_URL", fake.base_url.clone()),
         ("OPENAI_API_KEY", "sk-test-123".to_string()),
     ];
     let (code, out, err) = run(&["test", "--record"], env).await.unwrap();
@@ -471,15 +388,16 @@ async fn record_then_replay_offline_then_notice_a_changed_prompt() {
         "{err}"
     );
     assert_eq!(code, 0);
+    let seen = fake.requests();
     {
-        let s = seen.lock().unwrap();
-        assert_eq!(s.bodies.len(), 2);
+        assert_eq!(seen.len(), 2);
+        let auth: Vec<Option<&str>> = seen.iter().map(|r| r.authorization.as_deref()).collect();
         assert_eq!(
-            s.auth,
-            vec!["Bearer sk-test-123"; 2],
+            auth,
+            vec![Some("Bearer sk-test-123"); 2],
             "the key reaches the server"
         );
-        let first = &s.bodies[0]["messages"];
+        let first = &seen[0].body["messages"];
         assert_eq!(
             first[1],
             json!({"role": "user", "content": "Who leads Platform?"})
@@ -499,11 +417,10 @@ async fn record_then_replay_offline_then_notice_a_changed_prompt() {
     let recorded = stored["interactions"].as_array().unwrap();
     assert_eq!(recorded.len(), 2);
     {
-        let s = seen.lock().unwrap();
         for (i, r) in recorded.iter().enumerate() {
             assert_eq!(r["request"]["path"], "/chat/completions");
             assert_eq!(
-                r["request"]["body"], s.bodies[i],
+                r["request"]["body"], seen[i].body,
                 "request {i} stored as sent"
             );
             assert!(
@@ -516,7 +433,7 @@ async fn record_then_replay_offline_then_notice_a_changed_prompt() {
     }
 
     // The server is gone and no model is configured: the recording answers.
-    server.abort();
+    drop(fake);
     let (code, out, err) = run(&["test"], vec![]).await.unwrap();
     assert_eq!(
         out,
@@ -581,210 +498,4 @@ recording
         )),
         "{out}"
     );
-}
-
-// ---- reload and watch ----
-
-async fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<watch::Outcome>) -> watch::Outcome {
-    tokio::time::timeout(Duration::from_secs(10), rx.recv())
-        .await
-        .expect("a reload within 10 s")
-        .expect("the watcher is running")
-}
-
-fn engine_for(root: &Path) -> Arc<Engine> {
-    let (project, report) = eng_intel::validate::validate_dir(root).unwrap();
-    assert!(!report.has_errors(), "{report}");
-    let set = compile(project).unwrap_or_else(|r| panic!("{r}"));
-    let tools = MockTools::new([("headcount".to_string(), json!({"total": 18}))].into());
-    Arc::new(Engine::new(set, Arc::new(OfflineModel), Arc::new(tools)))
-}
-
-fn changes(added: &[&str], changed: &[&str], removed: &[&str]) -> Changes {
-    let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect();
-    Changes {
-        added: v(added),
-        changed: v(changed),
-        removed: v(removed),
-    }
-}
-
-#[tokio::test]
-async fn reload_swaps_and_says_what_changed_or_keeps_the_config() {
-    let dir = project(&[("graphs/main.yaml", GRAPH)]);
-    let engine = engine_for(dir.path());
-    let before = engine.config();
-    assert!(reload(&engine, dir.path()).unwrap().is_empty());
-    assert!(Arc::ptr_eq(&before, &engine.config()), "no change, no swap");
-
-    write(
-        dir.path(),
-        "prompts/people.j2",
-        "You count people carefully. {{ question }}",
-    );
-    write(dir.path(), "prompts/extra.j2", "More.");
-    write(
-        dir.path(),
-        "graphs/second.yaml",
-        "name: second\nstart: t\nnodes:\n  t: { kind: template, template: hi }\nedges: [t -> END]\n",
-    );
-    write(
-        dir.path(),
-        "tools.yaml",
-        &TOOLS.replace("Open tickets per engineer.", "Open tickets."),
-    );
-    let diff = reload(&engine, dir.path()).unwrap();
-    assert_eq!(diff.graphs, changes(&["second"], &[], &[]));
-    assert_eq!(diff.tools, changes(&[], &["workload"], &[]));
-    assert_eq!(diff.prompts, changes(&["extra"], &["people"], &[]));
-    assert_eq!(
-        diff.to_string(),
-        "graphs: added second; tools: changed workload; prompts: added extra, changed people"
-    );
-    assert!(engine.config().graph("second").is_some());
-
-    std::fs::remove_file(dir.path().join("graphs/second.yaml")).unwrap();
-    write(
-        dir.path(),
-        "graphs/main.yaml",
-        &GRAPH.replace("default: People", "default: Nobody"),
-    );
-    let current = engine.config();
-    let report = reload(&engine, dir.path()).unwrap_err();
-    assert!(
-        report
-            .to_string()
-            .contains("graphs/main.yaml:6:14: error[E011]"),
-        "{report}"
-    );
-    assert!(
-        Arc::ptr_eq(&current, &engine.config()),
-        "a config with errors is refused"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watch_reloads_a_changed_prompt_and_keeps_the_config_on_errors() {
-    let dir = project(&[("graphs/main.yaml", GRAPH)]);
-    let engine = engine_for(dir.path());
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let opts = watch::Options {
-        interval: Duration::from_millis(20),
-        // Well above the 30 ms between the writes below, even on a busy machine.
-        debounce: Duration::from_millis(250),
-    };
-    let task = watch::spawn_with(engine.clone(), dir.path().to_path_buf(), opts, Some(tx));
-    tokio::time::sleep(Duration::from_millis(60)).await;
-
-    // An editor saving in steps: one reload once the writes settle.
-    for text in ["You", "You count", "You count heads. {{ question }}"] {
-        write(dir.path(), "prompts/people.j2", text);
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
-    let diff = next(&mut rx).await.unwrap();
-    assert_eq!(diff.to_string(), "prompts: changed people");
-    assert_eq!(
-        engine.config().project.prompts["people"].text,
-        "You count heads. {{ question }}"
-    );
-    assert!(
-        tokio::time::timeout(Duration::from_millis(300), rx.recv())
-            .await
-            .is_err(),
-        "one reload for one burst of writes"
-    );
-
-    // A broken graph: diagnostics, and the running config stays and still answers.
-    let kept = engine.config();
-    write(dir.path(), "graphs/main.yaml", "name: main\nstart: [\n");
-    let report = next(&mut rx).await.unwrap_err();
-    assert!(
-        report.to_string().starts_with("graphs/main.yaml:"),
-        "{report}"
-    );
-    assert!(
-        report.diagnostics.iter().all(|d| d.code == "E001"),
-        "{report}"
-    );
-    assert!(Arc::ptr_eq(&kept, &engine.config()));
-    let events = engine
-        .run_collect(RunRequest {
-            graph: "main".into(),
-            question: "How many employees?".into(),
-            ..Default::default()
-        })
-        .await;
-    assert_eq!(answer_of(&events), Some("There are 18 employees."));
-    task.abort();
-}
-
-/// `TOOLS` with workload moved to tools/planning.yaml, included by tools.yaml.
-fn split_tools(root: &Path, planning_description: &str) {
-    let (people, planning) = TOOLS.split_at(TOOLS.find("  workload:").unwrap());
-    write(
-        root,
-        "tools.yaml",
-        &format!("include: [tools/planning.yaml]\n{people}"),
-    );
-    write(
-        root,
-        "tools/planning.yaml",
-        &format!("tools:\n{planning}").replace("Open tickets per engineer.", planning_description),
-    );
-}
-
-#[tokio::test]
-async fn reload_compares_tools_wherever_they_are_written() {
-    let dir = project(&[("graphs/main.yaml", GRAPH)]);
-    let engine = engine_for(dir.path());
-
-    // Moved unchanged to an included file: nothing changed.
-    split_tools(dir.path(), "Open tickets per engineer.");
-    assert_eq!(
-        reload(&engine, dir.path()).unwrap().to_string(),
-        "no changes"
-    );
-
-    split_tools(dir.path(), "Open tickets.");
-    let diff = reload(&engine, dir.path()).unwrap();
-    assert_eq!(diff.tools, changes(&[], &["workload"], &[]));
-    let tool = engine
-        .config()
-        .project
-        .tool("workload")
-        .map(|t| t.doc.file().to_string());
-    assert_eq!(tool.as_deref(), Some("tools/planning.yaml"));
-
-    // Defined a second time, in tools.yaml as well: refused at the included definition.
-    write(
-        dir.path(),
-        "tools.yaml",
-        &format!("include: [tools/planning.yaml]\n{TOOLS}"),
-    );
-    let report = reload(&engine, dir.path()).unwrap_err();
-    assert_eq!(
-        report.to_string(),
-        "tools/planning.yaml:2:3: error[E062]: duplicate tool \"workload\", already defined in tools.yaml:8:3; define each tool once (rename or remove one)\n"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watch_reloads_an_edited_file_under_tools() {
-    let dir = project(&[("graphs/main.yaml", GRAPH)]);
-    split_tools(dir.path(), "Open tickets per engineer.");
-    let engine = engine_for(dir.path());
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let opts = watch::Options {
-        interval: Duration::from_millis(20),
-        debounce: Duration::from_millis(100),
-    };
-    let task = watch::spawn_with(engine.clone(), dir.path().to_path_buf(), opts, Some(tx));
-    tokio::time::sleep(Duration::from_millis(60)).await;
-    // Only the included file changes, not tools.yaml.
-    let planning = dir.path().join("tools/planning.yaml");
-    let text = std::fs::read_to_string(&planning).unwrap();
-    std::fs::write(&planning, text.replace("per engineer", "")).unwrap();
-    let diff = next(&mut rx).await.unwrap();
-    assert_eq!(diff.to_string(), "tools: changed workload");
-    task.abort();
 }

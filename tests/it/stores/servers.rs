@@ -3,26 +3,19 @@
 //! Each test reads the seed's variables through `Settings`, exactly as the product does,
 //! connects with the crate the product uses for that role and runs one small query whose
 //! answer is computed here independently. A server whose variables are unset is skipped
-//! with a printed reason, so `cargo test` passes on a machine without servers.
+//! visibly (support::require_server), so `cargo test` passes on a machine without servers
+//! and fails under CI.
 
 use std::time::Duration;
 
-use eng_intel::settings::Settings;
-
-fn settings() -> Settings {
-    // The environment only: a developer's `.env` must not point a test at a hosted database.
-    Settings::from_lookup(|k| std::env::var(k).ok())
-}
-
-fn skip(what: &str, var: &str) {
-    eprintln!("skipped: {what}: {var} is not set (eval \"$(scripts/servers.sh env)\" to run it)");
-}
+use crate::support::require_server;
 
 #[tokio::test]
 async fn postgres_answers_and_has_pgvector() {
-    let Some(pg) = settings().postgres else {
-        return skip("postgres", "POSTGRES_HOST");
+    let Some(servers) = require_server("POSTGRES_HOST") else {
+        return;
     };
+    let pg = servers.settings().postgres.unwrap();
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(10))
@@ -68,9 +61,10 @@ async fn postgres_answers_and_has_pgvector() {
 
 #[tokio::test]
 async fn clickhouse_answers_over_http() {
-    let Some(ch) = settings().clickhouse else {
-        return skip("clickhouse", "CLICKHOUSE_HOST");
+    let Some(servers) = require_server("CLICKHOUSE_HOST") else {
+        return;
     };
+    let ch = servers.settings().clickhouse.unwrap();
     // reqwest is built without a default TLS provider; install one for an https URL.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
@@ -104,9 +98,10 @@ async fn clickhouse_answers_over_http() {
 
 #[tokio::test]
 async fn bolt_answers_a_parameterized_query_on_the_named_database() {
-    let Some(neo) = settings().neo4j else {
-        return skip("bolt", "NEO4J_URI");
+    let Some(servers) = require_server("NEO4J_URI") else {
+        return;
     };
+    let neo = servers.settings().neo4j.unwrap();
     let mut config = neo4rs::ConfigBuilder::default()
         .uri(&neo.uri)
         .user(&neo.user)

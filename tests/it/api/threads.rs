@@ -2,27 +2,21 @@
 //! delete) and the `ThreadStore` contract on both backends: SQLite always, PostgreSQL
 //! when `POSTGRES_HOST` is set.
 
-mod api_common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use api_common::*;
-use eng_intel::settings::Settings;
-use eng_intel::threads::{NewMessage, PgThreads, Role, SqliteThreads, ThreadStore};
-use serde_json::{Value, json};
+use eng_intel::threads::{NewMessage, PgThreads, Role, SqliteThreads, ThreadStore, pg_lock_key};
+use serde_json::json;
 
-async fn json_of(req: reqwest::RequestBuilder) -> (u16, Value) {
-    let res = req.send().await.unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
-}
+use crate::support::server::*;
+use crate::support::{require_server, wait_for, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn threads_crud_and_paging_over_http() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(Options::new(dir.path())).await;
     let c = client();
-    let (status, first) = json_of(c.post(server.url("/api/threads")).json(&json!({}))).await;
+    let (status, first) = send_json(c.post(server.url("/api/threads")).json(&json!({}))).await;
     assert_eq!(status, 201);
     assert_eq!(first["title"], "New conversation");
     assert_eq!(first["message_count"], 0);
@@ -30,7 +24,7 @@ async fn threads_crud_and_paging_over_http() {
 
     let mut ids = vec![first["thread_id"].as_str().unwrap().to_string()];
     for i in 1..5 {
-        let (status, t) = json_of(
+        let (status, t) = send_json(
             c.post(server.url("/api/threads"))
                 .json(&json!({"title": format!("T{i}")})),
         )
@@ -43,7 +37,7 @@ async fn threads_crud_and_paging_over_http() {
     let mut paged = Vec::new();
     for offset in [0, 2, 4] {
         let (status, page) =
-            json_of(c.get(server.url(&format!("/api/threads?limit=2&offset={offset}")))).await;
+            send_json(c.get(server.url(&format!("/api/threads?limit=2&offset={offset}")))).await;
         assert_eq!(status, 200);
         assert_eq!(page["total"], 5);
         assert_eq!(page["limit"], 2);
@@ -55,17 +49,17 @@ async fn threads_crud_and_paging_over_http() {
     assert_eq!(paged, newest_first);
 
     // A chat on the oldest thread makes it the most recently active.
-    let (status, _) = json_of(
+    let (status, _) = send_json(
         c.post(server.url("/api/chat/sync"))
             .json(&json!({"message": "How many employees do we have?", "thread_id": ids[0]})),
     )
     .await;
     assert_eq!(status, 200);
-    let (_, page) = json_of(c.get(server.url("/api/threads?limit=1"))).await;
+    let (_, page) = send_json(c.get(server.url("/api/threads?limit=1"))).await;
     assert_eq!(page["threads"][0]["thread_id"], ids[0].as_str());
     assert_eq!(page["threads"][0]["message_count"], 2);
 
-    let (status, t) = json_of(c.get(server.url(&format!("/api/threads/{}", ids[0])))).await;
+    let (status, t) = send_json(c.get(server.url(&format!("/api/threads/{}", ids[0])))).await;
     assert_eq!(status, 200);
     assert_eq!(t["title"], "New conversation", "an existing title is kept");
     let roles: Vec<&str> = t["messages"]
@@ -77,14 +71,14 @@ async fn threads_crud_and_paging_over_http() {
     assert_eq!(roles, ["user", "assistant"]);
     assert_eq!(t["messages"][1]["meta"]["task_type"], "quick_lookup");
 
-    let (status, d) = json_of(c.delete(server.url(&format!("/api/threads/{}", ids[0])))).await;
+    let (status, d) = send_json(c.delete(server.url(&format!("/api/threads/{}", ids[0])))).await;
     assert_eq!(status, 200);
     assert_eq!(d, json!({"deleted": true, "thread_id": ids[0]}));
-    let (status, _) = json_of(c.get(server.url(&format!("/api/threads/{}", ids[0])))).await;
+    let (status, _) = send_json(c.get(server.url(&format!("/api/threads/{}", ids[0])))).await;
     assert_eq!(status, 404);
-    let (status, _) = json_of(c.delete(server.url(&format!("/api/threads/{}", ids[0])))).await;
+    let (status, _) = send_json(c.delete(server.url(&format!("/api/threads/{}", ids[0])))).await;
     assert_eq!(status, 404);
-    let (_, page) = json_of(c.get(server.url("/api/threads"))).await;
+    let (_, page) = send_json(c.get(server.url("/api/threads"))).await;
     assert_eq!(page["total"], 4);
     server.stop().await;
 }
@@ -101,7 +95,13 @@ fn msg(role: Role, content: &str) -> NewMessage {
 async fn store_contract(store: Arc<dyn ThreadStore>) {
     store.ping().await.unwrap();
     let a = store.create("first").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(2)).await;
+    // Creation times are in microseconds: the second thread is created a tick later.
+    wait_until(
+        "the clock to pass the first thread's",
+        Duration::from_secs(1),
+        || chrono::Utc::now().timestamp_micros() > a.created_at.timestamp_micros(),
+    )
+    .await;
     let b = store.create("second").await.unwrap();
     assert_eq!(store.get(&a.thread_id).await.unwrap(), Some(a.clone()));
     assert_eq!(store.get("no-such-thread-x").await.unwrap(), None);
@@ -173,18 +173,12 @@ async fn sqlite_store_keeps_the_contract() {
     store_contract(Arc::new(store)).await;
 }
 
-fn postgres() -> Option<Settings> {
-    let s = Settings::from_env();
-    if s.postgres.is_none() {
-        println!("SKIPPED: POSTGRES_HOST is not set; PostgreSQL thread-store tests need a server");
-        return None;
-    }
-    Some(s)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_store_keeps_the_contract() {
-    let Some(s) = postgres() else { return };
+    let Some(servers) = require_server("POSTGRES_HOST") else {
+        return;
+    };
+    let s = servers.settings();
     let store = PgThreads::connect(s.postgres.as_ref().unwrap())
         .await
         .unwrap();
@@ -193,7 +187,10 @@ async fn postgres_store_keeps_the_contract() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_serializes_chats_on_a_thread_across_instances() {
-    let Some(s) = postgres() else { return };
+    let Some(servers) = require_server("POSTGRES_HOST") else {
+        return;
+    };
+    let s = servers.settings();
     let pg = s.postgres.as_ref().unwrap();
     // Two pools stand for two server instances.
     let one = PgThreads::connect(pg).await.unwrap();
@@ -206,7 +203,27 @@ async fn postgres_serializes_chats_on_a_thread_across_instances() {
         .expect("a lock");
     let (two2, id2) = (two.clone(), id.clone());
     let waiter = tokio::spawn(async move { two2.lock_across_instances(&id2).await.unwrap() });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // PostgreSQL shows the other instance waiting for the thread's advisory lock.
+    let key = pg_lock_key(&id) as u64;
+    let (high, low) = ((key >> 32) as i64, (key & 0xffff_ffff) as i64);
+    let pool = sqlx::PgPool::connect(&pg.url()).await.unwrap();
+    wait_for(
+        "the other instance to wait for the lock",
+        Duration::from_secs(5),
+        || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+                 AND classid = $1::oid AND objid = $2::oid AND objsubid = 1",
+            )
+            .bind(high)
+            .bind(low)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+                == 1
+        },
+    )
+    .await;
     assert!(!waiter.is_finished(), "the other instance waits");
     // Another thread is not blocked.
     let other = two
@@ -226,7 +243,10 @@ async fn postgres_serializes_chats_on_a_thread_across_instances() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_threads_over_http() {
-    let Some(s) = postgres() else { return };
+    let Some(servers) = require_server("POSTGRES_HOST") else {
+        return;
+    };
+    let s = servers.settings();
     let store = PgThreads::connect(s.postgres.as_ref().unwrap())
         .await
         .unwrap();
@@ -239,7 +259,7 @@ async fn postgres_threads_over_http() {
         "How many employees do we have?",
         "Find developers with Python expertise",
     ] {
-        let (status, body) = json_of(
+        let (status, body) = send_json(
             client()
                 .post(server.url("/api/chat/sync"))
                 .json(&json!({"message": q, "thread_id": id})),
@@ -247,12 +267,12 @@ async fn postgres_threads_over_http() {
         .await;
         assert_eq!(status, 200, "{body}");
     }
-    let (status, t) = json_of(client().get(server.url(&format!("/api/threads/{id}")))).await;
+    let (status, t) = send_json(client().get(server.url(&format!("/api/threads/{id}")))).await;
     assert_eq!(status, 200);
     assert_eq!(t["message_count"], 4);
-    let (_, health) = json_of(client().get(server.url("/api/health"))).await;
+    let (_, health) = send_json(client().get(server.url("/api/health"))).await;
     assert_eq!(health["databases"]["threads"], "ok");
-    let (status, _) = json_of(client().delete(server.url(&format!("/api/threads/{id}")))).await;
+    let (status, _) = send_json(client().delete(server.url(&format!("/api/threads/{id}")))).await;
     assert_eq!(status, 200);
     server.stop().await;
 }

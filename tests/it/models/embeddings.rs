@@ -1,12 +1,8 @@
 //! Embeddings and hybrid document search against a fake embeddings server over real HTTP
 //! (tests/support/fake_embeddings.rs): batching, retries, Pinecone's wire format, the
 //! vector cache across restarts, reciprocal rank fusion finding by meaning what BM25
-//! misses, and pgvector on the real PostgreSQL of scripts/servers.sh (skipped with the
-//! reason when `POSTGRES_HOST` is unset; it uses its own database,
-//! `eng_intel_test_embeddings`).
-
-#[path = "support/fake_embeddings.rs"]
-mod fake_embeddings;
+//! misses, and pgvector on the real PostgreSQL of scripts/servers.sh (skipped visibly when
+//! `POSTGRES_HOST` is unset; it uses its own database, `eng_intel_test_embeddings`).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -15,17 +11,11 @@ use std::time::{Duration, Instant};
 use eng_intel::embed::{self, Embedder, InputKind, OpenAiEmbedder, Policy};
 use eng_intel::settings::Settings;
 use eng_intel::store::{self, Bm25Index, DocFilter, DocHit, Documents, HybridIndex, Match};
-use fake_embeddings::FakeEmbeddings;
+
+use crate::support::fake_embeddings::{self, FakeEmbeddings};
+use crate::support::{BIN, Vars, require_server, settings};
 
 const PG_DATABASE: &str = "eng_intel_test_embeddings";
-
-fn settings(vars: &[(&str, String)]) -> Settings {
-    let vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    Settings::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
-}
 
 /// Quick retries, so that the tests do not wait on backoff.
 fn quick() -> Policy {
@@ -38,9 +28,9 @@ fn quick() -> Policy {
 
 fn openai(fake: &FakeEmbeddings, policy: Policy) -> OpenAiEmbedder {
     let s = settings(&[
-        ("EMBEDDING_BASE_URL", fake.openai_url()),
-        ("EMBEDDING_API_KEY", "sk-test".into()),
-        ("EMBEDDING_MODEL", "fake-bow".into()),
+        ("EMBEDDING_BASE_URL", fake.openai_url().as_str()),
+        ("EMBEDDING_API_KEY", "sk-test"),
+        ("EMBEDDING_MODEL", "fake-bow"),
     ]);
     OpenAiEmbedder::new(s.embedding.as_ref().unwrap(), policy).unwrap()
 }
@@ -298,13 +288,17 @@ async fn hybrid_search_finds_by_meaning_what_bm25_misses() {
     );
 }
 
+/// The variables of an embedded data dir with the fake as the embeddings server.
+fn embedded_vars(dir: &Path, fake: &FakeEmbeddings) -> Vars {
+    Vars::new()
+        .data_dir(dir)
+        .set("EMBEDDING_BASE_URL", fake.openai_url())
+        .set("EMBEDDING_MODEL", "fake-bow")
+}
+
 /// The settings of an embedded data dir with the fake as the embeddings server.
 fn embedded(dir: &Path, fake: &FakeEmbeddings) -> Settings {
-    settings(&[
-        ("DATA_DIR", dir.display().to_string()),
-        ("EMBEDDING_BASE_URL", fake.openai_url()),
-        ("EMBEDDING_MODEL", "fake-bow".into()),
-    ])
+    embedded_vars(dir, fake).settings()
 }
 
 async fn open(s: &Settings) -> (store::Stores, Vec<String>) {
@@ -395,31 +389,15 @@ async fn an_embeddings_server_down_at_start_leaves_bm25_with_a_warning() {
 
 // ── PostgreSQL + pgvector ─────────────────────────────────────────────────────────────
 
-fn env(k: &str) -> Option<String> {
-    std::env::var(k).ok().filter(|v| !v.trim().is_empty())
-}
-
 /// The environment's PostgreSQL on this test's own database, created when missing.
-async fn pg_settings(dir: &Path, fake: &FakeEmbeddings, extra: &[(&str, String)]) -> Settings {
-    let mut vars: Vec<(&str, String)> = vec![
-        ("DATA_DIR", dir.display().to_string()),
-        ("POSTGRES_DATABASE", PG_DATABASE.into()),
-        ("EMBEDDING_BASE_URL", fake.openai_url()),
-        ("EMBEDDING_MODEL", "fake-bow".into()),
-    ];
-    for k in [
-        "POSTGRES_HOST",
-        "POSTGRES_PORT",
-        "POSTGRES_USER",
-        "POSTGRES_PASSWORD",
-        "POSTGRES_SSLMODE",
-    ] {
-        if let Some(v) = env(k) {
-            vars.push((k, v));
-        }
-    }
-    vars.extend(extra.iter().cloned());
-    let s = settings(&vars);
+async fn pg_settings(dir: &Path, fake: &FakeEmbeddings, extra: &[(&str, &str)]) -> Settings {
+    let vars = extra.iter().fold(
+        embedded_vars(dir, fake)
+            .env_of(&["POSTGRES_"])
+            .set("POSTGRES_DATABASE", PG_DATABASE),
+        |v, (k, val)| v.set(k, *val),
+    );
+    let s = vars.settings();
     let pg = s.postgres.clone().unwrap();
     let admin = sqlx::PgPool::connect(&pg.url().replace(&format!("/{PG_DATABASE}?"), "/postgres?"))
         .await
@@ -440,14 +418,22 @@ async fn pg_settings(dir: &Path, fake: &FakeEmbeddings, extra: &[(&str, String)]
     s
 }
 
+/// The type of the vectors' column, as `vector(DIMENSIONS)`.
+async fn embedding_column(pool: &sqlx::PgPool) -> String {
+    sqlx::query_scalar(
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
+         WHERE attrelid = 'document_embeddings'::regclass AND attname = 'embedding'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn pgvector_search_is_hybrid_with_full_text_on_real_postgres() {
-    if env("POSTGRES_HOST").is_none() {
-        eprintln!(
-            "skipped: POSTGRES_HOST is not set (eval \"$(bash scripts/servers.sh env)\" to run it)"
-        );
+    let Some(_servers) = require_server("POSTGRES_HOST") else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let fake = FakeEmbeddings::start(&[("outage", "postmortem")]).await;
     let s = pg_settings(dir.path(), &fake, &[]).await;
@@ -476,13 +462,7 @@ async fn pgvector_search_is_hybrid_with_full_text_on_real_postgres() {
         "{said:?}"
     );
     // The table took the model's dimension, with an HNSW index for cosine distance.
-    let column: String = sqlx::query_scalar(
-        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
-         WHERE attrelid = 'document_embeddings'::regclass AND attname = 'embedding'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let column = embedding_column(&pool).await;
     assert_eq!(column, format!("vector({})", fake_embeddings::DIMS));
     let index: String = sqlx::query_scalar(
         "SELECT indexdef FROM pg_indexes WHERE indexname = 'document_embeddings_hnsw'",
@@ -585,15 +565,9 @@ async fn pgvector_search_is_hybrid_with_full_text_on_real_postgres() {
     assert!(said.is_empty(), "{said:?}");
 
     // Another dimension (another setup of the model): the table is rebuilt to fit it.
-    let s64 = pg_settings(dir.path(), &fake, &[("EMBEDDING_DIMENSIONS", "64".into())]).await;
+    let s64 = pg_settings(dir.path(), &fake, &[("EMBEDDING_DIMENSIONS", "64")]).await;
     let (stores, _) = open(&s64).await;
-    let column: String = sqlx::query_scalar(
-        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
-         WHERE attrelid = 'document_embeddings'::regclass AND attname = 'embedding'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let column = embedding_column(&pool).await;
     assert_eq!(column, "vector(64)");
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM document_embeddings")
         .fetch_one(&pool)
@@ -610,7 +584,7 @@ async fn pgvector_search_is_hybrid_with_full_text_on_real_postgres() {
 async fn seed_embeds_the_documents_once_for_the_server() {
     let fake = FakeEmbeddings::start(&[]).await;
     let dir = tempfile::tempdir().unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_eng-intel"))
+    let out = tokio::process::Command::new(BIN)
         .args(["seed", "--data-dir"])
         .arg(dir.path())
         .env_clear()
@@ -632,11 +606,7 @@ async fn seed_embeds_the_documents_once_for_the_server() {
     );
     let at_seed = fake.requests().len();
     assert!(at_seed >= 1);
-    let s = settings(&[
-        ("DATA_DIR", dir.path().to_str().unwrap().to_string()),
-        ("EMBEDDING_BASE_URL", fake.openai_url()),
-        ("EMBEDDING_MODEL", "fake-bow".into()),
-    ]);
+    let s = embedded(dir.path(), &fake);
     let said = Mutex::new(Vec::new());
     store::open(&s, &|m| said.lock().unwrap().push(m.to_string()))
         .await

@@ -2,13 +2,10 @@
 //! against real events, graphs, hot reload (good, broken, runs in flight), graceful
 //! shutdown of open streams, and threads surviving a restart.
 
-mod api_common;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use api_common::*;
 use async_trait::async_trait;
 use eng_intel::threads::{
     HeldLock, NewMessage, Page, StoreError, StoredMessage, Thread, ThreadStore,
@@ -16,12 +13,10 @@ use eng_intel::threads::{
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-const PYTHON: &str = "Find developers with Python expertise";
+use crate::support::server::*;
+use crate::support::{config, repo};
 
-async fn get_json(url: String) -> (u16, Value) {
-    let res = client().get(url).send().await.unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
-}
+const PYTHON: &str = "Find developers with Python expertise";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_reports_each_store_and_degrades_when_one_is_down() {
@@ -117,29 +112,19 @@ async fn a_down_thread_store_gives_503s_not_500s() {
     let (status, body) = get_json(server.url("/api/threads")).await;
     assert_eq!(status, 503);
     assert_eq!(body["error"], "store_unavailable");
-    let res = client()
-        .post(server.url("/api/chat/sync"))
-        .json(&json!({"message": PYTHON, "thread_id": "t1"}))
-        .send()
-        .await
-        .unwrap();
+    let res = server
+        .post(
+            "/api/chat/sync",
+            &json!({"message": PYTHON, "thread_id": "t1"}),
+        )
+        .await;
     assert_eq!(res.status(), 503);
     // A new conversation still gets its answer; only storing it fails (and is logged).
-    let res = client()
-        .post(server.url("/api/chat/sync"))
-        .json(&json!({"message": PYTHON}))
-        .send()
-        .await
-        .unwrap();
+    let res = server
+        .post("/api/chat/sync", &json!({"message": PYTHON}))
+        .await;
     assert_eq!(res.status(), 200);
-    let metrics = client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(server.url("/metrics")).await;
     assert!(
         metrics.contains("eng_intel_errors_total{source=\"store\",kind=\"append_failed\"} 1"),
         "{metrics}"
@@ -258,7 +243,7 @@ async fn openapi_documents_every_route_and_the_real_events() {
 async fn graphs_are_listed_and_drawn() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(Options::new(dir.path())).await;
-    let config = compiled(&repo());
+    let config = config();
     let (status, body) = get_json(server.url("/api/graphs")).await;
     assert_eq!(status, 200);
     let listed: Vec<&str> = body["graphs"]
@@ -316,12 +301,7 @@ fn project_copy(root: &Path) {
 }
 
 async fn reload(server: &Server) -> (u16, Value) {
-    let res = client()
-        .post(server.url("/api/admin/reload"))
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
+    send_json(client().post(server.url("/api/admin/reload"))).await
 }
 
 async fn description(server: &Server) -> String {
@@ -497,19 +477,16 @@ async fn shutdown_ends_open_streams_with_error_and_stream_end() {
 async fn threads_survive_a_restart_on_the_same_data_dir() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(Options::new(dir.path())).await;
-    let res = client()
-        .post(server.url("/api/chat/sync"))
-        .json(&json!({"message": PYTHON, "thread_id": "kept"}))
-        .send()
-        .await
-        .unwrap();
+    let res = server
+        .post(
+            "/api/chat/sync",
+            &json!({"message": PYTHON, "thread_id": "kept"}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
-    let created: Value = client()
-        .post(server.url("/api/threads"))
-        .json(&json!({"title": "Planning"}))
-        .send()
+    let created: Value = server
+        .post("/api/threads", &json!({"title": "Planning"}))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -7,19 +7,19 @@
 //! database (`eng_intel_test_instances`, created when missing). The model is a fake
 //! OpenAI-compatible server in this process that takes a while over every reply, so
 //! unserialized chats would overlap. Needs `POSTGRES_HOST` (`eval "$(bash
-//! scripts/servers.sh env)"`); without it the test prints why it skips.
-
-#[path = "support/fake_openai.rs"]
-mod fake_openai;
+//! scripts/servers.sh env)"`); without it the test is skipped visibly.
 
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use eng_intel::settings::{Postgres, Settings};
-use fake_openai::{FakeOpenAi, Piece, Reply};
+use eng_intel::settings::Postgres;
 use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sqlx::{AssertSqlSafe, ConnectOptions};
+
+use crate::support::fake_openai::{self, FakeOpenAi, Piece, Reply};
+use crate::support::server::client;
+use crate::support::{BIN, repo, require_server};
 
 const DATABASE: &str = "eng_intel_test_instances";
 /// How long the fake model takes over each reply: far longer than the rest of a run.
@@ -45,9 +45,9 @@ impl Instance {
             .port();
         let log = data_dir.path().join(format!("{name}.log"));
         let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_eng-intel"))
+        let child = Command::new(BIN)
             .arg("--config")
-            .arg(env!("CARGO_MANIFEST_DIR"))
+            .arg(repo())
             .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
             // Only what this test gives: no other server of the environment, no `.env`.
             .env_clear()
@@ -159,11 +159,6 @@ fn slow_answer(text: &str) -> Reply {
     Reply::Stream(pieces)
 }
 
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
-
 async fn get(url: String) -> reqwest::Response {
     client().get(url).send().await.unwrap()
 }
@@ -207,12 +202,10 @@ fn in_history(request: &Value, text: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thread_is_shared_and_serialized_across_two_processes() {
-    let Some(pg) = Settings::from_env().postgres else {
-        eprintln!(
-            "skipped: POSTGRES_HOST is not set (eval \"$(bash scripts/servers.sh env)\" to run it)"
-        );
+    let Some(servers) = require_server("POSTGRES_HOST") else {
         return;
     };
+    let pg = servers.settings().postgres.unwrap();
     create_database(&pg).await;
     let model = FakeOpenAi::start((0..30).map(|_| slow_answer("Noted.")).collect()).await;
     // One after the other: the first loads the demo organisation into the empty database.

@@ -2,13 +2,13 @@
 //! deployment guide as written (only host and port differ), and the JavaScript SSE
 //! consumer of section 6 run unchanged under node.
 
-mod api_common;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
-use api_common::*;
 use serde_json::{Value, json};
+
+use crate::support::server::*;
+use crate::support::{repo, skip};
 
 /// The seed's examples, verbatim; `method`, `path` and `body` restate each for the
 /// reqwest fallback when curl is not installed.
@@ -242,8 +242,7 @@ async fn the_seed_javascript_consumer_runs_unchanged_under_node() {
         .await
         .is_ok_and(|o| o.status.success());
     if !node_ok {
-        println!("SKIPPED: node is not installed");
-        return;
+        return skip("node is not installed");
     }
     let consumer = std::fs::read_to_string(js_dir().join("seed_consumer.js")).unwrap();
     if let Some(g) = guide() {

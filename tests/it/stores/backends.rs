@@ -5,65 +5,40 @@
 //! is a tool error and a down health entry, and answers again once restarted.
 //!
 //! Needs the servers of scripts/servers.sh (`eval "$(bash scripts/servers.sh env)"`);
-//! without `CLICKHOUSE_HOST`, `NEO4J_URI` or `POSTGRES_HOST` each test prints why it
-//! skips. Uses dedicated databases where the backend allows it: ClickHouse
+//! without `CLICKHOUSE_HOST`, `NEO4J_URI` or `POSTGRES_HOST` each test is skipped visibly
+//! (support::require_server), and server tests run one at a time, so stopping one here
+//! disturbs no other. Uses dedicated databases where the backend allows it: ClickHouse
 //! `eng_intel_test_backends` and ArcadeDB `eng_intel_test_graph`.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use eng_intel::compile::{CompiledSet, ToolDef, compile};
+use eng_intel::compile::ToolDef;
 use eng_intel::model::offline::OfflineModel;
 use eng_intel::run::{Engine, Event, RunRequest};
 use eng_intel::settings::Settings;
 use eng_intel::store::{self, Neo4jGraph, Stores};
 use serde_json::{Map, Value, json};
 
-/// The tests stop a server: never two at once.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::questions::CASES;
+use crate::support::{Vars, config as tool_set, repo, require_server, require_servers};
 
 const CLICKHOUSE_DATABASE: &str = "eng_intel_test_backends";
 const GRAPH_DATABASE: &str = "eng_intel_test_graph";
 
-fn env(k: &str) -> Option<String> {
-    std::env::var(k).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// Why the test cannot run, if it cannot.
-fn skip_reason(vars: &[&str]) -> Option<String> {
-    (!vars.iter().any(|v| env(v).is_some())).then(|| {
-        let unset = match vars {
-            [one] => format!("{one} is not set"),
-            _ => format!("none of {} is set", vars.join(", ")),
-        };
-        format!("skipped: {unset} (eval \"$(bash scripts/servers.sh env)\" to run it)")
-    })
-}
-
 fn embedded_settings(dir: &Path) -> Settings {
-    let dir = dir.display().to_string();
-    Settings::from_lookup(|k| (k == "DATA_DIR").then(|| dir.clone()))
+    Vars::new().data_dir(dir).settings()
 }
 
 /// The environment's servers (only those in `roles`), on dedicated databases.
 fn backend_settings(dir: &Path, roles: &[&str]) -> Settings {
-    let dir = dir.display().to_string();
-    let role = |k: &str| roles.iter().any(|r| k.starts_with(r));
-    Settings::from_lookup(|k| match k {
-        "DATA_DIR" => Some(dir.clone()),
-        "CLICKHOUSE_DATABASE" => Some(CLICKHOUSE_DATABASE.into()),
-        "NEO4J_DATABASE" => Some(GRAPH_DATABASE.into()),
-        k if role(k) => env(k),
-        _ => None,
-    })
-}
-
-fn tool_set() -> CompiledSet {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (project, report) = eng_intel::validate::validate_dir(root).unwrap();
-    assert!(!report.has_errors(), "{report}");
-    compile(project).unwrap_or_else(|r| panic!("{r}"))
+    Vars::new()
+        .data_dir(dir)
+        .env_of(roles)
+        .set("CLICKHOUSE_DATABASE", CLICKHOUSE_DATABASE)
+        .set("NEO4J_DATABASE", GRAPH_DATABASE)
+        .settings()
 }
 
 /// Opens the stores of `settings`, first giving the shared graph test database the demo
@@ -141,17 +116,12 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// The questions of the question suite: its string literals that are questions.
+/// The questions of the question suite.
 fn suite_questions() -> Vec<String> {
-    let src =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/questions.rs"))
-            .unwrap();
-    let re = regex::Regex::new(r#""([A-Z][^"\\{}]*\?)""#).unwrap();
     let mut qs: Vec<String> = Vec::new();
-    for c in re.captures_iter(&src) {
-        let q = c[1].to_string();
-        if !qs.contains(&q) {
-            qs.push(q);
+    for c in CASES {
+        if !qs.iter().any(|q| q == c.question) {
+            qs.push(c.question.to_string());
         }
     }
     qs
@@ -181,11 +151,9 @@ async fn ask(engine: &Engine, q: &str) -> (Vec<(String, Value)>, Vec<bool>, Stri
 
 #[tokio::test]
 async fn every_tool_and_question_answers_as_embedded() {
-    if let Some(why) = skip_reason(&["CLICKHOUSE_HOST", "NEO4J_URI", "POSTGRES_HOST"]) {
-        eprintln!("{why}");
+    let Some(_servers) = require_servers(&["CLICKHOUSE_HOST", "NEO4J_URI", "POSTGRES_HOST"]) else {
         return;
-    }
-    let _serial = SERIAL.lock().await;
+    };
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let embedded = open(&embedded_settings(a.path())).await;
     let settings = backend_settings(b.path(), &["POSTGRES_", "CLICKHOUSE_", "NEO4J_"]);
@@ -282,7 +250,7 @@ impl Drop for Restart {
 fn servers(cmd: &str, name: &str) {
     let status = std::process::Command::new("bash")
         .args(["scripts/servers.sh", cmd, name])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(repo())
         .status()
         .unwrap();
     assert!(status.success(), "servers.sh {cmd} {name}: {status}");
@@ -345,11 +313,9 @@ async fn survives_restart(
 
 #[tokio::test]
 async fn clickhouse_down_is_a_tool_error_and_comes_back() {
-    if let Some(why) = skip_reason(&["CLICKHOUSE_HOST"]) {
-        eprintln!("{why}");
+    let Some(_servers) = require_server("CLICKHOUSE_HOST") else {
         return;
-    }
-    let _serial = SERIAL.lock().await;
+    };
     let dir = tempfile::tempdir().unwrap();
     let stores = open(&backend_settings(dir.path(), &["CLICKHOUSE_"])).await;
     survives_restart(
@@ -365,11 +331,9 @@ async fn clickhouse_down_is_a_tool_error_and_comes_back() {
 
 #[tokio::test]
 async fn bolt_down_is_a_tool_error_and_comes_back() {
-    if let Some(why) = skip_reason(&["NEO4J_URI"]) {
-        eprintln!("{why}");
+    let Some(_servers) = require_server("NEO4J_URI") else {
         return;
-    }
-    let _serial = SERIAL.lock().await;
+    };
     let dir = tempfile::tempdir().unwrap();
     let stores = open(&backend_settings(dir.path(), &["NEO4J_"])).await;
     survives_restart(
@@ -385,11 +349,9 @@ async fn bolt_down_is_a_tool_error_and_comes_back() {
 
 #[tokio::test]
 async fn a_server_holding_another_organisation_is_announced() {
-    if let Some(why) = skip_reason(&["CLICKHOUSE_HOST"]) {
-        eprintln!("{why}");
+    let Some(_servers) = require_server("CLICKHOUSE_HOST") else {
         return;
-    }
-    let _serial = SERIAL.lock().await;
+    };
     let dir = tempfile::tempdir().unwrap();
     let settings = backend_settings(dir.path(), &["CLICKHOUSE_"]);
     let ch = store::ClickHouse::connect(

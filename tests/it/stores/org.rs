@@ -1,24 +1,16 @@
 //! The stores behind the tools: loading is idempotent, opening an empty data dir creates
 //! the demo organisation once, arguments are bound (never pasted), a scaled organisation
 //! loads and answers, and PostgreSQL answers every tool exactly as SQLite does
-//! (only when POSTGRES_HOST is set; otherwise it prints why it skipped).
+//! (only when POSTGRES_HOST is set; otherwise it is skipped visibly).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
-use eng_intel::compile::{CompiledSet, compile};
 use eng_intel::org;
-use eng_intel::settings::Settings;
 use eng_intel::store::{self, Metrics, Postgres, QueryStore, Relational, Sqlite, Stores};
 use serde_json::{Value, json};
 
-fn project() -> CompiledSet {
-    let (project, report) =
-        eng_intel::validate::validate_dir(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
-    assert!(!report.has_errors(), "{report}");
-    compile(project).unwrap_or_else(|r| panic!("{r}"))
-}
+use crate::support::{Vars, config as project, demo_stores, require_server};
 
 async fn count(db: &dyn QueryStore, table: &str) -> i64 {
     let rows = db
@@ -64,7 +56,7 @@ async fn loading_twice_replaces_rows_instead_of_duplicating() {
 async fn an_empty_data_dir_gets_the_demo_organisation_once() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("nested/data");
-    let settings = Settings::from_lookup(|k| (k == "DATA_DIR").then(|| d.display().to_string()));
+    let settings = Vars::new().data_dir(&d).settings();
     let said = std::sync::Mutex::new(Vec::<String>::new());
     let stores = store::open(&settings, &|m| said.lock().unwrap().push(m.into()))
         .await
@@ -92,9 +84,7 @@ async fn an_empty_data_dir_gets_the_demo_organisation_once() {
 #[tokio::test]
 async fn arguments_are_bound_never_pasted_into_queries() {
     let dir = tempfile::tempdir().unwrap();
-    let settings =
-        Settings::from_lookup(|k| (k == "DATA_DIR").then(|| dir.path().display().to_string()));
-    let stores = store::open(&settings, &|_| {}).await.unwrap();
+    let stores = demo_stores(dir.path()).await;
     let set = project();
     let tools = stores.tools();
     let tool = set.tool("project_status").unwrap();
@@ -115,9 +105,7 @@ async fn arguments_are_bound_never_pasted_into_queries() {
 #[tokio::test]
 async fn misdeclared_tools_fail_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
-    let settings =
-        Settings::from_lookup(|k| (k == "DATA_DIR").then(|| dir.path().display().to_string()));
-    let stores = store::open(&settings, &|_| {}).await.unwrap();
+    let stores = demo_stores(dir.path()).await;
     let tool = |store: &str, query: Option<&str>| {
         let spec: eng_intel::config::spec::ToolSpec = serde_json::from_value(json!({
             "description": "test", "args": {"type": "object"}, "store": store, "query": query,
@@ -238,13 +226,10 @@ fn normalise(v: Value) -> Value {
 
 #[tokio::test]
 async fn postgres_answers_every_tool_as_sqlite_does() {
-    let base = Settings::from_env();
-    let Some(mut pg) = base.postgres.clone() else {
-        println!(
-            "skipped: POSTGRES_HOST is not set (see docs/SERVERS.md to run a local PostgreSQL)"
-        );
+    let Some(servers) = require_server("POSTGRES_HOST") else {
         return;
     };
+    let mut pg = servers.settings().postgres.unwrap();
     // A database of our own, so the data you work with is never touched.
     let admin = sqlx::PgPool::connect(&pg.url())
         .await

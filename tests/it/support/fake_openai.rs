@@ -1,7 +1,6 @@
 //! A fake OpenAI-compatible server for tests: real HTTP on 127.0.0.1, chat completions
 //! streamed as chunked SSE (`data: {...}\n\n`, `data: [DONE]`), one scripted reply per
 //! request in order, every request recorded. With no script left it answers 500.
-#![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -16,6 +15,8 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+
+use super::Served;
 
 /// One step of a streamed reply.
 pub enum Piece {
@@ -61,7 +62,7 @@ pub struct FakeOpenAi {
     /// `http://127.0.0.1:PORT/v1`, as a base URL is configured.
     pub base_url: String,
     inner: Arc<Mutex<Inner>>,
-    task: tokio::task::JoinHandle<()>,
+    _served: Served,
 }
 
 impl FakeOpenAi {
@@ -73,15 +74,11 @@ impl FakeOpenAi {
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        let served = Served::start(app).await;
         FakeOpenAi {
-            base_url: format!("http://{addr}/v1"),
+            base_url: format!("http://{}/v1", served.addr),
             inner,
-            task,
+            _served: served,
         }
     }
 
@@ -99,12 +96,6 @@ impl FakeOpenAi {
             .iter()
             .map(|r| r.body["model"].as_str().unwrap_or("").to_string())
             .collect()
-    }
-}
-
-impl Drop for FakeOpenAi {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

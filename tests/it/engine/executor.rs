@@ -1,17 +1,18 @@
 //! The executor on small graphs written for each behaviour: routing, conditional
 //! edges, a bounded loop, subgraphs, map fan-out, timeout, retry and cancellation.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use eng_intel::compile::{CompiledSet, ToolDef, compile};
+use eng_intel::compile::{CompiledSet, ToolDef};
 use eng_intel::model::offline::OfflineModel;
 use eng_intel::run::{Engine, Envelope, Event, RouteMethod, RunRequest, answer_of};
 use eng_intel::tools::{ToolError, ToolRunner};
 use serde_json::{Value, json};
+
+use crate::support::{compiled, event_names as names, wait_until, write};
 
 const TOOLS: &str = r#"
 tools:
@@ -43,16 +44,8 @@ fn project(files: &[(&str, &str)]) -> (tempfile::TempDir, CompiledSet) {
     for (path, text) in files {
         write(dir.path(), path, text);
     }
-    let (project, report) = eng_intel::validate::validate_dir(dir.path()).unwrap();
-    assert!(!report.has_errors(), "fixture must validate:\n{report}");
-    let set = compile(project).unwrap_or_else(|r| panic!("{r}"));
+    let set = compiled(dir.path());
     (dir, set)
-}
-
-fn write(root: &Path, rel: &str, text: &str) {
-    let p = root.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
 }
 
 /// A tool runner that records calls; `flaky` fails twice (retryable), `slow` sleeps.
@@ -115,14 +108,6 @@ async fn run(engine: &Engine, graph: &str, question: &str) -> Vec<Envelope> {
             ..Default::default()
         })
         .await
-}
-
-fn names(events: &[Envelope]) -> Vec<&'static str> {
-    events
-        .iter()
-        .map(|e| e.name())
-        .filter(|n| !matches!(*n, "node_start" | "node_end"))
-        .collect()
 }
 
 fn error_of(events: &[Envelope]) -> Option<(String, String)> {
@@ -541,7 +526,12 @@ edges: [first -> second -> END]
     tokio::time::timeout(Duration::from_secs(2), cancel.cancelled())
         .await
         .expect("run noticed the consumer left");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The run is over once its executor has let go of the tool runner (the engine and
+    // this test hold the other two references).
+    wait_until("the run to end", Duration::from_secs(10), || {
+        Arc::strong_count(&tools) == 2
+    })
+    .await;
     let calls: Vec<String> = tools
         .calls
         .lock()

@@ -3,32 +3,26 @@
 //! serves SmolLM2-135M with llama-cpp-python and runs these with REAL_MODEL_BASE_URL set.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eng_intel::compile::compile;
 use eng_intel::model::openai::{OpenAiModel, Options, ToolChoice};
 use eng_intel::model::{ChatRequest, Message, Model, Purpose, Reply, Role};
 use eng_intel::run::{Engine, Event, RunRequest, answer_of};
-use eng_intel::settings::{Llm, Settings};
+use eng_intel::settings::Llm;
 use eng_intel::tools::MockTools;
-use eng_intel::validate::validate_dir;
 use serde_json::json;
+
+use crate::support::{config as compiled, env, settings};
 
 const TOOL: &str = "find_developer_by_skills";
 
 fn llm() -> Llm {
-    let base = std::env::var("REAL_MODEL_BASE_URL")
-        .expect("REAL_MODEL_BASE_URL (run scripts/real-model.sh)");
-    let model = std::env::var("REAL_MODEL_NAME").unwrap_or_else(|_| "smollm2".into());
-    Settings::from_lookup(|k| match k {
-        "OPENAI_BASE_URL" => Some(base.clone()),
-        "OPENAI_MODEL" => Some(model.clone()),
-        _ => None,
-    })
-    .llm
-    .unwrap()
+    let base = env("REAL_MODEL_BASE_URL").expect("REAL_MODEL_BASE_URL (run scripts/real-model.sh)");
+    let model = env("REAL_MODEL_NAME").unwrap_or_else(|| "smollm2".into());
+    settings(&[("OPENAI_BASE_URL", base), ("OPENAI_MODEL", model)])
+        .llm
+        .unwrap()
 }
 
 fn opts(tool_choice: ToolChoice) -> Options {
@@ -141,10 +135,4 @@ async fn a_question_runs_through_the_graphs() {
         events.last().unwrap().event,
         Event::StreamEnd { ok: true, .. }
     ));
-}
-
-fn compiled() -> eng_intel::compile::CompiledSet {
-    let (project, report) = validate_dir(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
-    assert!(!report.has_errors(), "{report:?}");
-    compile(project).unwrap_or_else(|r| panic!("{r:?}"))
 }

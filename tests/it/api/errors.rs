@@ -1,30 +1,11 @@
 //! Bad input gets a clear JSON error and a 4xx, never a 5xx; bearer auth on and off;
 //! CORS.
 
-mod api_common;
-
-use api_common::*;
 use eng_intel::api::Tuning;
-use eng_intel::settings::Settings;
 use serde_json::{Value, json};
 
-fn settings(vars: &[(&str, &str)]) -> Settings {
-    let vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Settings::from_lookup(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
-}
-
-/// Sends a request and returns (status, JSON body).
-async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
-    let res = req.send().await.expect("request");
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    let body =
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text:?}"));
-    (status, body)
-}
+use crate::support::server::*;
+use crate::support::settings;
 
 fn expect(got: (u16, Value), status: u16, kind: &str, case: &str) -> Value {
     assert_eq!(got.0, status, "{case}: {}", got.1);
@@ -58,82 +39,82 @@ async fn bad_input_gets_a_json_4xx() {
         };
         let json_ct = Some("application/json");
         expect(
-            send(raw("{\"message\": ", json_ct)).await,
+            send_json(raw("{\"message\": ", json_ct)).await,
             400,
             "invalid_json",
             "malformed JSON",
         );
         expect(
-            send(raw("not json", json_ct)).await,
+            send_json(raw("not json", json_ct)).await,
             400,
             "invalid_json",
             "not JSON at all",
         );
         expect(
-            send(raw(r#"{"message":"hi"}"#, Some("text/plain"))).await,
+            send_json(raw(r#"{"message":"hi"}"#, Some("text/plain"))).await,
             415,
             "unsupported_media_type",
             "wrong content type",
         );
         expect(
-            send(raw(r#"{"message":"hi"}"#, None)).await,
+            send_json(raw(r#"{"message":"hi"}"#, None)).await,
             415,
             "unsupported_media_type",
             "no content type",
         );
         let b = expect(
-            send(c.post(&url).json(&json!({}))).await,
+            send_json(c.post(&url).json(&json!({}))).await,
             422,
             "invalid_body",
             "missing message",
         );
         assert!(b["detail"].as_str().unwrap().contains("message"), "{b}");
         expect(
-            send(c.post(&url).json(&json!({"message": null}))).await,
+            send_json(c.post(&url).json(&json!({"message": null}))).await,
             422,
             "invalid_body",
             "null message",
         );
         expect(
-            send(c.post(&url).json(&json!({"message": 42}))).await,
+            send_json(c.post(&url).json(&json!({"message": 42}))).await,
             422,
             "invalid_body",
             "number message",
         );
         expect(
-            send(c.post(&url).json(&json!([1, 2]))).await,
+            send_json(c.post(&url).json(&json!([1, 2]))).await,
             422,
             "invalid_body",
             "array body",
         );
         expect(
-            send(c.post(&url).json(&json!({"message": ""}))).await,
+            send_json(c.post(&url).json(&json!({"message": ""}))).await,
             400,
             "empty_message",
             "empty message",
         );
         expect(
-            send(c.post(&url).json(&json!({"message": "  \n\t "}))).await,
+            send_json(c.post(&url).json(&json!({"message": "  \n\t "}))).await,
             400,
             "empty_message",
             "blank message",
         );
         let b = expect(
-            send(c.post(&url).json(&json!({"message": "é".repeat(101)}))).await,
+            send_json(c.post(&url).json(&json!({"message": "é".repeat(101)}))).await,
             413,
             "message_too_long",
             "message over the character limit",
         );
         assert!(b["detail"].as_str().unwrap().contains("101"), "{b}");
         expect(
-            send(c.post(&url).json(&json!({"message": "x".repeat(4096)}))).await,
+            send_json(c.post(&url).json(&json!({"message": "x".repeat(4096)}))).await,
             413,
             "body_too_large",
             "body over BODY_LIMIT_BYTES",
         );
         for bad in ["../etc/passwd", "a b", &"x".repeat(65)] {
             expect(
-                send(
+                send_json(
                     c.post(&url)
                         .json(&json!({"message": "hi", "thread_id": bad})),
                 )
@@ -144,13 +125,13 @@ async fn bad_input_gets_a_json_4xx() {
             );
         }
         expect(
-            send(c.post(&url).json(&json!({"message": "hi", "thread_id": 7}))).await,
+            send_json(c.post(&url).json(&json!({"message": "hi", "thread_id": 7}))).await,
             422,
             "invalid_body",
             "thread id of the wrong type",
         );
         let b = expect(
-            send(
+            send_json(
                 c.post(&url)
                     .json(&json!({"message": "hi", "graph": "supervsor"})),
             )
@@ -171,26 +152,26 @@ async fn bad_input_gets_a_json_4xx() {
     // Threads.
     let t = |p: &str| server.url(&format!("/api/threads{p}"));
     expect(
-        send(c.get(t("/abc123"))).await,
+        send_json(c.get(t("/abc123"))).await,
         404,
         "not_found",
         "unknown thread",
     );
     expect(
-        send(c.delete(t("/abc123"))).await,
+        send_json(c.delete(t("/abc123"))).await,
         404,
         "not_found",
         "delete unknown thread",
     );
     for bad in ["/bad%20id", "/x.y", &format!("/{}", "x".repeat(65))] {
         expect(
-            send(c.get(t(bad))).await,
+            send_json(c.get(t(bad))).await,
             400,
             "invalid_thread_id",
             "malformed id",
         );
         expect(
-            send(c.delete(t(bad))).await,
+            send_json(c.delete(t(bad))).await,
             400,
             "invalid_thread_id",
             "malformed id",
@@ -203,22 +184,22 @@ async fn bad_input_gets_a_json_4xx() {
         "?offset=-1",
         "?offset=x",
     ] {
-        expect(send(c.get(t(q))).await, 400, "invalid_query", q);
+        expect(send_json(c.get(t(q))).await, 400, "invalid_query", q);
     }
     expect(
-        send(c.post(t("")).json(&json!({"title": "t".repeat(201)}))).await,
+        send_json(c.post(t("")).json(&json!({"title": "t".repeat(201)}))).await,
         400,
         "title_too_long",
         "long title",
     );
     expect(
-        send(c.post(t("")).json(&json!({"title": 5}))).await,
+        send_json(c.post(t("")).json(&json!({"title": 5}))).await,
         422,
         "invalid_body",
         "title type",
     );
     expect(
-        send(
+        send_json(
             c.post(t(""))
                 .body("{")
                 .header("content-type", "application/json"),
@@ -231,47 +212,40 @@ async fn bad_input_gets_a_json_4xx() {
 
     // Routes.
     expect(
-        send(c.get(server.url("/api/nope"))).await,
+        send_json(c.get(server.url("/api/nope"))).await,
         404,
         "not_found",
         "unknown api route",
     );
     expect(
-        send(c.get(server.url("/nope"))).await,
+        send_json(c.get(server.url("/nope"))).await,
         404,
         "not_found",
         "unknown route",
     );
     expect(
-        send(c.get(server.url("/api/chat"))).await,
+        send_json(c.get(server.url("/api/chat"))).await,
         405,
         "method_not_allowed",
         "GET on chat",
     );
     expect(
-        send(c.put(server.url("/api/threads"))).await,
+        send_json(c.put(server.url("/api/threads"))).await,
         405,
         "method_not_allowed",
         "PUT threads",
     );
     expect(
-        send(c.get(server.url("/api/graphs/nope"))).await,
+        send_json(c.get(server.url("/api/graphs/nope"))).await,
         404,
         "not_found",
         "unknown graph",
     );
 
     // Still serving, and every error was counted by kind.
-    let (status, _) = send(c.get(server.url("/api/health"))).await;
+    let (status, _) = send_json(c.get(server.url("/api/health"))).await;
     assert_eq!(status, 200);
-    let metrics = c
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(server.url("/metrics")).await;
     assert!(
         metrics.contains("eng_intel_errors_total{source=\"api\",kind=\"invalid_json\"} 5"),
         "{metrics}"

@@ -1,46 +1,25 @@
 //! The repository's graphs run end to end on the OpenAI-compatible provider against the
 //! fake server: the model routes, calls a tool, gets the tool's message back, answers.
 
-#[path = "support/fake_openai.rs"]
-mod fake_openai;
-
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eng_intel::compile::{CompiledSet, Kind, ToolDef, compile};
+use eng_intel::compile::{CompiledSet, Kind, ToolDef};
 use eng_intel::model::fallback::{FallbackModel, FallbackNotice};
 use eng_intel::model::offline::OfflineModel;
 use eng_intel::model::openai::{OpenAiModel, Options};
 use eng_intel::model::{Model, Usage};
-use eng_intel::run::{Engine, Envelope, Event, RouteMethod, RunRequest, answer_of};
-use eng_intel::settings::{Llm, Settings};
+use eng_intel::run::{Engine, Event, RouteMethod, RunRequest, answer_of};
 use eng_intel::tools::MockTools;
-use eng_intel::validate::validate_dir;
-use fake_openai::{FakeOpenAi, call, text};
 use serde_json::{Value, json};
+
+use super::llm;
+use crate::support::fake_openai::{FakeOpenAi, call, text};
+use crate::support::{config as compiled, event_names as names};
 
 /// Matches none of the supervisor's intents, so the router asks the model.
 const QUESTION: &str = "What should I focus on this quarter?";
-
-fn compiled() -> CompiledSet {
-    let (project, report) =
-        validate_dir(Path::new(env!("CARGO_MANIFEST_DIR"))).expect("project loads");
-    assert!(!report.has_errors(), "{report:?}");
-    compile(project).unwrap_or_else(|r| panic!("{r:?}"))
-}
-
-fn llm(base_url: &str) -> Llm {
-    Settings::from_lookup(|k| match k {
-        "OPENAI_BASE_URL" => Some(base_url.into()),
-        "FEATHERLESS_MODEL_PRIMARY" => Some("big-model".into()),
-        "FEATHERLESS_MODEL_FAST" => Some("small-model".into()),
-        _ => None,
-    })
-    .llm
-    .unwrap()
-}
 
 fn opts() -> Options {
     Options {
@@ -65,14 +44,6 @@ fn argless_insights_tool(set: &CompiledSet) -> Arc<ToolDef> {
             _ => None,
         })
         .expect("an agent tool without required arguments")
-}
-
-fn names(events: &[Envelope]) -> Vec<&'static str> {
-    events
-        .iter()
-        .map(|e| e.name())
-        .filter(|n| !matches!(*n, "node_start" | "node_end"))
-        .collect()
 }
 
 #[tokio::test]

@@ -3,23 +3,20 @@
 //! the fake server over real HTTP. What the model is sent is checked as well as what the
 //! run answers.
 
-#[path = "support/fake_openai.rs"]
-mod fake_openai;
+mod anomalies;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use eng_intel::compile::compile;
 use eng_intel::model::Model;
 use eng_intel::model::fallback::FallbackModel;
 use eng_intel::model::openai::Options;
 use eng_intel::run::{Engine, Envelope, Event, RunRequest, answer_of};
-use eng_intel::settings::Settings;
 use eng_intel::store::{self, Stores};
-use eng_intel::validate::validate_dir;
-use fake_openai::{FakeOpenAi, Reply, call, error, text};
 use serde_json::json;
+
+use crate::support::fake_openai::{FakeOpenAi, Reply, call, error, text};
+use crate::support::{Vars, config};
 
 struct Fixture {
     engine: Engine,
@@ -33,17 +30,14 @@ struct Fixture {
 async fn fixture(replies: Vec<Reply>) -> Fixture {
     let fake = FakeOpenAi::start(replies).await;
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().to_str().unwrap().to_string();
-    let base = fake.base_url.clone();
-    let settings = Settings::from_lookup(|k| match k {
-        "DATA_DIR" => Some(data_dir.clone()),
-        "OPENAI_BASE_URL" => Some(base.clone()),
-        "FEATHERLESS_MODEL_PRIMARY" => Some("primary-model".into()),
-        "FEATHERLESS_MODEL_CODE" => Some("code-model".into()),
-        "FEATHERLESS_MODEL_FAST" => Some("fast-model".into()),
-        "FEATHERLESS_MODEL_ANALYTICS" => Some("analytics-model".into()),
-        _ => None,
-    });
+    let settings = Vars::new()
+        .data_dir(dir.path())
+        .set("OPENAI_BASE_URL", fake.base_url.as_str())
+        .set("FEATHERLESS_MODEL_PRIMARY", "primary-model")
+        .set("FEATHERLESS_MODEL_CODE", "code-model")
+        .set("FEATHERLESS_MODEL_FAST", "fast-model")
+        .set("FEATHERLESS_MODEL_ANALYTICS", "analytics-model")
+        .settings();
     let stores = store::open(&settings, &|_| {}).await.unwrap();
     let opts = Options {
         retry_base: Duration::from_millis(5),
@@ -52,11 +46,8 @@ async fn fixture(replies: Vec<Reply>) -> Fixture {
     };
     let model: Arc<dyn Model> =
         Arc::new(FallbackModel::from_settings(settings.llm.as_ref(), opts).unwrap());
-    let (project, report) = validate_dir(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
-    assert!(!report.has_errors(), "{report}");
-    let set = compile(project).unwrap_or_else(|r| panic!("{r}"));
     Fixture {
-        engine: Engine::new(set, model, stores.tools()),
+        engine: Engine::new(config(), model, stores.tools()),
         stores,
         fake,
         _dir: dir,

@@ -1,0 +1,8 @@
+//! The HTTP/SSE API on a real socket.
+
+mod chat;
+mod errors;
+mod ops;
+mod seed_clients;
+mod threads;
+mod two_instances;

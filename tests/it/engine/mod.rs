@@ -1,0 +1,5 @@
+//! The engine without HTTP: the executor, `eng-intel test`, reload and watch.
+
+mod executor;
+mod graph_tests;
+mod reload;
