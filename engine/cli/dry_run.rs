@@ -42,6 +42,11 @@ pub async fn run(
             }
         },
     };
+    // The reading the router and the offline model work from: names, window, shape and
+    // the best tools with their scores (on stderr, so `--json` stays NDJSON).
+    let reading =
+        crate::understand::Understanding::read(question, &[], set.lexicon(), &tools.vocabulary());
+    eprintln!("{}", explain(&reading));
     let engine = Engine::new(set, Arc::new(OfflineModel), tools);
     let mut run = engine.start(RunRequest {
         graph: graph.into(),
@@ -65,6 +70,39 @@ pub async fn run(
         }
     }
     u8::from(!ok)
+}
+
+/// The reading in a few lines: what was linked, the window, and why the winner won.
+fn explain(u: &crate::understand::Understanding) -> String {
+    let mut s = String::from("understood:");
+    for m in &u.mentions {
+        let kind = m.kind.map_or("unknown name", |k| k.as_str());
+        s.push_str(&format!(" {kind}={:?} ({:?});", m.name, m.how));
+    }
+    if let Some(w) = &u.window {
+        let (a, b) = w.dates();
+        s.push_str(&format!(" window={a}..{b} ({});", w.label));
+    }
+    if let Some(d) = u.age_days {
+        s.push_str(&format!(" older than {d} days;"));
+    }
+    if u.refuse {
+        s.push_str(" asks to change data;");
+    }
+    s.push_str(&format!(
+        "\n  words: {}\n  candidates:",
+        u.features.join(" | ")
+    ));
+    for c in u.candidates.iter().take(5) {
+        let missing = if c.missing.is_empty() {
+            String::new()
+        } else {
+            format!(" (missing {})", c.missing.join(", "))
+        };
+        s.push_str(&format!(" {} {:.3}{missing};", c.tool, c.score));
+    }
+    s.push_str(&format!(" (answers from {:.2})", crate::understand::ACCEPT));
+    s
 }
 
 /// One readable line per event.

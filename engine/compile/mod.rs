@@ -5,7 +5,7 @@
 //! `Arc`, so runs in flight keep the set they started with.
 
 pub mod draw;
-mod tool_def;
+pub mod tool_def;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -177,6 +177,27 @@ pub fn compile(project: Project) -> Result<CompiledSet, Report> {
         if let Some(p) = &t.spec.preview {
             add(&mut env, def.preview_template(), p);
         }
+        for (m, spec) in &t.spec.measures {
+            add(
+                &mut env,
+                def.measure_template(m, "value"),
+                &format!("{{{{ {} }}}}", spec.value),
+            );
+            if let Some(rows) = &spec.rows {
+                add(
+                    &mut env,
+                    def.measure_template(m, "rows"),
+                    &format!("{{{{ ({rows}) | tojson }}}}"),
+                );
+            }
+            if let Some(label) = &spec.label {
+                add(
+                    &mut env,
+                    def.measure_template(m, "label"),
+                    &format!("{{{{ {label} }}}}"),
+                );
+            }
+        }
         tools.insert(t.name.to_string(), Arc::new(def));
     }
     let reach = agent_tools(&project);
@@ -202,6 +223,14 @@ pub fn compile(project: Project) -> Result<CompiledSet, Report> {
                 args_schema: &t.spec.args,
                 examples: &t.spec.examples,
                 slots: &t.spec.slots,
+                // Figures read once per result: a breakdown calls once per team to compare them.
+                measures: t
+                    .spec
+                    .measures
+                    .iter()
+                    .filter(|(_, m)| m.rows.is_none())
+                    .map(|(n, _)| n.clone())
+                    .collect(),
             }),
         &vocabulary,
     );

@@ -20,6 +20,17 @@ pub struct ToolDef {
     pub has_preview: bool,
     /// Compiled template that renders an agent's answer when this tool answered.
     pub answer: Option<String>,
+    /// Figures of the result for comparisons and superlatives; their expressions are
+    /// compiled templates (`measure_template`).
+    pub measures: Vec<Measure>,
+}
+
+pub struct Measure {
+    pub name: String,
+    pub unit: String,
+    pub higher_is_better: bool,
+    /// Read per row (with a label per row) rather than once per result.
+    pub per_row: bool,
 }
 
 impl ToolDef {
@@ -41,7 +52,22 @@ impl ToolDef {
             intents,
             has_preview: spec.preview.is_some(),
             answer: spec.answer.as_deref().map(super::prompt_template),
+            measures: spec
+                .measures
+                .iter()
+                .map(|(name, m)| Measure {
+                    name: name.clone(),
+                    unit: m.unit.clone(),
+                    higher_is_better: m.better == crate::config::spec::Better::Higher,
+                    per_row: m.rows.is_some(),
+                })
+                .collect(),
         })
+    }
+
+    /// Name of a measure's compiled template: `part` is value, rows or label.
+    pub fn measure_template(&self, measure: &str, part: &str) -> String {
+        format!("tool:{}:measure:{measure}:{part}", self.name)
     }
 
     /// Name of the compiled preview template.

@@ -210,6 +210,31 @@ pub struct ToolsFile {
     pub vocabulary: VocabularySpec,
 }
 
+/// One figure of a tool's result (docs/CONFIG.md, "Question understanding").
+#[derive(Debug, Clone, Deserialize)]
+pub struct MeasureSpec {
+    /// Expression giving the number: over `result` and `args`, or over `row` with `rows`.
+    pub value: String,
+    /// Expression giving the rows the figure is read from (e.g. `result` or `result.people`);
+    /// then `label` names each row.
+    pub rows: Option<String>,
+    pub label: Option<String>,
+    /// Shown after the number ("deployment days", "%").
+    #[serde(default)]
+    pub unit: String,
+    /// Which way is better: `higher` (default) or `lower`; "best" and "worst" follow it.
+    #[serde(default)]
+    pub better: Better,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Better {
+    #[default]
+    Higher,
+    Lower,
+}
+
 /// The `vocabulary:` section of tools.yaml.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct VocabularySpec {
@@ -247,6 +272,9 @@ pub struct ToolSpec {
     pub preview: Option<String>,
     /// Prompt (name under prompts/) that renders an agent's answer when this tool answered.
     pub answer: Option<String>,
+    /// Named figures of a result, so that a comparison or a superlative can name a winner.
+    #[serde(default)]
+    pub measures: BTreeMap<String, MeasureSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

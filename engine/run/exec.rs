@@ -719,23 +719,14 @@ impl Exec {
         let results: Mutex<Vec<Value>> = Mutex::new(Vec::new());
         let render_answer = || {
             let results = results.lock().expect("results lock").clone();
-            let first = results
-                .iter()
-                .find(|r| r["ok"] == json!(true))
-                .cloned()
-                .unwrap_or(Value::Null);
-            // The tool that answered (the first successful call) may bring its own template.
-            let template = first
-                .get("tool")
-                .and_then(Value::as_str)
-                .and_then(|name| tools.iter().find(|t| t.name == name))
-                .and_then(|t| t.answer.as_deref())
-                .unwrap_or(answer);
-            let ctx = minijinja::context! {
-                results => jv(&results), result => first.get("result").map(jv), tool => first.get("tool").map(jv), args => first.get("args").map(jv), ..state.ctx()
+            let render = |template: &str, r: Option<&Value>, row: Option<&Value>| {
+                let get = |k: &str| r.and_then(|r| r.get(k)).map(jv);
+                let ctx = minijinja::context! {
+                    results => jv(&results), result => get("result"), tool => get("tool"), args => get("args"), row => row.map(jv), ..state.ctx()
+                };
+                self.render(template, &ctx).map_err(|e| e.to_string())
             };
-            self.render(template, &ctx)
-                .unwrap_or_else(|e| format!("(answer template failed: {e})"))
+            super::answer::compose(&results, tools, answer, &u, &render)
         };
         for _ in 0..max_turns {
             self.live()?;

@@ -1,6 +1,7 @@
 //! Running graphs: the `Engine` owns the current compiled set, the model and the tool
 //! runner, starts runs and hands back their event stream.
 
+mod answer;
 pub mod event;
 mod exec;
 

@@ -95,6 +95,7 @@ pub struct Profile {
     pub tool: String,
     pub description: String,
     pub slots: Vec<ArgSlot>,
+    pub measures: Vec<String>,
     /// Features of each example.
     examples: Vec<Vec<String>>,
     /// Every feature of every example.
@@ -130,6 +131,8 @@ pub struct ToolLanguage<'a> {
     pub args_schema: &'a Value,
     pub examples: &'a [String],
     pub slots: &'a BTreeMap<String, String>,
+    /// Names of the figures read once per result (a breakdown calls once per team).
+    pub measures: Vec<String>,
 }
 
 impl Lexicon {
@@ -208,6 +211,7 @@ impl Lexicon {
                 tool: t.name.to_string(),
                 description: t.description.to_string(),
                 slots,
+                measures: t.measures,
                 examples,
                 union,
             });

@@ -20,6 +20,9 @@ pub use lexicon::{Lexicon, Profile, Slot};
 pub use time::{Calendar, Window};
 pub use vocab::{How, Kind, Mention, Vocabulary};
 
+/// The placeholder feature of a name the organisation does not have.
+const UNKNOWN: &str = "{?}";
+
 /// A tool's score at or above this answers the question; below it, nothing does.
 pub const ACCEPT: f32 = 0.22;
 
@@ -49,6 +52,8 @@ pub struct Candidate {
     /// What the tool's arguments take from the question.
     #[serde(skip)]
     pub slots: Vec<lexicon::ArgSlot>,
+    #[serde(skip)]
+    pub measures: Vec<String>,
 }
 
 /// The structured reading of one question.
@@ -64,12 +69,19 @@ pub struct Understanding {
     pub top: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order: Option<Order>,
+    /// "best" (true) or "worst" (false): the end a measure's `better` says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_or_worst: Option<bool>,
     /// Two or more entities to set side by side ("Mobile vs Platform").
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub compare: bool,
     /// Asks to change data; eng-intel only reads.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub refuse: bool,
+    /// Asks across teams ("which team deploys most often?", "per team"): the teams to
+    /// ask about, one call each, when the tool answers for one team at a time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub across: Vec<String>,
     /// Reuses the previous turn's reading (a follow-up).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub follow_up: bool,
@@ -95,11 +107,11 @@ const THEY_IT: &[&str] = &[
 ];
 const MOST: &[&str] = &[
     "most", "highest", "largest", "biggest", "top", "max", "maximum", "longest", "slowest",
-    "busiest", "worst", "more", "greatest", "heaviest",
+    "busiest", "greatest", "heaviest",
 ];
 const LEAST: &[&str] = &[
-    "least", "lowest", "fewest", "smallest", "min", "minimum", "shortest", "fastest", "best",
-    "less", "lightest",
+    "least", "lowest", "fewest", "smallest", "min", "minimum", "shortest", "fastest", "less",
+    "lightest", "room", "spare", "idle", "capacity",
 ];
 const COMPARE: &[&str] = &[
     "vs",
@@ -190,20 +202,50 @@ impl Understanding {
         } else {
             None
         };
+        u.best_or_worst = if words
+            .iter()
+            .any(|w| matches!(*w, "best" | "healthiest" | "strongest"))
+        {
+            Some(true)
+        } else if words
+            .iter()
+            .any(|w| matches!(*w, "worst" | "weakest" | "poorest"))
+        {
+            Some(false)
+        } else {
+            None
+        };
         u.top = words.windows(2).find_map(|w| match w {
             ["top", n] | ["first", n] => n.parse().ok(),
             [n, "most" | "biggest" | "largest" | "top"] => n.parse().ok(),
             _ => None,
         });
         u.refuse = refuses(&words, lex);
+        // "which team …", "per team", "by team", "each team", "every team", "across teams"
+        let team_word = |w: &str| matches!(w, "team" | "teams" | "squad" | "squads");
+        let across = words.windows(2).any(|w| {
+            matches!(
+                w[0],
+                "which" | "what" | "per" | "by" | "each" | "every" | "across" | "all" | "compare"
+            ) && team_word(w[1])
+        });
+        if across && !u.mentions.iter().any(|m| m.kind == Some(Kind::Team)) {
+            let teams: Vec<String> = vocab.all(Kind::Team).map(str::to_string).collect();
+            // A breakdown is for a handful of teams; a big organisation gets the whole.
+            if teams.len() <= 12 {
+                u.across = teams;
+            }
+        }
         // Features: entity placeholders where names stood, corrected words elsewhere.
         let mut seq: Vec<Option<String>> = Vec::new();
         let mut i = 0;
         while i < tokens.len() {
             if let Some(m) = u.mentions.iter().find(|m| m.tokens.start == i) {
-                // A capitalised name the organisation lacks reads most like a person's.
-                let kind = m.kind.unwrap_or(Kind::Person);
-                seq.push(Some(format!("{{{}}}", kind.as_str())));
+                // A name the organisation lacks is whatever kind reads best (see `rank`).
+                seq.push(Some(
+                    m.kind
+                        .map_or(UNKNOWN.into(), |k| format!("{{{}}}", k.as_str())),
+                ));
                 i = m.tokens.end.max(i + 1);
                 continue;
             }
@@ -334,7 +376,32 @@ impl Understanding {
             .profiles
             .iter()
             .map(|p| {
-                let mut score = lex.score(p, &self.features);
+                // An unknown name is read as each kind of name the tool takes, the best kept.
+                let mut score = if self.features.iter().any(|f| f.contains(UNKNOWN)) {
+                    let mut kinds: Vec<Kind> = p
+                        .slots
+                        .iter()
+                        .filter_map(|s| match s.slot {
+                            Slot::Entity(k) => Some(k),
+                            Slot::Topic => Some(Kind::Skill),
+                            _ => None,
+                        })
+                        .collect();
+                    kinds.push(Kind::Person);
+                    kinds
+                        .into_iter()
+                        .map(|k| {
+                            let as_k: Vec<String> = self
+                                .features
+                                .iter()
+                                .map(|f| f.replace(UNKNOWN, &format!("{{{}}}", k.as_str())))
+                                .collect();
+                            lex.score(p, &as_k)
+                        })
+                        .fold(0.0, f32::max)
+                } else {
+                    lex.score(p, &self.features)
+                };
                 for k in &kinds {
                     score += if p.takes_kind(*k) { 0.05 } else { -0.06 };
                 }
@@ -355,6 +422,7 @@ impl Understanding {
                     score,
                     missing,
                     slots: p.slots.clone(),
+                    measures: p.measures.clone(),
                 }
             })
             .collect();
@@ -401,6 +469,38 @@ impl Understanding {
             .filter(|c| allowed(&c.tool) && c.score > 0.0)
             .take(n)
             .collect()
+    }
+
+    /// The measure among `names` the question speaks of (most shared words; the first
+    /// on a tie or when none is named).
+    pub fn measure<'a>(&self, names: &[&'a str]) -> Option<&'a str> {
+        let matches = |a: &str, b: &str| {
+            a == b || (a.len().min(b.len()) >= 4 && (a.starts_with(b) || b.starts_with(a)))
+        };
+        let hits = |name: &str| {
+            name.split([' ', '_', '-'])
+                .map(|w| text::stem(&text::fold(w)))
+                .filter(|w| self.stems.iter().any(|q| matches(q, w)))
+                .count()
+        };
+        names
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, n)| (hits(n), std::cmp::Reverse(*i)))
+            .map(|(_, n)| *n)
+    }
+
+    /// Which end of a ranking is asked for: Most/Least by the words, or by `better` when
+    /// the question says best or worst.
+    pub fn wants_max(&self, higher_is_better: bool) -> bool {
+        if let Some(best) = self.best_or_worst {
+            return best == higher_is_better;
+        }
+        match self.order {
+            Some(Order::Most) => true,
+            Some(Order::Least) => false,
+            None => higher_is_better,
+        }
     }
 
     /// One line for a model's context: the names and window the question resolved to.
@@ -516,8 +616,19 @@ impl Understanding {
                     continue;
                 }
                 Slot::Top => {
-                    if let Some(n) = self.top {
-                        base.insert(s.arg.clone(), json!(n));
+                    // The low end of a list the tool sorts high first needs all of it.
+                    let low_end = self.order == Some(Order::Least);
+                    let max = props
+                        .and_then(|p| p.get(&s.arg))
+                        .and_then(|a| a.get("maximum"));
+                    match (self.top, max) {
+                        (Some(n), _) => {
+                            base.insert(s.arg.clone(), json!(n));
+                        }
+                        (None, Some(max)) if low_end => {
+                            base.insert(s.arg.clone(), max.clone());
+                        }
+                        _ => {}
                     }
                     continue;
                 }
@@ -566,6 +677,20 @@ impl Understanding {
             {
                 base.insert("days".into(), json!(w.span_days().max(1)));
             }
+        }
+        // Across teams: one call per team, when the tool takes one team and has figures.
+        let team_arg = c
+            .slots
+            .iter()
+            .find(|s| s.slot == Slot::Entity(Kind::Team))
+            .map(|s| s.arg.clone());
+        if fan.is_none()
+            && !self.across.is_empty()
+            && !c.measures.is_empty()
+            && let Some(arg) = team_arg
+            && !base.contains_key(&arg)
+        {
+            fan = Some((arg, self.across.clone()));
         }
         match fan {
             None => vec![base],

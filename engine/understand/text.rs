@@ -142,10 +142,16 @@ fn undouble(w: &mut String) {
     }
 }
 
-/// Words that carry no meaning for choosing a tool or linking a name.
+/// Words that carry no meaning for choosing a tool or linking a name; the words that
+/// only say which end of a ranking ("most", "least") are shape, read apart.
 pub fn is_stopword(w: &str) -> bool {
-    STOPWORDS.binary_search(&w).is_ok()
+    STOPWORDS.binary_search(&w).is_ok() || ORDER_ONLY.contains(&w)
 }
+
+const ORDER_ONLY: &[&str] = &[
+    "most", "least", "highest", "lowest", "fewest", "top", "max", "min", "maximum", "minimum",
+    "more", "less", "best", "worst", "greatest", "smallest", "largest", "biggest",
+];
 
 // Sorted for binary search (a unit test keeps it so).
 const STOPWORDS: &[&str] = &[
@@ -247,7 +253,6 @@ const STOPWORDS: &[&str] = &[
     "whos",
     "why",
     "will",
-    "with",
     "would",
     "you",
     "your",

@@ -73,6 +73,31 @@ pub fn check_templates(project: &Project, report: &mut Report) {
                 false,
             );
         }
+        for (m, spec) in &t.spec.measures {
+            let ctx = Ctx {
+                vars: vec!["result", "args", "row"],
+                fix: "a measure sees `result`, `args` and, with `rows`, each `row`",
+            };
+            let esc = crate::config::spans::escape(m);
+            let parts = [
+                ("value", Some(&spec.value)),
+                ("rows", spec.rows.as_ref()),
+                ("label", spec.label.as_ref()),
+            ];
+            for (part, text) in parts {
+                if let Some(text) = text {
+                    inline(
+                        report,
+                        t.doc,
+                        &t.ptr(&format!("/measures/{esc}/{part}")),
+                        text,
+                        &ctx,
+                        &format!("measure \"{m}\" ({part}) of tool \"{}\"", t.name),
+                        true,
+                    );
+                }
+            }
+        }
     }
     for doc in &project.graphs {
         check_graph(project, doc, report);

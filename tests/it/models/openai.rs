@@ -40,6 +40,7 @@ fn tool_def(name: &str, args: Value) -> Arc<ToolDef> {
         intents: vec![],
         examples: vec![],
         slots: Default::default(),
+        measures: Default::default(),
         preview: None,
         answer: None,
     };
