@@ -40,6 +40,11 @@ pub async fn run(config_dir: &Path, host: &str, port: Option<u16>, watch: bool) 
             return 2;
         }
     };
+    for (phrase, target) in config.lexicon().dangling(&tools.vocabulary()) {
+        tracing::warn!(
+            "vocabulary synonym \"{phrase}\" points at \"{target}\", which is no name in the organisation's data; fix it in the tools config"
+        );
+    }
     let model = match model(&settings) {
         Ok(m) => m,
         Err(e) => {

@@ -106,8 +106,11 @@ impl Profile {
     pub fn takes(&self, slot: Slot) -> bool {
         self.slots.iter().any(|s| s.slot == slot)
     }
+    /// Whether a name of `kind` can reach the tool: by an argument, or in the question's
+    /// text a tool reads whole.
     pub fn takes_kind(&self, kind: Kind) -> bool {
         self.takes(Slot::Entity(kind))
+            || self.takes(Slot::Text)
             || (self.takes(Slot::Topic) && matches!(kind, Kind::Skill | Kind::Service))
     }
 }
@@ -233,6 +236,21 @@ impl Lexicon {
         lex
     }
 
+    /// Synonyms whose target is no name in `vocab` (phrase, target), for a warning at start.
+    pub fn dangling(&self, vocab: &super::Vocabulary) -> Vec<(String, String)> {
+        if vocab.is_empty() {
+            return Vec::new();
+        }
+        let mut out: Vec<(String, String)> = self
+            .synonyms
+            .iter()
+            .filter(|(_, target)| vocab.lookup(target).is_none())
+            .map(|(phrase, target)| (phrase.join(" "), target.clone()))
+            .collect();
+        out.sort();
+        out
+    }
+
     pub fn profile(&self, tool: &str) -> Option<&Profile> {
         self.profiles.iter().find(|p| p.tool == tool)
     }
@@ -351,5 +369,89 @@ impl Lexicon {
             .sum::<f32>()
             .sqrt();
         0.6 * best + 0.4 * covered / qn
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::understand::{Understanding, Vocabulary};
+
+    fn lexicon() -> Lexicon {
+        let args = serde_json::json!({
+            "type": "object",
+            "properties": { "person": { "type": "string" }, "team": { "type": "string" } },
+        });
+        let none = BTreeMap::new();
+        let tools = [
+            (
+                "reporting_chain",
+                vec!["who does {person} report to".to_string()],
+            ),
+            (
+                "direct_reports",
+                vec!["who reports to {person}".to_string()],
+            ),
+            (
+                "team_members",
+                vec!["who is on the {team} team".to_string()],
+            ),
+        ];
+        let vocab = VocabularySpec {
+            synonyms: [
+                ("danny".to_string(), "Daniel Okafor".to_string()),
+                ("ghost".to_string(), "Nobody Here".to_string()),
+            ]
+            .into(),
+            words: [("boss".to_string(), "manager".to_string())].into(),
+            refuse: vec!["drop table".into()],
+        };
+        Lexicon::compile(
+            tools.iter().map(|(name, examples)| ToolLanguage {
+                name,
+                description: name,
+                args_schema: &args,
+                examples,
+                slots: &none,
+                measures: vec![],
+            }),
+            &vocab,
+        )
+    }
+
+    fn vocabulary() -> Vocabulary {
+        Vocabulary::new(
+            vec![
+                (Kind::Person, "Daniel Okafor".into()),
+                (Kind::Team, "Payments".into()),
+            ],
+            None,
+        )
+    }
+
+    #[test]
+    fn word_order_tells_manager_from_reports() {
+        let (lex, v) = (lexicon(), vocabulary());
+        let best = |q: &str| {
+            Understanding::read(q, &[], &lex, &v).candidates[0]
+                .tool
+                .clone()
+        };
+        assert_eq!(best("Who does Daniel Okafor report to?"), "reporting_chain");
+        assert_eq!(best("who reports to danny"), "direct_reports");
+        assert_eq!(best("who is on payments"), "team_members");
+        assert!(Understanding::read("please DROP TABLE employees", &[], &lex, &v).refuse);
+    }
+
+    #[test]
+    fn synonyms_pointing_at_nothing_are_listed() {
+        assert_eq!(
+            lexicon().dangling(&vocabulary()),
+            vec![("ghost".to_string(), "Nobody Here".to_string())]
+        );
+        assert!(
+            lexicon().dangling(&Vocabulary::default()).is_empty(),
+            "no data, no verdict"
+        );
     }
 }

@@ -48,6 +48,89 @@ pub fn check_tools(project: &Project, report: &mut Report) {
         if let Some(answer) = &tool.answer {
             super::prompts::check_ref(project, report, doc, &t.ptr("/answer"), answer);
         }
+        check_language(report, doc, &base, name, tool, &props);
+    }
+}
+
+/// The question-understanding fields: each `{placeholder}` of an example is a known one
+/// (E045) that an argument of the tool takes (E046; a tool that takes the question's text
+/// takes every name); each `slots:` key is an arg (E047).
+fn check_language(
+    report: &mut Report,
+    doc: &Doc<ToolsFile>,
+    base: &str,
+    name: &str,
+    tool: &crate::config::spec::ToolSpec,
+    props: &[String],
+) {
+    use crate::understand::lexicon::{PLACEHOLDERS, Slot};
+    let schema_of = |arg: &str| {
+        tool.args
+            .pointer(&format!("/properties/{arg}"))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let takes: Vec<&str> = props
+        .iter()
+        .filter_map(|a| {
+            tool.slots
+                .get(a)
+                .and_then(|s| Slot::parse(s))
+                .or_else(|| Slot::by_arg_name(a, &schema_of(a)))
+        })
+        .flat_map(|s| match s {
+            Slot::Topic => vec!["topic", "skill", "service"],
+            s => vec![s.placeholder()],
+        })
+        .collect();
+    for (i, example) in tool.examples.iter().enumerate() {
+        let ptr = format!("{base}/examples/{i}");
+        let mut rest = example.as_str();
+        let mut at = 0;
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}') else {
+                break;
+            };
+            let ph = &rest[open + 1..open + close];
+            let offset = at + open + 1;
+            if !PLACEHOLDERS.contains(&ph) {
+                report.push(Diagnostic::error(
+                    "E045",
+                    doc.file(),
+                    doc.at_offset(&ptr, offset),
+                    format!(
+                        "example {i} of tool \"{name}\" has an unknown placeholder {{{ph}}}{}; use one of {}",
+                        did_you_mean(ph, PLACEHOLDERS.iter().copied()),
+                        PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            } else if !takes.contains(&ph) && !takes.contains(&"text") {
+                report.push(Diagnostic::error(
+                    "E046",
+                    doc.file(),
+                    doc.at_offset(&ptr, offset),
+                    format!(
+                        "example {i} of tool \"{name}\" names a {{{ph}}}, but no argument of the tool takes one; add the argument (or a `slots:` entry) or drop the placeholder"
+                    ),
+                ));
+            }
+            at += open + close + 1;
+            rest = &rest[open + close + 1..];
+        }
+    }
+    for arg in tool.slots.keys() {
+        if !props.iter().any(|p| p == arg) {
+            report.push(Diagnostic::error(
+                "E047",
+                doc.file(),
+                doc.key_at(&format!("{base}/slots/{}", escape(arg))),
+                format!(
+                    "slot \"{arg}\" of tool \"{name}\" is not one of its args{}; name a property of `args.properties` ({})",
+                    did_you_mean(arg, props.iter().map(String::as_str)),
+                    list(props)
+                ),
+            ));
+        }
     }
 }
 

@@ -398,6 +398,30 @@ fn query_parameter_that_is_not_an_arg() {
     check("query_param", &[("E044", TOOLS, 10, 51)]);
 }
 
+#[test]
+fn examples_and_slots_name_known_placeholders_and_args() {
+    let d = check(
+        "example_placeholders",
+        &[
+            ("E045", TOOLS, 14, 21),
+            ("E046", TOOLS, 15, 34),
+            ("E047", TOOLS, 16, 14),
+        ],
+    );
+    assert_eq!(
+        message(&d[0]),
+        "example 0 of tool \"find_people\" has an unknown placeholder {skil} (did you mean \"skill\"?); use one of {person}, {team}, {service}, {skill}, {project}, {title}, {topic}, {window}, {age}, {top}"
+    );
+    assert_eq!(
+        message(&d[1]),
+        "example 1 of tool \"find_people\" names a {team}, but no argument of the tool takes one; add the argument (or a `slots:` entry) or drop the placeholder"
+    );
+    assert_eq!(
+        message(&d[2]),
+        "slot \"skil\" of tool \"find_people\" is not one of its args (did you mean \"skill\"?); name a property of `args.properties` (args: skill)"
+    );
+}
+
 // --- files included by tools.yaml, and answer prompts ---------------------------------
 
 #[test]
