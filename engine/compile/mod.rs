@@ -213,6 +213,7 @@ pub fn compile(project: Project) -> Result<CompiledSet, Report> {
         vocabulary.synonyms.extend(v.synonyms.clone());
         vocabulary.words.extend(v.words.clone());
         vocabulary.refuse.extend(v.refuse.iter().cloned());
+        vocabulary.commands.extend(v.commands.iter().cloned());
     }
     let lexicon = crate::understand::Lexicon::compile(
         project

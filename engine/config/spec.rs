@@ -247,6 +247,9 @@ pub struct VocabularySpec {
     /// Words or two-word phrases of requests that would change data; eng-intel only reads.
     #[serde(default)]
     pub refuse: Vec<String>,
+    /// Verbs that change data when they open a request ("reassign …", "mark … as done").
+    #[serde(default)]
+    pub commands: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

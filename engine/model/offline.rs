@@ -64,8 +64,19 @@ fn agent_step(req: &ChatRequest<'_>, answer: &(dyn Fn() -> String + Send + Sync)
     }
     let allowed = |t: &str| req.tools.iter().any(|d| d.name == t);
     let Some(best) = u.best(allowed) else {
-        return by_intents(req);
+        return Reply::Text(help(req));
     };
+    if u.unresolved
+        && best
+            .slots
+            .iter()
+            .any(|s| s.slot == crate::understand::Slot::Entity(crate::understand::Kind::Person))
+    {
+        return Reply::Text(
+            "Who do you mean? Name the person (a first name is enough) and I will look it up."
+                .into(),
+        );
+    }
     let tool = req
         .tools
         .iter()
@@ -88,8 +99,8 @@ fn agent_step(req: &ChatRequest<'_>, answer: &(dyn Fn() -> String + Send + Sync)
     )
 }
 
-/// The tools' own intents (regexes with named captures), for configurations whose
-/// tools declare no examples; else the nearest things this node can answer.
+/// The tools' own intents (regexes with named captures), for a request that comes without
+/// the understanding stage's reading; else the nearest things this node can answer.
 fn by_intents(req: &ChatRequest<'_>) -> Reply {
     for tool in req.tools {
         if let Some(args) = tool.match_intent(req.question) {

@@ -25,6 +25,7 @@ mod load;
 mod neo4j;
 mod nl_sql;
 mod params;
+pub use params::period_bounds;
 mod pgvector;
 mod postgres;
 mod rerank;

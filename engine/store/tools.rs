@@ -186,5 +186,18 @@ async fn vocabulary(
             }
         }
     }
-    Ok(Vocabulary::new(names, Some(calendar)).with_heads(heads))
+    let mut team_of = Vec::new();
+    let sql =
+        "SELECT e.name AS person, t.name AS team FROM employees e JOIN teams t ON t.id = e.team_id";
+    for row in relational.query(sql, &none).await? {
+        if let (Some(p), Some(t)) = (
+            row.get("person").and_then(Value::as_str),
+            row.get("team").and_then(Value::as_str),
+        ) {
+            team_of.push((p.to_string(), t.to_string()));
+        }
+    }
+    Ok(Vocabulary::new(names, Some(calendar))
+        .with_heads(heads)
+        .with_teams(team_of))
 }

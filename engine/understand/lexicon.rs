@@ -125,6 +125,7 @@ pub struct Lexicon {
     pub synonyms: HashMap<Vec<String>, String>,
     words: HashMap<String, Vec<String>>,
     refuse: HashSet<String>,
+    commands: HashSet<String>,
 }
 
 /// A tool's examples and slots as written in tools.yaml.
@@ -165,6 +166,7 @@ impl Lexicon {
                 })
                 .collect(),
             refuse: vocab.refuse.iter().map(|w| text::fold(w)).collect(),
+            commands: vocab.commands.iter().map(|w| text::fold(w)).collect(),
             ..Default::default()
         };
         for t in tools {
@@ -253,6 +255,11 @@ impl Lexicon {
 
     pub fn profile(&self, tool: &str) -> Option<&Profile> {
         self.profiles.iter().find(|p| p.tool == tool)
+    }
+
+    /// A verb that changes data when it opens a request ("reassign", "mark", "close").
+    pub fn is_command(&self, w: &str) -> bool {
+        self.commands.contains(w)
     }
 
     pub fn is_refusal_word(&self, w: &str) -> bool {
@@ -405,6 +412,7 @@ mod tests {
             .into(),
             words: [("boss".to_string(), "manager".to_string())].into(),
             refuse: vec!["drop table".into()],
+            commands: vec!["reassign".into()],
         };
         Lexicon::compile(
             tools.iter().map(|(name, examples)| ToolLanguage {
@@ -441,6 +449,8 @@ mod tests {
         assert_eq!(best("who reports to danny"), "direct_reports");
         assert_eq!(best("who is on payments"), "team_members");
         assert!(Understanding::read("please DROP TABLE employees", &[], &lex, &v).refuse);
+        assert!(Understanding::read("can you reassign Daniel's tickets", &[], &lex, &v).refuse);
+        assert!(!Understanding::read("who should reassign tickets?", &[], &lex, &v).refuse);
     }
 
     #[test]

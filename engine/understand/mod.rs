@@ -20,6 +20,10 @@ pub use lexicon::{Lexicon, Profile, Slot};
 pub use time::{Calendar, Window};
 pub use vocab::{How, Kind, Mention, Vocabulary};
 
+/// Placeholders of pronouns in features, until a follow-up says whom they stand for.
+const HE: &str = "{he}";
+const IT: &str = "{it}";
+
 /// The placeholder feature of a name the organisation does not have.
 const UNKNOWN: &str = "{?}";
 
@@ -94,6 +98,12 @@ pub struct Understanding {
     /// Folded stems of the question's words (for choice arguments).
     #[serde(skip)]
     stems: Vec<String>,
+    /// "he", "her"… with nobody to stand for: a question to ask back.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unresolved: bool,
+    /// The team of the person named, for tools that take a team and no person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub person_team: Option<String>,
     /// The organisation's "now", which windows are relative to.
     #[serde(skip)]
     now: Option<chrono::DateTime<chrono::Utc>>,
@@ -141,8 +151,19 @@ impl Understanding {
         });
         let mut u = Understanding::parse(question, lex, vocab);
         if let Some((prior, answer)) = prior {
-            u.follow(&prior, answer, lex, vocab);
+            // A follow-up with an intent of its own keeps it; one without borrows the last.
+            u.rank(lex);
+            let own = u.candidates.first().is_some_and(|c| c.score >= ACCEPT);
+            u.follow(&prior, answer, lex, vocab, own);
         }
+        u.unresolved = u.features.iter().any(|f| f.contains(HE))
+            && !u.mentions.iter().any(|m| m.kind == Some(Kind::Person));
+        // A person named where the tool wants a team: their team.
+        u.person_team = u
+            .mentions
+            .iter()
+            .find(|m| m.kind == Some(Kind::Person))
+            .and_then(|m| vocab.team_of.get(&m.name).cloned());
         u.rank(lex);
         u
     }
@@ -215,9 +236,19 @@ impl Understanding {
         } else {
             None
         };
+        // "top 5", "top two", "the 3 busiest", "5 best", "number one"
+        let count = |w: &str| {
+            time::count(w)
+                .filter(|n| (1..=50).contains(n))
+                .map(|n| n as usize)
+        };
+        let ranking = |w: &str| w.ends_with("est") || MOST.contains(&w) || LEAST.contains(&w);
         u.top = words.windows(2).find_map(|w| match w {
-            ["top", n] | ["first", n] => n.parse().ok(),
-            [n, "most" | "biggest" | "largest" | "top"] => n.parse().ok(),
+            ["top" | "first" | "last", n] => count(n),
+            ["number", "one"] => Some(1),
+            [n, r] if n.chars().all(|c| c.is_ascii_digit() || c.is_alphabetic()) && ranking(r) => {
+                count(n)
+            }
             _ => None,
         });
         u.refuse = refuses(&words, lex);
@@ -249,8 +280,13 @@ impl Understanding {
                 i = m.tokens.end.max(i + 1);
                 continue;
             }
+            let w = tokens[i].word.as_str();
             if used[i] {
                 seq.push(None);
+            } else if HE_SHE.contains(&w) {
+                seq.push(Some(HE.into()));
+            } else if matches!(w, "it" | "its" | "they" | "them" | "their") {
+                seq.push(Some(IT.into()));
             } else {
                 let w = &tokens[i].word;
                 seq.push(Some(lex.correct(w).unwrap_or_else(|| w.clone())));
@@ -269,7 +305,14 @@ impl Understanding {
 
     /// Fills what a follow-up leaves out from the previous turn: "and her manager?",
     /// "what about the Data team?", "how about last month?", "which of them are on call?".
-    fn follow(&mut self, prior: &Understanding, answer: &str, lex: &Lexicon, vocab: &Vocabulary) {
+    fn follow(
+        &mut self,
+        prior: &Understanding,
+        answer: &str,
+        lex: &Lexicon,
+        vocab: &Vocabulary,
+        own_intent: bool,
+    ) {
         let words: Vec<String> = text::tokens(&self.question)
             .into_iter()
             .map(|t| t.word)
@@ -291,7 +334,8 @@ impl Understanding {
             self.follow_up = true;
         }
         let kinds_here: HashSet<Kind> = self.mentions.iter().filter_map(|m| m.kind).collect();
-        if has(HE_SHE) && !kinds_here.contains(&Kind::Person) {
+        // "which of them…": the people of the last answer, not the last question's person.
+        if has(HE_SHE) && !kinds_here.contains(&Kind::Person) && !which_of {
             // The person the last exchange was about: named in the question, else answered.
             let person = prior
                 .mentions
@@ -301,6 +345,7 @@ impl Understanding {
                 .or_else(|| answer_people.first().cloned());
             if let Some(name) = person {
                 self.mentions.push(remembered(Kind::Person, name));
+                self.respell(HE, "{person}");
                 self.follow_up = true;
             }
         }
@@ -319,7 +364,7 @@ impl Understanding {
                 .filter(|f| !f.starts_with('{') && !f.contains(' '))
                 .count()
                 <= 1;
-        if has(THEY_IT) || elliptical {
+        if (has(THEY_IT) || elliptical) && !which_of {
             // Names of kinds this question does not mention carry over.
             for m in &prior.mentions {
                 if let Some(k) = m.kind
@@ -327,11 +372,12 @@ impl Understanding {
                     && (elliptical || !self.mentions.iter().any(|x| x.kind.is_some()))
                 {
                     self.mentions.push(remembered(k, m.name.clone()));
+                    self.respell(IT, &format!("{{{}}}", k.as_str()));
                     self.follow_up = true;
                 }
             }
         }
-        if elliptical {
+        if elliptical && !own_intent {
             if self.window.is_none() {
                 self.window = prior.window.clone();
             }
@@ -365,6 +411,13 @@ impl Understanding {
                 }
             }
             self.features.sort_unstable();
+        }
+    }
+
+    /// Features written with a pronoun's placeholder, rewritten for the name it stands for.
+    fn respell(&mut self, pronoun: &str, placeholder: &str) {
+        for f in &mut self.features {
+            *f = f.replace(pronoun, placeholder);
         }
     }
 
@@ -591,6 +644,13 @@ impl Understanding {
                 Slot::Entity(k) => {
                     let mut v = self.names(k);
                     if v.is_empty()
+                        && k == Kind::Team
+                        && !c.slots.iter().any(|s| s.slot == Slot::Entity(Kind::Person))
+                        && let Some(t) = &self.person_team
+                    {
+                        v.push(t.clone());
+                    }
+                    if v.is_empty()
                         && unknown_for.as_deref() == Some(s.arg.as_str())
                         && let Some(u) = self.unknown()
                     {
@@ -795,6 +855,34 @@ fn unique(it: impl Iterator<Item = String>) -> Vec<String> {
 
 /// A request to change data: a refusal phrase from the vocabulary ("truncate", "drop table").
 fn refuses(words: &[&str], lex: &Lexicon) -> bool {
+    // A command verb opening the request ("reassign …", "please mark …", "can you close …").
+    let lead = words
+        .iter()
+        .position(|w| {
+            !matches!(
+                *w,
+                "please"
+                    | "can"
+                    | "could"
+                    | "would"
+                    | "you"
+                    | "go"
+                    | "just"
+                    | "now"
+                    | "i"
+                    | "want"
+                    | "to"
+                    | "need"
+                    | "lets"
+                    | "let"
+                    | "us"
+                    | "kindly"
+            )
+        })
+        .and_then(|i| words.get(i));
+    if lead.is_some_and(|w| lex.is_command(w)) {
+        return true;
+    }
     (0..words.len()).any(|i| {
         lex.is_refusal_word(words[i])
             || (i + 1 < words.len()

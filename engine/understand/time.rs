@@ -95,6 +95,11 @@ fn month_of(w: &str) -> Option<u32> {
         .map(|i| i as u32 + 1)
 }
 
+/// A count written in digits or words ("3", "three", "a couple").
+pub fn count(w: &str) -> Option<i64> {
+    number(w).filter(|_| !matches!(w, "a" | "an"))
+}
+
 fn number(w: &str) -> Option<i64> {
     const WORDS: [&str; 13] = [
         "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
@@ -134,14 +139,22 @@ fn year_of(w: &str) -> Option<i32> {
     w.parse::<i32>().ok().filter(|y| (1990..=2100).contains(y))
 }
 
-/// The window of a calendar month: the named year, else the latest one begun by now.
-fn month_window(cal: &Calendar, m: u32, year: Option<i32>) -> Window {
+/// The year of a month (and day) said without one: the latest occurrence that begins
+/// within the next three months, so in June "July" is next month and "December" the
+/// one just past.
+fn nearest_year(cal: &Calendar, m: u32, d: u32) -> i32 {
     let today = cal.today();
-    let y = year.unwrap_or(if m <= today.month() {
-        today.year()
-    } else {
-        today.year() - 1
-    });
+    let horizon = today + Duration::days(92);
+    (today.year() - 1..=today.year() + 1)
+        .filter_map(|y| NaiveDate::from_ymd_opt(y, m, if d == 0 { 1 } else { d.min(28) }))
+        .filter(|date| *date <= horizon)
+        .max()
+        .map_or(today.year(), |date| date.year())
+}
+
+/// The window of a calendar month: the named year, else the nearest occurrence.
+fn month_window(cal: &Calendar, m: u32, year: Option<i32>) -> Window {
+    let y = year.unwrap_or_else(|| nearest_year(cal, m, 0));
     let start = first_of_month(y, m);
     let name = MONTHS[m as usize - 1];
     let label = format!("{}{} {y}", name[..1].to_uppercase(), &name[1..]);
@@ -178,14 +191,8 @@ fn point(words: &[&str], i: usize, cal: &Calendar) -> Option<(Window, usize)> {
             .filter(|d| (1..=31).contains(d))
     };
     let resolve_day = |m: u32, d: u32, year: Option<i32>| {
-        let today = cal.today();
-        let y = year.unwrap_or(today.year());
+        let y = year.unwrap_or_else(|| nearest_year(cal, m, d));
         let date = NaiveDate::from_ymd_opt(y, m, d)?;
-        let date = if year.is_none() && date > today {
-            NaiveDate::from_ymd_opt(y - 1, m, d)?
-        } else {
-            date
-        };
         Some(Window::days(
             date,
             date + Duration::days(1),
@@ -558,7 +565,15 @@ mod tests {
             dates("how many incidents did we have in May?"),
             s("2025-05-01", "2025-05-31")
         );
-        assert_eq!(dates("deploys in august"), s("2024-08-01", "2024-08-31"));
+        assert_eq!(dates("deploys in august"), s("2025-08-01", "2025-08-31"));
+        assert_eq!(
+            dates("incidents in december"),
+            s("2024-12-01", "2024-12-31")
+        );
+        assert_eq!(
+            dates("who is out on July 2nd"),
+            s("2025-07-02", "2025-07-02")
+        );
         assert_eq!(dates("deploys in May 2024"), s("2024-05-01", "2024-05-31"));
         assert_eq!(dates("incidents last month"), s("2025-05-01", "2025-05-31"));
         assert_eq!(dates("incidents this month"), s("2025-06-01", "2025-06-30"));

@@ -86,6 +86,8 @@ pub struct Vocabulary {
     pub calendar: Option<Calendar>,
     /// Who a team's manager or a service's owner is ("the Payments manager").
     pub heads: HashMap<String, String>,
+    /// Each person's team ("is Sofia on call" asks about her team's rota).
+    pub team_of: HashMap<String, String>,
 }
 
 /// Words a service name ends with that people leave out ("the ledger" for ledger-service).
@@ -176,6 +178,12 @@ impl Vocabulary {
     /// Records that `person` manages the team or owns the service `of`.
     pub fn with_heads(mut self, heads: impl IntoIterator<Item = (String, String)>) -> Vocabulary {
         self.heads.extend(heads);
+        self
+    }
+
+    /// Records each person's team.
+    pub fn with_teams(mut self, team_of: impl IntoIterator<Item = (String, String)>) -> Vocabulary {
+        self.team_of.extend(team_of);
         self
     }
 

@@ -19,7 +19,7 @@ use super::{Db, safe, suite};
 use crate::support::env;
 
 /// The share of bank questions that must be answered fully right.
-const FLOOR: f64 = 0.65;
+const FLOOR: f64 = 0.70;
 
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -92,6 +92,33 @@ async fn ask(s: &super::Suite, q: &str, history: &[Message]) -> Seen {
     seen
 }
 
+/// The call's arguments with its window also written as `since`/`until` days (`until`
+/// included) when it was given as a `period` or as `days`, so a window is compared by the
+/// days it covers, not by how it was written.
+fn with_window(args: &Value) -> Value {
+    let mut out = args.clone();
+    let Some(o) = out.as_object_mut() else {
+        return out;
+    };
+    if o.contains_key("since") {
+        return out;
+    }
+    let now = eng_intel::org::as_of();
+    let days = |d: chrono::NaiveDate| Value::String(d.format("%Y-%m-%d").to_string());
+    if let Some(Value::String(p)) = o.get("period")
+        && let Ok((start, end, _, _)) = eng_intel::store::period_bounds(p, now)
+    {
+        o.insert("since".into(), days(start));
+        o.insert("until".into(), days(end));
+    } else if let Some(d) = o.get("days").and_then(Value::as_i64) {
+        let start = (now - chrono::Duration::days(d)).date_naive();
+        let last = (now - chrono::Duration::days(1)).date_naive();
+        o.insert("since".into(), days(start));
+        o.insert("until".into(), days(last));
+    }
+    out
+}
+
 async fn fact(db: &Db, sql: &str) -> Result<String, String> {
     let row: Option<sqlx::sqlite::SqliteRow> = sqlx::query(safe(sql))
         .fetch_optional(db)
@@ -125,6 +152,7 @@ async fn misses(turn: &Turn, seen: &Seen, db: &Db) -> Vec<String> {
     }
     match (turn.tool.as_deref(), seen.calls.first()) {
         (Some(want), Some((got, args))) if want == got => {
+            let args = &with_window(args);
             for (k, v) in &turn.args {
                 let same = match (args.get(k), v) {
                     (Some(Value::String(a)), Value::String(b)) => a.eq_ignore_ascii_case(b),
