@@ -28,6 +28,8 @@ pub enum Slot {
     Text,
     /// One of the values the schema's `enum` lists, read from the question's words.
     Choice,
+    /// A small number the question states ("at least a 4", "5/5") for a `min_…` argument.
+    Level,
 }
 
 impl Slot {
@@ -43,6 +45,11 @@ impl Slot {
             "topic" => Slot::Topic,
             "since" | "until" | "days" | "period" | "weeks" => Slot::Window,
             "min_age_days" => Slot::Age,
+            a if a.starts_with("min_")
+                && schema.get("type").and_then(Value::as_str) == Some("integer") =>
+            {
+                Slot::Level
+            }
             "limit" => Slot::Top,
             "query" | "question" | "text" => Slot::Text,
             _ if schema.get("enum").is_some() => Slot::Choice,
@@ -58,6 +65,7 @@ impl Slot {
             "top" => Slot::Top,
             "text" => Slot::Text,
             "choice" => Slot::Choice,
+            "level" => Slot::Level,
             other => Slot::Entity(Kind::parse(other)?),
         })
     }
@@ -72,6 +80,7 @@ impl Slot {
             Slot::Top => "top",
             Slot::Text => "text",
             Slot::Choice => "choice",
+            Slot::Level => "level",
         }
     }
 }

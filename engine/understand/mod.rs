@@ -98,6 +98,9 @@ pub struct Understanding {
     /// Folded stems of the question's words (for choice arguments).
     #[serde(skip)]
     stems: Vec<String>,
+    /// Small numbers the question states outside a window or a top-N ("at least a 4").
+    #[serde(skip)]
+    levels: Vec<i64>,
     /// "he", "her"… with nobody to stand for: a question to ask back.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unresolved: bool,
@@ -252,6 +255,13 @@ impl Understanding {
             _ => None,
         });
         u.refuse = refuses(&words, lex);
+        u.levels = tokens
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| !used[*i] && t.word.len() <= 2)
+            .filter_map(|(_, t)| t.word.parse::<i64>().ok())
+            .filter(|n| Some(*n as usize) != u.top)
+            .collect();
         // "which team …", "per team", "by team", "each team", "every team", "across teams"
         let team_word = |w: &str| matches!(w, "team" | "teams" | "squad" | "squads");
         let across = words.windows(2).any(|w| {
@@ -293,13 +303,20 @@ impl Understanding {
             }
             i += 1;
         }
+        u.features = lex.features(&seq);
+        // The question's words and what the vocabulary reads them as ("finished" → done).
         u.stems = seq
             .iter()
             .flatten()
             .filter(|w| !w.starts_with('{'))
             .map(|w| text::stem(w))
+            .chain(
+                u.features
+                    .iter()
+                    .filter(|f| !f.starts_with('{') && !f.contains(' '))
+                    .cloned(),
+            )
             .collect();
-        u.features = lex.features(&seq);
         u
     }
 
@@ -503,7 +520,7 @@ impl Understanding {
             }
             Slot::Age => self.age_days.is_some(),
             Slot::Top => self.top.is_some(),
-            Slot::Window | Slot::Text | Slot::Choice => true,
+            Slot::Window | Slot::Text | Slot::Choice | Slot::Level => true,
         }
     }
 
@@ -696,6 +713,17 @@ impl Understanding {
                     base.insert(s.arg.clone(), json!(self.question.trim()));
                     continue;
                 }
+                Slot::Level => {
+                    let max = props
+                        .and_then(|p| p.get(&s.arg))
+                        .and_then(|a| a.get("maximum"))
+                        .and_then(Value::as_i64)
+                        .unwrap_or(10);
+                    if let Some(n) = self.levels.iter().find(|n| (2..=max).contains(n)) {
+                        base.insert(s.arg.clone(), json!(n));
+                    }
+                    continue;
+                }
                 Slot::Choice => {
                     let options = props
                         .and_then(|p| p.get(&s.arg))
@@ -722,6 +750,8 @@ impl Understanding {
             // The tool's own words for the window where they say it exactly.
             if let (true, Some(d)) = (has("days"), w.days) {
                 base.insert("days".into(), json!(d));
+            } else if let (true, Some(d)) = (has("weeks"), w.days) {
+                base.insert("weeks".into(), json!((d + 6) / 7));
             } else if let (true, Some(p)) = (has("period"), &w.period) {
                 base.insert("period".into(), json!(p));
             } else if has("since") {

@@ -167,7 +167,6 @@ const STOPWORDS: &[&str] = &[
     "as",
     "at",
     "be",
-    "been",
     "being",
     "but",
     "by",

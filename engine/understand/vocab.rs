@@ -97,12 +97,57 @@ const SERVICE_CUES: &[&str] = &[
     "service", "services", "svc", "api", "app", "repo", "codebase",
 ];
 
+/// Words of titles that are no title on their own, so "the senior engineers" or "our
+/// staff folks" find the titles that contain them ("Senior", "Staff").
+const TITLE_GENERIC: &[&str] = &[
+    "engineer",
+    "engineering",
+    "software",
+    "of",
+    "the",
+    "and",
+    "manager",
+    "data",
+    "machine",
+    "learning",
+    "site",
+    "reliability",
+    "director",
+];
+
+/// A title word several titles share ("Senior" of Senior Data Engineer, Senior iOS
+/// Engineer …) becomes a name of its own, matched by the titles containing it.
+fn title_words(names: &[(Kind, String)]) -> Vec<(Kind, String)> {
+    let mut count: HashMap<String, (usize, String)> = HashMap::new();
+    for (kind, name) in names {
+        if *kind != Kind::Title {
+            continue;
+        }
+        for t in text::tokens(name) {
+            if TITLE_GENERIC.contains(&t.word.as_str()) || t.word.len() < 3 {
+                continue;
+            }
+            let raw = name[t.start..t.end].to_string();
+            count.entry(t.word).or_insert((0, raw)).0 += 1;
+        }
+    }
+    let taken: HashSet<String> = names.iter().map(|(_, n)| text::fold(n)).collect();
+    let mut out: Vec<(Kind, String)> = count
+        .into_values()
+        .filter(|(n, raw)| *n > 1 && !taken.contains(&text::fold(raw)))
+        .map(|(_, raw)| (Kind::Title, raw))
+        .collect();
+    out.sort();
+    out
+}
+
 fn words(name: &str) -> Vec<String> {
     text::tokens(name).into_iter().map(|t| t.word).collect()
 }
 
 impl Vocabulary {
-    pub fn new(names: Vec<(Kind, String)>, calendar: Option<Calendar>) -> Vocabulary {
+    pub fn new(mut names: Vec<(Kind, String)>, calendar: Option<Calendar>) -> Vocabulary {
+        names.extend(title_words(&names));
         let mut v = Vocabulary {
             names,
             calendar,
