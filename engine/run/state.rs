@@ -45,10 +45,14 @@ impl State {
         jv(&self.vars)
     }
 
-    /// The node's tier, else the one `classify` chose, else `default`.
+    /// The node's tier, else the state's `model_tier` (the one `classify` chose; a name
+    /// that is no tier serves as primary, as settings always read it), else `default`.
     pub(super) fn tier(&self, node: Option<Tier>, default: Tier) -> Tier {
-        node.or_else(|| self.str("model_tier").and_then(Tier::parse))
-            .unwrap_or(default)
+        node.or_else(|| {
+            self.str("model_tier")
+                .map(|t| Tier::parse(t).unwrap_or(Tier::Primary))
+        })
+        .unwrap_or(default)
     }
 
     /// The thread's earlier messages, oldest first.
