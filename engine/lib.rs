@@ -10,6 +10,7 @@ pub mod cli;
 pub mod compile;
 pub mod config;
 pub mod embed;
+pub mod error;
 pub mod graph_tests;
 pub mod model;
 pub mod org;

@@ -9,9 +9,11 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
+use crate::error::Failure;
+
 /// One failed attempt of a request.
 #[derive(Debug, Clone)]
-pub struct Failure {
+pub struct AttemptError {
     pub message: String,
     pub retryable: bool,
     /// How long the server asked to wait.
@@ -20,10 +22,10 @@ pub struct Failure {
     pub server: bool,
 }
 
-impl Failure {
+impl AttemptError {
     /// A network or server trouble: worth another try.
     pub fn transient(message: String) -> Self {
-        Failure {
+        AttemptError {
             message,
             retryable: true,
             retry_after: None,
@@ -32,7 +34,7 @@ impl Failure {
     }
     /// An answer that another try would not change.
     pub fn fatal(message: String) -> Self {
-        Failure {
+        AttemptError {
             message,
             retryable: false,
             retry_after: None,
@@ -70,7 +72,7 @@ impl Failure {
         let retryable = status == StatusCode::TOO_MANY_REQUESTS
             || status == StatusCode::REQUEST_TIMEOUT
             || status.is_server_error();
-        Failure {
+        AttemptError {
             message: format!("HTTP {status}: {detail}{hint}"),
             retryable,
             retry_after: asked,
@@ -90,14 +92,8 @@ pub struct Retries {
     pub max_wait: Duration,
 }
 
-/// Why a request failed for good: `what` and the last failure, with the attempts made.
-#[derive(Debug, Clone)]
-pub struct GaveUp {
-    pub message: String,
-    pub retryable: bool,
-}
-
-/// Runs `attempt` until it succeeds or fails for good: a failure not worth retrying, one
+/// Runs `attempt` until it succeeds or fails for good (the `Failure` says `what` failed,
+/// the last attempt's message and the attempts made): a failure not worth retrying, one
 /// after `settled()` says a retry would be wrong (e.g. output already streamed), retries
 /// used up, or a server asking to wait too long. An open `breaker` refuses at once;
 /// server failures feed it. `what` names the endpoint in messages and logs.
@@ -107,15 +103,15 @@ pub async fn with_retries<T, F, Fut>(
     retries: Retries,
     settled: impl Fn() -> bool,
     mut attempt: F,
-) -> Result<T, GaveUp>
+) -> Result<T, Failure>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, Failure>>,
+    Fut: Future<Output = Result<T, AttemptError>>,
 {
     let mut retry = 0;
     loop {
         if let Err(open) = breaker.check() {
-            return Err(GaveUp {
+            return Err(Failure {
                 message: format!(
                     "{what}: circuit open after {} consecutive failures; next try in {:.1}s",
                     open.failures,
@@ -141,7 +137,7 @@ where
             } else {
                 String::new()
             };
-            return Err(GaveUp {
+            return Err(Failure {
                 message: format!("{what}: {}{tries}", failure.message),
                 retryable: failure.retryable,
             });
@@ -209,17 +205,18 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 
 /// Exponential backoff with jitter, or the server's wait if that is longer.
 pub fn backoff(base: Duration, retry: u32, asked: Option<Duration>) -> Duration {
-    let exp = base.mul_f64(2f64.powi(retry as i32) * jitter());
+    let exp = base.mul_f64(2f64.powi(retry as i32) * jitter(0.25));
     asked.map_or(exp, |a| a.max(exp))
 }
 
-/// A factor in [0.75, 1.25) so that many clients do not retry in step.
-fn jitter() -> f64 {
+/// A factor in [1 - spread, 1 + spread) so that many clients (or runs) do not retry in
+/// step.
+pub fn jitter(spread: f64) -> f64 {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    0.75 + (nanos % 500) as f64 / 1000.0
+    1.0 - spread + 2.0 * spread * (nanos % 1000) as f64 / 1000.0
 }
 
 /// Opens after `threshold` consecutive failures and refuses requests for `cooldown`;

@@ -86,12 +86,13 @@ pub struct Llm {
 }
 
 impl Llm {
-    pub fn model_for_tier(&self, tier: &str) -> &str {
+    pub fn model_for_tier(&self, tier: crate::model::Tier) -> &str {
+        use crate::model::Tier;
         match tier {
-            "code" => &self.model_code,
-            "fast" => &self.model_fast,
-            "analytics" => &self.model_analytics,
-            _ => &self.model_primary,
+            Tier::Primary => &self.model_primary,
+            Tier::Code => &self.model_code,
+            Tier::Fast => &self.model_fast,
+            Tier::Analytics => &self.model_analytics,
         }
     }
 }

@@ -19,6 +19,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use super::AppState;
 use super::conversation::{Ask, Summary, drive, prepare};
 use super::error::{ApiError, ApiJson, ErrorBody};
+use crate::run::ErrorKind;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ChatRequest {
@@ -124,7 +125,7 @@ pub async fn chat_sync(
 async fn sync_answer(state: AppState, body: ChatRequest) -> Result<Json<SyncResponse>, ApiError> {
     let chat = prepare(&state, body.ask()).await?;
     let thread_id = chat.thread_id.clone();
-    let graph_tier_model = state.engine.model().model_name("primary");
+    let graph_tier_model = state.engine.model().model_name(crate::model::Tier::Primary);
     let (tx, mut rx) = mpsc::unbounded_channel();
     tokio::spawn(drive(state.clone(), chat, tx));
     let mut summary = Summary::default();
@@ -154,7 +155,9 @@ async fn sync_answer(state: AppState, body: ChatRequest) -> Result<Json<SyncResp
             task_type: summary.task_type.unwrap_or_else(|| "general".into()),
             elapsed_s: summary.elapsed_s,
         })),
-        (_, Some((kind, _))) if kind == "cancelled" && state.shutdown.is_cancelled() => {
+        (_, Some((kind, _)))
+            if kind == ErrorKind::Cancelled.as_str() && state.shutdown.is_cancelled() =>
+        {
             Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "shutting_down",

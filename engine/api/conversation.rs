@@ -15,7 +15,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::AppState;
 use super::error::ApiError;
 use crate::model::{Message, Role as ModelRole};
-use crate::run::{Envelope, Event, RunRequest};
+use crate::run::{Envelope, ErrorKind, Event, RunRequest};
 use crate::threads::{self, HeldLock, NewMessage, Role, StoredMessage};
 
 /// A checked chat holding its thread.
@@ -62,7 +62,7 @@ pub async fn prepare(state: &AppState, ask: Ask) -> Result<Chat, ApiError> {
         ));
     }
     let graph = match ask.graph.filter(|g| !g.is_empty()) {
-        None => "supervisor".to_string(),
+        None => crate::config::spec::SUPERVISOR.to_string(),
         Some(g) => {
             let config = state.engine.config();
             if config.graph(&g).is_none() {
@@ -191,7 +191,7 @@ impl Summary {
     fn outcome(&self) -> &'static str {
         match (&self.response, &self.error) {
             (Some(_), None) => "ok",
-            (_, Some((kind, _))) if kind == "cancelled" => "cancelled",
+            (_, Some((kind, _))) if kind == ErrorKind::Cancelled.as_str() => "cancelled",
             _ => "error",
         }
     }

@@ -57,8 +57,12 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
             (name, v)
         })
         .collect();
-    let agent_ready =
-        !state.shutdown.is_cancelled() && state.engine.config().graph("supervisor").is_some();
+    let agent_ready = !state.shutdown.is_cancelled()
+        && state
+            .engine
+            .config()
+            .graph(crate::config::spec::SUPERVISOR)
+            .is_some();
     let healthy = all_ok && agent_ready;
     let status = if healthy {
         StatusCode::OK

@@ -201,7 +201,7 @@ mod tests {
                 model: "m".into(),
                 emoji: "e".into(),
                 task_type: "t".into(),
-                tier: "fast".into(),
+                tier: crate::model::Tier::Fast.to_string(),
             },
             Event::Routing {
                 agent: "a".into(),

@@ -14,6 +14,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::config::spec::SUPERVISOR;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "eng-intel",
@@ -43,7 +45,7 @@ pub enum Command {
     /// Run one question with the offline model and print the event trace.
     DryRun {
         question: String,
-        #[arg(long, default_value = "supervisor")]
+        #[arg(long, default_value = SUPERVISOR)]
         graph: String,
         /// Print NDJSON envelopes instead of a readable trace.
         #[arg(long)]
@@ -57,7 +59,7 @@ pub enum Command {
     /// anomaly_detection, one_on_one_prep, nl_sql, graph_rag).
     Ask {
         question: String,
-        #[arg(long, default_value = "supervisor")]
+        #[arg(long, default_value = SUPERVISOR)]
         graph: String,
         /// Print every event as NDJSON instead.
         #[arg(long)]

@@ -1,13 +1,15 @@
 //! Compiling a validated project into an immutable, shareable `CompiledSet`.
 //!
 //! Each graph becomes a petgraph `DiGraph` of typed nodes; regexes and templates are
-//! compiled once here. The set is never mutated: reload builds a new one and swaps the
+//! compiled once here, and the graphs that nodes and pipeline tools run are resolved to
+//! the compiled graphs themselves (`build`). The set is never mutated: reload builds a new one and swaps the
 //! `Arc`, so runs in flight keep the set they started with.
 
+mod build;
 pub mod draw;
 pub mod tool_def;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,10 +18,9 @@ use regex::Regex;
 
 pub use tool_def::ToolDef;
 
-use crate::config::spec::{
-    DEFAULT_ANSWER, END, GraphSpec, LlmFormat, NodeKind, RetrySpec, StateType, TaskClass,
-};
-use crate::config::{Doc, Project};
+use crate::config::Project;
+use crate::config::spec::{RetrySpec, StateType};
+use crate::model::Tier;
 use crate::validate::{self, diagnostic::Report};
 
 /// Everything a run needs, compiled once.
@@ -52,6 +53,22 @@ pub struct Node {
     pub output: String,
     pub timeout: Option<Duration>,
     pub retry: Option<RetrySpec>,
+    /// Line of the node's key in its graph's file (0 for END), for messages.
+    pub line: usize,
+}
+
+impl Node {
+    /// A node whose kind is filled in once every node has its index.
+    fn placeholder(name: &str, line: usize) -> Node {
+        Node {
+            name: name.to_string(),
+            kind: Kind::End,
+            output: String::new(),
+            timeout: None,
+            retry: None,
+            line,
+        }
+    }
 }
 
 pub struct Route {
@@ -64,37 +81,45 @@ pub struct Route {
     pub tools: Vec<String>,
 }
 
+/// What `classify` decides: the task type, the model tier it needs, and its badge.
+#[derive(Debug, Clone)]
+pub struct Class {
+    pub task_type: String,
+    pub tier: Tier,
+    pub emoji: String,
+}
+
 pub enum Kind {
     End,
     Classify {
-        rules: Vec<(Regex, TaskClass)>,
-        default: TaskClass,
+        rules: Vec<(Regex, Class)>,
+        default: Class,
     },
     Router {
         routes: Vec<Route>,
         default: usize,
         prompt: Option<String>,
-        tier: Option<String>,
+        tier: Option<Tier>,
     },
     Agent {
         prompt: String,
         tools: Vec<Arc<ToolDef>>,
         /// Template of the answer when the tool that answered has none of its own.
         answer: String,
-        tier: Option<String>,
+        tier: Option<Tier>,
         max_turns: usize,
     },
     Llm {
         prompt: String,
         json: bool,
-        tier: Option<String>,
+        tier: Option<Tier>,
     },
     Tool {
         tool: Arc<ToolDef>,
         args: Vec<(String, String)>,
     },
     Subgraph {
-        graph: String,
+        graph: Arc<CompiledGraph>,
         inputs: Vec<(String, String)>,
     },
     Map {
@@ -110,7 +135,7 @@ pub enum Kind {
 }
 
 pub enum MapTarget {
-    Graph(String),
+    Graph(Arc<CompiledGraph>),
     Tool(Arc<ToolDef>),
 }
 
@@ -171,41 +196,19 @@ pub fn compile(project: Project) -> Result<CompiledSet, Report> {
     for (name, src) in &project.prompts {
         add(&mut env, prompt_template(name), &src.text);
     }
-    let mut tools = BTreeMap::new();
+    let mut build = build::Builder::new(&project, env);
     for t in project.tools() {
-        let def = ToolDef::compile(t.name, t.spec).expect("validated tool compiles");
-        if let Some(p) = &t.spec.preview {
-            add(&mut env, def.preview_template(), p);
-        }
-        for (m, spec) in &t.spec.measures {
-            add(
-                &mut env,
-                def.measure_template(m, "value"),
-                &format!("{{{{ {} }}}}", spec.value),
-            );
-            if let Some(rows) = &spec.rows {
-                add(
-                    &mut env,
-                    def.measure_template(m, "rows"),
-                    &format!("{{{{ ({rows}) | tojson }}}}"),
-                );
-            }
-            if let Some(label) = &spec.label {
-                add(
-                    &mut env,
-                    def.measure_template(m, "label"),
-                    &format!("{{{{ {label} }}}}"),
-                );
-            }
-        }
-        tools.insert(t.name.to_string(), Arc::new(def));
+        build.tool(t.name);
     }
-    let reach = agent_tools(&project);
-    let mut graphs = BTreeMap::new();
     for doc in &project.graphs {
-        let g = compile_graph(doc, &tools, &reach, &mut env);
-        graphs.insert(g.name.clone(), Arc::new(g));
+        build.graph(&doc.spec.name);
     }
+    let build::Builder {
+        env: templates,
+        tools,
+        graphs,
+        ..
+    } = build;
     // The vocabulary sections of every tools file, together.
     let mut vocabulary = crate::config::spec::VocabularySpec::default();
     for doc in &project.tool_files {
@@ -238,7 +241,7 @@ pub fn compile(project: Project) -> Result<CompiledSet, Report> {
     Ok(CompiledSet {
         graphs,
         tools,
-        templates: env,
+        templates,
         lexicon,
         project,
     })
@@ -263,251 +266,4 @@ pub fn prompt_template(prompt: &str) -> String {
 fn add(env: &mut minijinja::Environment<'static>, name: String, text: &str) {
     env.add_template_owned(name, text.to_string())
         .expect("validated template compiles");
-}
-
-/// Per graph, the tools its agents (and the agents of the graphs it runs) may call.
-fn agent_tools(project: &Project) -> HashMap<String, Vec<String>> {
-    fn visit(
-        name: &str,
-        specs: &HashMap<&str, &GraphSpec>,
-        seen: &mut Vec<String>,
-        out: &mut Vec<String>,
-    ) {
-        if seen.iter().any(|s| s == name) {
-            return;
-        }
-        seen.push(name.to_string());
-        let Some(spec) = specs.get(name) else { return };
-        for node in spec.nodes.values() {
-            match &node.kind {
-                NodeKind::Agent { tools, .. } => out.extend(tools.iter().cloned()),
-                NodeKind::Subgraph { graph, .. } => visit(graph, specs, seen, out),
-                _ => {}
-            }
-        }
-    }
-    let specs: HashMap<&str, &GraphSpec> = project
-        .graphs
-        .iter()
-        .map(|d| (d.spec.name.as_str(), &d.spec))
-        .collect();
-    specs
-        .keys()
-        .map(|name| {
-            let mut out = Vec::new();
-            visit(name, &specs, &mut Vec::new(), &mut out);
-            (name.to_string(), out)
-        })
-        .collect()
-}
-
-fn compile_graph(
-    doc: &Doc<GraphSpec>,
-    tools: &BTreeMap<String, Arc<ToolDef>>,
-    reach: &HashMap<String, Vec<String>>,
-    env: &mut minijinja::Environment<'static>,
-) -> CompiledGraph {
-    let spec = &doc.spec;
-    let gname = &spec.name;
-    let mut graph = DiGraph::new();
-    let mut index: HashMap<&str, NodeIndex> = HashMap::new();
-    // Nodes first (kinds filled after, once every index exists for route targets).
-    for name in spec.nodes.keys() {
-        index.insert(
-            name,
-            graph.add_node(Node {
-                name: name.clone(),
-                kind: Kind::End,
-                output: String::new(),
-                timeout: None,
-                retry: None,
-            }),
-        );
-    }
-    let end = graph.add_node(Node {
-        name: END.into(),
-        kind: Kind::End,
-        output: String::new(),
-        timeout: None,
-        retry: None,
-    });
-    index.insert(END, end);
-
-    let mut tpl = |field: String, text: &str| -> String {
-        let name = format!("{gname}:{field}");
-        add(env, name.clone(), text);
-        name
-    };
-    let pairs = |m: &BTreeMap<String, String>,
-                 node: &str,
-                 field: &str,
-                 tpl: &mut dyn FnMut(String, &str) -> String| {
-        m.iter()
-            .map(|(k, v)| (k.clone(), tpl(format!("{node}:{field}.{k}"), v)))
-            .collect::<Vec<_>>()
-    };
-    for (name, node) in &spec.nodes {
-        let kind = match &node.kind {
-            NodeKind::Classify { rules, default } => Kind::Classify {
-                rules: rules
-                    .iter()
-                    .map(|r| (Regex::new(&r.pattern).expect("validated"), r.class.clone()))
-                    .collect(),
-                default: default.clone(),
-            },
-            NodeKind::Router {
-                routes,
-                default,
-                prompt,
-                tier,
-            } => {
-                let routes: Vec<Route> = routes
-                    .iter()
-                    .map(|(rname, r)| Route {
-                        name: rname.clone(),
-                        description: r.description.clone(),
-                        intents: r
-                            .intents
-                            .iter()
-                            .map(|i| Regex::new(i).expect("validated"))
-                            .collect(),
-                        to: index[r.to.as_str()],
-                        tools: match spec.nodes.get(&r.to).map(|n| &n.kind) {
-                            Some(NodeKind::Subgraph { graph, .. }) => {
-                                reach.get(graph).cloned().unwrap_or_default()
-                            }
-                            Some(NodeKind::Agent { tools, .. }) => tools.clone(),
-                            _ => Vec::new(),
-                        },
-                    })
-                    .collect();
-                let default = routes
-                    .iter()
-                    .position(|r| &r.name == default)
-                    .expect("validated");
-                Kind::Router {
-                    routes,
-                    default,
-                    prompt: prompt.as_deref().map(prompt_template),
-                    tier: tier.clone(),
-                }
-            }
-            NodeKind::Agent {
-                prompt,
-                tools: ts,
-                answer,
-                tier,
-                max_turns,
-            } => Kind::Agent {
-                prompt: prompt_template(prompt),
-                tools: ts.iter().map(|t| tools[t].clone()).collect(),
-                answer: match answer {
-                    Some(a) => tpl(format!("{name}:answer"), a),
-                    None => prompt_template(DEFAULT_ANSWER),
-                },
-                tier: tier.clone(),
-                max_turns: *max_turns,
-            },
-            NodeKind::Llm {
-                prompt,
-                format,
-                tier,
-            } => Kind::Llm {
-                prompt: prompt_template(prompt),
-                json: *format == LlmFormat::Json,
-                tier: tier.clone(),
-            },
-            NodeKind::Tool { tool, args } => Kind::Tool {
-                tool: tools[tool].clone(),
-                args: pairs(args, name, "args", &mut tpl),
-            },
-            NodeKind::Subgraph { graph, inputs } => Kind::Subgraph {
-                graph: graph.clone(),
-                inputs: pairs(inputs, name, "inputs", &mut tpl),
-            },
-            NodeKind::Map {
-                over,
-                item,
-                graph,
-                tool,
-                args,
-                concurrency,
-            } => Kind::Map {
-                over: over.clone(),
-                item: item.clone(),
-                target: match (graph, tool) {
-                    (Some(g), _) => MapTarget::Graph(g.clone()),
-                    (None, Some(t)) => MapTarget::Tool(tools[t].clone()),
-                    (None, None) => unreachable!("validated: map has graph or tool"),
-                },
-                args: pairs(args, name, "args", &mut tpl),
-                concurrency: *concurrency,
-            },
-            NodeKind::Template { template } => Kind::Template {
-                template: tpl(format!("{name}:template"), template),
-            },
-        };
-        let n = &mut graph[index[name.as_str()]];
-        n.kind = kind;
-        n.output = node
-            .output
-            .clone()
-            .unwrap_or_else(|| default_output(&node.kind).into());
-        n.timeout = node.timeout_ms.map(Duration::from_millis);
-        n.retry = node.retry;
-    }
-    for e in spec.flat_edges() {
-        if e.route.is_some() {
-            // Router edges are followed by route choice, drawn with the route's name.
-            graph.add_edge(
-                index[e.from.as_str()],
-                index[e.to.as_str()],
-                Edge {
-                    when: None,
-                    label: e.route.clone(),
-                },
-            );
-            continue;
-        }
-        let when = e.when.as_ref().map(|c| {
-            tpl(
-                format!("{}->{}:when:{}", e.from, e.to, e.pointer),
-                &format!("{{% if {c} %}}1{{% endif %}}"),
-            )
-        });
-        graph.add_edge(
-            index[e.from.as_str()],
-            index[e.to.as_str()],
-            Edge {
-                when,
-                label: e.when.clone(),
-            },
-        );
-    }
-    let mut outgoing = vec![Vec::new(); graph.node_count()];
-    let mut edges: Vec<_> = graph.edge_indices().collect();
-    edges.sort();
-    for e in edges {
-        let (a, b) = graph.edge_endpoints(e).expect("edge exists");
-        outgoing[a.index()].push((graph[e].when.clone(), b));
-    }
-    CompiledGraph {
-        outgoing,
-        name: gname.clone(),
-        description: spec.description.clone(),
-        file: doc.file().to_string(),
-        start: index[spec.start.as_str()],
-        end,
-        graph,
-        max_steps: spec.max_steps,
-        state: spec.state.clone(),
-    }
-}
-
-fn default_output(kind: &NodeKind) -> &'static str {
-    match kind {
-        NodeKind::Classify { .. } => "task_type",
-        NodeKind::Router { .. } => "route",
-        _ => "answer",
-    }
 }

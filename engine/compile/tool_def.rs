@@ -1,6 +1,8 @@
 //! A tool from tools.yaml or a file it includes, compiled: its argument validator, intent
 //! regexes and the names of its templates.
 
+use std::sync::Arc;
+
 use regex::Regex;
 use serde_json::{Map, Value};
 
@@ -14,8 +16,9 @@ pub struct ToolDef {
     validator: jsonschema::Validator,
     pub store: String,
     pub query: Option<QuerySpec>,
-    /// For `store: pipeline`, the graph the tool runs.
-    pub pipeline: Option<String>,
+    /// For `store: pipeline`, the graph the tool runs (resolved by `compile`; None from
+    /// `ToolDef::compile` alone).
+    pub pipeline: Option<Arc<super::CompiledGraph>>,
     pub intents: Vec<Regex>,
     pub has_preview: bool,
     /// Compiled template that renders an agent's answer when this tool answered.
@@ -48,7 +51,7 @@ impl ToolDef {
             validator,
             store: spec.store.clone(),
             query: spec.query.clone(),
-            pipeline: spec.graph.clone(),
+            pipeline: None,
             intents,
             has_preview: spec.preview.is_some(),
             answer: spec.answer.as_deref().map(super::prompt_template),

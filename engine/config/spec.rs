@@ -300,6 +300,10 @@ impl QuerySpec {
     }
 }
 
+/// The entry graph: the one a question runs when it names none (it routes to the
+/// specialists).
+pub const SUPERVISOR: &str = "supervisor";
+
 /// The node every graph ends at; edges may point to it without declaring it.
 pub const END: &str = "END";
 

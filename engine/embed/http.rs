@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{EmbedError, Policy, check_lengths};
 use crate::resilience::{
-    Breaker, Failure, Retries, chain, preview, retry_after, transport, with_retries,
+    AttemptError, Breaker, Retries, chain, preview, retry_after, transport, with_retries,
 };
 
 pub(super) struct Endpoint {
@@ -62,10 +62,6 @@ impl Endpoint {
             || self.attempt(body),
         )
         .await
-        .map_err(|e| EmbedError {
-            message: e.message,
-            retryable: e.retryable,
-        })
     }
 
     /// Embeds `texts` in batches of `size`: `body` builds each request, `parse` reads each
@@ -89,7 +85,7 @@ impl Endpoint {
         Ok(out)
     }
 
-    async fn attempt(&self, body: &Value) -> Result<Value, Failure> {
+    async fn attempt(&self, body: &Value) -> Result<Value, AttemptError> {
         let read = self.policy.read_timeout;
         let request = self
             .client
@@ -99,19 +95,19 @@ impl Endpoint {
         let within = |what: &str| format!("no {what} within {:.1}s", read.as_secs_f64());
         let resp = tokio::time::timeout(read, request.send())
             .await
-            .map_err(|_| Failure::transient(within("response")))?
-            .map_err(|e| Failure::transient(transport(&e)))?;
+            .map_err(|_| AttemptError::transient(within("response")))?
+            .map_err(|e| AttemptError::transient(transport(&e)))?;
         let status = resp.status();
         let asked = retry_after(resp.headers());
         let text = tokio::time::timeout(read, resp.text())
             .await
-            .map_err(|_| Failure::transient(within("response body")))?
-            .map_err(|e| Failure::transient(transport(&e)))?;
+            .map_err(|_| AttemptError::transient(within("response body")))?
+            .map_err(|e| AttemptError::transient(transport(&e)))?;
         if !status.is_success() {
-            return Err(Failure::http(status, asked, &text, self.key_variable));
+            return Err(AttemptError::http(status, asked, &text, self.key_variable));
         }
         serde_json::from_str(&text).map_err(|e| {
-            Failure::fatal(format!(
+            AttemptError::fatal(format!(
                 "the answer is not JSON ({e}): {}",
                 preview(&text, 300)
             ))

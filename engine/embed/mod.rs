@@ -29,22 +29,9 @@ pub enum InputKind {
     Query,
 }
 
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct EmbedError {
-    pub message: String,
-    /// The server was unreachable or overloaded, rather than the request wrong.
-    pub retryable: bool,
-}
-
-impl EmbedError {
-    pub fn fatal(message: impl Into<String>) -> Self {
-        EmbedError {
-            message: message.into(),
-            retryable: false,
-        }
-    }
-}
+/// Why embedding failed; retryable when the server was unreachable or overloaded rather
+/// than the request wrong.
+pub type EmbedError = crate::error::Failure;
 
 /// Turns texts into vectors.
 #[async_trait]

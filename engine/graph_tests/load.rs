@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::spec::{CaseSpec, TestFile};
 use crate::config::spans::{Pos, Spans, escape};
+use crate::config::spec::SUPERVISOR;
 use crate::config::{Project, Source, schema};
 use crate::validate::diagnostic::{Diagnostic, Report, did_you_mean};
 
@@ -16,8 +17,6 @@ use crate::validate::diagnostic::{Diagnostic, Report, did_you_mean};
 pub const TESTS_DIR: &str = "graphs/tests";
 /// Where recorded model replies live, under [`TESTS_DIR`].
 pub const RECORDINGS_DIR: &str = "recordings";
-/// The graph a test file's cases run when neither the file nor the case names one.
-pub const DEFAULT_GRAPH: &str = "supervisor";
 
 const TESTS_SCHEMA: &str = include_str!("../../docs/schema/tests.schema.json");
 static TESTS_V: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
@@ -75,7 +74,7 @@ pub fn cases(project: &Project, report: &mut Report) -> Vec<Case> {
         let Some((file, source)) = read_test_file(&project.root, &path, report) else {
             continue;
         };
-        let default = file.graph.as_deref().unwrap_or(DEFAULT_GRAPH);
+        let default = file.graph.as_deref().unwrap_or(SUPERVISOR);
         for (i, spec) in file.tests.into_iter().enumerate() {
             out.push(case(spec, default.into(), &source, format!("/tests/{i}")));
         }

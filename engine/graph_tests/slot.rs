@@ -29,7 +29,7 @@ impl ModelSlot {
 
 #[async_trait]
 impl Model for ModelSlot {
-    fn model_name(&self, tier: &str) -> String {
+    fn model_name(&self, tier: crate::model::Tier) -> String {
         self.get().model_name(tier)
     }
     async fn chat(&self, req: ChatRequest<'_>, tokens: TokenSink<'_>) -> Result<Turn, ModelError> {

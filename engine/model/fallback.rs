@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::offline::OfflineModel;
 use super::openai::{OpenAiModel, Options};
-use super::{ChatRequest, FallbackSink, Model, ModelError, TokenSink, Turn};
+use super::{ChatRequest, FallbackSink, Model, ModelError, Tier, TokenSink, Turn};
 use crate::settings::Llm;
 
 /// The chain moved on: from one model to the next, and why.
@@ -26,16 +26,17 @@ pub struct FallbackNotice {
 /// Called on every fallback of every request (logs, metrics).
 pub type FallbackHook = Arc<dyn Fn(&FallbackNotice) + Send + Sync>;
 
-enum Tier {
+/// The tier a link of the chain asks its model for.
+enum Pick {
     /// The request's own tier.
     Same,
     /// The first of these whose model has not been tried for this request.
-    Other(Vec<String>),
+    Other(Vec<Tier>),
 }
 
 struct Link {
     model: Arc<dyn Model>,
-    tier: Tier,
+    tier: Pick,
 }
 
 pub struct FallbackModel {
@@ -49,7 +50,7 @@ impl FallbackModel {
         FallbackModel {
             links: vec![Link {
                 model,
-                tier: Tier::Same,
+                tier: Pick::Same,
             }],
             hook: None,
         }
@@ -59,16 +60,16 @@ impl FallbackModel {
     pub fn then(mut self, model: Arc<dyn Model>) -> Self {
         self.links.push(Link {
             model,
-            tier: Tier::Same,
+            tier: Pick::Same,
         });
         self
     }
 
     /// Then `model` at the first of `tiers` that names a model not yet tried.
-    pub fn then_other_tier(mut self, model: Arc<dyn Model>, tiers: &[&str]) -> Self {
+    pub fn then_other_tier(mut self, model: Arc<dyn Model>, tiers: &[Tier]) -> Self {
         self.links.push(Link {
             model,
-            tier: Tier::Other(tiers.iter().map(|t| t.to_string()).collect()),
+            tier: Pick::Other(tiers.to_vec()),
         });
         self
     }
@@ -84,9 +85,8 @@ impl FallbackModel {
         let Some(llm) = llm else {
             return Ok(FallbackModel::new(Arc::new(OfflineModel)));
         };
-        let mut tiers: Vec<String> = opts.fallback_tier.iter().cloned().collect();
-        tiers.extend(["primary".to_string(), "fast".to_string()]);
-        let tiers: Vec<&str> = tiers.iter().map(String::as_str).collect();
+        let mut tiers: Vec<Tier> = opts.fallback_tier.into_iter().collect();
+        tiers.extend([Tier::Primary, Tier::Fast]);
         let remote: Arc<dyn Model> = Arc::new(OpenAiModel::new(llm, opts.clone())?);
         Ok(FallbackModel::new(remote.clone())
             .then_other_tier(remote, &tiers)
@@ -94,22 +94,22 @@ impl FallbackModel {
     }
 
     /// The (model, tier) pairs a request on `tier` tries, in order, none twice.
-    fn plan(&self, tier: &str) -> Vec<(&Arc<dyn Model>, String)> {
-        let mut plan: Vec<(&Arc<dyn Model>, String)> = Vec::new();
-        let tried = |plan: &[(&Arc<dyn Model>, String)], m: &Arc<dyn Model>, t: &str| {
+    fn plan(&self, tier: Tier) -> Vec<(&Arc<dyn Model>, Tier)> {
+        let mut plan: Vec<(&Arc<dyn Model>, Tier)> = Vec::new();
+        let tried = |plan: &[(&Arc<dyn Model>, Tier)], m: &Arc<dyn Model>, t: Tier| {
             plan.iter()
-                .any(|(pm, pt)| Arc::ptr_eq(pm, m) && pm.model_name(pt) == m.model_name(t))
+                .any(|(pm, pt)| Arc::ptr_eq(pm, m) && pm.model_name(*pt) == m.model_name(t))
         };
         for link in &self.links {
             let pick = match &link.tier {
-                Tier::Same => Some(tier.to_string()),
-                Tier::Other(tiers) => tiers
+                Pick::Same => Some(tier),
+                Pick::Other(tiers) => tiers
                     .iter()
-                    .find(|t| !tried(&plan, &link.model, t))
-                    .cloned(),
+                    .copied()
+                    .find(|t| !tried(&plan, &link.model, *t)),
             };
             if let Some(t) = pick
-                && !tried(&plan, &link.model, &t)
+                && !tried(&plan, &link.model, t)
             {
                 plan.push((&link.model, t));
             }
@@ -120,7 +120,7 @@ impl FallbackModel {
 
 #[async_trait]
 impl Model for FallbackModel {
-    fn model_name(&self, tier: &str) -> String {
+    fn model_name(&self, tier: Tier) -> String {
         self.links[0].model.model_name(tier)
     }
 
@@ -137,15 +137,15 @@ impl Model for FallbackModel {
         let plan = self.plan(req.tier);
         let mut last = None;
         for (i, (model, tier)) in plan.iter().enumerate() {
-            let attempt = ChatRequest { tier, ..req };
+            let attempt = ChatRequest { tier: *tier, ..req };
             let err = match model.chat_with_fallbacks(attempt, tokens, fallbacks).await {
                 Ok(turn) => return Ok(turn),
                 Err(e) => e,
             };
             if let Some((next, next_tier)) = plan.get(i + 1) {
                 let notice = FallbackNotice {
-                    from: model.model_name(tier),
-                    to: next.model_name(next_tier),
+                    from: model.model_name(*tier),
+                    to: next.model_name(*next_tier),
                     reason: err.message.clone(),
                 };
                 tracing::warn!(from = %notice.from, to = %notice.to, reason = %notice.reason, "model fallback");
@@ -156,9 +156,6 @@ impl Model for FallbackModel {
             }
             last = Some(err);
         }
-        Err(last.unwrap_or_else(|| ModelError {
-            message: "no model is configured".into(),
-            retryable: false,
-        }))
+        Err(last.unwrap_or_else(|| ModelError::fatal("no model is configured")))
     }
 }

@@ -7,6 +7,7 @@
 pub mod fallback;
 pub mod offline;
 pub mod openai;
+mod tier;
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::compile::{Route, ToolDef};
+pub use tier::Tier;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -69,7 +71,7 @@ pub enum Purpose<'a> {
 
 #[derive(Clone, Copy)]
 pub struct ChatRequest<'a> {
-    pub tier: &'a str,
+    pub tier: Tier,
     pub question: &'a str,
     pub messages: &'a [Message],
     pub tools: &'a [Arc<ToolDef>],
@@ -104,13 +106,8 @@ pub struct Turn {
     pub usage: Usage,
 }
 
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct ModelError {
-    pub message: String,
-    /// Worth retrying (rate limit, 5xx, connection).
-    pub retryable: bool,
-}
+/// Why a model call failed; retryable on a rate limit, a 5xx or a lost connection.
+pub type ModelError = crate::error::Failure;
 
 /// Streaming tokens go here as they arrive.
 pub type TokenSink<'a> = &'a (dyn Fn(&str) + Send + Sync);
@@ -121,7 +118,7 @@ pub type FallbackSink<'a> = &'a (dyn Fn(&fallback::FallbackNotice) + Send + Sync
 #[async_trait]
 pub trait Model: Send + Sync {
     /// The model that serves `tier`, as shown in `model_selection`.
-    fn model_name(&self, tier: &str) -> String;
+    fn model_name(&self, tier: Tier) -> String;
     async fn chat(&self, req: ChatRequest<'_>, tokens: TokenSink<'_>) -> Result<Turn, ModelError>;
 
     /// `chat`, telling `fallbacks` of each move to another model, so that a run can

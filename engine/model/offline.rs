@@ -11,7 +11,7 @@
 use async_trait::async_trait;
 
 use super::{
-    ChatRequest, Model, ModelError, Purpose, Reply, Role, TokenSink, ToolCall, Turn, Usage,
+    ChatRequest, Model, ModelError, Purpose, Reply, Role, Tier, TokenSink, ToolCall, Turn, Usage,
 };
 use crate::understand::Understanding;
 
@@ -20,7 +20,7 @@ pub struct OfflineModel;
 
 #[async_trait]
 impl Model for OfflineModel {
-    fn model_name(&self, _tier: &str) -> String {
+    fn model_name(&self, _tier: Tier) -> String {
         "offline".into()
     }
 

@@ -20,9 +20,11 @@ use serde_json::Value;
 pub use options::{Options, ToolChoice};
 use stream::{Accumulator, ChunkError, Outcome, SseDecoder};
 
-use super::{ChatRequest, Model, ModelError, Purpose, Reply, TokenSink, ToolCall, Turn, Usage};
+use super::{
+    ChatRequest, Model, ModelError, Purpose, Reply, Tier, TokenSink, ToolCall, Turn, Usage,
+};
 use crate::resilience::{
-    Breaker, Failure, Retries, chain, preview, retry_after, transport, with_retries,
+    AttemptError, Breaker, Retries, chain, preview, retry_after, transport, with_retries,
 };
 use crate::settings::{Llm, Secret};
 
@@ -43,9 +45,8 @@ impl OpenAiModel {
         let client = reqwest::Client::builder()
             .connect_timeout(opts.connect_timeout)
             .build()
-            .map_err(|e| ModelError {
-                message: format!("cannot build the HTTP client: {}", chain(&e)),
-                retryable: false,
+            .map_err(|e| {
+                ModelError::fatal(format!("cannot build the HTTP client: {}", chain(&e)))
             })?;
         let base = llm.base_url.trim().trim_end_matches('/');
         let url = if base.ends_with("/chat/completions") {
@@ -86,10 +87,6 @@ impl OpenAiModel {
             || self.attempt(body, tokens, &emitted),
         )
         .await
-        .map_err(|e| ModelError {
-            message: e.message,
-            retryable: e.retryable,
-        })
     }
 
     async fn attempt(
@@ -97,7 +94,7 @@ impl OpenAiModel {
         body: &Value,
         tokens: Option<TokenSink<'_>>,
         emitted: &AtomicBool,
-    ) -> Result<Outcome, Failure> {
+    ) -> Result<Outcome, AttemptError> {
         let read = self.opts.read_timeout;
         let mut request = self.client.post(&self.url).json(body);
         if !self.api_key.is_empty() {
@@ -105,8 +102,8 @@ impl OpenAiModel {
         }
         let resp = tokio::time::timeout(read, request.send())
             .await
-            .map_err(|_| Failure::transient(format!("no response within {}", secs(read))))?
-            .map_err(|e| Failure::transient(transport(&e)))?;
+            .map_err(|_| AttemptError::transient(format!("no response within {}", secs(read))))?
+            .map_err(|e| AttemptError::transient(transport(&e)))?;
         let status = resp.status();
         if !status.is_success() {
             let asked = retry_after(resp.headers());
@@ -115,7 +112,7 @@ impl OpenAiModel {
                 .ok()
                 .and_then(Result::ok)
                 .unwrap_or_default();
-            return Err(Failure::http(
+            return Err(AttemptError::http(
                 status,
                 asked,
                 &text,
@@ -135,7 +132,7 @@ impl OpenAiModel {
             let next = tokio::time::timeout(read, chunks.next())
                 .await
                 .map_err(|_| {
-                    Failure::transient(format!(
+                    AttemptError::transient(format!(
                         "stream stalled: no data for {} after {} chunks",
                         secs(read),
                         acc.chunks()
@@ -145,7 +142,7 @@ impl OpenAiModel {
                 None => break,
                 Some(Ok(b)) => b,
                 Some(Err(e)) => {
-                    return Err(Failure::transient(format!(
+                    return Err(AttemptError::transient(format!(
                         "stream broken after {} chunks: {}",
                         acc.chunks(),
                         transport(&e)
@@ -172,7 +169,7 @@ impl OpenAiModel {
             }
             // A clean end after a finish_reason is tolerated; anything else was cut.
             if !acc.done() && !acc.finished() {
-                return Err(Failure::transient(format!(
+                return Err(AttemptError::transient(format!(
                     "stream ended before [DONE] after {} chunks",
                     acc.chunks()
                 )));
@@ -188,7 +185,7 @@ fn take(
     data: &str,
     tokens: Option<TokenSink<'_>>,
     emitted: &AtomicBool,
-) -> Result<(), Failure> {
+) -> Result<(), AttemptError> {
     match acc.feed(data) {
         Ok(Some(text)) => {
             if let Some(sink) = tokens {
@@ -199,9 +196,9 @@ fn take(
         }
         Ok(None) => Ok(()),
         Err(ChunkError::Malformed(m)) => {
-            Err(Failure::fatal(format!("malformed stream chunk: {m}")))
+            Err(AttemptError::fatal(format!("malformed stream chunk: {m}")))
         }
-        Err(ChunkError::Server(m)) => Err(Failure::transient(format!("error in stream: {m}"))),
+        Err(ChunkError::Server(m)) => Err(AttemptError::transient(format!("error in stream: {m}"))),
     }
 }
 
@@ -269,7 +266,7 @@ fn parse_args(raw: &str) -> Result<Value, String> {
 
 #[async_trait]
 impl Model for OpenAiModel {
-    fn model_name(&self, tier: &str) -> String {
+    fn model_name(&self, tier: Tier) -> String {
         self.llm.model_for_tier(tier).to_string()
     }
 
@@ -292,12 +289,9 @@ impl Model for OpenAiModel {
                     repaired = true;
                 }
                 Err(problem) => {
-                    return Err(ModelError {
-                        message: format!(
-                            "model \"{model}\" made an invalid tool call again after a repair turn: {problem}"
-                        ),
-                        retryable: false,
-                    });
+                    return Err(ModelError::fatal(format!(
+                        "model \"{model}\" made an invalid tool call again after a repair turn: {problem}"
+                    )));
                 }
             }
         }

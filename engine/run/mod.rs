@@ -1,9 +1,21 @@
 //! Running graphs: the `Engine` owns the current compiled set, the model and the tool
 //! runner, starts runs and hands back their event stream.
+//!
+//! The executor, in pieces: `exec` (one run: what its nodes share, from `stream_start`
+//! to `stream_end`), `walk` (the run loop, the node policy, child graphs), `nodes`,
+//! `route` and `agent` (the node kinds), `calls` (tool calls), `answer` (an agent's
+//! answer from its tool results), `state`, `error` and `event`.
 
+mod agent;
 mod answer;
+mod calls;
+mod error;
 pub mod event;
 mod exec;
+mod nodes;
+mod route;
+mod state;
+mod walk;
 
 use std::sync::{Arc, RwLock};
 
@@ -13,7 +25,9 @@ use tokio_util::sync::CancellationToken;
 use crate::compile::CompiledSet;
 use crate::model::{Message, Model};
 use crate::tools::ToolRunner;
+pub use error::{ErrorKind, NodeSite, RunError};
 pub use event::{Envelope, Event, RouteMethod};
+pub use walk::MAX_NESTING;
 
 /// One question to run.
 #[derive(Debug, Clone, Default)]

@@ -13,22 +13,8 @@ use serde_json::Value;
 use crate::compile::ToolDef;
 use crate::understand::Vocabulary;
 
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct ToolError {
-    pub message: String,
-    /// Worth retrying (a store that timed out or dropped the connection).
-    pub retryable: bool,
-}
-
-impl ToolError {
-    pub fn fatal(message: impl Into<String>) -> Self {
-        ToolError {
-            message: message.into(),
-            retryable: false,
-        }
-    }
-}
+/// Why a tool call failed; retryable when the store timed out or dropped the connection.
+pub type ToolError = crate::error::Failure;
 
 #[async_trait]
 pub trait ToolRunner: Send + Sync {

@@ -1,17 +1,17 @@
-//! Checks of graph files: unique names, the things nodes refer to (tools, prompts, graphs,
-//! model tiers, state keys, tool args), and subgraph include cycles.
+//! Checks of graph files: unique names and the things nodes refer to (tools, prompts,
+//! graphs, model tiers, state keys, tool args).
 
 use std::collections::{BTreeMap, HashMap};
 
-use petgraph::graph::{DiGraph, NodeIndex};
-
 use super::diagnostic::{Diagnostic, Report, did_you_mean};
 use super::tools::arg_names;
-use super::{BUILTIN_KEYS, TIERS, regexes};
+use super::{BUILTIN_KEYS, regexes};
 use crate::config::spans::escape;
 use crate::config::spec::{DEFAULT_ANSWER, END, GraphSpec, NodeKind, NodeSpec};
 use crate::config::{Doc, Project};
+use crate::model::Tier;
 
+/// The JSON Pointer of node `node` in its graph file.
 pub fn node_ptr(node: &str) -> String {
     format!("/nodes/{}", escape(node))
 }
@@ -114,14 +114,15 @@ impl Refs<'_, '_> {
     }
 
     fn tier(&mut self, ptr: &str, name: &str) {
-        if !TIERS.contains(&name) {
+        if Tier::parse(name).is_none() {
+            let names = Tier::names();
             self.unknown(
                 "E015",
                 ptr,
                 "model tier",
                 name,
-                TIERS,
-                "use one of primary, code, fast, analytics",
+                &names,
+                &format!("use one of {}", names.join(", ")),
             );
         }
     }
@@ -325,56 +326,6 @@ pub fn check_references(project: &Project, report: &mut Report) {
         };
         for (name, node) in &doc.spec.nodes {
             refs.node(name, node, &keys);
-        }
-    }
-}
-
-/// The graph a subgraph or map node runs.
-fn includes(node: &NodeSpec) -> Option<&str> {
-    match &node.kind {
-        NodeKind::Subgraph { graph, .. }
-        | NodeKind::Map {
-            graph: Some(graph), ..
-        } => Some(graph),
-        _ => None,
-    }
-}
-
-/// Subgraph and map nodes do not include their own graph, directly or through others (E050).
-pub fn check_include_cycles(project: &Project, report: &mut Report) {
-    let mut pg: DiGraph<&str, ()> = DiGraph::new();
-    let idx: HashMap<&str, NodeIndex> = project
-        .graphs
-        .iter()
-        .map(|d| (d.spec.name.as_str(), pg.add_node(d.spec.name.as_str())))
-        .collect();
-    for doc in &project.graphs {
-        for child in doc.spec.nodes.values().filter_map(includes) {
-            if let Some(c) = idx.get(child) {
-                pg.update_edge(idx[doc.spec.name.as_str()], *c, ());
-            }
-        }
-    }
-    for doc in &project.graphs {
-        let me = idx[doc.spec.name.as_str()];
-        for (nname, node) in &doc.spec.nodes {
-            let Some(child) = includes(node).and_then(|c| idx.get(c)) else {
-                continue;
-            };
-            let Some(path) = petgraph::algo::astar(&pg, *child, |n| n == me, |_| 1, |_| 0) else {
-                continue;
-            };
-            let mut names = vec![doc.spec.name.as_str()];
-            names.extend(path.1.iter().map(|n| pg[*n]));
-            report.push(Diagnostic::error(
-                "E050",
-                doc.file(),
-                doc.at(&format!("{}/graph", node_ptr(nname))),
-                format!(
-                    "subgraph include cycle: {}; a graph cannot include itself, directly or through others, so point node \"{nname}\" at another graph",
-                    names.join(" → ")
-                ),
-            ));
         }
     }
 }

@@ -3,6 +3,7 @@
 //! `check` reads as a checklist; each check adds to one report so an author sees every
 //! problem in one run. Codes are stable and listed in docs/CONFIG.md.
 
+mod cycles;
 pub mod diagnostic;
 mod graphs;
 mod prompts;
@@ -16,9 +17,6 @@ use std::path::Path;
 
 use crate::config::{self, LoadError, Project};
 use diagnostic::Report;
-
-/// The model tiers a node may ask for (mapped to models by FEATHERLESS_MODEL_*).
-pub const TIERS: &[&str] = &["primary", "code", "fast", "analytics"];
 
 /// State keys every run has, whatever the graph declares.
 pub const BUILTIN_KEYS: &[&str] = &[
@@ -47,7 +45,8 @@ pub fn check(project: &Project, report: &mut Report) {
     tools::check_tools(project, report);
     graphs::check_names(project, report);
     graphs::check_references(project, report);
-    graphs::check_include_cycles(project, report);
+    cycles::check_include_cycles(project, report);
+    cycles::check_pipeline_cycles(project, report);
     shape::check_edges(project, report);
     templates::check_templates(project, report);
     tests_check::check_tests(project, report);

@@ -331,6 +331,17 @@ fn subgraph_include_cycle_is_reported_at_each_include() {
     assert!(message(&d[1]).starts_with("subgraph include cycle: main → delivery → main;"));
 }
 
+#[test]
+fn a_graph_that_reaches_itself_through_a_pipeline_tool_is_reported_at_the_call() {
+    // main includes delivery, whose tool node calls main_report, which runs main again:
+    // not an include cycle (E050), but a run would nest main without end.
+    let d = check("pipeline_cycle", &[("E051", DELIVERY, 11, 11)]);
+    assert_eq!(
+        message(&d[0]),
+        "graph \"delivery\" reaches itself through pipeline tool \"main_report\", which runs graph \"main\" (tools.yaml:28): delivery → main → delivery; a run would nest graphs without end, so have node \"report\" call another tool or point the tool at another graph"
+    );
+}
+
 // --- templates and expressions -------------------------------------------------------
 
 #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use eng_intel::api::Tuning;
 use eng_intel::model::offline::OfflineModel;
-use eng_intel::model::{Model, Role};
+use eng_intel::model::{Model, Role, Tier};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -117,7 +117,7 @@ async fn sync_answer_fills_every_field_and_matches_the_stream() {
         assert_eq!(res.status(), 200, "{path}");
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["response"], streamed, "{path}");
-        assert_eq!(body["model_used"], OfflineModel.model_name("fast"));
+        assert_eq!(body["model_used"], OfflineModel.model_name(Tier::Fast));
         assert_eq!(body["model_used"], selection["model"]);
         assert_eq!(body["task_type"], selection["task_type"]);
         assert!(body["elapsed_s"].as_f64().unwrap() > 0.0);

@@ -1,5 +1,6 @@
 //! The executor on small graphs written for each behaviour: routing, conditional
-//! edges, a bounded loop, subgraphs, map fan-out, timeout, retry and cancellation.
+//! edges, a bounded loop, subgraphs, map fan-out, timeout, retry, cancellation, what a
+//! node's error says and how deep graphs may nest.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -8,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use eng_intel::compile::{CompiledSet, ToolDef};
 use eng_intel::model::offline::OfflineModel;
-use eng_intel::run::{Engine, Envelope, Event, RouteMethod, RunRequest, answer_of};
+use eng_intel::run::{Engine, Envelope, Event, MAX_NESTING, RouteMethod, RunRequest, answer_of};
 use eng_intel::tools::{ToolError, ToolRunner};
 use serde_json::{Value, json};
 
@@ -438,7 +439,7 @@ edges: [call -> END]
         error_of(&events),
         Some((
             "tool_error".into(),
-            "node \"call\" failed: connection reset".into()
+            "node \"call\" of graph \"once\" (graphs/once.yaml:5) failed: connection reset".into()
         ))
     );
 }
@@ -461,9 +462,85 @@ edges: [call -> END]
         error_of(&events),
         Some((
             "timeout".into(),
-            "node \"call\" timed out after 50 ms".into()
+            "node \"call\" of graph \"slow\" (graphs/slow.yaml:5) timed out after 50 ms".into()
         ))
     );
+}
+
+#[tokio::test]
+async fn a_node_failing_in_a_subgraph_names_that_graph_and_where_the_node_is() {
+    let outer = r#"
+name: outer
+start: inner
+nodes:
+  inner: { kind: subgraph, graph: inner }
+edges: [inner -> END]
+"#;
+    let inner = r#"
+name: inner
+start: call
+nodes:
+  call: { kind: tool, tool: flaky }
+edges: [call -> END]
+"#;
+    let (_d, set) = project(&[("graphs/outer.yaml", outer), ("graphs/inner.yaml", inner)]);
+    let (engine, _) = engine(set);
+    let events = run(&engine, "outer", "go").await;
+    assert_eq!(
+        error_of(&events),
+        Some((
+            "tool_error".into(),
+            "node \"call\" of graph \"inner\" (graphs/inner.yaml:5) failed: connection reset"
+                .into()
+        ))
+    );
+}
+
+/// Graphs g1 … gn, each including the next; gn answers "deep".
+fn nested(n: usize) -> Vec<(String, String)> {
+    (1..=n)
+        .map(|i| {
+            let text = if i == n {
+                format!("name: g{i}\nstart: a\nnodes:\n  a: {{ kind: template, template: deep }}\nedges: [a -> END]\n")
+            } else {
+                format!(
+                    "name: g{i}\nstart: a\nnodes:\n  a: {{ kind: subgraph, graph: g{} }}\nedges: [a -> END]\n",
+                    i + 1
+                )
+            };
+            (format!("graphs/g{i}.yaml"), text)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn graphs_nest_at_most_max_nesting_deep() {
+    for (n, ok) in [(MAX_NESTING, true), (MAX_NESTING + 1, false)] {
+        let files = nested(n);
+        let files: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        let (_d, set) = project(&files);
+        let (engine, _) = engine(set);
+        let events = run(&engine, "g1", "go").await;
+        assert_envelopes(&events);
+        if ok {
+            assert_eq!(answer_of(&events), Some("deep"), "{n} graphs");
+            continue;
+        }
+        let path: Vec<String> = (1..=n).map(|i| format!("g{i}")).collect();
+        assert_eq!(
+            error_of(&events),
+            Some((
+                "nesting_limit".into(),
+                format!(
+                    "graphs nested more than {MAX_NESTING} deep: {}; a graph must not run itself through subgraphs, maps or pipeline tools (validate reports E050, E051), and nesting this deep is refused",
+                    path.join(" → ")
+                )
+            ))
+        );
+    }
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use eng_intel::config::spec::ToolSpec;
 use eng_intel::model::fallback::{FallbackModel, FallbackNotice};
 use eng_intel::model::openai::{OpenAiModel, Options, ToolChoice};
 use eng_intel::model::{
-    ChatRequest, Message, Model, ModelError, Purpose, Reply, Role, ToolCall, Turn, Usage,
+    ChatRequest, Message, Model, ModelError, Purpose, Reply, Role, Tier, ToolCall, Turn, Usage,
 };
 use serde_json::{Value, json};
 
@@ -71,7 +71,7 @@ fn conversation(question: &str) -> Vec<Message> {
 /// Asks `model` once and returns the result with the tokens it streamed.
 async fn ask(
     model: &dyn Model,
-    tier: &str,
+    tier: Tier,
     messages: &[Message],
     tools: &[Arc<ToolDef>],
     purpose: Purpose<'_>,
@@ -95,7 +95,7 @@ async fn ask(
 async fn complete(model: &dyn Model, question: &str) -> (Result<Turn, ModelError>, Vec<String>) {
     ask(
         model,
-        "primary",
+        Tier::Primary,
         &conversation(question),
         &[],
         Purpose::Complete,
@@ -114,7 +114,7 @@ async fn agent_turn(
     let answer = no_answer;
     ask(
         model,
-        "primary",
+        Tier::Primary,
         &conversation("Who is overloaded?"),
         tools,
         Purpose::Agent { answer: &answer },
@@ -380,11 +380,11 @@ async fn a_persistent_500_falls_back_to_another_tier_then_offline() {
     )
     .unwrap()
     .on_fallback(move |n| h.lock().unwrap().push(n.clone()));
-    assert_eq!(chain.model_name("fast"), FAST);
+    assert_eq!(chain.model_name(Tier::Fast), FAST);
 
     let per_call = Mutex::new(Vec::new());
     let req = ChatRequest {
-        tier: "fast",
+        tier: Tier::Fast,
         question: "q",
         messages: &conversation("hi"),
         tools: &[],
@@ -415,7 +415,7 @@ async fn a_persistent_500_falls_back_to_another_tier_then_offline() {
 #[tokio::test]
 async fn without_llm_settings_the_chain_is_the_offline_model() {
     let chain = FallbackModel::from_settings(None, Options::default()).unwrap();
-    assert_eq!(chain.model_name("primary"), "offline");
+    assert_eq!(chain.model_name(Tier::Primary), "offline");
 }
 
 #[tokio::test]
@@ -516,7 +516,7 @@ async fn a_stream_ending_before_done_is_retried_when_nothing_was_shown() {
     let routes = [];
     let (turn, tokens) = ask(
         &model,
-        "fast",
+        Tier::Fast,
         &conversation("hi"),
         &[],
         Purpose::Route { routes: &routes },
@@ -538,7 +538,7 @@ async fn a_stream_ending_before_done_is_retried_when_nothing_was_shown() {
     .unwrap();
     let (turn, _) = ask(
         &model,
-        "fast",
+        Tier::Fast,
         &conversation("hi"),
         &[],
         Purpose::Route { routes: &routes },
@@ -715,7 +715,7 @@ async fn a_forced_tool_choice_applies_until_the_tool_has_answered() {
     let mut messages = conversation("How many people?");
     let (turn, _) = ask(
         &model,
-        "primary",
+        Tier::Primary,
         &messages,
         &tools,
         Purpose::Agent { answer: &answer },
@@ -736,7 +736,7 @@ async fn a_forced_tool_choice_applies_until_the_tool_has_answered() {
     });
     let (turn, tokens) = ask(
         &model,
-        "primary",
+        Tier::Primary,
         &messages,
         &tools,
         Purpose::Agent { answer: &answer },
@@ -774,7 +774,7 @@ async fn json_mode_and_a_server_that_ignores_stream() {
     let model = OpenAiModel::new(&llm(&fake.base_url), opts()).unwrap();
     let tokens = Mutex::new(Vec::<String>::new());
     let req = ChatRequest {
-        tier: "primary",
+        tier: Tier::Primary,
         question: "q",
         messages: &conversation("status as json"),
         tools: &[],

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eng_intel::model::openai::{OpenAiModel, Options, ToolChoice};
-use eng_intel::model::{ChatRequest, Message, Model, Purpose, Reply, Role};
+use eng_intel::model::{ChatRequest, Message, Model, Purpose, Reply, Role, Tier};
 use eng_intel::run::{Engine, Event, RunRequest, answer_of};
 use eng_intel::settings::Llm;
 use eng_intel::tools::MockTools;
@@ -46,7 +46,7 @@ async fn chat_streams_tokens() {
     ];
     let tokens = Mutex::new(Vec::<String>::new());
     let req = ChatRequest {
-        tier: "primary",
+        tier: Tier::Primary,
         question: "",
         messages: &messages,
         tools: &[],
@@ -89,7 +89,7 @@ async fn a_forced_tool_call_comes_back_valid() {
     ];
     let answer = String::new;
     let req = ChatRequest {
-        tier: "primary",
+        tier: Tier::Primary,
         question: "",
         messages: &messages,
         tools: std::slice::from_ref(&tool),

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use eng_intel::api::{self, AppParts, AppState, HealthSource, Tuning};
 use eng_intel::compile::ToolDef;
 use eng_intel::model::offline::OfflineModel;
-use eng_intel::model::{ChatRequest, Message, Model, ModelError, Purpose, TokenSink, Turn};
+use eng_intel::model::{ChatRequest, Message, Model, ModelError, Purpose, Tier, TokenSink, Turn};
 use eng_intel::settings::Settings;
 use eng_intel::threads::{SqliteThreads, ThreadStore};
 use eng_intel::tools::{MockTools, ToolError, ToolRunner};
@@ -109,7 +109,7 @@ pub struct RecordingModel {
 
 #[async_trait]
 impl Model for RecordingModel {
-    fn model_name(&self, tier: &str) -> String {
+    fn model_name(&self, tier: Tier) -> String {
         OfflineModel.model_name(tier)
     }
     async fn chat(&self, req: ChatRequest<'_>, tokens: TokenSink<'_>) -> Result<Turn, ModelError> {

@@ -1,0 +1,87 @@
+//! The agent node: a conversation with the model in turns — the rendered prompt, the
+//! thread, the question — in which the model calls the node's tools (each call in
+//! `calls`) until it answers, or the turns run out and the tools' results answer.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use super::error::RunError;
+use super::exec::Exec;
+use super::nodes::{Here, Step};
+use super::state::jv;
+use crate::compile::ToolDef;
+use crate::model::{ChatRequest, Message, Purpose, Reply, Role, Tier};
+
+impl Exec {
+    pub(super) async fn agent(
+        &self,
+        here: Here<'_>,
+        prompt: &str,
+        tools: &[Arc<ToolDef>],
+        answer: &str,
+        tier: Option<Tier>,
+        max_turns: usize,
+    ) -> Result<Step, RunError> {
+        let state = here.state;
+        let tier = state.tier(tier, Tier::Primary);
+        let u = self.understanding(state);
+        let mut system = self.render_at(here, prompt, &state.ctx())?;
+        if let Some(note) = u.note() {
+            system.push_str("\n\n");
+            system.push_str(&note);
+        }
+        let mut messages = vec![Message::new(Role::System, system)];
+        messages.extend(state.history());
+        messages.push(Message::new(Role::User, state.question()));
+        let results: Mutex<Vec<Value>> = Mutex::new(Vec::new());
+        let render_answer = || {
+            let results = results.lock().expect("results lock").clone();
+            let render = |template: &str, r: Option<&Value>, row: Option<&Value>| {
+                let get = |k: &str| r.and_then(|r| r.get(k)).map(jv);
+                let ctx = minijinja::context! {
+                    results => jv(&results), result => get("result"), tool => get("tool"), args => get("args"), row => row.map(jv), ..state.ctx()
+                };
+                self.render(template, &ctx).map_err(|e| e.to_string())
+            };
+            super::answer::compose(&results, tools, answer, &u, &render)
+        };
+        for _ in 0..max_turns {
+            self.live()?;
+            let req = ChatRequest {
+                tier,
+                question: state.question(),
+                messages: &messages,
+                tools,
+                json: false,
+                purpose: Purpose::Agent {
+                    answer: &render_answer,
+                },
+                understanding: Some(&u),
+            };
+            let calls = match self.chat(here, req).await?.reply {
+                Reply::Text(text) => return Ok(Step::output(text)),
+                Reply::ToolCalls(calls) => calls,
+            };
+            messages.push(Message {
+                role: Role::Assistant,
+                content: String::new(),
+                tool_calls: calls.clone(),
+                tool_call_id: None,
+            });
+            for call in calls {
+                self.live()?;
+                let (content, entry) = self.agent_call(tools, &call, state, &u).await;
+                results.lock().expect("results lock").push(entry);
+                messages.push(Message {
+                    role: Role::Tool,
+                    content,
+                    tool_calls: vec![],
+                    tool_call_id: Some(call.id),
+                });
+            }
+        }
+        // Out of turns: answer from what the tools returned.
+        Ok(Step::output(render_answer()))
+    }
+}

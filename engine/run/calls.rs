@@ -1,0 +1,133 @@
+//! Tool calls: `call_tool` runs one call between its `tool_start` and `tool_end` events
+//! (arguments checked against the tool's schema first; a pipeline tool runs its graph as
+//! a child run), and `agent_call` is one call of an agent's tool loop, answered back to
+//! the model whether it worked or not.
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use super::event::Event;
+use super::exec::Exec;
+use super::state::{State, jv};
+use super::walk::ms;
+use crate::compile::ToolDef;
+use crate::model::ToolCall;
+use crate::tools::ToolError;
+use crate::understand::Understanding;
+
+impl Exec {
+    /// One tool call with its tool_start/tool_end events; args are checked against the
+    /// schema first. A pipeline tool runs its graph, whose events come in between: the
+    /// conversation carries over, each arg sets the state key of its name (`question`
+    /// replaces the question), and the graph's answer is the result.
+    pub(super) async fn call_tool(
+        &self,
+        tool: &ToolDef,
+        args: Value,
+        state: &State,
+    ) -> Result<Value, ToolError> {
+        self.emit(Event::ToolStart {
+            tool: tool.name.clone(),
+            args: args.clone(),
+        });
+        let t0 = Instant::now();
+        let result = match (tool.check_args(&args), &tool.pipeline) {
+            (Err(msg), _) => Err(ToolError::fatal(msg)),
+            (Ok(()), Some(graph)) => {
+                let inputs = args.as_object().cloned().unwrap_or_default();
+                self.run_child(graph, state, inputs)
+                    .await
+                    .map(|answer| answer.unwrap_or(Value::Null))
+                    .map_err(|e| e.into_failure())
+            }
+            (Ok(()), None) => self.tools.call(tool, &args).await,
+        };
+        let (ok, preview, error) = match &result {
+            Ok(v) => (true, self.preview(tool, v, &args), None),
+            Err(e) => (false, e.message.clone(), Some(e.message.clone())),
+        };
+        self.emit(Event::ToolEnd {
+            tool: tool.name.clone(),
+            ok,
+            result_preview: preview,
+            elapsed_ms: ms(t0),
+            error,
+        });
+        result
+    }
+
+    /// One tool call an agent's model asked for: what goes back to the model, and the
+    /// entry for the agent's results. A tool the node does not have, or a failed call,
+    /// is an answer too, so that the model can try otherwise.
+    pub(super) async fn agent_call(
+        &self,
+        tools: &[std::sync::Arc<ToolDef>],
+        call: &ToolCall,
+        state: &State,
+        u: &Understanding,
+    ) -> (String, Value) {
+        let Some(tool) = tools.iter().find(|t| t.name == call.name) else {
+            let msg = format!(
+                "unknown tool \"{}\"; available: {}",
+                call.name,
+                tools
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            self.emit(Event::ToolStart {
+                tool: call.name.clone(),
+                args: call.args.clone(),
+            });
+            self.emit(Event::ToolEnd {
+                tool: call.name.clone(),
+                ok: false,
+                result_preview: msg.clone(),
+                elapsed_ms: 0.0,
+                error: Some(msg.clone()),
+            });
+            let entry = json!({"tool": call.name, "args": call.args, "ok": false, "error": msg});
+            return (msg, entry);
+        };
+        match self.call_tool(tool, call.args.clone(), state).await {
+            Ok(v) => {
+                let v = u.keep_among(v);
+                (
+                    v.to_string(),
+                    json!({"tool": call.name, "args": call.args, "ok": true, "result": v}),
+                )
+            }
+            Err(e) => (
+                format!("error: {}", e.message),
+                json!({"tool": call.name, "args": call.args, "ok": false, "error": e.message}),
+            ),
+        }
+    }
+
+    /// The `result_preview` of a call: the tool's preview template, else a row count or
+    /// the start of the result.
+    fn preview(&self, tool: &ToolDef, result: &Value, args: &Value) -> String {
+        if tool.has_preview
+            && let Ok(s) = self.render(
+                &tool.preview_template(),
+                &minijinja::context! { result => jv(result), args => jv(args) },
+            )
+        {
+            return s;
+        }
+        match result {
+            Value::Array(a) => format!("{} rows", a.len()),
+            Value::Null => "no result".into(),
+            other => {
+                let s = other.to_string();
+                if s.len() > 120 {
+                    format!("{}…", &s[..s.floor_char_boundary(120)])
+                } else {
+                    s
+                }
+            }
+        }
+    }
+}
