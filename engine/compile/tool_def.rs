@@ -20,6 +20,8 @@ pub struct ToolDef {
     /// `ToolDef::compile` alone).
     pub pipeline: Option<Arc<super::CompiledGraph>>,
     pub intents: Vec<Regex>,
+    /// Declares example phrasings: chosen by the understanding stage, never by `intents`.
+    pub has_examples: bool,
     pub has_preview: bool,
     /// Compiled template that renders an agent's answer when this tool answered.
     pub answer: Option<String>,
@@ -53,6 +55,7 @@ impl ToolDef {
             query: spec.query.clone(),
             pipeline: None,
             intents,
+            has_examples: !spec.examples.is_empty(),
             has_preview: spec.preview.is_some(),
             answer: spec.answer.as_deref().map(super::prompt_template),
             measures: spec

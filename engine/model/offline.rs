@@ -64,7 +64,7 @@ fn agent_step(req: &ChatRequest<'_>, answer: &(dyn Fn() -> String + Send + Sync)
     }
     let allowed = |t: &str| req.tools.iter().any(|d| d.name == t);
     let Some(best) = u.best(allowed) else {
-        return Reply::Text(help(req));
+        return by_intents(req);
     };
     if u.unresolved
         && best
@@ -99,10 +99,13 @@ fn agent_step(req: &ChatRequest<'_>, answer: &(dyn Fn() -> String + Send + Sync)
     )
 }
 
-/// The tools' own intents (regexes with named captures), for a request that comes without
-/// the understanding stage's reading; else the nearest things this node can answer.
+/// The tools' own intents (regexes with named captures) for tools without examples (all of
+/// them when the request comes without a reading); else the nearest things this node can
+/// answer.
 fn by_intents(req: &ChatRequest<'_>) -> Reply {
-    for tool in req.tools {
+    // With a reading, intents speak only for tools that declare no examples.
+    let read = req.understanding.is_some();
+    for tool in req.tools.iter().filter(|t| !(read && t.has_examples)) {
         if let Some(args) = tool.match_intent(req.question) {
             return Reply::ToolCalls(vec![ToolCall {
                 id: format!("call_{}", tool.name),
