@@ -839,12 +839,16 @@ fn resolve_heads(mentions: &mut [Mention], words: &[&str], used: &mut [bool], vo
         let Some(head) = vocab.heads.get(&m.name) else {
             continue;
         };
-        let after = (m.tokens.end..words.len().min(m.tokens.end + 2))
-            .find(|&i| HEAD_WORDS.contains(&words[i]));
+        // "lead time" is a metric, not the team's lead.
+        let head_at = |i: usize| {
+            HEAD_WORDS.contains(&words[i])
+                && !matches!(words.get(i + 1).copied(), Some("time" | "times"))
+        };
+        let after = (m.tokens.end..words.len().min(m.tokens.end + 2)).find(|&i| head_at(i));
         let before = (m.tokens.start.saturating_sub(3)..m.tokens.start)
             .rev()
             .find(|&i| {
-                HEAD_WORDS.contains(&words[i])
+                head_at(i)
                     && words[i + 1..m.tokens.start]
                         .iter()
                         .all(|w| matches!(*w, "of" | "the" | "for"))

@@ -163,12 +163,7 @@ fn month_window(cal: &Calendar, m: u32, year: Option<i32>) -> Window {
 
 fn quarter_window(cal: &Calendar, q: u32, year: Option<i32>) -> Window {
     let today = cal.today();
-    let current = (today.month0() / 3) + 1;
-    let y = year.unwrap_or(if q <= current {
-        today.year()
-    } else {
-        today.year() - 1
-    });
+    let y = year.unwrap_or_else(|| nearest_year(cal, (q - 1) * 3 + 1, 0));
     let start = first_of_month(y, (q - 1) * 3 + 1);
     Window::days(start, add_months(start, 3), format!("Q{q} {y}"))
 }
@@ -261,7 +256,7 @@ pub fn window(tokens: &[Token], cal: &Calendar) -> Option<Found<Window>> {
             && let Some((a, na)) = point(&words, i + 1, cal)
             && matches!(
                 words.get(i + 1 + na).copied(),
-                Some("and" | "to" | "until" | "till")
+                Some("and" | "to" | "until" | "till" | "through" | "thru")
             )
             && let Some((b, nb)) = point(&words, i + 2 + na, cal)
         {
@@ -274,6 +269,39 @@ pub fn window(tokens: &[Token], cal: &Calendar) -> Option<Found<Window>> {
                 period: None,
             };
             return Some(found(win, i, 2 + na + nb));
+        }
+        // "since the start of the year / quarter / month"
+        if w == "since" {
+            let mut j = i + 1;
+            if words.get(j) == Some(&"the") {
+                j += 1;
+            }
+            if matches!(words.get(j).copied(), Some("start" | "beginning"))
+                && words.get(j + 1) == Some(&"of")
+            {
+                let k = if words.get(j + 2) == Some(&"the") {
+                    j + 3
+                } else {
+                    j + 2
+                };
+                let start = match words.get(k).copied() {
+                    Some("year") => Some(first_of_month(today.year(), 1)),
+                    Some("quarter") => Some(q_start),
+                    Some("month") => Some(month1),
+                    Some("week") => Some(monday),
+                    _ => None,
+                };
+                if let Some(start) = start {
+                    let win = Window {
+                        start: midnight(start),
+                        end: cal.now,
+                        label: format!("since the start of the {}", words[k]),
+                        days: None,
+                        period: None,
+                    };
+                    return Some(found(win, i, k + 1 - i));
+                }
+            }
         }
         if w == "since"
             && let Some((a, n)) = point(&words, i + 1, cal)
@@ -587,7 +615,16 @@ mod tests {
         );
         assert_eq!(dates("failures last week"), s("2025-06-23", "2025-06-29"));
         assert_eq!(dates("lead time in Q1"), s("2025-01-01", "2025-03-31"));
-        assert_eq!(dates("lead time q3"), s("2024-07-01", "2024-09-30"));
+        assert_eq!(dates("time off in Q3"), s("2025-07-01", "2025-09-30"));
+        assert_eq!(
+            dates("dora since the start of the year"),
+            s("2025-01-01", "2025-06-29")
+        );
+        assert_eq!(
+            dates("incidents from jan 1 through march 31"),
+            s("2025-01-01", "2025-03-31")
+        );
+        assert_eq!(dates("lead time q3"), s("2025-07-01", "2025-09-30"));
         assert_eq!(dates("this quarter"), s("2025-04-01", "2025-06-30"));
         assert_eq!(dates("last quarter"), s("2025-01-01", "2025-03-31"));
         assert_eq!(dates("commits yesterday"), s("2025-06-29", "2025-06-29"));
