@@ -20,11 +20,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eng_intel::compile::{CompiledSet, ToolDef, compile};
+use eng_intel::config::spec::StoreRole;
+use eng_intel::dataset::{self, LoadTarget};
 use eng_intel::model::offline::OfflineModel;
-use eng_intel::org;
 use eng_intel::run::{Engine, Event, RunRequest};
 use eng_intel::settings::Settings;
-use eng_intel::store::{self, LoadTarget, Stores};
+use eng_intel::toolbox::Toolbox;
 use serde_json::Value;
 
 const BENCH_DATABASE: &str = "eng_intel_bench";
@@ -55,16 +56,16 @@ async fn bench() {
     println!("load average: {}", load_average());
 
     // 1. Load times, one store at a time: the embedded SQLite file, then each server.
-    let mut targets = store::load_targets(&embedded_settings).await.unwrap();
+    let mut targets = dataset::load_targets(&embedded_settings).await.unwrap();
     for server in &servers {
         let one = settings(dirs.1.path(), std::slice::from_ref(server));
-        match store::load_targets(&one).await {
+        match dataset::load_targets(&one).await {
             Ok(mut t) => targets.push(t.pop().expect("the server's target comes last")),
             Err(e) => println!("note: skipping {server} for the load: {e:#}"),
         }
     }
     let t0 = Instant::now();
-    let big = org::generate(org::DEFAULT_SEED, scale);
+    let big = dataset::generate(dataset::DEFAULT_SEED, scale);
     println!(
         "\n## Load of the --scale {scale} organisation ({} employees, {} commits, {} pull requests, {} reviews; generated in {:.1} s)\n",
         big.employees.len(),
@@ -87,14 +88,14 @@ async fn bench() {
     }
 
     // 2. Tool latency on the default demo organisation, the one the question suite asks about.
-    let demo = org::generate(org::DEFAULT_SEED, org::DEFAULT_EMPLOYEES);
+    let demo = dataset::generate(dataset::DEFAULT_SEED, dataset::DEFAULT_EMPLOYEES);
     for t in &targets {
         t.load(&demo, &|_| {}).await.unwrap();
     }
     drop(targets);
     let quiet = |m: &str| eprintln!("{m}");
-    let embedded = store::open(&embedded_settings, &quiet).await.unwrap();
-    let real = store::open(&server_settings, &quiet).await.unwrap();
+    let embedded = Toolbox::open(&embedded_settings, &quiet).await.unwrap();
+    let real = Toolbox::open(&server_settings, &quiet).await.unwrap();
     let set = tool_set();
     let calls = suite_calls(&embedded).await;
     println!(
@@ -111,7 +112,7 @@ async fn bench() {
         if timed.is_empty() {
             println!(
                 "| {name} | {} | 0 of {} | | | | | | |",
-                tool.store,
+                tool.store.name(),
                 args.len()
             );
             continue;
@@ -120,13 +121,13 @@ async fn bench() {
         let (r50, r99) = latency(&real, tool, &timed, samples).await;
         println!(
             "| {name} | {} | {} of {} | {} | {} | {} | {} | {} | {} |",
-            tool.store,
+            tool.store.name(),
             timed.len(),
             args.len(),
-            served_by(&embedded, &tool.store),
+            served_by(&embedded, tool.store),
             fmt(e50),
             fmt(e99),
-            served_by(&real, &tool.store),
+            served_by(&real, tool.store),
             fmt(r50),
             fmt(r99)
         );
@@ -207,21 +208,22 @@ fn kind_name(t: &LoadTarget) -> &'static str {
 }
 
 /// The backend(s) serving a tool's role in `stores`.
-fn served_by(stores: &Stores, role: &str) -> String {
+fn served_by(toolbox: &Toolbox, role: StoreRole) -> String {
+    let stores = &toolbox.stores;
     match role {
-        "relational" => stores.relational.backend().into(),
-        "metrics" => stores.metrics.backend().into(),
-        "graph" => match stores.graph.backend() {
+        StoreRole::Relational => stores.relational.backend().into(),
+        StoreRole::Metrics => stores.metrics.backend().into(),
+        StoreRole::Graph => match stores.graph.backend() {
             "cypher" => "bolt".into(),
             "embedded" => "petgraph".into(),
             other => other.into(),
         },
-        "documents" => stores.documents.backend().into(),
-        "builtin" => {
+        StoreRole::Documents => stores.documents.backend().into(),
+        StoreRole::Builtin => {
             let (r, m) = (stores.relational.backend(), stores.metrics.backend());
             if r == m { r.into() } else { format!("{r}+{m}") }
         }
-        other => other.into(),
+        StoreRole::Pipeline => role.name().into(),
     }
 }
 
@@ -250,7 +252,7 @@ fn suite_questions() -> Vec<String> {
 
 /// The distinct tool calls the suite's questions make (offline model, embedded stores),
 /// by tool.
-async fn suite_calls(stores: &Stores) -> BTreeMap<String, Vec<Value>> {
+async fn suite_calls(stores: &Toolbox) -> BTreeMap<String, Vec<Value>> {
     let questions = suite_questions();
     assert!(questions.len() >= 30, "{} questions", questions.len());
     let engine = Engine::new(tool_set(), Arc::new(OfflineModel), stores.tools());
@@ -277,7 +279,7 @@ async fn suite_calls(stores: &Stores) -> BTreeMap<String, Vec<Value>> {
 /// The calls among `args` that `stores` answers. The suite also asks about unknown
 /// people and teams: such a call is refused while its arguments are resolved, before any
 /// store is asked, so timing it would not measure the store.
-async fn answered(stores: &Stores, tool: &ToolDef, args: &[Value]) -> Vec<Value> {
+async fn answered(stores: &Toolbox, tool: &ToolDef, args: &[Value]) -> Vec<Value> {
     let mut out = Vec::new();
     for a in args {
         match stores.tools().call(tool, a).await {
@@ -291,7 +293,7 @@ async fn answered(stores: &Stores, tool: &ToolDef, args: &[Value]) -> Vec<Value>
 /// p50 and p99 of `samples` calls of `tool`, cycling through `args` (which all answer:
 /// the warm-up), each of which must answer again.
 async fn latency(
-    stores: &Stores,
+    stores: &Toolbox,
     tool: &ToolDef,
     args: &[Value],
     samples: usize,

@@ -24,7 +24,7 @@ pub async fn run(dir: &Path, question: &str, graph: &str, json: bool) -> u8 {
         return 2;
     }
     let settings = Settings::from_env();
-    let stores = match crate::store::open(&settings, &|msg| eprintln!("{msg}")).await {
+    let toolbox = match crate::toolbox::Toolbox::open(&settings, &|msg| eprintln!("{msg}")).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: cannot open the stores: {e:#}");
@@ -38,7 +38,7 @@ pub async fn run(dir: &Path, question: &str, graph: &str, json: bool) -> u8 {
             return 2;
         }
     };
-    let engine = Engine::new(set, model, stores.tools());
+    let engine = Engine::new(set, model, toolbox.tools());
     let mut run = engine.start(RunRequest {
         graph: graph.into(),
         question: question.into(),

@@ -28,19 +28,21 @@ pub async fn run(
             }
         },
         // The configured stores (embedded by default, seeded on first use).
-        None => match crate::store::open(&crate::settings::Settings::from_env(), &|msg| {
-            eprintln!("{msg}")
-        })
-        .await
-        {
-            Ok(stores) => stores.tools(),
-            Err(e) => {
-                eprintln!(
-                    "error: cannot open the stores: {e:#}; pass --mock-tools FILE to try the graphs without data"
-                );
-                return 2;
+        None => {
+            match crate::toolbox::Toolbox::open(&crate::settings::Settings::from_env(), &|msg| {
+                eprintln!("{msg}")
+            })
+            .await
+            {
+                Ok(toolbox) => toolbox.tools(),
+                Err(e) => {
+                    eprintln!(
+                        "error: cannot open the stores: {e:#}; pass --mock-tools FILE to try the graphs without data"
+                    );
+                    return 2;
+                }
             }
-        },
+        }
     };
     // The reading the router and the offline model work from: names, window, shape and
     // the best tools with their scores (on stderr, so `--json` stays NDJSON).

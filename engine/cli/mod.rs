@@ -93,10 +93,10 @@ pub enum Command {
     /// Generate the demo organisation and load it into the stores (idempotent).
     Seed {
         /// Seed of the generator: the same seed gives the same organisation.
-        #[arg(long, default_value_t = crate::org::DEFAULT_SEED)]
+        #[arg(long, default_value_t = crate::dataset::DEFAULT_SEED)]
         seed: u64,
         /// Number of employees (teams of about five are added beyond the base 18).
-        #[arg(long, default_value_t = crate::org::DEFAULT_EMPLOYEES)]
+        #[arg(long, default_value_t = crate::dataset::DEFAULT_EMPLOYEES)]
         scale: usize,
         /// Where the SQLite file goes (default: DATA_DIR or data/).
         #[arg(long)]

@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::org;
+use crate::dataset::{self, DEFAULT_EMPLOYEES};
 use crate::settings::Settings;
-use crate::store;
 
 pub async fn run(data_dir: Option<&Path>, seed: u64, scale: usize, force: bool) -> u8 {
     match seed_stores(data_dir, seed, scale, force).await {
@@ -34,17 +33,17 @@ async fn seed_stores(
     if let Some(d) = data_dir {
         settings.data_dir = d.to_path_buf();
     }
-    let employees = scale.max(org::DEFAULT_EMPLOYEES);
+    let employees = scale.max(DEFAULT_EMPLOYEES);
     if employees != scale {
         eprintln!(
             "note: the base roster has {} people; seeding {employees}",
-            org::DEFAULT_EMPLOYEES
+            DEFAULT_EMPLOYEES
         );
     }
     let wanted = format!("seed {seed}, {employees} employees");
     let mut pending = Vec::new();
     let mut held = Vec::new();
-    for target in store::load_targets(&settings).await? {
+    for target in dataset::load_targets(&settings).await? {
         if !force && target.holds(seed, employees).await? {
             held.push(target);
         } else {
@@ -65,7 +64,7 @@ async fn seed_stores(
         ProgressBar::new_spinner().with_message(format!("generating the organisation ({wanted})"));
     spinner.enable_steady_tick(Duration::from_millis(100));
     let t0 = Instant::now();
-    let org = tokio::task::spawn_blocking(move || org::generate(seed, employees)).await?;
+    let org = tokio::task::spawn_blocking(move || dataset::generate(seed, employees)).await?;
     let generated = t0.elapsed();
     spinner.finish_and_clear();
 
@@ -111,7 +110,7 @@ async fn embed_documents(settings: &Settings) -> anyhow::Result<()> {
     let spinner = ProgressBar::new_spinner().with_message("embedding the documents");
     spinner.enable_steady_tick(Duration::from_millis(100));
     let said = std::sync::Mutex::new(Vec::new());
-    let embedded = store::embed_documents(settings, &|msg| {
+    let embedded = dataset::embed_documents(settings, &|msg| {
         said.lock().expect("lock").push(msg.to_string())
     })
     .await;

@@ -120,11 +120,12 @@ async fn listen(host: &str, port: u16) -> std::io::Result<TcpListener> {
 async fn backends(
     settings: &Settings,
 ) -> anyhow::Result<(Arc<dyn ToolRunner>, Arc<dyn HealthSource>)> {
-    let stores = Arc::new(crate::store::open(settings, &|msg| tracing::info!("{msg}")).await?);
-    let tools = stores.tools();
+    let toolbox =
+        Arc::new(crate::toolbox::Toolbox::open(settings, &|msg| tracing::info!("{msg}")).await?);
+    let tools = toolbox.tools();
     let health: Arc<dyn HealthSource> = Arc::new(move || {
-        let stores = stores.clone();
-        async move { stores.health().await }
+        let toolbox = toolbox.clone();
+        async move { toolbox.stores.health().await }
     });
     Ok((tools, health))
 }

@@ -100,8 +100,8 @@ pub async fn run(
 /// under DATA_DIR, created with the demo organisation when empty; PostgreSQL when set).
 async fn open_stores(settings: &Settings) -> Result<Arc<dyn ToolRunner>, String> {
     let announce = |msg: &str| eprintln!("{msg}");
-    crate::store::open(settings, &announce)
+    crate::toolbox::Toolbox::open(settings, &announce)
         .await
-        .map(|stores| stores.tools())
+        .map(|t| t.tools())
         .map_err(|e| format!("the stores could not be opened: {e:#}"))
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use crate::config::spec::{QuerySpec, ToolSpec};
+use crate::config::spec::{QuerySpec, StoreRole, ToolSpec};
 
 pub struct ToolDef {
     pub name: String,
@@ -14,7 +14,7 @@ pub struct ToolDef {
     /// JSON Schema of the arguments (also sent to models as the function's parameters).
     pub args_schema: Value,
     validator: jsonschema::Validator,
-    pub store: String,
+    pub store: StoreRole,
     pub query: Option<QuerySpec>,
     /// For `store: pipeline`, the graph the tool runs (resolved by `compile`; None from
     /// `ToolDef::compile` alone).
@@ -51,7 +51,7 @@ impl ToolDef {
             description: spec.description.clone(),
             args_schema: spec.args.clone(),
             validator,
-            store: spec.store.clone(),
+            store: spec.store,
             query: spec.query.clone(),
             pipeline: None,
             intents,

@@ -257,8 +257,8 @@ pub struct ToolSpec {
     pub description: String,
     /// JSON Schema of the arguments object.
     pub args: Value,
-    /// The store role that answers it: relational, metrics, graph, documents, builtin, pipeline.
-    pub store: String,
+    /// The store role that answers it.
+    pub store: StoreRole,
     /// Query text; a map gives one query per backend where dialects differ.
     pub query: Option<QuerySpec>,
     /// For `store: pipeline`: the graph to run, its args becoming the graph's state.
@@ -278,6 +278,38 @@ pub struct ToolSpec {
     /// Named figures of a result, so that a comparison or a superlative can name a winner.
     #[serde(default)]
     pub measures: BTreeMap<String, MeasureSpec>,
+}
+
+/// What answers a tool: a store role, Rust (`builtin`), or a graph (`pipeline`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreRole {
+    /// People, teams, skills, projects, tickets.
+    Relational,
+    /// Commits, PRs, deployments, incidents over time.
+    Metrics,
+    /// Who works with whom, ownership, dependencies.
+    Graph,
+    /// Document search.
+    Documents,
+    /// Computed in the engine (`toolbox::Builtin`).
+    Builtin,
+    /// A graph run as a tool.
+    Pipeline,
+}
+
+impl StoreRole {
+    /// As tools.yaml writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreRole::Relational => "relational",
+            StoreRole::Metrics => "metrics",
+            StoreRole::Graph => "graph",
+            StoreRole::Documents => "documents",
+            StoreRole::Builtin => "builtin",
+            StoreRole::Pipeline => "pipeline",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

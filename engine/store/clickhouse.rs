@@ -1,8 +1,8 @@
 //! ClickHouse for the metrics role (the `clickhouse` crate over HTTP).
 //!
-//! The metrics tables of the SQLite schema become MergeTree tables, each sorted by the key
-//! its time-range queries filter on; they are filled from the same loader rows and answer
-//! the same SQL. Timestamps stay ISO-8601 UTC text as in the other backends: fixed-width
+//! The tables it is connected with (the dataset's metrics tables) become MergeTree tables,
+//! created from their one description (columns, types, sort key); they are filled from
+//! the same snapshot rows as the other backends and answer the same SQL. Timestamps stay ISO-8601 UTC text as in the other backends: fixed-width
 //! text sorts as time, so `finished_at >= :since` and the rows returned are identical
 //! everywhere. `:name` parameters are bound client-side as `?` (Debian's ClickHouse 18.16
 //! has no server-side parameters); results come as `FORMAT JSON`, whose column types say
@@ -17,170 +17,43 @@ use clickhouse::query::Query;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::load::{Cell, meta, tables};
+use super::contract::{Metrics, Params, QueryStore, Row, StoreError};
 use super::sql::{Style, positional};
-use super::{Metrics, Params, QueryStore, Row, StoreError};
-use crate::org::Org;
+use super::table::{Cell, META, Snapshot, TableDef, Ty};
 
-/// A column's type. Nullable columns hold the loader's optional values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ty {
-    Int,
-    Text,
-    NullInt,
-    NullText,
-    NullReal,
-}
-
-impl Ty {
-    fn sql(self) -> &'static str {
-        match self {
-            Ty::Int => "Int64",
-            Ty::Text => "String",
-            Ty::NullInt => "Nullable(Int64)",
-            Ty::NullText => "Nullable(String)",
-            Ty::NullReal => "Nullable(Float64)",
-        }
+/// A column type in ClickHouse.
+fn sql_type(ty: Ty) -> &'static str {
+    match ty {
+        Ty::Int => "Int64",
+        Ty::Text => "String",
+        Ty::NullInt => "Nullable(Int64)",
+        Ty::NullText => "Nullable(String)",
+        Ty::NullReal => "Nullable(Float64)",
     }
 }
 
-use Ty::{Int, NullInt, NullReal, NullText, Text};
-
-/// A metrics table: its columns in `load::tables` order, and its sort key (the filter of
-/// its time-range queries, as the SQLite indexes have it).
-struct TableDef {
-    name: &'static str,
-    columns: &'static [(&'static str, Ty)],
-    order_by: &'static str,
+/// A MergeTree table sorted by the table's sort key.
+fn ddl(t: &TableDef) -> String {
+    let columns: Vec<String> = t
+        .columns
+        .iter()
+        .map(|(n, ty)| format!("{n} {}", sql_type(*ty)))
+        .collect();
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} ({}) ENGINE = MergeTree ORDER BY ({})",
+        t.name,
+        columns.join(", "),
+        t.sort_key
+    )
 }
 
-const SCHEMA: &[TableDef] = &[
-    TableDef {
-        name: "commits",
-        columns: &[
-            ("sha", Text),
-            ("author_id", Int),
-            ("author", Text),
-            ("team", Text),
-            ("service", Text),
-            ("service_team", Text),
-            ("pr_id", Int),
-            ("authored_at", Text),
-            ("message", Text),
-            ("additions", Int),
-            ("deletions", Int),
-            ("deployment_id", NullInt),
-        ],
-        order_by: "author, authored_at",
-    },
-    TableDef {
-        name: "pull_requests",
-        columns: &[
-            ("id", Int),
-            ("title", Text),
-            ("author_id", Int),
-            ("author", Text),
-            ("team", Text),
-            ("service", Text),
-            ("service_team", Text),
-            ("state", Text),
-            ("first_commit_at", Text),
-            ("opened_at", Text),
-            ("merged_at", NullText),
-            ("deployment_id", NullInt),
-        ],
-        order_by: "author, opened_at",
-    },
-    TableDef {
-        name: "pr_reviews",
-        columns: &[
-            ("id", Int),
-            ("pr_id", Int),
-            ("reviewer_id", Int),
-            ("reviewer", Text),
-            ("reviewer_team", Text),
-            ("author_id", Int),
-            ("author", Text),
-            ("service", Text),
-            ("requested_at", Text),
-            ("reviewed_at", NullText),
-            ("wait_hours", NullReal),
-            ("verdict", Text),
-        ],
-        order_by: "reviewer, requested_at",
-    },
-    TableDef {
-        name: "ci_runs",
-        columns: &[
-            ("id", Int),
-            ("pr_id", Int),
-            ("service", Text),
-            ("team", Text),
-            ("started_at", Text),
-            ("finished_at", Text),
-            ("duration_s", Int),
-            ("status", Text),
-        ],
-        order_by: "started_at",
-    },
-    TableDef {
-        name: "deployments",
-        columns: &[
-            ("id", Int),
-            ("service", Text),
-            ("team", Text),
-            ("environment", Text),
-            ("status", Text),
-            ("started_at", Text),
-            ("finished_at", Text),
-        ],
-        order_by: "environment, finished_at",
-    },
-    TableDef {
-        name: "incidents",
-        columns: &[
-            ("id", Int),
-            ("title", Text),
-            ("severity", Text),
-            ("service", Text),
-            ("team", Text),
-            ("deployment_id", NullInt),
-            ("opened_at", Text),
-            ("resolved_at", NullText),
-            ("resolution_hours", NullReal),
-        ],
-        order_by: "opened_at",
-    },
-    TableDef {
-        name: "meta",
-        columns: &[("key", Text), ("value", Text)],
-        order_by: "key",
-    },
-];
-
-impl TableDef {
-    fn ddl(&self) -> String {
-        let columns: Vec<String> = self
-            .columns
-            .iter()
-            .map(|(n, t)| format!("{n} {}", t.sql()))
-            .collect();
-        format!(
-            "CREATE TABLE IF NOT EXISTS {} ({}) ENGINE = MergeTree ORDER BY ({})",
-            self.name,
-            columns.join(", "),
-            self.order_by
-        )
-    }
-
-    fn insert_sql(&self) -> String {
-        let names: Vec<&str> = self.columns.iter().map(|c| c.0).collect();
-        format!(
-            "INSERT INTO {} ({}) FORMAT RowBinary",
-            self.name,
-            names.join(", ")
-        )
-    }
+fn insert_sql(t: &TableDef) -> String {
+    let names: Vec<&str> = t.column_names().collect();
+    format!(
+        "INSERT INTO {} ({}) FORMAT RowBinary",
+        t.name,
+        names.join(", ")
+    )
 }
 
 /// Rows per INSERT: large enough to keep the number of parts small.
@@ -189,14 +62,18 @@ const BATCH: usize = 50_000;
 pub struct ClickHouse {
     client: Client,
     timeout: Duration,
+    /// The tables this store holds (besides `meta`).
+    tables: &'static [&'static TableDef],
 }
 
 impl ClickHouse {
-    /// Connects, creates the database if missing and the tables. `timeout` bounds every
-    /// request, so a server that stops answering is an error, not a hung tool call.
+    /// Connects, creates the database if missing and `tables` (with `meta`). `timeout`
+    /// bounds every request, so a server that stops answering is an error, not a hung
+    /// tool call.
     pub async fn connect(
         settings: &crate::settings::ClickHouse,
         timeout: Duration,
+        tables: &'static [&'static TableDef],
     ) -> anyhow::Result<ClickHouse> {
         let server = Client::default()
             .with_url(&settings.url)
@@ -210,6 +87,7 @@ impl ClickHouse {
         let store = ClickHouse {
             client: server.clone().with_database(&settings.database),
             timeout,
+            tables,
         };
         let name = &settings.database;
         let at = || format!("ClickHouse at {} (database {name})", settings.url);
@@ -217,27 +95,32 @@ impl ClickHouse {
         let create = ClickHouse {
             client: server,
             timeout,
+            tables,
         };
         create
             .execute(&format!("CREATE DATABASE IF NOT EXISTS {}", ident(name)))
             .await
             .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", at()))?;
-        for t in SCHEMA {
+        for t in tables.iter().copied().chain([&META]) {
             store
-                .execute(&t.ddl())
+                .execute(&ddl(t))
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot create table {} in {}: {e}", t.name, at()))?;
         }
         Ok(store)
     }
 
-    /// The rows [`ClickHouse::load`] writes for `org` (the metrics tables only).
-    pub fn load_size(org: &Org) -> u64 {
-        tables(org)
+    /// The rows [`ClickHouse::load`] writes of `data` (its tables only).
+    pub fn load_size(&self, data: &Snapshot<'_>) -> u64 {
+        data.tables
             .iter()
-            .filter(|t| SCHEMA.iter().any(|d| d.name == t.name))
+            .filter(|t| self.holds(t.def))
             .map(|t| t.len as u64)
             .sum()
+    }
+
+    fn holds(&self, t: &TableDef) -> bool {
+        self.tables.iter().any(|d| d.name == t.name)
     }
 
     pub async fn is_loaded(&self) -> Result<bool, StoreError> {
@@ -255,59 +138,45 @@ impl ClickHouse {
             > 0)
     }
 
-    /// Replaces the metrics tables' rows with the organisation's. ClickHouse has no
-    /// transactions: `meta` is emptied first and written last, so `is_loaded` is false
-    /// while a load is incomplete, and a re-run starts again from empty tables. Rows go as
-    /// RowBinary: 18.16's text parsers round some floats by one unit in the last place.
-    pub async fn load(&self, org: &Org, progress: &(dyn Fn(u64) + Sync)) -> Result<(), StoreError> {
-        for t in SCHEMA {
+    /// Replaces its tables' rows with the snapshot's. ClickHouse has no transactions:
+    /// `meta` is emptied first and written last, so `is_loaded` is false while a load is
+    /// incomplete, and a re-run starts again from empty tables. Rows go as RowBinary:
+    /// 18.16's text parsers round some floats by one unit in the last place.
+    pub async fn load(
+        &self,
+        data: &Snapshot<'_>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(), StoreError> {
+        for t in self.tables.iter().copied().chain([&META]) {
             self.execute(&format!("TRUNCATE TABLE {}", t.name)).await?;
         }
         let mut done = 0u64;
-        for t in tables(org) {
-            let Some(def) = SCHEMA.iter().find(|d| d.name == t.name) else {
-                continue;
-            };
-            if !def
-                .columns
-                .iter()
-                .map(|c| c.0)
-                .eq(t.columns.iter().copied())
-            {
-                return Err(StoreError::query(format!(
-                    "clickhouse: the loader's columns of {} differ from this backend's schema",
-                    t.name
-                )));
-            }
+        for t in data.tables.iter().filter(|t| self.holds(t.def)) {
             let mut start = 0;
             while start < t.len {
                 let end = (start + BATCH).min(t.len);
                 let mut body = Vec::new();
                 for i in start..end {
-                    for (cell, (_, ty)) in (t.row)(i).into_iter().zip(def.columns) {
+                    for (cell, (_, ty)) in (t.row)(i).into_iter().zip(t.def.columns) {
                         row_binary(&mut body, cell, *ty)?;
                     }
                 }
-                self.insert(def, body).await?;
+                self.insert(t.def, body).await?;
                 done += (end - start) as u64;
                 progress(done);
                 start = end;
             }
         }
-        let meta_def = SCHEMA
-            .iter()
-            .find(|d| d.name == "meta")
-            .expect("meta is in the schema");
         let mut body = Vec::new();
-        for (k, v) in meta(org) {
-            row_binary(&mut body, Cell::Text(Some(k.to_string())), Text)?;
-            row_binary(&mut body, Cell::Text(Some(v)), Text)?;
+        for (k, v) in &data.meta {
+            row_binary(&mut body, Cell::Text(Some(k.to_string())), Ty::Text)?;
+            row_binary(&mut body, Cell::Text(Some(v.clone())), Ty::Text)?;
         }
-        self.insert(meta_def, body).await
+        self.insert(&META, body).await
     }
 
     async fn insert(&self, table: &TableDef, body: Vec<u8>) -> Result<(), StoreError> {
-        let mut insert = self.client.insert_formatted_with(table.insert_sql());
+        let mut insert = self.client.insert_formatted_with(insert_sql(table));
         self.bounded(async {
             insert.send(body.into()).await?;
             insert.end().await
@@ -340,7 +209,7 @@ fn ident(name: &str) -> String {
 /// One value in RowBinary: little-endian numbers, strings with a LEB128 length, and a
 /// null flag byte before a Nullable column's value.
 fn row_binary(out: &mut Vec<u8>, cell: Cell, ty: Ty) -> Result<(), StoreError> {
-    let nullable = matches!(ty, NullInt | NullText | NullReal);
+    let nullable = ty.nullable();
     let present = |out: &mut Vec<u8>, is_some: bool| -> Result<bool, StoreError> {
         match (nullable, is_some) {
             (true, _) => out.push(u8::from(!is_some)),
@@ -348,24 +217,24 @@ fn row_binary(out: &mut Vec<u8>, cell: Cell, ty: Ty) -> Result<(), StoreError> {
             (false, false) => {
                 return Err(StoreError::query(format!(
                     "clickhouse: a null for a {} column",
-                    ty.sql()
+                    sql_type(ty)
                 )));
             }
         }
         Ok(is_some)
     };
     match (cell, ty) {
-        (Cell::Int(v), Int | NullInt) => {
+        (Cell::Int(v), Ty::Int | Ty::NullInt) => {
             if present(out, v.is_some())? {
                 out.extend_from_slice(&v.expect("present").to_le_bytes());
             }
         }
-        (Cell::Real(v), NullReal) => {
+        (Cell::Real(v), Ty::NullReal) => {
             if present(out, v.is_some())? {
                 out.extend_from_slice(&v.expect("present").to_le_bytes());
             }
         }
-        (Cell::Text(v), Text | NullText) => {
+        (Cell::Text(v), Ty::Text | Ty::NullText) => {
             if present(out, v.is_some())? {
                 let s = v.expect("present");
                 let mut n = s.len();
@@ -380,7 +249,7 @@ fn row_binary(out: &mut Vec<u8>, cell: Cell, ty: Ty) -> Result<(), StoreError> {
         (cell, ty) => {
             return Err(StoreError::query(format!(
                 "clickhouse: cannot write {cell:?} to a {} column",
-                ty.sql()
+                sql_type(ty)
             )));
         }
     }
@@ -502,6 +371,7 @@ fn ch_error(e: clickhouse::error::Error) -> StoreError {
 
 #[cfg(test)]
 mod tests {
+    use super::Ty::{Int, NullReal, NullText, Text};
     use super::*;
 
     #[test]
@@ -546,13 +416,31 @@ mod tests {
         assert_eq!(rows[1]["h"], Value::Null);
     }
 
-    /// Against a real server (scripts/servers.sh): the same rows and the same builtin tool
-    /// answers as the embedded SQLite metrics, which serve as the expected values.
+    #[test]
+    fn tables_are_created_from_their_description() {
+        const RUNS: TableDef = TableDef {
+            name: "runs",
+            columns: &[("id", Int), ("took", NullReal), ("at", Text)],
+            sort_key: "at",
+        };
+        assert_eq!(
+            ddl(&RUNS),
+            "CREATE TABLE IF NOT EXISTS runs (id Int64, took Nullable(Float64), at String) ENGINE = MergeTree ORDER BY (at)"
+        );
+        assert_eq!(
+            insert_sql(&RUNS),
+            "INSERT INTO runs (id, took, at) FORMAT RowBinary"
+        );
+    }
+
+    /// Against a real server (scripts/servers.sh): the same rows as the embedded SQLite
+    /// metrics, which serve as the expected values. (The builtin tools over ClickHouse
+    /// are compared with the embedded stores by the integration tests, `stores::backends`.)
     #[tokio::test]
     async fn answers_like_the_embedded_metrics_store() {
         use super::super::Sqlite;
-        use super::super::builtin::{self, Ctx};
-        use super::super::load::timestamp;
+        use super::super::table::timestamp;
+        use crate::dataset;
 
         let Some(mut settings) =
             crate::settings::Settings::from_lookup(|k| std::env::var(k).ok()).clickhouse
@@ -563,22 +451,24 @@ mod tests {
             return;
         };
         settings.database = "eng_intel_test_metrics".into();
-        let org = crate::org::generate(7, 0);
+        let org = dataset::generate(7, 0);
+        let data = dataset::snapshot(&org);
         let dir = tempfile::tempdir().unwrap();
-        let sqlite = Sqlite::open(&dir.path().join("m.sqlite")).await.unwrap();
-        sqlite.load(&org, &|_| {}).await.unwrap();
-        let ch = ClickHouse::connect(&settings, Duration::from_secs(30))
+        let sqlite = Sqlite::open(&dir.path().join("m.sqlite"), &dataset::SQLITE_SCHEMA)
+            .await
+            .unwrap();
+        sqlite.load(&data, &|_| {}).await.unwrap();
+        let ch = ClickHouse::connect(&settings, Duration::from_secs(30), dataset::METRICS)
             .await
             .unwrap();
         ch.execute("TRUNCATE TABLE meta").await.unwrap();
         assert!(!ch.is_loaded().await.unwrap());
         // Twice: a re-run replaces, never duplicates.
-        ch.load(&org, &|_| {}).await.unwrap();
-        ch.load(&org, &|_| {}).await.unwrap();
+        ch.load(&data, &|_| {}).await.unwrap();
+        ch.load(&data, &|_| {}).await.unwrap();
         assert!(ch.is_loaded().await.unwrap());
 
-        let now = crate::org::as_of();
-        let team = org.teams[0].name.clone();
+        let now = dataset::as_of();
         let mut p = Params::new();
         p.insert("now".into(), timestamp(now).into());
         p.insert(
@@ -600,39 +490,6 @@ mod tests {
             let expected = sqlite.query(q, &p).await.unwrap();
             assert!(!expected.is_empty(), "no rows to compare for {q}");
             assert_eq!(ch.query(q, &p).await.unwrap(), expected, "{q}");
-        }
-
-        let directory = crate::store::directory::Directory::load(&sqlite)
-            .await
-            .unwrap();
-        for args in [Value::Null, Value::from(team)] {
-            p.insert("team".into(), args);
-            p.insert("days".into(), 90.into());
-            p.insert(
-                "since".into(),
-                timestamp(now - chrono::Duration::days(90)).into(),
-            );
-            let embedded = Ctx {
-                relational: &sqlite,
-                metrics: &sqlite,
-                directory: &directory,
-                now,
-            };
-            let real = Ctx {
-                relational: &sqlite,
-                metrics: &ch,
-                directory: &directory,
-                now,
-            };
-            for tool in ["dora_metrics", "lead_time_trend", "workload"] {
-                let expected = builtin::call(tool, &p, &embedded).await.unwrap();
-                assert_eq!(
-                    builtin::call(tool, &p, &real).await.unwrap(),
-                    expected,
-                    "{tool} {:?}",
-                    p.get("team")
-                );
-            }
         }
 
         let err = ch.query("SELECT nope FROM commits", &p).await.unwrap_err();

@@ -5,10 +5,9 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use serde::Serialize;
 use serde_json::Value;
 
-use super::{Documents, Params, QueryStore, StoreError};
+use super::contract::{DocFilter, DocHit, Documents, Params, QueryStore, Row, StoreError};
 
 const K1: f64 = 1.2;
 const B: f64 = 0.75;
@@ -16,42 +15,6 @@ const STOP: [&str; 24] = [
     "the", "a", "an", "and", "or", "of", "to", "in", "on", "for", "is", "are", "be", "with", "by",
     "at", "it", "this", "that", "from", "as", "our", "we", "about",
 ];
-
-#[derive(Debug, Clone, Default)]
-pub struct DocFilter {
-    /// design_doc, postmortem, runbook or onboarding (loosely spelled: "design docs" works).
-    pub kind: Option<String>,
-    pub team: Option<String>,
-    pub service: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DocHit {
-    pub id: i64,
-    pub kind: String,
-    pub title: String,
-    pub team: Option<String>,
-    pub service: Option<String>,
-    pub author: String,
-    pub created_at: String,
-    pub score: f64,
-    /// The sentence that best matches the query.
-    pub snippet: String,
-    /// How a hybrid search found it; absent when words alone rank (BM25 without embeddings).
-    #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
-    pub found_by: Option<Match>,
-}
-
-/// What found a document in a hybrid search.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Match {
-    /// Its words (BM25, or PostgreSQL full-text search).
-    Text,
-    /// Its meaning (the nearest vectors).
-    Vector,
-    Both,
-}
 
 struct Doc {
     hit: DocHit,
@@ -104,7 +67,7 @@ impl Bm25Index {
                 &Params::new(),
             )
             .await?;
-        let str_of = |r: &super::Row, k: &str| r.get(k).and_then(Value::as_str).map(str::to_string);
+        let str_of = |r: &Row, k: &str| r.get(k).and_then(Value::as_str).map(str::to_string);
         let docs = rows
             .iter()
             .map(|r| {

@@ -11,7 +11,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use serde_json::{Value, json};
 
-use super::{Graph, Params, QueryStore, Row, StoreError};
+use super::contract::{Graph, Params, QueryStore, Row, StoreError};
 
 #[derive(Debug, Clone)]
 pub enum Node {

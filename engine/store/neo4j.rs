@@ -1,6 +1,6 @@
 //! Neo4j over Bolt for the graph role (neo4rs): the embedded graph's model (graph.rs) as
-//! labelled nodes and typed relationships, loaded from an `Org` and queried with the tools'
-//! `cypher:` text.
+//! labelled nodes and typed relationships, loaded from a snapshot's Cypher statements and
+//! queried with the tools' `cypher:` text.
 //!
 //! | node | properties | relationships (with properties) |
 //! |---|---|---|
@@ -18,16 +18,14 @@
 //! neo4rs retries transient errors for up to a minute, and a dead server must become a
 //! tool error, not a hung request.
 
-use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use neo4rs::{BoltType, ConfigBuilder, Query};
 use serde_json::{Value, json};
 
-use super::load::meta;
-use super::{Graph, Params, QueryStore, Row, StoreError};
-use crate::org::Org;
+use super::contract::{Graph, Params, QueryStore, Row, StoreError};
+use super::table::Snapshot;
 
 /// Rows per `UNWIND $rows` statement.
 const BATCH: usize = 2_000;
@@ -86,9 +84,9 @@ impl Neo4jGraph {
         Ok(store)
     }
 
-    /// The nodes and relationships [`Neo4jGraph::load`] writes for `org`.
-    pub fn load_size(org: &Org) -> u64 {
-        graph_rows(org)
+    /// The nodes and relationships [`Neo4jGraph::load`] writes of `data`.
+    pub fn load_size(data: &Snapshot<'_>) -> u64 {
+        (data.graph)()
             .iter()
             .map(|(_, rows)| rows.len() as u64)
             .sum()
@@ -109,16 +107,20 @@ impl Neo4jGraph {
             > 0)
     }
 
-    /// Replaces this backend's nodes with the organisation's graph, in `UNWIND` batches.
+    /// Replaces this backend's nodes with the snapshot's graph, in `UNWIND` batches.
     /// `Meta` is deleted first and written last, so `is_loaded` is false while a load is
     /// incomplete; a re-run starts again from nothing. `progress` gets items written so far.
-    pub async fn load(&self, org: &Org, progress: &(dyn Fn(u64) + Sync)) -> Result<(), StoreError> {
+    pub async fn load(
+        &self,
+        data: &Snapshot<'_>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(), StoreError> {
         for label in LABELS.iter().rev() {
             self.run(neo4rs::query(&format!("MATCH (n:{label}) DETACH DELETE n")))
                 .await?;
         }
         let mut done = 0u64;
-        for (cypher, rows) in graph_rows(org) {
+        for (cypher, rows) in (data.graph)() {
             for chunk in rows.chunks(BATCH) {
                 let rows = BoltType::try_from(Value::Array(chunk.to_vec()))
                     .map_err(|e| StoreError::query(format!("neo4j: {e}")))?;
@@ -127,8 +129,9 @@ impl Neo4jGraph {
                 progress(done);
             }
         }
-        let meta: Vec<Value> = meta(org)
-            .into_iter()
+        let meta: Vec<Value> = data
+            .meta
+            .iter()
             .map(|(k, v)| json!({"key": k, "value": v}))
             .collect();
         let rows = BoltType::try_from(Value::Array(meta))
@@ -156,87 +159,6 @@ impl Neo4jGraph {
             ))),
         }
     }
-}
-
-/// The graph as `(statement, rows)` pairs, nodes before the relationships between them.
-fn graph_rows(o: &Org) -> Vec<(&'static str, Vec<Value>)> {
-    let team = |id: i64| o.team(id).name.as_str();
-    let skill_by_name: HashMap<String, &str> = o
-        .skills
-        .iter()
-        .map(|s| (s.name.to_lowercase(), s.name.as_str()))
-        .collect();
-    let skill_by_id: HashMap<i64, &str> =
-        o.skills.iter().map(|s| (s.id, s.name.as_str())).collect();
-    // Counts per pair, in a stable order.
-    let mut commits: BTreeMap<(i64, i64), i64> = BTreeMap::new();
-    for c in &o.commits {
-        *commits.entry((c.author_id, c.service_id)).or_default() += 1;
-    }
-    let author_of: HashMap<i64, i64> = o
-        .pull_requests
-        .iter()
-        .map(|p| (p.id, p.author_id))
-        .collect();
-    let mut reviews: BTreeMap<(i64, i64), i64> = BTreeMap::new();
-    for r in o.reviews.iter().filter(|r| r.reviewed_at.is_some()) {
-        if let Some(&author) = author_of.get(&r.pr_id) {
-            *reviews.entry((r.reviewer_id, author)).or_default() += 1;
-        }
-    }
-    vec![
-        ("UNWIND $rows AS r CREATE (:Team {name: r.name})", o.teams.iter().map(|t| json!({"name": t.name})).collect()),
-        ("UNWIND $rows AS r CREATE (:Skill {name: r.name})", o.skills.iter().map(|s| json!({"name": s.name})).collect()),
-        (
-            "UNWIND $rows AS r CREATE (:Person {id: r.id, name: r.name, title: r.title, team: r.team})",
-            o.employees.iter().map(|e| json!({"id": e.id, "name": e.name, "title": e.title, "team": team(e.team_id)})).collect(),
-        ),
-        (
-            "UNWIND $rows AS r CREATE (:Service {id: r.id, name: r.name, team: r.team, owner: r.owner, tier: r.tier})",
-            o.services
-                .iter()
-                .map(|s| json!({"id": s.id, "name": s.name, "team": team(s.team_id), "owner": o.employee(s.owner_id).name, "tier": s.tier}))
-                .collect(),
-        ),
-        (
-            "UNWIND $rows AS r MATCH (p:Person {id: r.id}), (t:Team {name: r.team}) CREATE (p)-[:MEMBER_OF]->(t)",
-            o.employees.iter().map(|e| json!({"id": e.id, "team": team(e.team_id)})).collect(),
-        ),
-        (
-            "UNWIND $rows AS r MATCH (p:Person {id: r.id}), (m:Person {id: r.manager}) CREATE (p)-[:REPORTS_TO]->(m)",
-            o.employees.iter().filter_map(|e| e.manager_id.map(|m| json!({"id": e.id, "manager": m}))).collect(),
-        ),
-        (
-            "UNWIND $rows AS r MATCH (p:Person {id: r.id}), (k:Skill {name: r.skill}) CREATE (p)-[:HAS_SKILL {proficiency: r.proficiency}]->(k)",
-            o.employee_skills
-                .iter()
-                .map(|s| json!({"id": s.employee_id, "skill": skill_by_id[&s.skill_id], "proficiency": s.proficiency}))
-                .collect(),
-        ),
-        (
-            "UNWIND $rows AS r MATCH (t:Team {name: r.team}), (s:Service {id: r.id}) CREATE (t)-[:OWNS]->(s)",
-            o.services.iter().map(|s| json!({"team": team(s.team_id), "id": s.id})).collect(),
-        ),
-        (
-            "UNWIND $rows AS r MATCH (s:Service {id: r.id}), (k:Skill {name: r.skill}) CREATE (s)-[:USES]->(k)",
-            o.services
-                .iter()
-                .flat_map(|s| s.stack.iter().filter_map(|k| skill_by_name.get(&k.trim().to_lowercase())).map(|k| json!({"id": s.id, "skill": k})))
-                .collect(),
-        ),
-        (
-            "UNWIND $rows AS r MATCH (a:Service {id: r.id}), (b:Service {id: r.on}) CREATE (a)-[:DEPENDS_ON]->(b)",
-            o.service_dependencies.iter().map(|d| json!({"id": d.service_id, "on": d.depends_on_id})).collect(),
-        ),
-        (
-            "UNWIND $rows AS r MATCH (p:Person {id: r.id}), (s:Service {id: r.service}) CREATE (p)-[:COMMITS_TO {commits: r.n}]->(s)",
-            commits.iter().map(|((a, s), n)| json!({"id": a, "service": s, "n": n})).collect(),
-        ),
-        (
-            "UNWIND $rows AS r MATCH (a:Person {id: r.id}), (b:Person {id: r.author}) CREATE (a)-[:REVIEWED {reviews: r.n}]->(b)",
-            reviews.iter().map(|((a, b), n)| json!({"id": a, "author": b, "n": n})).collect(),
-        ),
-    ]
 }
 
 /// The `$name`s a query mentions (a `$` inside a string literal only adds an unused null).
@@ -380,6 +302,7 @@ mod tests {
     #[tokio::test]
     async fn answers_like_the_embedded_graph() {
         use super::super::{MemGraph, Sqlite};
+        use crate::dataset;
 
         let Some(mut settings) =
             crate::settings::Settings::from_lookup(|k| std::env::var(k).ok()).neo4j
@@ -390,17 +313,20 @@ mod tests {
             return;
         };
         settings.database = Some("eng_intel_test_graph".into());
-        let org = crate::org::generate(11, 0);
+        let org = dataset::generate(11, 0);
+        let data = dataset::snapshot(&org);
         let dir = tempfile::tempdir().unwrap();
-        let sqlite = Sqlite::open(&dir.path().join("g.sqlite")).await.unwrap();
-        sqlite.load(&org, &|_| {}).await.unwrap();
+        let sqlite = Sqlite::open(&dir.path().join("g.sqlite"), &dataset::SQLITE_SCHEMA)
+            .await
+            .unwrap();
+        sqlite.load(&data, &|_| {}).await.unwrap();
         let mem = MemGraph::build(&sqlite, &sqlite).await.unwrap();
         let neo = Neo4jGraph::connect(&settings, Duration::from_secs(60))
             .await
             .unwrap();
         // Twice: a re-run replaces, never duplicates.
-        neo.load(&org, &|_| {}).await.unwrap();
-        neo.load(&org, &|_| {}).await.unwrap();
+        neo.load(&data, &|_| {}).await.unwrap();
+        neo.load(&data, &|_| {}).await.unwrap();
         assert!(neo.is_loaded().await.unwrap());
         let count = neo
             .query(

@@ -14,11 +14,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, PgPool, Postgres as Pg, Transaction};
 
-use super::documents::{DocFilter, DocHit, passage, snippet, tokens};
+use super::contract::{DocFilter, DocHit, Documents, StoreError};
+use super::documents::{passage, snippet, tokens};
 use super::embed_cache::{content_hash, model_key};
-use super::hybrid::{CANDIDATES, round_score, rrf};
 use super::postgres::pg_error;
-use super::{Documents, StoreError};
+use super::rank::{CANDIDATES, round_score, rrf};
 use crate::embed::{Embedder, InputKind};
 
 pub struct PgDocuments {

@@ -1,28 +1,29 @@
 //! PostgreSQL (sqlx) for the relational role — and for metrics too when asked, since it
-//! holds the same full schema as the SQLite file (from `migrations/postgres`), loaded by
-//! the same loader.
+//! holds the same full schema as the SQLite file (from the migrations it is connected
+//! with), loaded from the same snapshot.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Column, Row as _, TypeInfo, ValueRef};
 
-use super::load::{Cell, chunk_rows, meta, tables};
+use super::contract::{Metrics, Params, QueryStore, Relational, Row, StoreError};
 use super::sql::{Style, positional};
-use super::{Metrics, Params, QueryStore, Relational, Row, StoreError};
-use crate::org::Org;
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("engine/store/migrations/postgres");
+use super::table::{Cell, META, Snapshot, chunk_rows};
 
 pub struct Postgres {
     pool: PgPool,
 }
 
 impl Postgres {
-    /// Connects and brings the schema up to date.
-    pub async fn connect(settings: &crate::settings::Postgres) -> anyhow::Result<Postgres> {
+    /// Connects and brings the schema up to date with `schema`.
+    pub async fn connect(
+        settings: &crate::settings::Postgres,
+        schema: &Migrator,
+    ) -> anyhow::Result<Postgres> {
         let pool = PgPoolOptions::new()
             .max_connections(settings.pool_size.max(1))
             .acquire_timeout(settings.connect_timeout)
@@ -37,7 +38,7 @@ impl Postgres {
                     settings.database
                 )
             })?;
-        MIGRATOR.run(&pool).await.map_err(|e| {
+        schema.run(&pool).await.map_err(|e| {
             anyhow::anyhow!(
                 "cannot migrate PostgreSQL database {}: {e}",
                 settings.database
@@ -58,20 +59,29 @@ impl Postgres {
     }
 
     /// Replaces every table's rows in one transaction; see `Sqlite::load`.
-    pub async fn load(&self, org: &Org, progress: &(dyn Fn(u64) + Sync)) -> anyhow::Result<()> {
+    pub async fn load(
+        &self,
+        data: &Snapshot<'_>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
-        let tables = tables(org);
-        let names: Vec<&str> = tables.iter().map(|t| t.name).chain(["meta"]).collect();
+        let names: Vec<&str> = data
+            .tables
+            .iter()
+            .map(|t| t.name())
+            .chain([META.name])
+            .collect();
         sqlx::query(AssertSqlSafe(format!("TRUNCATE {}", names.join(", "))))
             .execute(&mut *tx)
             .await?;
         let mut done = 0u64;
-        for t in &tables {
-            let per = chunk_rows(t.columns.len());
+        for t in &data.tables {
+            let columns: Vec<&str> = t.def.column_names().collect();
+            let per = chunk_rows(columns.len());
             let mut start = 0;
             while start < t.len {
                 let end = (start + per).min(t.len);
-                let mut q = sqlx::query(AssertSqlSafe(insert_sql(t.name, t.columns, end - start)));
+                let mut q = sqlx::query(AssertSqlSafe(insert_sql(t.name(), &columns, end - start)));
                 for i in start..end {
                     for cell in (t.row)(i) {
                         q = match cell {
@@ -83,16 +93,16 @@ impl Postgres {
                 }
                 q.execute(&mut *tx)
                     .await
-                    .map_err(|e| anyhow::anyhow!("loading {}: {e}", t.name))?;
+                    .map_err(|e| anyhow::anyhow!("loading {}: {e}", t.name()))?;
                 done += (end - start) as u64;
                 progress(done);
                 start = end;
             }
         }
-        for (k, v) in meta(org) {
+        for (k, v) in &data.meta {
             sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2)")
-                .bind(k)
-                .bind(v)
+                .bind(*k)
+                .bind(v.as_str())
                 .execute(&mut *tx)
                 .await?;
         }

@@ -5,10 +5,11 @@
 //! not write (no DML anywhere, not even inside a CTE), does not lock rows and does not
 //! select into a table. The guard then bounds it with a `LIMIT`. It is one layer: the
 //! store also runs the statement in a read-only transaction with a statement timeout.
+//! Which tables exist and which of them (or of their columns) are private is the
+//! caller's to say ([`SqlGuard::new`]).
 
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
-use std::sync::LazyLock;
 
 use sqlparser::ast::{
     Expr, Ident, JoinConstraint, JoinOperator, LimitClause, ObjectName, Query, Select, SelectItem,
@@ -17,32 +18,50 @@ use sqlparser::ast::{
 use sqlparser::dialect::{Dialect, GenericDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
 
-use super::load::tables;
-use crate::org::Org;
+use super::table::TableDef;
 
 /// The most rows a guarded statement returns.
 pub const MAX_ROWS: u64 = 200;
 
-/// Tables generated SQL may not read at all, and private columns of the others.
-const PRIVATE_TABLES: &[&str] = &["meta", "one_on_ones"];
-const PRIVATE_COLUMNS: &[(&str, &str)] = &[("employees", "email")];
+/// The guard over one schema: the tables and columns generated SQL may read.
+pub struct SqlGuard {
+    allowed: Vec<(&'static str, Vec<&'static str>)>,
+    /// Every column of every table, private ones included.
+    columns: BTreeSet<&'static str>,
+}
 
-/// Tables (and their columns) generated SQL may read: the organisation's tables as the
-/// loader writes them, without the `meta` bookkeeping, private 1:1 notes and e-mail
-/// addresses.
-pub fn allowed() -> &'static [(&'static str, Vec<&'static str>)] {
-    static ALLOWED: LazyLock<Vec<(&'static str, Vec<&'static str>)>> = LazyLock::new(|| {
-        tables(&Org::default())
-            .iter()
-            .filter(|t| !PRIVATE_TABLES.contains(&t.name))
-            .map(|t| {
-                let cols = t.columns.iter().copied();
-                let public = cols.filter(|c| !PRIVATE_COLUMNS.contains(&(t.name, *c)));
-                (t.name, public.collect())
-            })
-            .collect()
-    });
-    &ALLOWED
+impl SqlGuard {
+    /// Generated SQL may read `tables`, except the `private_tables` and the
+    /// `private_columns` (table, column) of the others.
+    pub fn new(
+        tables: &[&TableDef],
+        private_tables: &[&str],
+        private_columns: &[(&str, &str)],
+    ) -> SqlGuard {
+        SqlGuard {
+            allowed: tables
+                .iter()
+                .filter(|t| !private_tables.contains(&t.name))
+                .map(|t| {
+                    let public = t
+                        .column_names()
+                        .filter(|c| !private_columns.contains(&(t.name, *c)));
+                    (t.name, public.collect())
+                })
+                .collect(),
+            columns: tables.iter().flat_map(|t| t.column_names()).collect(),
+        }
+    }
+
+    /// The tables (and their columns) generated SQL may read.
+    pub fn allowed(&self) -> &[(&'static str, Vec<&'static str>)] {
+        &self.allowed
+    }
+
+    /// A column of any table, private ones included.
+    pub fn any_column(&self, name: &str) -> bool {
+        self.columns.contains(name)
+    }
 }
 
 /// Functions without side effects that both SQLite and PostgreSQL offer (plus each one's
@@ -101,43 +120,50 @@ fn dialect(backend: &str) -> Box<dyn Dialect> {
     }
 }
 
-/// Checks `sql` and returns the statement to run: the same `SELECT`, with a `LIMIT` of at
-/// most [`MAX_ROWS`].
-pub fn guard(sql: &str, backend: &str) -> Result<String, Refusal> {
-    let refuse = |why: String| Err(Refusal(why));
-    let mut statements = match Parser::parse_sql(dialect(backend).as_ref(), sql) {
-        Ok(s) => s,
-        Err(e) => return refuse(format!("the statement does not parse: {e}")),
-    };
-    if statements.len() != 1 {
-        return refuse(format!(
-            "exactly one statement is allowed; this text holds {}",
-            statements.len()
-        ));
+impl SqlGuard {
+    /// Checks `sql` and returns the statement to run: the same `SELECT`, with a `LIMIT` of at
+    /// most [`MAX_ROWS`].
+    pub fn guard(&self, sql: &str, backend: &str) -> Result<String, Refusal> {
+        let refuse = |why: String| Err(Refusal(why));
+        let mut statements = match Parser::parse_sql(dialect(backend).as_ref(), sql) {
+            Ok(s) => s,
+            Err(e) => return refuse(format!("the statement does not parse: {e}")),
+        };
+        if statements.len() != 1 {
+            return refuse(format!(
+                "exactly one statement is allowed; this text holds {}",
+                statements.len()
+            ));
+        }
+        let Statement::Query(query) = &mut statements[0] else {
+            return refuse(format!(
+                "only SELECT is allowed; this is {}",
+                statement_kind(&statements[0])
+            ));
+        };
+        let mut names = Names::default();
+        let _ = query.visit(&mut names);
+        if let Some(name) = names.shadowing(self) {
+            return refuse(format!(
+                "the alias {name} is also a column name; give the table or subquery another alias"
+            ));
+        }
+        // Tables first: "table pg_shadow is not allowed" says more than its first column would.
+        if let ControlFlow::Break(why) =
+            visit_relations(&*query, |r| self.check_relation(&names, r))
+        {
+            return refuse(why);
+        }
+        let mut check = Check {
+            names: &names,
+            guard: self,
+        };
+        if let ControlFlow::Break(why) = query.visit(&mut check) {
+            return refuse(why);
+        }
+        bound(query)?;
+        Ok(statements[0].to_string())
     }
-    let Statement::Query(query) = &mut statements[0] else {
-        return refuse(format!(
-            "only SELECT is allowed; this is {}",
-            statement_kind(&statements[0])
-        ));
-    };
-    let mut names = Names::default();
-    let _ = query.visit(&mut names);
-    if let Some(name) = names.shadowing() {
-        return refuse(format!(
-            "the alias {name} is also a column name; give the table or subquery another alias"
-        ));
-    }
-    // Tables first: "table pg_shadow is not allowed" says more than its first column would.
-    if let ControlFlow::Break(why) = visit_relations(&*query, |r| check_relation(&names, r)) {
-        return refuse(why);
-    }
-    let mut check = Check { names: &names };
-    if let ControlFlow::Break(why) = query.visit(&mut check) {
-        return refuse(why);
-    }
-    bound(query)?;
-    Ok(statements[0].to_string())
 }
 
 /// Adds `LIMIT MAX_ROWS`, or lowers a larger literal limit to it.
@@ -223,31 +249,30 @@ impl Names {
     /// A relation named like a column would let a bare name mean the whole row
     /// (PostgreSQL reads `SELECT service FROM employees service` as every column of
     /// employees, e-mail included): such names are refused.
-    fn shadowing(&self) -> Option<&str> {
+    fn shadowing(&self, guard: &SqlGuard) -> Option<&str> {
         self.relations
             .iter()
-            .find(|r| self.columns.contains(*r) || any_column(r))
+            .find(|r| self.columns.contains(*r) || guard.any_column(r))
             .map(String::as_str)
     }
-}
-
-/// A column of any table the loader writes, private ones included.
-fn any_column(name: &str) -> bool {
-    tables(&Org::default())
-        .iter()
-        .any(|t| t.columns.contains(&name))
 }
 
 /// The checks; breaks with the reason of the first refusal.
 struct Check<'a> {
     names: &'a Names,
+    guard: &'a SqlGuard,
 }
 
 impl Check<'_> {
     /// A bare name must be a column: an allow-listed one, or one the statement names.
     /// Relation names are not columns (a bare one would select the whole row).
     fn column_known(&self, name: &str) -> bool {
-        self.names.columns.contains(name) || allowed().iter().any(|(_, cols)| cols.contains(&name))
+        self.names.columns.contains(name)
+            || self
+                .guard
+                .allowed
+                .iter()
+                .any(|(_, cols)| cols.contains(&name))
     }
 }
 
@@ -396,31 +421,33 @@ fn set_expr_refusal(body: &SetExpr) -> Option<&'static str> {
     }
 }
 
-/// A table the statement reads: allow-listed (optionally in the default schema) or a CTE.
-fn check_relation(names: &Names, r: &ObjectName) -> ControlFlow<String> {
-    let parts: Vec<String> =
-        r.0.iter()
-            .map(|p| p.as_ident().map(norm).unwrap_or_default())
-            .collect();
-    let (schema, table) = match parts.as_slice() {
-        [t] => (None, t.as_str()),
-        [s, t] => (Some(s.as_str()), t.as_str()),
-        _ => return ControlFlow::Break(format!("table {r} is not allowed")),
-    };
-    let cte = schema.is_none() && names.ctes.contains(table);
-    let listed = allowed().iter().any(|(t, _)| *t == table)
-        && matches!(schema, None | Some("public") | Some("main"));
-    if cte || listed {
-        ControlFlow::Continue(())
-    } else {
-        ControlFlow::Break(format!(
-            "table {r} is not allowed; the tables are: {}",
-            allowed()
-                .iter()
-                .map(|(t, _)| *t)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
+impl SqlGuard {
+    /// A table the statement reads: allow-listed (optionally in the default schema) or a CTE.
+    fn check_relation(&self, names: &Names, r: &ObjectName) -> ControlFlow<String> {
+        let parts: Vec<String> =
+            r.0.iter()
+                .map(|p| p.as_ident().map(norm).unwrap_or_default())
+                .collect();
+        let (schema, table) = match parts.as_slice() {
+            [t] => (None, t.as_str()),
+            [s, t] => (Some(s.as_str()), t.as_str()),
+            _ => return ControlFlow::Break(format!("table {r} is not allowed")),
+        };
+        let cte = schema.is_none() && names.ctes.contains(table);
+        let listed = self.allowed.iter().any(|(t, _)| *t == table)
+            && matches!(schema, None | Some("public") | Some("main"));
+        if cte || listed {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(format!(
+                "table {r} is not allowed; the tables are: {}",
+                self.allowed
+                    .iter()
+                    .map(|(t, _)| *t)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
     }
 }
 
@@ -432,7 +459,42 @@ fn norm(id: &Ident) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::LazyLock;
+
     use super::*;
+    use crate::store::Ty::{Int, Text};
+
+    /// A small schema with a private column.
+    fn guard(sql: &str, backend: &str) -> Result<String, Refusal> {
+        const EMPLOYEES: TableDef = TableDef {
+            name: "employees",
+            columns: &[
+                ("id", Int),
+                ("name", Text),
+                ("email", Text),
+                ("team_id", Int),
+            ],
+            sort_key: "id",
+        };
+        const TEAMS: TableDef = TableDef {
+            name: "teams",
+            columns: &[("id", Int), ("name", Text)],
+            sort_key: "id",
+        };
+        const TICKETS: TableDef = TableDef {
+            name: "tickets",
+            columns: &[("assignee_id", Int), ("points", Int), ("status", Text)],
+            sort_key: "assignee_id",
+        };
+        static GUARD: LazyLock<SqlGuard> = LazyLock::new(|| {
+            SqlGuard::new(
+                &[&EMPLOYEES, &TEAMS, &TICKETS],
+                &[],
+                &[("employees", "email")],
+            )
+        });
+        GUARD.guard(sql, backend)
+    }
 
     #[test]
     fn a_plain_select_passes_and_gets_a_limit() {
@@ -468,18 +530,6 @@ mod tests {
                 let why = guard(sql, backend).unwrap_err().0;
                 assert!(why.contains("USING and NATURAL"), "{backend}: {why}");
             }
-        }
-    }
-
-    #[test]
-    fn no_table_is_named_like_a_column() {
-        // Else `SELECT t FROM t` would pass the column check and return whole rows.
-        for t in tables(&Org::default()) {
-            assert!(
-                !any_column(t.name),
-                "table {} is also a column name",
-                t.name
-            );
         }
     }
 

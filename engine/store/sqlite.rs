@@ -1,35 +1,38 @@
 //! The embedded relational and metrics store: one SQLite file (WAL mode) under the data
-//! dir, schema from `migrations/sqlite`.
+//! dir, its schema from the migrations it is opened with.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Column, Row as _, TypeInfo, ValueRef};
 
-use super::load::{Cell, chunk_rows, meta, tables};
+use super::contract::{Metrics, Params, QueryStore, Relational, Row, StoreError};
 use super::sql::{Style, positional};
-use super::{Metrics, Params, QueryStore, Relational, Row, StoreError};
-use crate::org::Org;
+use super::table::{Cell, META, Snapshot, chunk_rows};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("engine/store/migrations/sqlite");
+/// The SQLite file of the embedded stores, inside the data dir.
+pub fn sqlite_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("eng-intel.sqlite")
+}
 
 pub struct Sqlite {
     pool: SqlitePool,
 }
 
 impl Sqlite {
-    /// Opens (creating if needed) the file and brings its schema up to date.
-    pub async fn open(path: &Path) -> anyhow::Result<Sqlite> {
+    /// Opens (creating if needed) the file and brings its schema up to date with `schema`.
+    pub async fn open(path: &Path, schema: &Migrator) -> anyhow::Result<Sqlite> {
         let pool = open_file(path, 4).await?;
-        MIGRATOR
+        schema
             .run(&pool)
             .await
             .map_err(|e| anyhow::anyhow!("cannot migrate {}: {e}", path.display()))?;
@@ -52,25 +55,31 @@ impl Sqlite {
         Ok(self.meta().await?.contains_key("as_of"))
     }
 
-    /// Replaces every table's rows with the organisation's, in one transaction (so a
-    /// reader never sees half a load and a re-run never duplicates). `progress` gets the
-    /// number of rows written so far.
-    pub async fn load(&self, org: &Org, progress: &(dyn Fn(u64) + Sync)) -> anyhow::Result<()> {
+    /// Replaces every table's rows with the snapshot's, in one transaction (so a reader
+    /// never sees half a load and a re-run never duplicates). `progress` gets the number
+    /// of rows written so far.
+    pub async fn load(
+        &self,
+        data: &Snapshot<'_>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
-        let tables = tables(org);
-        for t in tables.iter().rev() {
-            sqlx::query(AssertSqlSafe(format!("DELETE FROM {}", t.name)))
+        for t in data.tables.iter().rev() {
+            sqlx::query(AssertSqlSafe(format!("DELETE FROM {}", t.name())))
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("DELETE FROM meta").execute(&mut *tx).await?;
+        sqlx::query(AssertSqlSafe(format!("DELETE FROM {}", META.name)))
+            .execute(&mut *tx)
+            .await?;
         let mut done = 0u64;
-        for t in &tables {
-            let per = chunk_rows(t.columns.len());
+        for t in &data.tables {
+            let columns: Vec<&str> = t.def.column_names().collect();
+            let per = chunk_rows(columns.len());
             let mut start = 0;
             while start < t.len {
                 let end = (start + per).min(t.len);
-                let sql = insert_sql(t.name, t.columns, end - start);
+                let sql = insert_sql(t.name(), &columns, end - start);
                 let mut q = sqlx::query(AssertSqlSafe(sql));
                 for i in start..end {
                     for cell in (t.row)(i) {
@@ -83,16 +92,16 @@ impl Sqlite {
                 }
                 q.execute(&mut *tx)
                     .await
-                    .map_err(|e| anyhow::anyhow!("loading {}: {e}", t.name))?;
+                    .map_err(|e| anyhow::anyhow!("loading {}: {e}", t.name()))?;
                 done += (end - start) as u64;
                 progress(done);
                 start = end;
             }
         }
-        for (k, v) in meta(org) {
+        for (k, v) in &data.meta {
             sqlx::query("INSERT INTO meta (key, value) VALUES (?1, ?2)")
-                .bind(k)
-                .bind(v)
+                .bind(*k)
+                .bind(v.as_str())
                 .execute(&mut *tx)
                 .await?;
         }

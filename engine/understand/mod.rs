@@ -182,7 +182,7 @@ impl Understanding {
         let cal = vocab
             .calendar
             .clone()
-            .unwrap_or_else(|| Calendar::at(crate::org::as_of()));
+            .unwrap_or_else(|| Calendar::at(crate::dataset::as_of()));
         if let Some(f) = time::window(&tokens, &cal) {
             used[f.tokens.clone()].iter_mut().for_each(|x| *x = true);
             u.window = Some(f.value);

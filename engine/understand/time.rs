@@ -162,7 +162,6 @@ fn month_window(cal: &Calendar, m: u32, year: Option<i32>) -> Window {
 }
 
 fn quarter_window(cal: &Calendar, q: u32, year: Option<i32>) -> Window {
-    let today = cal.today();
     let y = year.unwrap_or_else(|| nearest_year(cal, (q - 1) * 3 + 1, 0));
     let start = first_of_month(y, (q - 1) * 3 + 1);
     Window::days(start, add_months(start, 3), format!("Q{q} {y}"))

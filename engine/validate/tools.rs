@@ -7,8 +7,9 @@ use serde_json::Value;
 use super::diagnostic::{Diagnostic, Report, did_you_mean};
 use super::regexes;
 use crate::config::spans::escape;
-use crate::config::spec::{QuerySpec, ToolSpec, ToolsFile};
+use crate::config::spec::{QuerySpec, StoreRole, ToolSpec, ToolsFile};
 use crate::config::{Doc, Project};
+use crate::toolbox::Builtin;
 
 /// The `type` names JSON Schema knows.
 const JSON_TYPES: &[&str] = &[
@@ -47,6 +48,9 @@ pub fn check_tools(project: &Project, report: &mut Report) {
         }
         if let Some(answer) = &tool.answer {
             super::prompts::check_ref(project, report, doc, &t.ptr("/answer"), answer);
+        }
+        if tool.store == StoreRole::Builtin && Builtin::parse(name).is_none() {
+            check_builtin(report, doc, &base, name);
         }
         check_language(report, doc, &base, name, tool, &props);
     }
@@ -132,6 +136,21 @@ fn check_language(
             ));
         }
     }
+}
+
+/// A `store: builtin` tool is run by the builtin of its name, which must exist (E045).
+fn check_builtin(report: &mut Report, doc: &Doc<ToolsFile>, base: &str, name: &str) {
+    let names = Builtin::ALL.map(Builtin::name);
+    report.push(Diagnostic::error(
+        "E048",
+        doc.file(),
+        doc.key_at(base),
+        format!(
+            "tool \"{name}\" has `store: builtin`, but no builtin is named \"{name}\"{}; builtins are {} — name the tool after one, or give it another store",
+            did_you_mean(name, names.iter().copied()),
+            names.join(", ")
+        ),
+    ));
 }
 
 /// A pipeline tool names a graph (E014) whose state has a key for each of its args (E016).

@@ -632,3 +632,15 @@ fn pipeline_tool_with_an_unknown_graph_an_arg_its_graph_lacks_and_no_graph() {
             .contains("did you mean \"delivery\"")
     );
 }
+
+#[test]
+fn a_builtin_tool_must_name_a_builtin() {
+    let d = check("unknown_builtin", &[("E048", TOOLS, 14, 3)]);
+    assert!(
+        message(&d[0]).starts_with(
+            "tool \"dora_metric\" has `store: builtin`, but no builtin is named \"dora_metric\" (did you mean \"dora_metrics\"?); builtins are dora_metrics, lead_time_trend,"
+        ),
+        "{}",
+        message(&d[0])
+    );
+}

@@ -15,26 +15,28 @@ use serde_json::{Value, json};
 
 use crate::support::{compiled, event_names as names, wait_until, write};
 
+// Served by the test's own runner, whatever the store: `relational` needs no builtin
+// of the tool's name.
 const TOOLS: &str = r#"
 tools:
   lookup:
     description: Look a person up.
     args: { type: object, properties: { name: { type: string } }, required: [name] }
-    store: builtin
+    store: relational
     intents: ['(?i)who is (?P<name>\w+)']
     preview: 'found {{ result.name }}'
   count:
     description: Count things.
     args: { type: object, properties: { n: { type: integer } } }
-    store: builtin
+    store: relational
   flaky:
     description: Fails before it works.
     args: { type: object, properties: {} }
-    store: builtin
+    store: relational
   slow:
     description: Takes its time.
     args: { type: object, properties: {} }
-    store: builtin
+    store: relational
 "#;
 
 /// Writes a project (tools.yaml above + the given files) and compiles it.

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use eng_intel::dataset;
 use eng_intel::embed::{self, Embedder, InputKind, OpenAiEmbedder, Policy};
 use eng_intel::settings::Settings;
 use eng_intel::store::{self, Bm25Index, DocFilter, DocHit, Documents, HybridIndex, Match};
@@ -303,7 +304,7 @@ fn embedded(dir: &Path, fake: &FakeEmbeddings) -> Settings {
 
 async fn open(s: &Settings) -> (store::Stores, Vec<String>) {
     let said = Mutex::new(Vec::new());
-    let stores = store::open(s, &|m| said.lock().unwrap().push(m.to_string()))
+    let stores = dataset::open(s, &|m| said.lock().unwrap().push(m.to_string()))
         .await
         .unwrap();
     (stores, said.into_inner().unwrap())
@@ -354,7 +355,7 @@ async fn documents_are_embedded_once_and_the_cache_survives_a_restart() {
     drop(stores);
 
     // A changed document is embedded again, alone.
-    let db = store::Sqlite::open(&store::sqlite_path(dir.path()))
+    let db = store::Sqlite::open(&store::sqlite_path(dir.path()), &dataset::SQLITE_SCHEMA)
         .await
         .unwrap();
     sqlx::query("UPDATE documents SET body = body || ' Reviewed again.' WHERE id = 1")
@@ -608,7 +609,7 @@ async fn seed_embeds_the_documents_once_for_the_server() {
     assert!(at_seed >= 1);
     let s = embedded(dir.path(), &fake);
     let said = Mutex::new(Vec::new());
-    store::open(&s, &|m| said.lock().unwrap().push(m.to_string()))
+    dataset::open(&s, &|m| said.lock().unwrap().push(m.to_string()))
         .await
         .unwrap();
     assert_eq!(fake.requests().len(), at_seed, "nothing embedded again");

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use eng_intel::compile::ToolDef;
-use eng_intel::config::spec::ToolSpec;
+use eng_intel::config::spec::{StoreRole, ToolSpec};
 use eng_intel::model::fallback::{FallbackModel, FallbackNotice};
 use eng_intel::model::openai::{OpenAiModel, Options, ToolChoice};
 use eng_intel::model::{
@@ -34,7 +34,7 @@ fn tool_def(name: &str, args: Value) -> Arc<ToolDef> {
     let spec = ToolSpec {
         description: format!("The {name} tool."),
         args,
-        store: "builtin".into(),
+        store: StoreRole::Builtin,
         query: None,
         graph: None,
         intents: vec![],

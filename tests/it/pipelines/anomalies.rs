@@ -10,10 +10,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
+use eng_intel::analytics::anomaly::{Anomaly, Direction, Granularity, Series, Thresholds, detect};
 use eng_intel::compile::CompiledSet;
-use eng_intel::org::{self, Rng};
-use eng_intel::store::anomaly::{Anomaly, Direction, Granularity, Series, Thresholds, detect};
-use eng_intel::store::{self, Postgres, Stores};
+use eng_intel::dataset::{self, Rng};
+use eng_intel::store::{Postgres, Stores};
+use eng_intel::toolbox::Toolbox;
 use serde_json::{Value, json};
 
 use crate::support::{Vars, config as project, demo_stores, require_servers};
@@ -286,7 +287,7 @@ fn sensitivity_moves_the_thresholds() {
 
 // ── The demo organisation ────────────────────────────────────────────────────────────
 
-async fn anomalies(stores: &Stores, set: &CompiledSet, args: Value) -> Value {
+async fn anomalies(stores: &Toolbox, set: &CompiledSet, args: Value) -> Value {
     let tool = set.tool("metric_anomalies").unwrap();
     let out = stores
         .tools()
@@ -344,10 +345,10 @@ async fn the_demo_plants_are_found_and_clean_series_stay_quiet() {
     let set = project();
     // Planted: the week of 12 May 2025 (week 19 of the history) fails 60 % of production
     // deployments; Payments' lead time degrades over the last 6 weeks (docs/DATA.md).
-    let failing = org::history_start().date_naive() + Duration::weeks(19);
+    let failing = dataset::history_start().date_naive() + Duration::weeks(19);
     assert_eq!(failing, date("2025-05-12"));
     let failing_days = failing..=failing + Duration::days(6);
-    let last_six = org::as_of().date_naive() - Duration::weeks(6);
+    let last_six = dataset::as_of().date_naive() - Duration::weeks(6);
 
     let out = anomalies(&stores, &set, json!({"metric": "failed_deployments"})).await;
     assert_eq!(
@@ -440,7 +441,7 @@ async fn the_demo_plants_are_found_and_clean_series_stay_quiet() {
     .await;
     // A drop over the recent weeks up to the end; it may begin with the failing week, whose
     // failures left Payments few successful deployments too.
-    let last_day = org::as_of().date_naive() - Duration::days(1);
+    let last_day = dataset::as_of().date_naive() - Duration::days(1);
     let p = periods(&out);
     assert!(
         p.iter().any(|(s, e, d, g)| g == "recent_weeks"
@@ -543,7 +544,7 @@ async fn bad_arguments_are_explained() {
 
 /// Every metric, for the organisation, a team and a service, over the default window and a
 /// year (longer than the history): the same answer from `b` as from `a`.
-async fn same_answers(a: &Stores, b: &Stores, backend: &str) {
+async fn same_answers(a: &Toolbox, b: &Toolbox, backend: &str) {
     let set = project();
     let tool = set.tool("metric_anomalies").unwrap();
     let metrics = tool.args_schema["properties"]["metric"]["enum"]
@@ -590,7 +591,9 @@ async fn clickhouse_and_postgres_answer_as_sqlite_does() {
             .env_of(&["CLICKHOUSE_"])
             .set("CLICKHOUSE_DATABASE", "eng_intel_test_anomalies")
             .settings();
-        let ch = store::open(&settings, &|m| eprintln!("{m}")).await.unwrap();
+        let ch = Toolbox::open(&settings, &|m| eprintln!("{m}"))
+            .await
+            .unwrap();
         same_answers(&lite, &ch, "ClickHouse").await;
     }
     if let Some(mut pg) = servers.settings().postgres {
@@ -608,17 +611,23 @@ async fn clickhouse_and_postgres_answer_as_sqlite_does() {
                 .unwrap();
         }
         pg.database = db.into();
-        let store = Arc::new(Postgres::connect(&pg).await.unwrap());
+        let store = Arc::new(
+            Postgres::connect(&pg, &dataset::POSTGRES_SCHEMA)
+                .await
+                .unwrap(),
+        );
+        let demo = dataset::generate(dataset::DEFAULT_SEED, dataset::DEFAULT_EMPLOYEES);
         store
-            .load(
-                &org::generate(org::DEFAULT_SEED, org::DEFAULT_EMPLOYEES),
-                &|_| {},
-            )
+            .load(&dataset::snapshot(&demo), &|_| {})
             .await
             .unwrap();
-        let on_pg = Stores::assemble(store.clone(), store.clone())
-            .await
-            .unwrap();
+        let on_pg = Toolbox::new(
+            Stores::assemble(store.clone(), store.clone())
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
         same_answers(&lite, &on_pg, "PostgreSQL").await;
         drop((on_pg, store));
         sqlx::query(sqlx::AssertSqlSafe(format!(

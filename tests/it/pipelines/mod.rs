@@ -12,7 +12,7 @@ use eng_intel::model::Model;
 use eng_intel::model::fallback::FallbackModel;
 use eng_intel::model::openai::Options;
 use eng_intel::run::{Engine, Envelope, Event, RunRequest, answer_of};
-use eng_intel::store::{self, Stores};
+use eng_intel::toolbox::Toolbox;
 use serde_json::json;
 
 use crate::support::fake_openai::{FakeOpenAi, Reply, call, error, text};
@@ -20,7 +20,7 @@ use crate::support::{Vars, config};
 
 struct Fixture {
     engine: Engine,
-    stores: Stores,
+    toolbox: Toolbox,
     fake: FakeOpenAi,
     _dir: tempfile::TempDir,
 }
@@ -38,7 +38,7 @@ async fn fixture(replies: Vec<Reply>) -> Fixture {
         .set("FEATHERLESS_MODEL_FAST", "fast-model")
         .set("FEATHERLESS_MODEL_ANALYTICS", "analytics-model")
         .settings();
-    let stores = store::open(&settings, &|_| {}).await.unwrap();
+    let toolbox = Toolbox::open(&settings, &|_| {}).await.unwrap();
     let opts = Options {
         retry_base: Duration::from_millis(5),
         max_retries: 0,
@@ -47,8 +47,8 @@ async fn fixture(replies: Vec<Reply>) -> Fixture {
     let model: Arc<dyn Model> =
         Arc::new(FallbackModel::from_settings(settings.llm.as_ref(), opts).unwrap());
     Fixture {
-        engine: Engine::new(config(), model, stores.tools()),
-        stores,
+        engine: Engine::new(config(), model, toolbox.tools()),
+        toolbox,
         fake,
         _dir: dir,
     }
@@ -155,6 +155,7 @@ async fn nl_sql_writes_with_the_code_model_runs_read_only_and_explains() {
     // The rows the explanation is based on came from the real data.
     let explain = system(&f, 1);
     let truth = f
+        .toolbox
         .stores
         .relational
         .query(
@@ -202,6 +203,7 @@ async fn nl_sql_repairs_a_refused_statement_once() {
     assert_eq!(runs, [true, true]);
     assert!(answer(&events).contains("There are four teams."));
     let left = f
+        .toolbox
         .stores
         .relational
         .query("SELECT COUNT(*) AS n FROM employees", &Default::default())

@@ -103,10 +103,10 @@ fn with_window(args: &Value) -> Value {
     if o.contains_key("since") {
         return out;
     }
-    let now = eng_intel::org::as_of();
+    let now = eng_intel::dataset::as_of();
     let days = |d: chrono::NaiveDate| Value::String(d.format("%Y-%m-%d").to_string());
     if let Some(Value::String(p)) = o.get("period")
-        && let Ok((start, end, _, _)) = eng_intel::store::period_bounds(p, now)
+        && let Ok((start, end, _, _)) = eng_intel::toolbox::period_bounds(p, now)
     {
         o.insert("since".into(), days(start));
         o.insert("until".into(), days(end));

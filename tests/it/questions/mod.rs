@@ -176,7 +176,7 @@ fn first_number_after(answer: &str, label: &str) -> Result<f64, String> {
 
 // ── Fixture ──────────────────────────────────────────────────────────────────────────
 
-/// The data dir, generated once per test binary (through `store::open`, as the server does).
+/// The data dir, generated once per test binary (through `dataset::open`, as the server does).
 fn data_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -187,7 +187,7 @@ fn data_dir() -> &'static Path {
             let rt = tokio::runtime::Runtime::new().unwrap();
             rt.block_on(async {
                 let announced = std::sync::Mutex::new(Vec::new());
-                eng_intel::store::open(&Vars::new().data_dir(&d).settings(), &|m| {
+                eng_intel::dataset::open(&Vars::new().data_dir(&d).settings(), &|m| {
                     announced.lock().unwrap().push(m.to_string())
                 })
                 .await
@@ -214,7 +214,7 @@ struct Suite {
 
 async fn suite() -> Suite {
     let dir = data_dir();
-    let stores = eng_intel::store::open(&Vars::new().data_dir(dir).settings(), &|m| {
+    let stores = eng_intel::toolbox::Toolbox::open(&Vars::new().data_dir(dir).settings(), &|m| {
         panic!("data was already there, yet: {m}")
     })
     .await

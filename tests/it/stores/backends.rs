@@ -1,6 +1,6 @@
 //! The real backends (PostgreSQL, ClickHouse, Neo4j over Bolt) against the embedded
 //! default: every tool of tools.yaml and every question of the question suite must give
-//! the same result through `store::open` with the servers of the environment as with none.
+//! the same result through `Toolbox::open` with the servers of the environment as with none.
 //! The embedded answers are the expected values. Also a fault: ClickHouse stopped mid-run
 //! is a tool error and a down health entry, and answers again once restarted.
 //!
@@ -15,10 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eng_intel::compile::ToolDef;
+use eng_intel::dataset::{self, DEFAULT_EMPLOYEES, DEFAULT_SEED, snapshot};
 use eng_intel::model::offline::OfflineModel;
 use eng_intel::run::{Engine, Event, RunRequest};
 use eng_intel::settings::Settings;
-use eng_intel::store::{self, Neo4jGraph, Stores};
+use eng_intel::store::{self, Neo4jGraph};
+use eng_intel::toolbox::Toolbox;
 use serde_json::{Map, Value, json};
 
 use crate::questions::CASES;
@@ -43,18 +45,17 @@ fn backend_settings(dir: &Path, roles: &[&str]) -> Settings {
 
 /// Opens the stores of `settings`, first giving the shared graph test database the demo
 /// organisation (the graph backend's own test leaves another one there).
-async fn open(settings: &Settings) -> Stores {
+async fn open(settings: &Settings) -> Toolbox {
     if let Some(n) = &settings.neo4j {
         let g = Neo4jGraph::connect(n, Duration::from_secs(60))
             .await
             .unwrap();
-        let demo = eng_intel::org::generate(
-            eng_intel::org::DEFAULT_SEED,
-            eng_intel::org::DEFAULT_EMPLOYEES,
-        );
-        g.load(&demo, &|_| {}).await.unwrap();
+        let demo = dataset::generate(DEFAULT_SEED, DEFAULT_EMPLOYEES);
+        g.load(&snapshot(&demo), &|_| {}).await.unwrap();
     }
-    store::open(settings, &|m| eprintln!("{m}")).await.unwrap()
+    Toolbox::open(settings, &|m| eprintln!("{m}"))
+        .await
+        .unwrap()
 }
 
 /// Argument sets for a tool: every combination below whose names the tool takes and
@@ -160,7 +161,7 @@ async fn every_tool_and_question_answers_as_embedded() {
     let real = open(&settings).await;
 
     // Health names each configured server, up.
-    let health = real.health().await;
+    let health = real.stores.health().await;
     let mut expected_names = Vec::new();
     if settings.postgres.is_some() {
         expected_names.push("postgres");
@@ -176,10 +177,7 @@ async fn every_tool_and_question_answers_as_embedded() {
         assert!(matches!(entry, Some((_, Ok(())))), "{name} in {health:?}");
     }
 
-    let demo = eng_intel::org::generate(
-        eng_intel::org::DEFAULT_SEED,
-        eng_intel::org::DEFAULT_EMPLOYEES,
-    );
+    let demo = dataset::generate(DEFAULT_SEED, DEFAULT_EMPLOYEES);
     // Someone with commits, and the first team, service and skill.
     let names = json!({
         "person": demo.employee(demo.commits[0].author_id).name,
@@ -260,7 +258,7 @@ fn servers(cmd: &str, name: &str) {
 /// a retryable tool error within the timeout, health says it is down and the embedded
 /// roles up, a question needing it still gets an answer; once restarted it answers again.
 async fn survives_restart(
-    stores: &Stores,
+    stores: &Toolbox,
     server: &'static str,
     health_name: &str,
     tool: &str,
@@ -284,7 +282,7 @@ async fn survives_restart(
         "{}",
         err.message
     );
-    let health = stores.health().await;
+    let health = stores.stores.health().await;
     let status = |name: &str| {
         health
             .iter()
@@ -307,7 +305,7 @@ async fn survives_restart(
     drop(restart);
     let after = stores.tools().call(tool, &args).await.unwrap();
     assert!(same(&after, &before), "{after} vs {before}");
-    let health = stores.health().await;
+    let health = stores.stores.health().await;
     assert!(health.iter().all(|(_, r)| r.is_ok()), "{health:?}");
 }
 
@@ -357,28 +355,26 @@ async fn a_server_holding_another_organisation_is_announced() {
     let ch = store::ClickHouse::connect(
         settings.clickhouse.as_ref().unwrap(),
         Duration::from_secs(60),
+        dataset::METRICS,
     )
     .await
     .unwrap();
-    let other = eng_intel::org::generate(7, 0);
-    ch.load(&other, &|_| {}).await.unwrap();
+    let other = dataset::generate(7, 0);
+    ch.load(&snapshot(&other), &|_| {}).await.unwrap();
     let announced = std::sync::Mutex::new(Vec::new());
-    let opened = store::open(&settings, &|m| {
+    let opened = dataset::open(&settings, &|m| {
         announced.lock().unwrap().push(m.to_string())
     })
     .await;
     // Leave the demo organisation there for the other tests, whatever happened.
-    let demo = eng_intel::org::generate(
-        eng_intel::org::DEFAULT_SEED,
-        eng_intel::org::DEFAULT_EMPLOYEES,
-    );
-    ch.load(&demo, &|_| {}).await.unwrap();
+    let demo = dataset::generate(DEFAULT_SEED, DEFAULT_EMPLOYEES);
+    ch.load(&snapshot(&demo), &|_| {}).await.unwrap();
     opened.unwrap();
     let announced = announced.into_inner().unwrap();
     let warning = format!(
         "ClickHouse holds another organisation (seed 7, {} employees) than the relational store (seed {}, {} employees)",
         other.employees.len(),
-        eng_intel::org::DEFAULT_SEED,
+        DEFAULT_SEED,
         demo.employees.len()
     );
     assert!(
@@ -388,7 +384,7 @@ async fn a_server_holding_another_organisation_is_announced() {
 
     // With the same organisation everywhere, nothing to warn about.
     let announced = std::sync::Mutex::new(Vec::new());
-    store::open(&settings, &|m| {
+    dataset::open(&settings, &|m| {
         announced.lock().unwrap().push(m.to_string())
     })
     .await

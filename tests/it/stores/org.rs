@@ -6,11 +6,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use eng_intel::org;
+use eng_intel::dataset::{self, POSTGRES_SCHEMA, SQLITE_SCHEMA, snapshot};
 use eng_intel::store::{self, Metrics, Postgres, QueryStore, Relational, Sqlite, Stores};
+use eng_intel::toolbox::Toolbox;
 use serde_json::{Value, json};
 
-use crate::support::{Vars, config as project, demo_stores, require_server};
+use crate::support::{Vars, assembled, config as project, demo_stores, require_server};
 
 async fn count(db: &dyn QueryStore, table: &str) -> i64 {
     let rows = db
@@ -26,9 +27,11 @@ async fn count(db: &dyn QueryStore, table: &str) -> i64 {
 #[tokio::test]
 async fn loading_twice_replaces_rows_instead_of_duplicating() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Sqlite::open(&store::sqlite_path(dir.path())).await.unwrap();
+    let db = Sqlite::open(&store::sqlite_path(dir.path()), &SQLITE_SCHEMA)
+        .await
+        .unwrap();
     assert!(!db.is_loaded().await.unwrap());
-    let o = org::generate(5, 18);
+    let o = dataset::generate(5, 18);
     let expected = [
         ("employees", o.employees.len()),
         ("commits", o.commits.len()),
@@ -38,10 +41,13 @@ async fn loading_twice_replaces_rows_instead_of_duplicating() {
         ("tickets", o.tickets.len()),
         ("documents", o.documents.len()),
     ];
-    let total: u64 = store::tables(&o).iter().map(|t| t.len as u64).sum();
+    let data = snapshot(&o);
+    let total = data.rows();
     for _ in 0..2 {
         let last = std::sync::Mutex::new(0u64);
-        db.load(&o, &|n| *last.lock().unwrap() = n).await.unwrap();
+        db.load(&data, &|n| *last.lock().unwrap() = n)
+            .await
+            .unwrap();
         assert_eq!(*last.lock().unwrap(), total, "progress reaches every row");
         for (table, n) in expected {
             assert_eq!(count(&db, table).await, n as i64, "{table}");
@@ -58,7 +64,7 @@ async fn an_empty_data_dir_gets_the_demo_organisation_once() {
     let d = dir.path().join("nested/data");
     let settings = Vars::new().data_dir(&d).settings();
     let said = std::sync::Mutex::new(Vec::<String>::new());
-    let stores = store::open(&settings, &|m| said.lock().unwrap().push(m.into()))
+    let stores = Toolbox::open(&settings, &|m| said.lock().unwrap().push(m.into()))
         .await
         .unwrap();
     let first = said.lock().unwrap().clone();
@@ -69,14 +75,14 @@ async fn an_empty_data_dir_gets_the_demo_organisation_once() {
             d.display()
         )]
     );
-    let health = stores.health().await;
+    let health = stores.stores.health().await;
     assert_eq!(
         health.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
         ["sqlite", "graph", "bm25"]
     );
     assert!(health.iter().all(|(_, r)| r.is_ok()), "{health:?}");
     drop(stores);
-    store::open(&settings, &|m| panic!("announced again: {m}"))
+    dataset::open(&settings, &|m| panic!("announced again: {m}"))
         .await
         .unwrap();
 }
@@ -97,7 +103,7 @@ async fn arguments_are_bound_never_pasted_into_queries() {
         .unwrap();
     assert_eq!(injected, json!([]));
     assert_eq!(
-        count(stores.relational.as_ref(), "projects").await,
+        count(stores.stores.relational.as_ref(), "projects").await,
         all.as_array().unwrap().len() as i64
     );
 }
@@ -140,10 +146,14 @@ async fn misdeclared_tools_fail_with_a_clear_message() {
 #[tokio::test]
 async fn a_scaled_organisation_loads_and_answers() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Arc::new(Sqlite::open(&store::sqlite_path(dir.path())).await.unwrap());
-    let o = org::generate(11, 300);
-    db.load(&o, &|_| {}).await.unwrap();
-    let stores = Stores::assemble(db.clone(), db.clone()).await.unwrap();
+    let db = Arc::new(
+        Sqlite::open(&store::sqlite_path(dir.path()), &SQLITE_SCHEMA)
+            .await
+            .unwrap(),
+    );
+    let o = dataset::generate(11, 300);
+    db.load(&snapshot(&o), &|_| {}).await.unwrap();
+    let stores = assembled(db.clone(), db.clone()).await;
     let set = project();
     let tools = stores.tools();
     let headcount = tools
@@ -247,11 +257,12 @@ async fn postgres_answers_every_tool_as_sqlite_does() {
         .unwrap();
     pg.database = test_db.into();
 
-    let o = org::generate(org::DEFAULT_SEED, org::DEFAULT_EMPLOYEES);
-    let pg_store = Arc::new(Postgres::connect(&pg).await.unwrap());
+    let o = dataset::generate(dataset::DEFAULT_SEED, dataset::DEFAULT_EMPLOYEES);
+    let data = snapshot(&o);
+    let pg_store = Arc::new(Postgres::connect(&pg, &POSTGRES_SCHEMA).await.unwrap());
     assert!(!pg_store.is_loaded().await.unwrap());
-    pg_store.load(&o, &|_| {}).await.unwrap();
-    pg_store.load(&o, &|_| {}).await.unwrap();
+    pg_store.load(&data, &|_| {}).await.unwrap();
+    pg_store.load(&data, &|_| {}).await.unwrap();
     assert_eq!(
         count(pg_store.as_ref(), "employees").await,
         18,
@@ -260,8 +271,12 @@ async fn postgres_answers_every_tool_as_sqlite_does() {
     pg_store.ping().await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let lite = Arc::new(Sqlite::open(&store::sqlite_path(dir.path())).await.unwrap());
-    lite.load(&o, &|_| {}).await.unwrap();
+    let lite = Arc::new(
+        Sqlite::open(&store::sqlite_path(dir.path()), &SQLITE_SCHEMA)
+            .await
+            .unwrap(),
+    );
+    lite.load(&data, &|_| {}).await.unwrap();
     let mixed = Stores::assemble(
         pg_store.clone() as Arc<dyn Relational>,
         lite.clone() as Arc<dyn Metrics>,
@@ -279,10 +294,8 @@ async fn postgres_answers_every_tool_as_sqlite_does() {
     );
     drop(mixed);
     // Every tool, metrics and builtins included, with PostgreSQL in both SQL roles.
-    let on_pg = Stores::assemble(pg_store.clone(), pg_store.clone())
-        .await
-        .unwrap();
-    let on_lite = Stores::assemble(lite.clone(), lite.clone()).await.unwrap();
+    let on_pg = assembled(pg_store.clone(), pg_store.clone()).await;
+    let on_lite = assembled(lite.clone(), lite.clone()).await;
 
     let set = project();
     let mut compared = BTreeMap::new();

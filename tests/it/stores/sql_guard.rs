@@ -4,11 +4,16 @@
 
 use std::time::{Duration, Instant};
 
-use eng_intel::org;
-use eng_intel::store::sql_guard::{MAX_ROWS, guard};
+use eng_intel::dataset::{self, POSTGRES_SCHEMA, SQLITE_SCHEMA, snapshot};
+use eng_intel::store::sql_guard::{MAX_ROWS, Refusal};
 use eng_intel::store::{self, Postgres, QueryStore, Sqlite};
 
 use crate::support::require_server;
+
+/// The guard over the dataset's tables, as the NL→SQL pipeline uses it.
+fn guard(sql: &str, backend: &str) -> Result<String, Refusal> {
+    dataset::sql_guard().guard(sql, backend)
+}
 
 /// Statements a model (or a prompt injection through it) might write, with a word the
 /// refusal must contain, so that each is refused for the right reason.
@@ -245,15 +250,23 @@ async fn read_only_holds(db: &dyn QueryStore, writes: &[&str]) {
 #[tokio::test]
 async fn sqlite_runs_generated_sql_read_only_with_a_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Sqlite::open(&store::sqlite_path(dir.path())).await.unwrap();
-    db.load(&org::generate(org::DEFAULT_SEED, 18), &|_| {})
+    let db = Sqlite::open(&store::sqlite_path(dir.path()), &SQLITE_SCHEMA)
         .await
         .unwrap();
+    db.load(
+        &snapshot(&dataset::generate(dataset::DEFAULT_SEED, 18)),
+        &|_| {},
+    )
+    .await
+    .unwrap();
     read_only_holds(&db, &["DELETE FROM teams", "UPDATE teams SET name = 'x'"]).await;
     // query_only was switched off again: the pool's connections still write.
-    db.load(&org::generate(org::DEFAULT_SEED, 18), &|_| {})
-        .await
-        .unwrap();
+    db.load(
+        &snapshot(&dataset::generate(dataset::DEFAULT_SEED, 18)),
+        &|_| {},
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -262,11 +275,14 @@ async fn postgres_runs_generated_sql_read_only_with_a_timeout() {
         return;
     };
     let pg = servers.settings().postgres.unwrap();
-    let db = Postgres::connect(&pg).await.unwrap();
+    let db = Postgres::connect(&pg, &POSTGRES_SCHEMA).await.unwrap();
     if !db.is_loaded().await.unwrap() {
-        db.load(&org::generate(org::DEFAULT_SEED, 18), &|_| {})
-            .await
-            .unwrap();
+        db.load(
+            &snapshot(&dataset::generate(dataset::DEFAULT_SEED, 18)),
+            &|_| {},
+        )
+        .await
+        .unwrap();
     }
     // Statements run wrapped in a subquery (for their rows as JSON), where PostgreSQL does
     // not even parse DML; a function that writes is what the read-only transaction stops.

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use eng_intel::compile::{CompiledSet, compile};
 use eng_intel::run::Envelope;
 use eng_intel::settings::Settings;
-use eng_intel::store::{self, Stores};
+use eng_intel::store::{Metrics, Relational, Stores};
+use eng_intel::toolbox::Toolbox;
 
 pub use skip::{require_server, require_servers, skip};
 
@@ -113,10 +114,20 @@ pub fn settings<V: AsRef<str>>(vars: &[(&str, V)]) -> Settings {
 
 /// The stores of a data dir and nothing else, opened as the server opens them: an empty
 /// dir gets the demo organisation.
-pub async fn demo_stores(dir: &Path) -> Stores {
-    store::open(&Vars::new().data_dir(dir).settings(), &|_| {})
+pub async fn demo_stores(dir: &Path) -> Toolbox {
+    Toolbox::open(&Vars::new().data_dir(dir).settings(), &|_| {})
         .await
         .unwrap()
+}
+
+/// The stores assembled from these query stores (the graph and documents derived from
+/// their data) with the tool runner over them.
+pub async fn assembled(
+    relational: std::sync::Arc<dyn Relational>,
+    metrics: std::sync::Arc<dyn Metrics>,
+) -> Toolbox {
+    let stores = Stores::assemble(relational, metrics).await.unwrap();
+    Toolbox::new(stores).await.unwrap()
 }
 
 /// A router served over real HTTP on 127.0.0.1 (a free port) until dropped: the fake

@@ -1,12 +1,11 @@
-//! The demo engineering organisation: a deterministic generator and DORA metrics.
+//! The demo engineering organisation: a deterministic generator.
 //!
 //! `generate(seed, employees)` builds an [`Org`] — people, teams, skills, services and six
 //! months of delivery history ending at [`as_of`] — from nothing but the seed, so every
 //! machine gets the same data. The tables and the planted patterns are documented in
-//! docs/DATA.md; `store` loads an `Org` into the stores.
+//! docs/DATA.md; `dataset::snapshot` turns an `Org` into what the stores load.
 
 mod docs;
-pub mod dora;
 mod history;
 mod people;
 mod rng;
@@ -322,18 +321,18 @@ pub fn generate(seed: u64, employees: usize) -> Org {
 }
 
 /// True on Monday to Friday.
-pub(crate) fn is_workday(d: NaiveDate) -> bool {
+pub(super) fn is_workday(d: NaiveDate) -> bool {
     use chrono::Datelike;
     d.weekday().num_days_from_monday() < 5
 }
 
 /// Midnight UTC of a day.
-pub(crate) fn at_midnight(d: NaiveDate) -> DateTime<Utc> {
+pub(super) fn at_midnight(d: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight exists"))
 }
 
 /// A duration of fractional hours.
-pub(crate) fn hours(h: f64) -> chrono::Duration {
+pub(super) fn hours(h: f64) -> chrono::Duration {
     chrono::Duration::seconds((h * 3600.0).round() as i64)
 }
 

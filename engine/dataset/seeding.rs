@@ -2,12 +2,11 @@
 //! always, and each server the settings configure (PostgreSQL, ClickHouse, Neo4j). One
 //! list, so `eng-intel seed` and the backends benchmark treat every store alike.
 
-use crate::org::Org;
+use super::open::{Organisation, organisation};
+use super::org::Org;
+use super::tables::{METRICS, POSTGRES_SCHEMA, SQLITE_SCHEMA, snapshot};
 use crate::settings::Settings;
-
-use super::{
-    ClickHouse, Neo4jGraph, Organisation, Postgres, QueryStore, Sqlite, organisation, sqlite_path,
-};
+use crate::store::{ClickHouse, Neo4jGraph, Postgres, QueryStore, Sqlite, sqlite_path};
 
 enum Store {
     Sqlite(Sqlite),
@@ -29,19 +28,19 @@ pub async fn load_targets(settings: &Settings) -> anyhow::Result<Vec<LoadTarget>
     let path = sqlite_path(&settings.data_dir);
     let mut targets = vec![LoadTarget {
         name: path.display().to_string(),
-        store: Store::Sqlite(Sqlite::open(&path).await?),
+        store: Store::Sqlite(Sqlite::open(&path, &SQLITE_SCHEMA).await?),
     }];
     if let Some(pg) = &settings.postgres {
         targets.push(LoadTarget {
             name: format!("PostgreSQL {}:{}/{}", pg.host, pg.port, pg.database),
-            store: Store::Postgres(Postgres::connect(pg).await?),
+            store: Store::Postgres(Postgres::connect(pg, &POSTGRES_SCHEMA).await?),
         });
     }
     if let Some(ch) = &settings.clickhouse {
         targets.push(LoadTarget {
             name: format!("ClickHouse {} (database {})", ch.url, ch.database),
             store: Store::ClickHouse(Box::new(
-                ClickHouse::connect(ch, settings.store_timeout).await?,
+                ClickHouse::connect(ch, settings.store_timeout, METRICS).await?,
             )),
         });
     }
@@ -98,23 +97,23 @@ impl LoadTarget {
 
     /// The items [`LoadTarget::load`] reports for `org`: rows, or nodes and relationships.
     pub fn load_size(&self, org: &Org) -> u64 {
-        match self.store {
-            Store::Sqlite(_) | Store::Postgres(_) => {
-                super::tables(org).iter().map(|t| t.len as u64).sum()
-            }
-            Store::ClickHouse(_) => ClickHouse::load_size(org),
-            Store::Neo4j(_) => Neo4jGraph::load_size(org),
+        let data = snapshot(org);
+        match &self.store {
+            Store::Sqlite(_) | Store::Postgres(_) => data.rows(),
+            Store::ClickHouse(s) => s.load_size(&data),
+            Store::Neo4j(_) => Neo4jGraph::load_size(&data),
         }
     }
 
     /// Replaces the store's organisation with `org`, in batches; `progress` gets the items
     /// written so far.
     pub async fn load(&self, org: &Org, progress: &(dyn Fn(u64) + Sync)) -> anyhow::Result<()> {
+        let data = snapshot(org);
         let done = match &self.store {
-            Store::Sqlite(s) => s.load(org, progress).await,
-            Store::Postgres(s) => s.load(org, progress).await,
-            Store::ClickHouse(s) => s.load(org, progress).await.map_err(Into::into),
-            Store::Neo4j(s) => s.load(org, progress).await.map_err(Into::into),
+            Store::Sqlite(s) => s.load(&data, progress).await,
+            Store::Postgres(s) => s.load(&data, progress).await,
+            Store::ClickHouse(s) => s.load(&data, progress).await.map_err(Into::into),
+            Store::Neo4j(s) => s.load(&data, progress).await.map_err(Into::into),
         };
         done.map_err(|e| anyhow::anyhow!("loading {}: {e:#}", self.name))
     }

@@ -1,10 +1,10 @@
 //! `metric_anomalies`: unusual days and weeks in one delivery metric.
 //!
-//! Two layers. The detection ([`detect`]) is a pure function from a [`Series`] — the raw
-//! observations of each day — to anomalies, so it can be tested on synthetic series. The
-//! store layer ([`metric_anomalies`]) fetches a metric's raw events (a timestamp and a
+//! Two layers. The detection ([`detect`]), here, is a pure function from a [`Series`] — the
+//! raw observations of each day — to anomalies, so it can be tested on synthetic series.
+//! The builtin (`toolbox::anomalies`) fetches a metric's raw events (a timestamp and a
 //! value each) with plain SQL that runs on SQLite, PostgreSQL and ClickHouse 18.16 (no
-//! window functions, no CTEs, no date arithmetic) and buckets them in Rust.
+//! window functions, no CTEs, no date arithmetic) and buckets them into a series.
 //!
 //! The method, per metric kind ([`Kind`]):
 //!
@@ -36,18 +36,12 @@
 //!   |z| ≥ 7 or a value 4× (or ¼ of) the expected one, medium at |z| ≥ 5 or 2× (or ½),
 //!   else low. The expected value is the median of the reference, in the metric's unit.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{Datelike, Duration, NaiveDate};
 use serde::Serialize;
-use serde_json::{Value, json};
 
-use super::builtin::Ctx;
-use super::{Params, Row, StoreError};
+use super::stats::{median, poisson_z, spread};
 
-mod stats;
-
-use stats::{median, poisson_z, spread};
-
-// ── Detection (pure) ────────────────────────────────────────────────────────────────
+// ── Detection ────────────────────────────────────────────────────────────────
 
 /// Reference points a score needs (8 other weeks, or the same weekday in 8 other weeks).
 pub const MIN_REFERENCE: usize = 8;
@@ -109,7 +103,7 @@ impl Kind {
         self == Kind::Count
     }
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Kind::Count => "count",
             Kind::Duration => "duration",
@@ -514,274 +508,8 @@ pub fn severity(z: f64, value: f64, expected: f64) -> Severity {
     by_score.max(by_size)
 }
 
-// ── The metrics store ───────────────────────────────────────────────────────────────
-
-/// The metrics `metric_anomalies` can check, each a daily series of the metrics store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Metric {
-    Deployments,
-    FailedDeployments,
-    ChangeFailureRate,
-    LeadTimeHours,
-    Incidents,
-    MergedPrs,
-    Commits,
-    ReviewWaitHours,
-}
-
-/// The scope filter of the tables that name `team` and `service` directly.
-const SCOPE: &str =
-    "AND (:team IS NULL OR team = :team) AND (:service IS NULL OR service = :service)";
-
-impl Metric {
-    pub const ALL: [Metric; 8] = [
-        Metric::Deployments,
-        Metric::FailedDeployments,
-        Metric::ChangeFailureRate,
-        Metric::LeadTimeHours,
-        Metric::Incidents,
-        Metric::MergedPrs,
-        Metric::Commits,
-        Metric::ReviewWaitHours,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Metric::Deployments => "deployments",
-            Metric::FailedDeployments => "failed_deployments",
-            Metric::ChangeFailureRate => "change_failure_rate",
-            Metric::LeadTimeHours => "lead_time_hours",
-            Metric::Incidents => "incidents",
-            Metric::MergedPrs => "merged_prs",
-            Metric::Commits => "commits",
-            Metric::ReviewWaitHours => "review_wait_hours",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Metric> {
-        Metric::ALL.into_iter().find(|m| m.name() == name)
-    }
-
-    pub fn kind(self) -> Kind {
-        match self {
-            Metric::ChangeFailureRate => Kind::Rate,
-            Metric::LeadTimeHours | Metric::ReviewWaitHours => Kind::Duration,
-            _ => Kind::Count,
-        }
-    }
-
-    /// What a period's value is, in words.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Metric::Deployments => "successful production deployments",
-            Metric::FailedDeployments => "failed production deployments",
-            Metric::ChangeFailureRate => "change failure rate",
-            Metric::LeadTimeHours => "lead time for changes",
-            Metric::Incidents => "incidents opened",
-            Metric::MergedPrs => "pull requests merged",
-            Metric::Commits => "commits",
-            Metric::ReviewWaitHours => "review wait",
-        }
-    }
-
-    /// How a period's value is computed.
-    pub fn definition(self) -> &'static str {
-        match self {
-            Metric::Deployments | Metric::FailedDeployments => {
-                "the number of production deployments that finished in the period"
-            }
-            Metric::Incidents => "the number of incidents opened in the period",
-            Metric::ChangeFailureRate => {
-                "the share of the period's successful production deployments that caused an incident"
-            }
-            Metric::LeadTimeHours => {
-                "the median, over the changes deployed in the period, of hours from first commit to production"
-            }
-            Metric::MergedPrs => "the number of pull requests merged in the period",
-            Metric::Commits => "the number of commits authored in the period",
-            Metric::ReviewWaitHours => {
-                "the median wait in hours of the reviews requested in the period (completed reviews)"
-            }
-        }
-    }
-
-    pub fn unit(self) -> &'static str {
-        match self {
-            Metric::Deployments | Metric::FailedDeployments => "deployments",
-            Metric::ChangeFailureRate => "rate",
-            Metric::LeadTimeHours | Metric::ReviewWaitHours => "hours",
-            Metric::Incidents => "incidents",
-            Metric::MergedPrs => "pull requests",
-            Metric::Commits => "commits",
-        }
-    }
-
-    /// The events: `happened_at` (ISO-8601 text) and, for durations, the columns to
-    /// compute the value from. Plain SQL every metrics backend runs.
-    fn query(self) -> String {
-        let deployments = |status: &str| {
-            format!(
-                "SELECT id, finished_at AS happened_at FROM deployments \
-                 WHERE environment = 'production' AND status = '{status}' \
-                 AND finished_at >= :since AND finished_at < :now {SCOPE}"
-            )
-        };
-        match self {
-            Metric::Deployments | Metric::ChangeFailureRate => deployments("success"),
-            Metric::FailedDeployments => deployments("failure"),
-            Metric::LeadTimeHours => "SELECT d.finished_at AS happened_at, p.first_commit_at AS started_at \
-                FROM pull_requests p JOIN deployments d ON d.id = p.deployment_id \
-                WHERE d.environment = 'production' AND d.status = 'success' \
-                AND d.finished_at >= :since AND d.finished_at < :now \
-                AND (:team IS NULL OR d.team = :team) AND (:service IS NULL OR d.service = :service)"
-                .into(),
-            Metric::Incidents => format!(
-                "SELECT opened_at AS happened_at FROM incidents \
-                 WHERE opened_at >= :since AND opened_at < :now {SCOPE}"
-            ),
-            Metric::MergedPrs => format!(
-                "SELECT merged_at AS happened_at FROM pull_requests \
-                 WHERE merged_at >= :since AND merged_at < :now {SCOPE}"
-            ),
-            Metric::Commits => format!(
-                "SELECT authored_at AS happened_at FROM commits \
-                 WHERE authored_at >= :since AND authored_at < :now {SCOPE}"
-            ),
-            Metric::ReviewWaitHours => "SELECT requested_at AS happened_at, wait_hours AS value FROM pr_reviews \
-                WHERE reviewed_at IS NOT NULL AND requested_at >= :since AND requested_at < :now \
-                AND (:team IS NULL OR reviewer_team = :team) AND (:service IS NULL OR service = :service)"
-                .into(),
-        }
-    }
-
-    /// When recording began, for the whole organisation: a sparse series (a team's
-    /// incidents) must start there with zeros, not at its own first event.
-    fn history_start_query(self) -> &'static str {
-        match self {
-            Metric::Commits => "SELECT MIN(authored_at) AS earliest FROM commits",
-            Metric::MergedPrs => "SELECT MIN(opened_at) AS earliest FROM pull_requests",
-            Metric::ReviewWaitHours => "SELECT MIN(requested_at) AS earliest FROM pr_reviews",
-            _ => {
-                "SELECT MIN(finished_at) AS earliest FROM deployments WHERE environment = 'production'"
-            }
-        }
-    }
-}
-
-/// Deployments that caused at least one incident (change failure rate's numerator).
-const FAILED_CHANGES: &str = "SELECT DISTINCT i.deployment_id FROM incidents i \
-    JOIN deployments d ON d.id = i.deployment_id \
-    WHERE d.finished_at >= :since AND d.finished_at < :now \
-    AND (:team IS NULL OR d.team = :team) AND (:service IS NULL OR d.service = :service)";
-
-/// Days in the window by default: the demo's whole history (26 weeks).
-const DEFAULT_DAYS: i64 = 182;
-
-/// The builtin: args `metric`, `team`, `service`, `days`, `sensitivity`.
-pub async fn metric_anomalies(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
-    let name = p
-        .get("metric")
-        .and_then(Value::as_str)
-        .unwrap_or("failed_deployments");
-    let metric = Metric::parse(name).ok_or_else(|| {
-        let known: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
-        StoreError::query(format!(
-            "no metric named \"{name}\"; metrics are {}",
-            known.join(", ")
-        ))
-    })?;
-    let sensitivity = p
-        .get("sensitivity")
-        .and_then(Value::as_str)
-        .unwrap_or("medium");
-    let th = Thresholds::for_sensitivity(sensitivity).ok_or_else(|| {
-        StoreError::query(format!(
-            "sensitivity \"{sensitivity}\" is none of low, medium, high"
-        ))
-    })?;
-    let days = p
-        .get("days")
-        .and_then(Value::as_i64)
-        .unwrap_or(DEFAULT_DAYS);
-
-    // Whole days only: up to yesterday (today is not over), from midnight `days` before.
-    let today = cx.now.date_naive();
-    let mut start = today - Duration::days(days.max(1));
-    let earliest = cx
-        .metrics
-        .query(metric.history_start_query(), &Params::new())
-        .await?;
-    if let Some(first) = earliest
-        .first()
-        .map(|r| time(r, "earliest"))
-        .transpose()?
-        .flatten()
-    {
-        start = start.max(first.date_naive());
-    }
-    let mut q = p.clone();
-    q.insert(
-        "since".into(),
-        super::load::timestamp(midnight(start)).into(),
-    );
-
-    let mut series = Series::new(metric.kind(), start, today);
-    for (at, value) in observations(metric, &q, cx).await? {
-        series.add(at.date_naive(), value);
-    }
-    let found = detect(&series, th);
-    let kind = metric.kind();
-    let round = |x: f64| number(kind, x);
-    let anomalies: Vec<Value> = found
-        .anomalies
-        .iter()
-        .map(|a| {
-            let mut v = serde_json::to_value(a).expect("anomaly serializes");
-            v["value"] = round(a.value);
-            v["expected"] = round(a.expected);
-            v
-        })
-        .collect();
-    let weekly: Vec<Value> = found
-        .weekly
-        .iter()
-        .map(|w| json!({"week": w.start.to_string(), "value": w.value.map(round), "observations": w.n}))
-        .collect();
-    Ok(json!({
-        "metric": metric.name(),
-        "description": metric.describe(),
-        "definition": metric.definition(),
-        "unit": metric.unit(),
-        "kind": metric.kind().name(),
-        "scope": super::builtin::scope(p),
-        "window": {
-            "start": start.to_string(),
-            "end": (today - Duration::days(1)).to_string(),
-            "days": series.days.len(),
-            "weeks": found.weekly.len(),
-        },
-        "series_points": series.days.len(),
-        "observations": series.days.iter().map(Vec::len).sum::<usize>(),
-        "sensitivity": sensitivity,
-        "thresholds": th,
-        "anomalies": anomalies,
-        "weekly": weekly,
-        "method": method(metric.kind(), th),
-        "notes": found.notes,
-    }))
-}
-
-/// A value as the answer shows it: counts whole where they are, hours to 0.1, rates to 0.001.
-fn number(kind: Kind, x: f64) -> Value {
-    match kind {
-        Kind::Count if x.fract() == 0.0 => json!(x as i64),
-        Kind::Count | Kind::Duration => json!((x * 10.0).round() / 10.0),
-        Kind::Rate => json!((x * 1000.0).round() / 1000.0),
-    }
-}
-
 /// The method in a sentence or three, for the answer and the model explaining it.
-fn method(kind: Kind, th: Thresholds) -> String {
+pub fn method(kind: Kind, th: Thresholds) -> String {
     let (score, scale) = match kind {
         Kind::Count => (
             "the Poisson tail probability at the usual rate, as a z-score (discounted where counts vary more than Poisson noise)",
@@ -809,65 +537,6 @@ fn method(kind: Kind, th: Thresholds) -> String {
          2–8 weeks together, their median against the weeks before on the {scale} scale (|z| ≥ {}).",
         th.week, th.recent_weeks
     )
-}
-
-async fn observations(
-    metric: Metric,
-    p: &Params,
-    cx: &Ctx<'_>,
-) -> Result<Vec<(DateTime<Utc>, f64)>, StoreError> {
-    let rows = cx.metrics.query(&metric.query(), p).await?;
-    let failed: std::collections::HashSet<i64> = if metric == Metric::ChangeFailureRate {
-        cx.metrics
-            .query(FAILED_CHANGES, p)
-            .await?
-            .iter()
-            .filter_map(|r| r.get("deployment_id").and_then(Value::as_i64))
-            .collect()
-    } else {
-        Default::default()
-    };
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let Some(at) = time(r, "happened_at")? else {
-            continue;
-        };
-        let value = match metric {
-            Metric::ChangeFailureRate => {
-                let id = r.get("id").and_then(Value::as_i64).unwrap_or_default();
-                f64::from(u8::from(failed.contains(&id)))
-            }
-            Metric::LeadTimeHours => match time(r, "started_at")? {
-                Some(first) => (at - first).num_seconds() as f64 / 3600.0,
-                None => continue,
-            },
-            Metric::ReviewWaitHours => match r.get("value").and_then(Value::as_f64) {
-                Some(h) => h,
-                None => continue,
-            },
-            _ => 1.0,
-        };
-        out.push((at, value));
-    }
-    Ok(out)
-}
-
-fn midnight(d: NaiveDate) -> DateTime<Utc> {
-    d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
-}
-
-/// An RFC 3339 column; NULL and '' (ClickHouse's MIN of no rows) are None.
-fn time(r: &Row, k: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-    match r.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) => DateTime::parse_from_rfc3339(s)
-            .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|e| {
-                StoreError::query(format!(
-                    "column {k}: \"{s}\" is not an RFC 3339 timestamp: {e}"
-                ))
-            }),
-    }
 }
 
 #[cfg(test)]
@@ -956,7 +625,7 @@ mod tests {
         let start = day("2025-01-06");
         let weeks = 26;
         let mut s = Series::new(Kind::Duration, start, start + Duration::weeks(weeks));
-        let mut rng = crate::org::Rng::new(7);
+        let mut rng = crate::dataset::Rng::new(7);
         for w in 0..weeks {
             let slow = if w >= weeks - 4 { 3.0 } else { 1.0 };
             for d in 0..5 {
@@ -995,13 +664,5 @@ mod tests {
         assert_eq!(severity(-3.6, 2.0, 10.0), Severity::High);
         assert_eq!(severity(4.0, 6.0, 0.0), Severity::High);
         assert_eq!(severity(-7.5, 8.0, 10.0), Severity::High);
-    }
-
-    #[test]
-    fn every_metric_is_named_once() {
-        for m in Metric::ALL {
-            assert_eq!(Metric::parse(m.name()), Some(m));
-        }
-        assert_eq!(Metric::parse("velocity"), None);
     }
 }

@@ -1,50 +1,16 @@
-//! Builtin tools: computations in Rust over rows the stores return — DORA metrics (as
-//! `org::dora` defines them), the weekly lead-time trend, and workload, which joins the
-//! relational store (tickets) with the metrics store (pending reviews).
+//! Delivery builtins: DORA metrics (as `analytics::dora` defines them) over the metrics
+//! store's deployments, changes and incidents, the weekly lead-time trend per team, and
+//! workload, which joins the relational store (tickets) with the metrics store (pending
+//! reviews).
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use super::{Params, QueryStore, Row, StoreError};
-use crate::org::dora::{self, Change, Deploy, IncidentRef, Window};
-
-/// What builtins may read.
-pub struct Ctx<'a> {
-    pub relational: &'a dyn QueryStore,
-    pub metrics: &'a dyn QueryStore,
-    pub directory: &'a super::directory::Directory,
-    pub now: DateTime<Utc>,
-}
-
-pub async fn call(name: &str, p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
-    match name {
-        "dora_metrics" => dora_metrics(p, cx).await,
-        "lead_time_trend" => lead_time_trend(p, cx).await,
-        "workload" => workload(p, cx).await,
-        "rerank_passages" => super::rerank::rerank(p),
-        "sql_schema" => Ok(super::nl_sql::schema(cx)),
-        "run_sql" => super::nl_sql::run(p, cx).await,
-        "link_entities" => Ok(link_entities(p, cx)),
-        "metric_anomalies" => super::anomaly::metric_anomalies(p, cx).await,
-        other => Err(StoreError::query(format!(
-            "no builtin named \"{other}\"; see engine/store/builtin.rs for the builtins"
-        ))),
-    }
-}
-
-/// The people, teams, services and skills the text names (Graph RAG's entity linking).
-fn link_entities(p: &Params, cx: &Ctx<'_>) -> Value {
-    let text = p.get("text").and_then(Value::as_str).unwrap_or_default();
-    Value::Array(
-        cx.directory
-            .mentions(text)
-            .into_iter()
-            .map(|(kind, name)| json!({ "kind": kind, "name": name }))
-            .collect(),
-    )
-}
+use super::context::{Ctx, scope, time};
+use crate::analytics::dora::{self, Change, Deploy, IncidentRef, Window};
+use crate::store::{Params, Row, StoreError};
 
 const DEPLOYMENTS: &str = "SELECT id, team, environment, status, finished_at FROM deployments \
     WHERE environment = 'production' AND finished_at >= :since AND finished_at < :until \
@@ -58,19 +24,6 @@ const INCIDENTS: &str = "SELECT i.deployment_id, i.resolved_at FROM incidents i 
 
 fn text<'a>(r: &'a Row, k: &str) -> Option<&'a str> {
     r.get(k).and_then(Value::as_str)
-}
-
-fn time(r: &Row, k: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-    match text(r, k) {
-        None => Ok(None),
-        Some(s) => DateTime::parse_from_rfc3339(s)
-            .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|e| {
-                StoreError::query(format!(
-                    "column {k}: \"{s}\" is not an RFC 3339 timestamp: {e}"
-                ))
-            }),
-    }
 }
 
 fn deploys(rows: &[Row]) -> Result<Vec<Deploy>, StoreError> {
@@ -116,18 +69,7 @@ fn window(p: &Params, now: DateTime<Utc>) -> Window {
     }
 }
 
-pub(super) fn scope(p: &Params) -> String {
-    match (
-        p.get("team").and_then(Value::as_str),
-        p.get("service").and_then(Value::as_str),
-    ) {
-        (_, Some(s)) => format!("service {s}"),
-        (Some(t), None) => format!("the {t} team"),
-        (None, None) => "the organisation".into(),
-    }
-}
-
-async fn dora_metrics(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
+pub(super) async fn dora_metrics(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
     let w = window(p, cx.now);
     let d = deploys(&cx.metrics.query(DEPLOYMENTS, p).await?)?;
     let c = changes(&cx.metrics.query(CHANGES, p).await?)?;
@@ -155,7 +97,7 @@ async fn dora_metrics(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
 }
 
 /// Weekly median lead time per team, and how the last three weeks compare with the weeks before.
-async fn lead_time_trend(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
+pub(super) async fn lead_time_trend(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
     let weeks = p.get("weeks").and_then(Value::as_i64).unwrap_or(12);
     let w = Window::last_days(cx.now, weeks * 7);
     let recent_start = cx.now - Duration::weeks(3);
@@ -242,7 +184,7 @@ const OVERLOAD_FLOOR: f64 = 20.0;
 /// Open story points plus two points per pending review; overloaded = at least three times
 /// the median load of the engineers in scope, and at least [`OVERLOAD_FLOOR`] (so that a
 /// quiet team with a median near zero does not flag everyone).
-async fn workload(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
+pub(super) async fn workload(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
     let limit = p.get("limit").and_then(Value::as_u64).unwrap_or(10) as usize;
     let work = cx.relational.query(OPEN_WORK, p).await?;
     let pending: HashMap<i64, i64> = cx

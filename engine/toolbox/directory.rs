@@ -4,7 +4,7 @@
 
 use strsim::damerau_levenshtein;
 
-use super::{QueryStore, StoreError};
+use crate::store::{Params, QueryStore, Row, StoreError};
 
 #[derive(Debug, Default, Clone)]
 pub struct Directory {
@@ -29,12 +29,12 @@ const SKILL_ALIASES: [(&str, &str); 9] = [
 
 impl Directory {
     pub async fn load(relational: &dyn QueryStore) -> Result<Directory, StoreError> {
-        let names = |rows: Vec<super::Row>| -> Vec<String> {
+        let names = |rows: Vec<Row>| -> Vec<String> {
             rows.into_iter()
                 .filter_map(|r| r.get("name").and_then(|v| v.as_str()).map(str::to_string))
                 .collect()
         };
-        let empty = super::Params::new();
+        let empty = Params::new();
         Ok(Directory {
             employees: names(
                 relational

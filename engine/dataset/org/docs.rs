@@ -110,8 +110,7 @@ pub fn documents(org: &mut Org, rng: &mut Rng) {
             start = p.start_date,
             due = p.due_date,
         );
-        let created_at =
-            history_start().max(crate::org::at_midnight(p.start_date) - Duration::days(7));
+        let created_at = history_start().max(super::at_midnight(p.start_date) - Duration::days(7));
         push(
             org,
             "design_doc",

@@ -15,10 +15,9 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde_json::Value;
 
-use super::Params;
 use super::directory::Directory;
-use super::load::timestamp;
 use crate::compile::ToolDef;
+use crate::store::{Params, timestamp};
 
 pub fn prepare(
     tool: &ToolDef,
@@ -71,7 +70,6 @@ pub fn prepare(
                 .map_err(|_| format!("cannot read the date \"{s}\" of {k}; write YYYY-MM-DD")),
         }
     };
-    let midnight = crate::org::at_midnight;
     if let Some(start) = date("since")? {
         // An explicit window: `since` and `until` are days, `until` included.
         let end = date("until")?;
@@ -110,12 +108,16 @@ fn day(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
+/// Midnight UTC of a day.
+pub fn midnight(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+}
+
 type Bounds = (NaiveDate, NaiveDate, DateTime<Utc>, DateTime<Utc>);
 
 /// Dates (inclusive) and instants (end exclusive) of a period relative to `now`.
 pub fn period_bounds(period: &str, now: DateTime<Utc>) -> Result<Bounds, String> {
     let today = now.date_naive();
-    let midnight = |d: NaiveDate| crate::org::at_midnight(d);
     let days = |start: NaiveDate, n: i64| -> Bounds {
         let end = start + Duration::days(n - 1);
         (
@@ -169,11 +171,11 @@ mod tests {
 
     #[test]
     fn periods_relative_to_a_monday() {
-        let now = crate::org::as_of(); // Monday 30 June 2025, 00:00 UTC
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let now = midnight(d("2025-06-30")); // a Monday
         let b = period_bounds("next week", now).unwrap();
         assert_eq!((b.0, b.1), (d("2025-07-07"), d("2025-07-13")));
-        assert_eq!(b.3, crate::org::at_midnight(d("2025-07-14")));
+        assert_eq!(b.3, midnight(d("2025-07-14")));
         let b = period_bounds("This Week", now).unwrap();
         assert_eq!((b.0, b.1), (d("2025-06-30"), d("2025-07-06")));
         let b = period_bounds("next 30 days", now).unwrap();

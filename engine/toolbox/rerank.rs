@@ -11,8 +11,7 @@
 
 use serde_json::{Value, json};
 
-use super::documents::tokens;
-use super::{Params, StoreError};
+use crate::store::{Params, StoreError, tokens};
 
 /// Words of the question's form, not its subject: a passage matching only these is no match.
 const QUESTION_WORDS: [&str; 16] = [

@@ -6,6 +6,7 @@ use super::roster::{
     DEGRADING_TEAM, DEGRADING_WEEKS, FAILING_WEEK, OVERLOADED, SILO_OWNER, SILO_SERVICE,
 };
 use super::*;
+use crate::analytics::dora;
 
 fn digest(o: &Org) -> Vec<String> {
     vec![

@@ -5,16 +5,18 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::builtin::Ctx;
-use super::sql_guard::{self, MAX_ROWS, allowed};
-use super::{Params, StoreError};
+use super::context::Ctx;
+use crate::dataset::sql_guard;
+use crate::store::sql_guard::MAX_ROWS;
+use crate::store::{Params, StoreError};
 
 /// How long a generated statement may run.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `sql_schema`: the dialect and the allow-listed tables with their columns.
 pub fn schema(cx: &Ctx<'_>) -> Value {
-    let tables: Vec<Value> = allowed()
+    let tables: Vec<Value> = sql_guard()
+        .allowed()
         .iter()
         .map(|(t, cols)| json!({ "name": t, "columns": cols }))
         .collect();
@@ -37,7 +39,7 @@ pub async fn run(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
     if sql.is_empty() {
         return Ok(json!({ "ok": false, "sql": "", "reason": "no SQL was given" }));
     }
-    let guarded = match sql_guard::guard(&sql, cx.relational.backend()) {
+    let guarded = match sql_guard().guard(&sql, cx.relational.backend()) {
         Ok(s) => s,
         Err(refusal) => {
             return Ok(json!({ "ok": false, "sql": sql, "reason": refusal.0, "refused": true }));

@@ -1,5 +1,18 @@
-//! `StoreTools`: the `ToolRunner` that runs tools.yaml's tools against the stores,
-//! dispatching on each tool's `store:` role; builtins run Rust functions.
+//! Running tools.yaml's tools against the stores: [`StoreTools`] is the `ToolRunner` the
+//! engine calls, dispatching on each tool's `store:` role. Before a query runs, `params`
+//! fills in schema defaults, resolves names through the `directory` ("did you mean …?")
+//! and derives `:now`, `:since`, `:period_*`; `store: builtin` tools run the Rust
+//! functions of `builtins` (one registry of their names, which `validate` reads).
+
+mod anomalies;
+mod builtins;
+mod context;
+mod delivery;
+mod directory;
+mod nl_sql;
+mod params;
+pub use params::period_bounds;
+mod rerank;
 
 use std::sync::Arc;
 
@@ -7,14 +20,45 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::builtin::{self, Ctx};
-use super::directory::Directory;
-use super::documents::DocFilter;
-use super::{Documents, Graph, Metrics, Params, QueryStore, Relational, StoreError, params};
+pub use builtins::Builtin;
+use context::Ctx;
+use directory::Directory;
+
 use crate::compile::ToolDef;
+use crate::config::spec::StoreRole;
+use crate::settings::Settings;
+use crate::store::{
+    DocFilter, Documents, Graph, Metrics, Params, QueryStore, Relational, StoreError, Stores,
+};
 use crate::tools::{ToolError, ToolRunner};
 use crate::understand::{Calendar, Kind, Vocabulary};
 
+/// The opened stores and the tool runner over them: what the server, the CLI and the
+/// tests run on.
+pub struct Toolbox {
+    pub stores: Stores,
+    tools: Arc<StoreTools>,
+}
+
+impl Toolbox {
+    pub async fn new(stores: Stores) -> Result<Toolbox, StoreError> {
+        let tools = Arc::new(StoreTools::new(&stores).await?);
+        Ok(Toolbox { stores, tools })
+    }
+
+    /// The configured stores, opened (and seeded when empty) by `dataset::open`.
+    pub async fn open(settings: &Settings, announce: &dyn Fn(&str)) -> anyhow::Result<Toolbox> {
+        let stores = crate::dataset::open(settings, announce).await?;
+        Ok(Toolbox::new(stores).await?)
+    }
+
+    /// The runner the engine calls tools through.
+    pub fn tools(&self) -> Arc<dyn ToolRunner> {
+        self.tools.clone()
+    }
+}
+
+/// The `ToolRunner` over the stores.
 pub struct StoreTools {
     relational: Arc<dyn Relational>,
     metrics: Arc<dyn Metrics>,
@@ -27,12 +71,9 @@ pub struct StoreTools {
 
 impl StoreTools {
     /// Reads the names to resolve and the instant the data describes (`meta.as_of`, else now).
-    pub async fn new(
-        relational: Arc<dyn Relational>,
-        metrics: Arc<dyn Metrics>,
-        graph: Arc<dyn Graph>,
-        documents: Arc<dyn Documents>,
-    ) -> Result<StoreTools, StoreError> {
+    pub async fn new(stores: &Stores) -> Result<StoreTools, StoreError> {
+        let (relational, metrics) = (stores.relational.clone(), stores.metrics.clone());
+        let (graph, documents) = (stores.graph.clone(), stores.documents.clone());
         let directory = Directory::load(relational.as_ref()).await?;
         let as_of = relational
             .query("SELECT value FROM meta WHERE key = 'as_of'", &Params::new())
@@ -61,24 +102,25 @@ impl StoreTools {
     }
 
     async fn run(&self, tool: &ToolDef, p: &Params) -> Result<Value, StoreError> {
-        let store: &dyn QueryStore = match tool.store.as_str() {
-            "relational" => self.relational.as_ref(),
-            "metrics" => self.metrics.as_ref(),
-            "graph" => self.graph.as_ref(),
-            "documents" => return self.search(p).await,
-            "builtin" => {
+        let store: &dyn QueryStore = match tool.store {
+            StoreRole::Relational => self.relational.as_ref(),
+            StoreRole::Metrics => self.metrics.as_ref(),
+            StoreRole::Graph => self.graph.as_ref(),
+            StoreRole::Documents => return self.search(p).await,
+            StoreRole::Builtin => {
                 let cx = Ctx {
                     relational: self.relational.as_ref(),
                     metrics: self.metrics.as_ref(),
                     directory: &self.directory,
                     now: self.now,
                 };
-                return builtin::call(&tool.name, p, &cx).await;
+                return builtins::call(&tool.name, p, &cx).await;
             }
-            other => {
+            StoreRole::Pipeline => {
                 return Err(StoreError::query(format!(
-                    "tool {} uses store \"{other}\", which the store runner does not serve",
-                    tool.name
+                    "tool {} uses store \"{}\", which the store runner does not serve",
+                    tool.name,
+                    tool.store.name()
                 )));
             }
         };
