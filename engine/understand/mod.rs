@@ -156,7 +156,9 @@ impl Understanding {
         if let Some((prior, answer)) = prior {
             // A follow-up with an intent of its own keeps it; one without borrows the last.
             u.rank(lex);
-            let own = u.candidates.first().is_some_and(|c| c.score >= ACCEPT);
+            // Names alone ("what about Mobile?") are no intent of their own.
+            let words = u.features.iter().any(|f| !f.starts_with('{'));
+            let own = words && u.candidates.first().is_some_and(|c| c.score >= ACCEPT);
             u.follow(&prior, answer, lex, vocab, own);
         }
         u.unresolved = u.features.iter().any(|f| f.contains(HE))
