@@ -20,7 +20,7 @@ pub use tool_def::ToolDef;
 
 use crate::config::Project;
 use crate::config::spec::{RetrySpec, StateType};
-use crate::model::Tier;
+use crate::core::Tier;
 use crate::validate::{self, diagnostic::Report};
 
 /// Everything a run needs, compiled once.
@@ -247,16 +247,7 @@ pub fn compile(project: Project) -> Result<CompiledSet, Report> {
     })
 }
 
-/// The template environment every run renders with; filters shared by all templates.
-pub fn templates_env() -> minijinja::Environment<'static> {
-    let mut env = minijinja::Environment::new();
-    let syntax = minijinja::syntax::SyntaxConfig::builder()
-        .trim_blocks(true)
-        .lstrip_blocks(true)
-        .build();
-    env.set_syntax(syntax.expect("default delimiters are valid"));
-    env
-}
+pub use crate::core::templates_env;
 
 /// The name a prompt is compiled under; templates include prompts by it too.
 pub fn prompt_template(prompt: &str) -> String {
