@@ -42,7 +42,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("store/clickhouse.rs", "dataset"),
     ("store/neo4j.rs", "compile"),
     ("store/neo4j.rs", "dataset"),
-    ("store/neo4j.rs", "validate"),
     ("validate/tests_check.rs", "graph_tests"),
     ("validate/tests_check.rs", "run"),
     ("validate/tools.rs", "toolbox"),
