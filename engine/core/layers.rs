@@ -44,7 +44,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("store/neo4j.rs", "dataset"),
     ("validate/tests_check.rs", "graph_tests"),
     ("validate/tests_check.rs", "run"),
-    ("validate/tools.rs", "toolbox"),
 ];
 
 fn layer(module: &str) -> Option<usize> {

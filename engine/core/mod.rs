@@ -2,11 +2,13 @@
 //! other module of the crate — source positions, diagnostics, model tiers and the
 //! template environment. See docs/ARCHITECTURE.md for the layer order.
 
+mod builtin;
 pub mod diagnostic;
 #[cfg(test)]
 mod layers;
 mod tier;
 
+pub use builtin::Builtin;
 pub use diagnostic::{Diagnostic, Report, Severity, did_you_mean};
 pub use tier::Tier;
 
