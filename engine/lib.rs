@@ -11,6 +11,7 @@ pub mod api;
 pub mod cli;
 pub mod compile;
 pub mod config;
+pub mod core;
 pub mod dataset;
 pub mod embed;
 pub mod error;

@@ -8,10 +8,9 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::compile::compile;
-use crate::config::{self, Project};
+use crate::config::Project;
 use crate::run::Engine;
-use crate::validate::diagnostic::{Diagnostic, Report};
+use crate::validate::diagnostic::Report;
 
 /// What a reload changed, by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -119,17 +118,7 @@ impl std::fmt::Display for ConfigDiff {
 /// Loads, validates and compiles `root`; on success swaps it into `engine` (unless
 /// nothing changed) and returns what changed. On errors the engine keeps its config.
 pub fn reload(engine: &Engine, root: &Path) -> Result<ConfigDiff, Report> {
-    let project = config::load(root).map_err(|e| {
-        let mut r = Report::default();
-        r.push(Diagnostic::error(
-            "E001",
-            &root.display().to_string(),
-            Default::default(),
-            e.reason,
-        ));
-        r
-    })?;
-    let new = compile(project)?;
+    let (new, _warnings) = crate::compile::load(root)?;
     let diff = ConfigDiff::new(&engine.config().project, &new.project);
     if !diff.is_empty() {
         engine.swap(new);

@@ -86,8 +86,8 @@ pub struct Llm {
 }
 
 impl Llm {
-    pub fn model_for_tier(&self, tier: crate::model::Tier) -> &str {
-        use crate::model::Tier;
+    pub fn model_for_tier(&self, tier: crate::core::Tier) -> &str {
+        use crate::core::Tier;
         match tier {
             Tier::Primary => &self.model_primary,
             Tier::Code => &self.model_code,

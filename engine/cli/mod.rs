@@ -192,25 +192,21 @@ async fn run(cli: Cli) -> u8 {
 
 /// Loads and compiles the project, printing findings to stderr; Err is the exit code.
 pub fn load_compiled(dir: &std::path::Path) -> Result<crate::compile::CompiledSet, u8> {
-    let (project, report) = match crate::validate::validate_dir(dir) {
-        Ok(x) => x,
-        Err(e) => {
+    match crate::compile::load(dir) {
+        Ok((set, _warnings)) => Ok(set),
+        Err(crate::compile::Rejected::Unreadable(e)) => {
             eprintln!("error: {e}");
-            return Err(2);
+            Err(2)
         }
-    };
-    if report.has_errors() {
-        eprint!("{report}");
-        eprintln!(
-            "error: the configuration has {} error(s); run `eng-intel validate` for details",
-            report.errors()
-        );
-        return Err(1);
+        Err(crate::compile::Rejected::Invalid(report)) => {
+            eprint!("{report}");
+            eprintln!(
+                "error: the configuration has {} error(s); run `eng-intel validate` for details",
+                report.errors()
+            );
+            Err(1)
+        }
     }
-    crate::compile::compile(project).map_err(|r| {
-        eprint!("{r}");
-        1
-    })
 }
 
 fn draw(dir: &std::path::Path, name: &str, format: DrawFormat) -> u8 {

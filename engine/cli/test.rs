@@ -34,21 +34,21 @@ pub async fn run(
         );
         return 2;
     };
-    let (project, report) = match crate::validate::validate_dir(&root) {
-        Ok(x) => x,
-        Err(e) => {
+    let project = match crate::compile::load(&root) {
+        Ok((set, _warnings)) => set.project,
+        Err(crate::compile::Rejected::Unreadable(e)) => {
             eprintln!("error: {e}");
             return 2;
         }
+        Err(crate::compile::Rejected::Invalid(report)) => {
+            eprint!("{report}");
+            eprintln!(
+                "error: the configuration has {} error(s); tests run only on a configuration that validates",
+                report.errors()
+            );
+            return 1;
+        }
     };
-    if report.has_errors() {
-        eprint!("{report}");
-        eprintln!(
-            "error: the configuration has {} error(s); tests run only on a configuration that validates",
-            report.errors()
-        );
-        return 1;
-    }
     // Problems of test files were reported by validate above.
     let all = graph_tests::cases(&project, &mut Report::default());
     let scope = path.filter(|p| p.canonicalize().ok().as_deref() != Some(root.as_path()));

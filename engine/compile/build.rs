@@ -17,7 +17,7 @@ use super::{
 use crate::config::spans::escape;
 use crate::config::spec::{DEFAULT_ANSWER, END, GraphSpec, LlmFormat, NodeKind, TaskClass};
 use crate::config::{Doc, Project};
-use crate::model::Tier;
+use crate::core::Tier;
 
 /// Compiles what it is asked for and what that needs, each once.
 pub(super) struct Builder<'p> {

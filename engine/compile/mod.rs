@@ -20,7 +20,7 @@ pub use tool_def::ToolDef;
 
 use crate::config::Project;
 use crate::config::spec::{RetrySpec, StateType};
-use crate::model::Tier;
+use crate::core::Tier;
 use crate::validate::{self, diagnostic::Report};
 
 /// Everything a run needs, compiled once.
@@ -186,10 +186,50 @@ impl CompiledSet {
 
 /// Validates and compiles; any error finding refuses the whole set.
 pub fn compile(project: Project) -> Result<CompiledSet, Report> {
+    compile_checked(project).map(|(set, _warnings)| set)
+}
+
+/// Why [`load`] produced no compiled set.
+#[derive(Debug)]
+pub enum Rejected {
+    /// The project directory could not be read at all.
+    Unreadable(crate::config::LoadError),
+    /// The project was read but has errors (the report holds warnings too, sorted).
+    Invalid(Report),
+}
+
+impl From<Rejected> for Report {
+    /// One report either way: an unreadable directory is `E001` at its path.
+    fn from(r: Rejected) -> Report {
+        match r {
+            Rejected::Invalid(report) => report,
+            Rejected::Unreadable(e) => {
+                let mut report = Report::default();
+                report.push(crate::core::Diagnostic::error(
+                    "E001",
+                    &e.path,
+                    Default::default(),
+                    e.reason,
+                ));
+                report
+            }
+        }
+    }
+}
+
+/// The one door from a project directory to a running configuration: loads `root`,
+/// validates it and compiles it, returning the compiled set with the warnings found.
+pub fn load(root: &std::path::Path) -> Result<(CompiledSet, Report), Rejected> {
+    let project = crate::config::load(root).map_err(Rejected::Unreadable)?;
+    compile_checked(project).map_err(Rejected::Invalid)
+}
+
+/// Validates `project` and compiles it; Ok carries the warnings.
+fn compile_checked(project: Project) -> Result<(CompiledSet, Report), Report> {
     let mut report = Report::default();
     validate::check(&project, &mut report);
+    report.sort();
     if report.has_errors() {
-        report.sort();
         return Err(report);
     }
     let mut env = templates_env();
@@ -238,25 +278,17 @@ pub fn compile(project: Project) -> Result<CompiledSet, Report> {
             }),
         &vocabulary,
     );
-    Ok(CompiledSet {
+    let set = CompiledSet {
         graphs,
         tools,
         templates,
         lexicon,
         project,
-    })
+    };
+    Ok((set, report))
 }
 
-/// The template environment every run renders with; filters shared by all templates.
-pub fn templates_env() -> minijinja::Environment<'static> {
-    let mut env = minijinja::Environment::new();
-    let syntax = minijinja::syntax::SyntaxConfig::builder()
-        .trim_blocks(true)
-        .lstrip_blocks(true)
-        .build();
-    env.set_syntax(syntax.expect("default delimiters are valid"));
-    env
-}
+pub use crate::core::templates_env;
 
 /// The name a prompt is compiled under; templates include prompts by it too.
 pub fn prompt_template(prompt: &str) -> String {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::validate::diagnostic::{Diagnostic, Report};
+use crate::core::diagnostic::{Diagnostic, Report};
 use spans::{Pos, Spans};
 use spec::{GraphSpec, ToolSpec, ToolsFile};
 

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::Source;
 use super::spans::{Pos, escape};
-use crate::validate::diagnostic::{Diagnostic, Report, did_you_mean};
+use crate::core::diagnostic::{Diagnostic, Report, did_you_mean};
 
 const GRAPH: &str = include_str!("../../docs/schema/graph.schema.json");
 const TOOLS: &str = include_str!("../../docs/schema/tools.schema.json");

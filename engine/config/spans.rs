@@ -11,12 +11,7 @@ use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-/// A 1-based line and column (columns count characters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
-pub struct Pos {
-    pub line: usize,
-    pub col: usize,
-}
+pub use crate::core::Pos;
 
 /// How a scalar is written, which decides how its text maps back to the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

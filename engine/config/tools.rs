@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::spans::{Pos, escape};
 use super::spec::ToolsFile;
 use super::{Doc, Project, format_mismatch, parse_yaml, read, relative, schema};
-use crate::validate::diagnostic::{Diagnostic, Report, did_you_mean};
+use crate::core::diagnostic::{Diagnostic, Report, did_you_mean};
 
 /// The top file, at the project root.
 pub const TOP: &str = "tools.yaml";

@@ -7,7 +7,6 @@
 pub mod fallback;
 pub mod offline;
 pub mod openai;
-mod tier;
 
 use std::sync::Arc;
 
@@ -16,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::compile::{Route, ToolDef};
-pub use tier::Tier;
+pub use crate::core::Tier;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

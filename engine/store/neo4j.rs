@@ -276,8 +276,8 @@ mod tests {
     /// the same name in Cypher.
     fn cypher(tool: &str) -> String {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let (project, _) = crate::validate::validate_dir(root).unwrap();
-        let set = crate::compile::compile(project).unwrap_or_else(|r| panic!("{r}"));
+        let (set, _) = crate::compile::load(root)
+            .unwrap_or_else(|r| panic!("{}", crate::core::Report::from(r)));
         let def = set.tool(tool).unwrap();
         def.query
             .as_ref()

@@ -1,5 +1,5 @@
 //! Builtin tools (`store: builtin`): computations in Rust over rows the stores return.
-//! [`Builtin`] is the one list of their names, which `validate` checks tools against and
+//! [`Builtin`] (defined in `core`) is the one list of their names, which `validate` checks tools against and
 //! [`call`] dispatches on; the computations live beside it (`delivery`, `anomalies`,
 //! `rerank`, `nl_sql`), the pure maths in `analytics`.
 
@@ -8,49 +8,7 @@ use serde_json::{Value, json};
 use super::context::Ctx;
 use crate::store::{Params, StoreError};
 
-/// Every builtin, by the tool name that runs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Builtin {
-    DoraMetrics,
-    LeadTimeTrend,
-    Workload,
-    MetricAnomalies,
-    RerankPassages,
-    SqlSchema,
-    RunSql,
-    LinkEntities,
-}
-
-impl Builtin {
-    pub const ALL: [Builtin; 8] = [
-        Builtin::DoraMetrics,
-        Builtin::LeadTimeTrend,
-        Builtin::Workload,
-        Builtin::MetricAnomalies,
-        Builtin::RerankPassages,
-        Builtin::SqlSchema,
-        Builtin::RunSql,
-        Builtin::LinkEntities,
-    ];
-
-    /// The name a tool of tools.yaml has to run it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Builtin::DoraMetrics => "dora_metrics",
-            Builtin::LeadTimeTrend => "lead_time_trend",
-            Builtin::Workload => "workload",
-            Builtin::MetricAnomalies => "metric_anomalies",
-            Builtin::RerankPassages => "rerank_passages",
-            Builtin::SqlSchema => "sql_schema",
-            Builtin::RunSql => "run_sql",
-            Builtin::LinkEntities => "link_entities",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Builtin> {
-        Builtin::ALL.into_iter().find(|b| b.name() == name)
-    }
-}
+pub use crate::core::Builtin;
 
 pub async fn call(name: &str, p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
     let Some(builtin) = Builtin::parse(name) else {

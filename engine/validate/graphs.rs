@@ -9,7 +9,7 @@ use super::{BUILTIN_KEYS, regexes};
 use crate::config::spans::escape;
 use crate::config::spec::{DEFAULT_ANSWER, END, GraphSpec, NodeKind, NodeSpec};
 use crate::config::{Doc, Project};
-use crate::model::Tier;
+use crate::core::Tier;
 
 /// The JSON Pointer of node `node` in its graph file.
 pub fn node_ptr(node: &str) -> String {

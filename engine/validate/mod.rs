@@ -4,7 +4,7 @@
 //! problem in one run. Codes are stable and listed in docs/CONFIG.md.
 
 mod cycles;
-pub mod diagnostic;
+pub use crate::core::diagnostic;
 mod graphs;
 mod prompts;
 mod regexes;

@@ -46,7 +46,7 @@ const FIX_STATE: &str = "declare it under `state:` or fix the name";
 pub fn check_templates(project: &Project, report: &mut Report) {
     // Every prompt file parses, whether or not a node names it (answers include them).
     for src in project.prompts.values() {
-        if let Err(e) = crate::compile::templates_env().template_from_str(&src.text) {
+        if let Err(e) = crate::core::templates_env().template_from_str(&src.text) {
             let pos = pos_of_offset(&src.text, error_offset(&src.text, &e));
             report.push(syntax_error(
                 "E031",
@@ -128,7 +128,7 @@ fn check_graph(project: &Project, doc: &Doc<GraphSpec>, report: &mut Report) {
         let field = |f: &str| format!("{p}/{f}");
         let prompt = |report: &mut Report, prompt: &str, ctx: &Ctx| {
             if let Some(src) = project.prompts.get(prompt)
-                && let Ok(t) = crate::compile::templates_env().template_from_str(&src.text)
+                && let Ok(t) = crate::core::templates_env().template_from_str(&src.text)
             {
                 let what = format!(
                     "prompt \"{prompt}\" (used by node \"{name}\" in {})",
@@ -270,7 +270,7 @@ fn inline<T>(
     what: &str,
     expr: bool,
 ) {
-    let env = crate::compile::templates_env();
+    let env = crate::core::templates_env();
     let vars = if expr {
         env.compile_expression(text)
             .map(|x| x.undeclared_variables(false))

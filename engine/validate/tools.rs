@@ -9,7 +9,7 @@ use super::regexes;
 use crate::config::spans::escape;
 use crate::config::spec::{QuerySpec, StoreRole, ToolSpec, ToolsFile};
 use crate::config::{Doc, Project};
-use crate::toolbox::Builtin;
+use crate::core::Builtin;
 
 /// The `type` names JSON Schema knows.
 const JSON_TYPES: &[&str] = &[

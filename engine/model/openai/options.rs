@@ -51,7 +51,7 @@ pub struct Options {
     /// Send `stream_options: {include_usage: true}` (some old servers reject it).
     pub stream_usage: bool,
     /// The tier tried after the request's own tier fails (then primary, then fast).
-    pub fallback_tier: Option<crate::model::Tier>,
+    pub fallback_tier: Option<crate::core::Tier>,
 }
 
 impl Default for Options {
@@ -117,7 +117,7 @@ impl Options {
             stream_usage: get("LLM_STREAM_USAGE")
                 .map(|v| !matches!(v.to_lowercase().as_str(), "0" | "false" | "no" | "off"))
                 .unwrap_or(d.stream_usage),
-            fallback_tier: get("LLM_FALLBACK_TIER").and_then(|v| crate::model::Tier::parse(&v)),
+            fallback_tier: get("LLM_FALLBACK_TIER").and_then(|v| crate::core::Tier::parse(&v)),
         }
     }
 }

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use eng_intel::compile::{CompiledSet, compile};
+use eng_intel::compile::CompiledSet;
 use eng_intel::run::Envelope;
 use eng_intel::settings::Settings;
 use eng_intel::store::{Metrics, Relational, Stores};
@@ -31,9 +31,10 @@ pub fn repo() -> &'static Path {
 
 /// The project in `dir`, validated (no errors) and compiled.
 pub fn compiled(dir: &Path) -> CompiledSet {
-    let (project, report) = eng_intel::validate::validate_dir(dir).expect("project loads");
-    assert!(!report.has_errors(), "{report}");
-    compile(project).unwrap_or_else(|r| panic!("{r}"))
+    match eng_intel::compile::load(dir) {
+        Ok((set, _warnings)) => set,
+        Err(r) => panic!("{}", eng_intel::validate::diagnostic::Report::from(r)),
+    }
 }
 
 /// The repository's own configuration, compiled.

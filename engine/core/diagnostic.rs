@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::config::spans::Pos;
+use super::Pos;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
