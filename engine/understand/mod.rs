@@ -546,13 +546,10 @@ impl Understanding {
     /// The measure among `names` the question speaks of (most shared words; the first
     /// on a tie or when none is named).
     pub fn measure<'a>(&self, names: &[&'a str]) -> Option<&'a str> {
-        let matches = |a: &str, b: &str| {
-            a == b || (a.len().min(b.len()) >= 4 && (a.starts_with(b) || b.starts_with(a)))
-        };
         let hits = |name: &str| {
             name.split([' ', '_', '-'])
                 .map(|w| text::stem(&text::fold(w)))
-                .filter(|w| self.stems.iter().any(|q| matches(q, w)))
+                .filter(|w| self.stems.iter().any(|q| same_stem(q, w)))
                 .count()
         };
         names
@@ -800,9 +797,6 @@ impl Understanding {
     /// The enum value whose words the question uses most ("failed deployments" →
     /// failed_deployments), a word matching when one is a prefix of the other.
     fn choose(&self, options: &[Value]) -> Option<Value> {
-        let matches = |a: &str, b: &str| {
-            a == b || (a.len().min(b.len()) >= 4 && (a.starts_with(b) || b.starts_with(a)))
-        };
         options
             .iter()
             .filter_map(|o| {
@@ -813,7 +807,7 @@ impl Understanding {
                     .collect();
                 let hit = words
                     .iter()
-                    .filter(|w| self.stems.iter().any(|q| matches(q, w)))
+                    .filter(|w| self.stems.iter().any(|q| same_stem(q, w)))
                     .count();
                 (hit > 0).then_some((hit, -(words.len() as i64), o))
             })
@@ -867,6 +861,12 @@ fn resolve_heads(mentions: &mut [Mention], words: &[&str], used: &mut [bool], vo
             return;
         }
     }
+}
+
+/// Two stems that are one word ("fail" and "failur"): equal, or one a prefix of the other
+/// when both are long enough to mean something.
+fn same_stem(a: &str, b: &str) -> bool {
+    a == b || (a.len().min(b.len()) >= 4 && (a.starts_with(b) || b.starts_with(a)))
 }
 
 fn remembered(kind: Kind, name: String) -> Mention {
