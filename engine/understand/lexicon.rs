@@ -305,9 +305,21 @@ impl Lexicon {
     /// word synonyms applied, stopwords dropped, stems, and bigrams of neighbours.
     pub fn features(&self, words: &[Option<String>]) -> Vec<String> {
         let mut stems: Vec<Option<String>> = Vec::new();
-        for w in words {
+        // The particle after each kept stem ("work on" is not "work with").
+        let mut particle: Vec<Option<&'static str>> = Vec::new();
+        // Whether the word before produced a stem (a particle binds only to its neighbour).
+        let mut kept_before = false;
+        for (i, w) in words.iter().enumerate() {
+            let kept_here = stems.len();
+            // "metrics for {team}" names a scope; "working on" at the end is a verb's.
+            let before_name = words
+                .get(i + 1)
+                .is_some_and(|n| n.as_ref().is_some_and(|n| n.starts_with('{')));
             match w {
-                Some(w) if w.starts_with('{') => stems.push(Some(w.clone())),
+                Some(w) if w.starts_with('{') => {
+                    stems.push(Some(w.clone()));
+                    particle.push(None);
+                }
                 Some(w) => {
                     let replaced = self
                         .words
@@ -317,11 +329,24 @@ impl Lexicon {
                     for r in replaced {
                         if !text::is_stopword(&r) {
                             stems.push(Some(text::stem(&r)));
+                            particle.push(None);
+                        } else if let Some(p) = text::particle(&r)
+                            && !before_name
+                            && kept_before
+                            && let Some(last) = particle.last_mut()
+                            && last.is_none()
+                            && stems.last().is_some_and(|s| s.is_some())
+                        {
+                            *last = Some(p);
                         }
                     }
                 }
-                None => stems.push(None),
+                None => {
+                    stems.push(None);
+                    particle.push(None);
+                }
             }
+            kept_before = stems.len() > kept_here && stems.last().is_some_and(|s| s.is_some());
         }
         let mut out: Vec<String> = stems.iter().flatten().cloned().collect();
         for pair in stems.windows(2) {
@@ -330,6 +355,13 @@ impl Lexicon {
                 && !(a.starts_with('{') && b.starts_with('{'))
             {
                 out.push(format!("{a} {b}"));
+            }
+        }
+        for (s, p) in stems.iter().zip(&particle) {
+            if let (Some(s), Some(p)) = (s, p)
+                && !s.starts_with('{')
+            {
+                out.push(format!("{s} {p}"));
             }
         }
         out.sort_unstable();

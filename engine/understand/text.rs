@@ -148,6 +148,14 @@ pub fn is_stopword(w: &str) -> bool {
     STOPWORDS.binary_search(&w).is_ok() || ORDER_ONLY.contains(&w)
 }
 
+/// A stopword that changes the verb before it ("work on" / "work with", "report to"):
+/// kept as a bigram with that verb, never alone.
+pub fn particle(w: &str) -> Option<&'static str> {
+    PARTICLES.iter().find(|p| **p == w).copied()
+}
+
+const PARTICLES: &[&str] = &["on", "with", "to", "for", "about", "from", "into"];
+
 const ORDER_ONLY: &[&str] = &[
     "most", "least", "highest", "lowest", "fewest", "top", "max", "min", "maximum", "minimum",
     "more", "less", "best", "worst", "greatest", "smallest", "largest", "biggest",
