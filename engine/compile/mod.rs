@@ -257,6 +257,7 @@ fn compile_checked(project: Project) -> Result<(CompiledSet, Report), Report> {
         vocabulary.words.extend(v.words.clone());
         vocabulary.refuse.extend(v.refuse.iter().cloned());
         vocabulary.commands.extend(v.commands.iter().cloned());
+        vocabulary.references.extend(v.references.iter().cloned());
     }
     let lexicon = crate::understand::Lexicon::compile(
         project

@@ -250,6 +250,25 @@ pub struct VocabularySpec {
     /// Verbs that change data when they open a request ("reassign …", "mark … as done").
     #[serde(default)]
     pub commands: Vec<String>,
+    /// People named by a role ("the Payments manager", "the most overloaded engineer"),
+    /// found by a tool first, as a step of its own.
+    #[serde(default)]
+    pub references: Vec<ReferenceSpec>,
+}
+
+/// One way of naming a person by a role: a role word next to a name of kind `of` (or,
+/// without `of`, after "most": "the most overloaded engineer"), and the tool whose
+/// result names the person.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceSpec {
+    pub words: Vec<String>,
+    #[serde(default)]
+    pub of: Option<String>,
+    pub tool: String,
+    /// Where the person's name is in the tool's result: keys and row numbers, dotted
+    /// (`0.owner`, `people.0.name`).
+    pub pick: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -25,7 +25,14 @@ impl Exec {
     ) -> Result<Step, RunError> {
         let state = here.state;
         let tier = state.tier(tier, Tier::Primary);
-        let u = self.understanding(state);
+        let (u, found) = self
+            .resolve_references(self.understanding(state), state)
+            .await;
+        // Who a role turned out to be, after the answer.
+        let with_found = |text: String| match found.is_empty() {
+            true => text,
+            false => format!("{}\n\n_{}_", text.trim_end(), found.join(" ")),
+        };
         let mut system = self.render_at(here, prompt, &state.ctx())?;
         if let Some(note) = u.note() {
             system.push_str("\n\n");
@@ -60,7 +67,7 @@ impl Exec {
                 understanding: Some(&u),
             };
             let calls = match self.chat(here, req).await?.reply {
-                Reply::Text(text) => return Ok(Step::output(text)),
+                Reply::Text(text) => return Ok(Step::output(with_found(text))),
                 Reply::ToolCalls(calls) => calls,
             };
             messages.push(Message {
@@ -82,6 +89,6 @@ impl Exec {
             }
         }
         // Out of turns: answer from what the tools returned.
-        Ok(Step::output(render_answer()))
+        Ok(Step::output(with_found(render_answer())))
     }
 }

@@ -3,6 +3,7 @@
 //! a child run), and `agent_call` is one call of an agent's tool loop, answered back to
 //! the model whether it worked or not.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -15,6 +16,19 @@ use crate::compile::ToolDef;
 use crate::model::ToolCall;
 use crate::tools::ToolError;
 use crate::understand::Understanding;
+use crate::understand::vocab::Via;
+
+/// The text at a dotted path of keys and row numbers (`people.0.name`) in a result.
+fn pick(v: &Value, path: &str) -> Option<String> {
+    path.split('.')
+        .try_fold(v, |v, key| match key.parse::<usize>() {
+            Ok(n) => v.get(n),
+            Err(_) => v.get(key),
+        })
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
 
 impl Exec {
     /// One tool call with its tool_start/tool_end events; args are checked against the
@@ -104,6 +118,39 @@ impl Exec {
                 json!({"tool": call.name, "args": call.args, "ok": false, "error": e.message}),
             ),
         }
+    }
+
+    /// People said by a role ("the Payments manager", "the most overloaded engineer"),
+    /// found by their lookup tool first, each lookup a step with its own events: the
+    /// reading then names them, and the lines say who was found. A lookup that finds
+    /// nobody leaves who is meant to be asked back.
+    pub(super) async fn resolve_references(
+        &self,
+        u: Arc<Understanding>,
+        state: &State,
+    ) -> (Arc<Understanding>, Vec<String>) {
+        let todo: Vec<(usize, Via)> = u.references().map(|(i, v)| (i, v.clone())).collect();
+        if todo.is_empty() {
+            return (u, Vec::new());
+        }
+        let mut out = (*u).clone();
+        let mut lines = Vec::new();
+        // Last first, so that a mention dropped leaves the others' places alone.
+        for (i, via) in todo.into_iter().rev() {
+            let found = match self.set.tool(&via.tool) {
+                Some(tool) => self
+                    .call_tool(tool, Value::Object(via.args.clone()), state)
+                    .await
+                    .ok()
+                    .and_then(|v| pick(&v, &via.pick)),
+                None => None,
+            };
+            if let Some(name) = &found {
+                lines.push(format!("{name} is {} ({}).", via.said, via.tool));
+            }
+            out.found(i, found, &self.vocabulary);
+        }
+        (Arc::new(out), lines)
     }
 
     /// The `result_preview` of a call: the tool's preview template, else a row count or

@@ -40,7 +40,7 @@ pub(super) struct Exec {
     started: Instant,
     usage: Mutex<Usage>,
     pub(super) steps: AtomicUsize,
-    vocabulary: Arc<Vocabulary>,
+    pub(super) vocabulary: Arc<Vocabulary>,
     /// The last question read, so the router and the agent read it once.
     understood: Mutex<Option<Arc<Understanding>>>,
 }

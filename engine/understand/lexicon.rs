@@ -70,6 +70,12 @@ impl Slot {
         })
     }
 
+    /// Whether a name of `kind` fills it.
+    pub fn takes(self, kind: Kind) -> bool {
+        self == Slot::Entity(kind)
+            || (self == Slot::Topic && matches!(kind, Kind::Skill | Kind::Service))
+    }
+
     /// The placeholder examples write for it (`{team}`).
     pub fn placeholder(self) -> &'static str {
         match self {
@@ -135,6 +141,20 @@ pub struct Lexicon {
     words: HashMap<String, Vec<String>>,
     refuse: HashSet<String>,
     commands: HashSet<String>,
+    pub references: Vec<Reference>,
+}
+
+/// A person named by a role, found by `tool` first (from `vocabulary.references`).
+#[derive(Debug, Clone)]
+pub struct Reference {
+    /// The role words, folded ("manager", "owner", "overloaded").
+    pub words: Vec<String>,
+    /// The kind of name the role word stands next to; None: after "most".
+    pub of: Option<Kind>,
+    pub tool: String,
+    /// The tool's argument that takes the name.
+    pub arg: Option<String>,
+    pub pick: String,
 }
 
 /// A tool's examples and slots as written in tools.yaml.
@@ -233,6 +253,27 @@ impl Lexicon {
         for w in lex.words.keys() {
             lex.known.insert(w.clone());
         }
+        lex.references = vocab
+            .references
+            .iter()
+            .map(|r| {
+                let of = r.of.as_deref().and_then(Kind::parse);
+                let arg = of.and_then(|k| {
+                    lex.profile(&r.tool)?
+                        .slots
+                        .iter()
+                        .find(|s| s.slot.takes(k))
+                        .map(|s| s.arg.clone())
+                });
+                Reference {
+                    words: r.words.iter().map(|w| text::fold(w)).collect(),
+                    of,
+                    tool: r.tool.clone(),
+                    arg,
+                    pick: r.pick.clone(),
+                }
+            })
+            .collect();
         let n = lex.profiles.len().max(1) as f32;
         let mut df: HashMap<&str, usize> = HashMap::new();
         for p in &lex.profiles {
@@ -454,6 +495,12 @@ mod tests {
             words: [("boss".to_string(), "manager".to_string())].into(),
             refuse: vec!["drop table".into()],
             commands: vec!["reassign".into()],
+            references: vec![crate::config::spec::ReferenceSpec {
+                words: vec!["manager".into(), "lead".into()],
+                of: Some("team".into()),
+                tool: "team_members".into(),
+                pick: "0.name".into(),
+            }],
         };
         Lexicon::compile(
             tools.iter().map(|(name, examples)| ToolLanguage {
@@ -492,6 +539,28 @@ mod tests {
         assert!(Understanding::read("please DROP TABLE employees", &[], &lex, &v).refuse);
         assert!(Understanding::read("can you reassign Daniel's tickets", &[], &lex, &v).refuse);
         assert!(!Understanding::read("who should reassign tickets?", &[], &lex, &v).refuse);
+    }
+
+    #[test]
+    fn a_role_is_a_person_found_by_a_lookup_first() {
+        let (lex, v) = (lexicon(), vocabulary());
+        let u = Understanding::read("who reports to the payments manager?", &[], &lex, &v);
+        assert_eq!(u.candidates[0].tool, "direct_reports");
+        let via = u.mentions[0].via.as_ref().expect("a lookup");
+        assert_eq!(
+            (via.tool.as_str(), &via.args["team"], via.said.as_str()),
+            (
+                "team_members",
+                &serde_json::json!("Payments"),
+                "the payments manager"
+            )
+        );
+        // Only asking who it is: the lookup's own question, nothing composed.
+        let u = Understanding::read("who is the Payments lead?", &[], &lex, &v);
+        assert!(u.mentions.iter().all(|m| m.via.is_none()));
+        // "lead time" is a metric.
+        let u = Understanding::read("lead time for payments", &[], &lex, &v);
+        assert!(u.mentions.iter().all(|m| m.via.is_none()));
     }
 
     #[test]

@@ -212,8 +212,8 @@ impl Understanding {
                 m.kind.is_some() || vocab.is_empty() || !lex.known.contains(&text::fold(&m.name))
             })
             .collect();
+        resolve_references(&mut u, &tokens, &mut used, lex, vocab);
         let words: Vec<&str> = tokens.iter().map(|t| t.word.as_str()).collect();
-        resolve_heads(&mut u.mentions, &words, &mut used, vocab);
         // An unknown name keeps its spelling, for "no skill named COBOL".
         for m in u.mentions.iter_mut().filter(|m| m.kind.is_none()) {
             m.name =
@@ -359,7 +359,7 @@ impl Understanding {
             let person = prior
                 .mentions
                 .iter()
-                .find(|m| m.kind == Some(Kind::Person))
+                .find(|m| m.kind == Some(Kind::Person) && !m.name.is_empty())
                 .map(|m| m.name.clone())
                 .or_else(|| answer_people.first().cloned());
             if let Some(name) = person {
@@ -387,6 +387,7 @@ impl Understanding {
             // Names of kinds this question does not mention carry over.
             for m in &prior.mentions {
                 if let Some(k) = m.kind
+                    && !m.name.is_empty()
                     && !self.mentions.iter().any(|x| x.kind == Some(k))
                     && (elliptical || !self.mentions.iter().any(|x| x.kind.is_some()))
                 {
@@ -577,6 +578,7 @@ impl Understanding {
         let mut parts: Vec<String> = self
             .mentions
             .iter()
+            .filter(|m| !m.name.is_empty())
             .filter_map(|m| m.kind.map(|k| format!("{} = {}", k.as_str(), m.name)))
             .collect();
         if let Some(w) = &self.window {
@@ -621,9 +623,34 @@ impl Understanding {
         unique(
             self.mentions
                 .iter()
-                .filter(|m| m.kind == Some(kind))
+                .filter(|m| m.kind == Some(kind) && !m.name.is_empty())
                 .map(|m| m.name.clone()),
         )
+    }
+
+    /// People said by a role whose lookup has not run yet.
+    pub fn references(&self) -> impl Iterator<Item = (usize, &vocab::Via)> {
+        self.mentions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| m.via.as_ref().map(|v| (i, v)))
+    }
+
+    /// The person the `i`th mention's lookup found (`None`: nobody, so who is meant is
+    /// asked back).
+    pub fn found(&mut self, i: usize, name: Option<String>, vocab: &Vocabulary) {
+        match name {
+            Some(name) => {
+                self.person_team = vocab.team_of.get(&name).cloned();
+                let m = &mut self.mentions[i];
+                m.name = name;
+                m.via = None;
+            }
+            None => {
+                self.mentions.remove(i);
+                self.unresolved = true;
+            }
+        }
     }
 
     fn unknown(&self) -> Option<String> {
@@ -816,50 +843,129 @@ impl Understanding {
     }
 }
 
-/// Words for the person at the head of a team or service.
-const HEAD_WORDS: &[&str] = &[
-    "manager", "lead", "head", "em", "boss", "owner", "leader", "mgr",
+/// Words that name a person after a superlative ("the most overloaded engineer").
+const PERSON_NOUNS: &[&str] = &[
+    "person",
+    "engineer",
+    "dev",
+    "developer",
+    "one",
+    "someone",
+    "member",
+    "ic",
+    "individual",
 ];
 
-/// "the Payments manager", "manager of Payments", "the ledger-service owner": a team or
-/// service next to a head word becomes the person who heads it, and the head word is
-/// spent, so the rest of the question chooses the tool ("who reports to …").
-fn resolve_heads(mentions: &mut [Mention], words: &[&str], used: &mut [bool], vocab: &Vocabulary) {
-    if mentions.iter().any(|m| m.kind == Some(Kind::Person)) {
+/// Words that open a reference ("the Payments manager", "whoever owns payments-api").
+const REFERENCE_OPENERS: &[&str] = &["the", "our", "whoever", "whomever"];
+
+/// "the Payments manager", "whoever owns payments-api", "our top Rust expert", "the most
+/// overloaded engineer": a person said by a role (`vocabulary.references`) becomes a
+/// person mention whose lookup (`via`) runs first; the name is known already for the
+/// heads of teams and services. A question that only asks who that is ("who owns
+/// payments-api?", "who is the busiest?") is the lookup's own and stays as it is.
+fn resolve_references(
+    u: &mut Understanding,
+    tokens: &[text::Token],
+    used: &mut [bool],
+    lex: &Lexicon,
+    vocab: &Vocabulary,
+) {
+    if u.mentions.iter().any(|m| m.kind == Some(Kind::Person)) {
         return;
     }
-    for m in mentions.iter_mut() {
-        if !matches!(m.kind, Some(Kind::Team | Kind::Service)) {
-            continue;
-        }
-        let Some(head) = vocab.heads.get(&m.name) else {
+    let words: Vec<&str> = tokens.iter().map(|t| t.word.as_str()).collect();
+    // "lead time" is a metric, not the team's lead.
+    let role_at = |r: &lexicon::Reference, i: usize| {
+        r.words.iter().any(|w| w == words[i])
+            && !matches!(words.get(i + 1).copied(), Some("time" | "times"))
+    };
+    // Only asks who it is: every other word is a question word.
+    let identity = |span: &std::ops::Range<usize>| {
+        (0..words.len())
+            .filter(|i| !span.contains(i) && !used[*i])
+            .all(|i| text::is_stopword(words[i]) || PERSON_NOUNS.contains(&words[i]))
+    };
+    for r in &lex.references {
+        let found: Option<(std::ops::Range<usize>, Option<usize>)> = match r.of {
+            Some(kind) => u.mentions.iter().enumerate().find_map(|(mi, m)| {
+                if m.kind != Some(kind) {
+                    return None;
+                }
+                let after = (m.tokens.end..words.len().min(m.tokens.end + 2))
+                    .find(|&i| role_at(r, i))
+                    .map(|i| m.tokens.start..i + 1);
+                let before = (m.tokens.start.saturating_sub(3)..m.tokens.start)
+                    .rev()
+                    .find(|&i| {
+                        role_at(r, i)
+                            && words[i + 1..m.tokens.start]
+                                .iter()
+                                .all(|w| matches!(*w, "of" | "the" | "for" | "on"))
+                    })
+                    .map(|i| i..m.tokens.end);
+                after.or(before).map(|span| (span, Some(mi)))
+            }),
+            None => (0..words.len()).find_map(|i| {
+                if !role_at(r, i) {
+                    return None;
+                }
+                let from = (i.saturating_sub(2)..=i).find(|&j| MOST.contains(&words[j]))?;
+                // "the 5 busiest …" asks for a list.
+                if from > 0 && time::count(words[from - 1]).is_some() {
+                    return None;
+                }
+                let mut to = i + 1;
+                match words.get(to) {
+                    Some(w) if PERSON_NOUNS.contains(w) => to += 1,
+                    // "the most overloaded engineers" asks for a list, "the busiest
+                    // service" is no person.
+                    Some(w) if !text::is_stopword(w) => return None,
+                    _ => {}
+                }
+                Some((from..to, None))
+            }),
+        };
+        let Some((span, of)) = found else {
             continue;
         };
-        // "lead time" is a metric, not the team's lead.
-        let head_at = |i: usize| {
-            HEAD_WORDS.contains(&words[i])
-                && !matches!(words.get(i + 1).copied(), Some("time" | "times"))
-        };
-        let after = (m.tokens.end..words.len().min(m.tokens.end + 2)).find(|&i| head_at(i));
-        let before = (m.tokens.start.saturating_sub(3)..m.tokens.start)
-            .rev()
-            .find(|&i| {
-                head_at(i)
-                    && words[i + 1..m.tokens.start]
-                        .iter()
-                        .all(|w| matches!(*w, "of" | "the" | "for"))
-            });
-        if let Some(i) = after.or(before) {
-            used[i] = true;
-            *m = Mention {
-                kind: Some(Kind::Person),
-                name: head.clone(),
-                tokens: m.tokens.start.min(i)..m.tokens.end.max(i + 1),
-                how: How::Partial,
-                possessive: m.possessive,
-            };
+        if identity(&span) {
             return;
         }
+        let mut args = Map::new();
+        let mut name = String::new();
+        if let Some(mi) = of {
+            let (Some(arg), Some(m)) = (&r.arg, u.mentions.get(mi)) else {
+                continue;
+            };
+            args.insert(arg.clone(), json!(m.name));
+            name = vocab.heads.get(&m.name).cloned().unwrap_or_default();
+            u.mentions.remove(mi);
+        }
+        // "our top Rust expert", "the most overloaded engineer": from the opener on.
+        let mut open = span.start;
+        while open > 0
+            && (REFERENCE_OPENERS.contains(&words[open - 1]) || MOST.contains(&words[open - 1]))
+        {
+            open -= 1;
+        }
+        let said = u.question[tokens[open].start..tokens[span.end - 1].end].to_string();
+        used[span.clone()].iter_mut().for_each(|x| *x = true);
+        u.mentions.push(Mention {
+            kind: Some(Kind::Person),
+            name,
+            possessive: tokens[span.end - 1].possessive,
+            tokens: span,
+            how: How::Partial,
+            via: Some(vocab::Via {
+                tool: r.tool.clone(),
+                args,
+                pick: r.pick.clone(),
+                said,
+            }),
+        });
+        u.mentions.sort_by_key(|m| m.tokens.start);
+        return;
     }
 }
 
@@ -876,6 +982,7 @@ fn remembered(kind: Kind, name: String) -> Mention {
         tokens: 0..0,
         how: How::Exact,
         possessive: false,
+        via: None,
     }
 }
 

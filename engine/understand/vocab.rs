@@ -73,6 +73,19 @@ pub struct Mention {
     /// Written with a possessive 's ("Sofia's manager").
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub possessive: bool,
+    /// Named by a role ("the Payments manager"): the lookup that finds who it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<Via>,
+}
+
+/// The tool call whose result names a person said by a role, and where in the result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Via {
+    pub tool: String,
+    pub args: serde_json::Map<String, serde_json::Value>,
+    pub pick: String,
+    /// The words that said it ("the Payments manager").
+    pub said: String,
 }
 
 /// Names by kind, and every way to say each one.
@@ -371,6 +384,7 @@ impl Vocabulary {
             possessive: tokens[span.end - 1].possessive,
             tokens: span,
             how,
+            via: None,
         }
     }
 
@@ -470,6 +484,7 @@ fn unknown_names(tokens: &[Token], known: &HashSet<String>, out: &mut Vec<Mentio
                 possessive: tokens[i - 1].possessive,
                 tokens: start..i,
                 how: How::Unknown,
+                via: None,
             });
         } else {
             i += 1;

@@ -54,6 +54,64 @@ pub fn check_tools(project: &Project, report: &mut Report) {
         }
         check_language(report, doc, &base, name, tool, &props);
     }
+    for doc in &project.tool_files {
+        check_references(project, report, doc);
+    }
+}
+
+/// Each `vocabulary.references` entry names a tool (E063) that takes the kind of name
+/// its `of` says (E064).
+fn check_references(project: &Project, report: &mut Report, doc: &Doc<ToolsFile>) {
+    use crate::understand::{Kind, Slot};
+    for (i, r) in doc.spec.vocabulary.references.iter().enumerate() {
+        let ptr = format!("/vocabulary/references/{i}");
+        let Some(tool) = project.tools().find(|t| t.name == r.tool) else {
+            let names: Vec<&str> = project.tools().map(|t| t.name).collect();
+            report.push(Diagnostic::error(
+                "E063",
+                doc.file(),
+                doc.at(&format!("{ptr}/tool")),
+                format!(
+                    "reference {i} names tool \"{}\", which is not defined{}",
+                    r.tool,
+                    did_you_mean(&r.tool, names.iter().copied())
+                ),
+            ));
+            continue;
+        };
+        // The schema has checked that `of` is a kind.
+        let Some(k) = r.of.as_deref().and_then(Kind::parse) else {
+            continue;
+        };
+        let takes = |k: Kind| {
+            arg_names(&tool.spec.args).iter().any(|a| {
+                let schema = tool
+                    .spec
+                    .args
+                    .pointer(&format!("/properties/{a}"))
+                    .cloned()
+                    .unwrap_or_default();
+                tool.spec
+                    .slots
+                    .get(a)
+                    .and_then(|s| Slot::parse(s))
+                    .or_else(|| Slot::by_arg_name(a, &schema))
+                    .is_some_and(|s| s.takes(k))
+            })
+        };
+        if !takes(k) {
+            let of = k.as_str();
+            report.push(Diagnostic::error(
+                "E064",
+                doc.file(),
+                doc.at(&format!("{ptr}/of")),
+                format!(
+                    "reference {i} finds its person with tool \"{}\", which takes no {of}; name a tool with a {of} argument",
+                    r.tool
+                ),
+            ));
+        }
+    }
 }
 
 /// The question-understanding fields: each `{placeholder}` of an example is a known one

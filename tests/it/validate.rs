@@ -644,3 +644,19 @@ fn a_builtin_tool_must_name_a_builtin() {
         message(&d[0])
     );
 }
+
+#[test]
+fn a_reference_names_a_tool_that_takes_its_kind_of_name() {
+    let d = check(
+        "bad_references",
+        &[("E063", TOOLS, 25, 43), ("E064", TOOLS, 26, 29)],
+    );
+    assert_eq!(
+        message(&d[0]),
+        "reference 0 names tool \"team_member\", which is not defined"
+    );
+    assert_eq!(
+        message(&d[1]),
+        "reference 1 finds its person with tool \"find_people\", which takes no service; name a tool with a service argument"
+    );
+}
