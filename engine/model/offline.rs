@@ -62,21 +62,22 @@ fn agent_step(req: &ChatRequest<'_>, answer: &(dyn Fn() -> String + Send + Sync)
     if u.refuse {
         return Reply::Text(REFUSAL.into());
     }
-    let allowed = |t: &str| req.tools.iter().any(|d| d.name == t);
-    let Some(best) = u.best(allowed) else {
-        return by_intents(req);
-    };
-    if u.unresolved
-        && best
-            .slots
-            .iter()
-            .any(|s| s.slot == crate::understand::Slot::Entity(crate::understand::Kind::Person))
-    {
+    if u.unresolved {
         return Reply::Text(
             "Who do you mean? Name the person (a first name is enough) and I will look it up."
                 .into(),
         );
     }
+    if u.vague {
+        return Reply::Text(
+            "Which one do you mean? Name the team, service, project or person and I will look it up."
+                .into(),
+        );
+    }
+    let allowed = |t: &str| req.tools.iter().any(|d| d.name == t);
+    let Some(best) = u.best(allowed) else {
+        return by_intents(req);
+    };
     let tool = req
         .tools
         .iter()

@@ -104,6 +104,9 @@ pub struct Understanding {
     /// "he", "her"… with nobody to stand for: a question to ask back.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unresolved: bool,
+    /// "it", "their", "the two teams", "which one" with nothing named here or before.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub vague: bool,
     /// The team of the person named, for tools that take a team and no person.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub person_team: Option<String>,
@@ -163,6 +166,8 @@ impl Understanding {
         }
         u.unresolved = u.features.iter().any(|f| f.contains(HE))
             && !u.mentions.iter().any(|m| m.kind == Some(Kind::Person));
+        // In a thread, "it" may be anything the last answer named.
+        u.vague = turns.is_empty() && !u.unresolved && u.points_at_nothing();
         // A person named where the tool wants a team: their team.
         u.person_team = u
             .mentions
@@ -432,6 +437,51 @@ impl Understanding {
             }
             self.features.sort_unstable();
         }
+    }
+
+    /// "is it on track?", "what's their on-call like?", "compare the two teams", "which
+    /// one is worse?": words that point back at something, with nothing named in the
+    /// question ("who has too much on their plate" points at its own "who").
+    fn points_at_nothing(&self) -> bool {
+        if self.mentions.iter().any(|m| m.kind.is_some()) || !self.across.is_empty() {
+            return false;
+        }
+        let words: Vec<String> = text::tokens(&self.question)
+            .into_iter()
+            .map(|t| t.word)
+            .collect();
+        let has = |set: &[&str]| words.iter().any(|w| set.contains(&w.as_str()));
+        let own_subject = has(&[
+            "who",
+            "whos",
+            "whoever",
+            "which",
+            "anyone",
+            "anybody",
+            "everyone",
+            "someone",
+            "somebody",
+            "people",
+            "engineers",
+            "nobody",
+        ]);
+        // A pronoun with words before it that it can stand for ("incidents … that
+        // caused them", "how long does it take") points inside the question.
+        let pronoun = !own_subject
+            && words
+                .iter()
+                .position(|w| matches!(w.as_str(), "it" | "its" | "they" | "them" | "their"))
+                .is_some_and(|i| words[..i].iter().all(|w| text::is_stopword(w)));
+        let pointing = words.windows(2).any(|w| {
+            matches!(
+                (w[0].as_str(), w[1].as_str()),
+                ("the" | "these" | "those", "two" | "three" | "both")
+                    | ("both", "teams" | "services" | "projects" | "of")
+                    | ("which" | "that" | "this" | "the", "one")
+                    | ("the", "other")
+            )
+        });
+        pronoun || pointing
     }
 
     /// Features written with a pronoun's placeholder, rewritten for the name it stands for.
