@@ -351,6 +351,13 @@ impl Lexicon {
         // Whether the word before produced a stem (a particle binds only to its neighbour).
         let mut kept_before = false;
         for (i, w) in words.iter().enumerate() {
+            // "the Data team": "team" is part of the name, not a word about teams.
+            if i > 0
+                && words[i - 1].as_deref() == Some("{team}")
+                && matches!(w.as_deref(), Some("team" | "teams" | "squad"))
+            {
+                continue;
+            }
             let kept_here = stems.len();
             // "metrics for {team}" names a scope; "working on" at the end is a verb's.
             let before_name = words
@@ -561,6 +568,47 @@ mod tests {
         // "lead time" is a metric.
         let u = Understanding::read("lead time for payments", &[], &lex, &v);
         assert!(u.mentions.iter().all(|m| m.via.is_none()));
+    }
+
+    #[test]
+    fn a_follow_up_reads_time_against_the_last_window() {
+        use crate::understand::Turn;
+        let (lex, v) = (lexicon(), vocabulary());
+        let first = Turn {
+            question: "who is on the payments team in May 2025?".into(),
+            answer: "Daniel Okafor".into(),
+        };
+        let window = |q: &str| {
+            let u = Understanding::read(q, std::slice::from_ref(&first), &lex, &v);
+            u.window
+                .map(|w| w.dates())
+                .map(|(a, b)| format!("{a}..{b}"))
+        };
+        assert_eq!(
+            window("and the month after?").as_deref(),
+            Some("2025-06-01..2025-06-30")
+        );
+        assert_eq!(
+            window("the month before?").as_deref(),
+            Some("2025-04-01..2025-04-30")
+        );
+        assert_eq!(
+            window("who reports to danny that month").as_deref(),
+            Some("2025-05-01..2025-05-31")
+        );
+        assert_eq!(window("who reports to danny").as_deref(), None);
+    }
+
+    #[test]
+    fn a_first_question_pointing_at_nothing_is_asked_back() {
+        let (lex, v) = (lexicon(), vocabulary());
+        let read = |q: &str| Understanding::read(q, &[], &lex, &v);
+        assert!(read("is it on track?").vague);
+        assert!(read("compare the two teams").vague);
+        assert!(read("when is she back?").unresolved);
+        assert!(!read("who has too much on their plate?").vague);
+        assert!(!read("how long does it take to ship?").vague);
+        assert!(!read("is payments on track?").vague);
     }
 
     #[test]

@@ -159,8 +159,12 @@ impl Understanding {
         if let Some((prior, answer)) = prior {
             // A follow-up with an intent of its own keeps it; one without borrows the last.
             u.rank(lex);
-            // Names alone ("what about Mobile?") are no intent of their own.
-            let words = u.features.iter().any(|f| !f.starts_with('{'));
+            // Names alone ("what about Mobile?") and time said against the last turn
+            // ("and the week after?") are no intent of their own.
+            let words = u
+                .features
+                .iter()
+                .any(|f| !f.starts_with('{') && !f.split(' ').all(is_time_word));
             let own = words && u.candidates.first().is_some_and(|c| c.score >= ACCEPT);
             u.follow(&prior, answer, lex, vocab, own);
         }
@@ -360,13 +364,20 @@ impl Understanding {
         let kinds_here: HashSet<Kind> = self.mentions.iter().filter_map(|m| m.kind).collect();
         // "which of them…": the people of the last answer, not the last question's person.
         if has(HE_SHE) && !kinds_here.contains(&Kind::Person) && !which_of {
-            // The person the last exchange was about: named in the question, else answered.
-            let person = prior
+            // The person the last exchange was about: named in the question, else answered;
+            // "who else …" is about someone other than the person asked about.
+            let asked = prior
                 .mentions
                 .iter()
                 .find(|m| m.kind == Some(Kind::Person) && !m.name.is_empty())
-                .map(|m| m.name.clone())
-                .or_else(|| answer_people.first().cloned());
+                .map(|m| m.name.clone());
+            let person = match has(&["else", "other"]) {
+                true => answer_people
+                    .iter()
+                    .find(|p| Some(*p) != asked.as_ref())
+                    .cloned(),
+                false => asked.or_else(|| answer_people.first().cloned()),
+            };
             if let Some(name) = person {
                 self.mentions.push(remembered(Kind::Person, name));
                 self.respell(HE, "{person}");
@@ -388,11 +399,16 @@ impl Understanding {
                 .filter(|f| !f.starts_with('{') && !f.contains(' '))
                 .count()
                 <= 1;
-        if (has(THEY_IT) || elliptical) && !which_of {
-            // Names of kinds this question does not mention carry over.
+        if has(THEY_IT) || elliptical || which_of {
+            // Names of kinds this question does not mention carry over; "which of them"
+            // keeps the last answer's people instead of its person, and a person of
+            // this question stands for a group by title.
+            let person_here = self.mentions.iter().any(|x| x.kind == Some(Kind::Person));
             for m in &prior.mentions {
                 if let Some(k) = m.kind
                     && !m.name.is_empty()
+                    && !(which_of && k == Kind::Person)
+                    && !(person_here && k == Kind::Title)
                     && !self.mentions.iter().any(|x| x.kind == Some(k))
                     && (elliptical || !self.mentions.iter().any(|x| x.kind.is_some()))
                 {
@@ -401,6 +417,11 @@ impl Understanding {
                     self.follow_up = true;
                 }
             }
+        }
+        if self.window.is_none()
+            && let Some(w) = &prior.window
+        {
+            self.window = window_after(&words, w);
         }
         if elliptical && !own_intent {
             if self.window.is_none() {
@@ -891,6 +912,54 @@ impl Understanding {
             .max_by_key(|(hit, len, _)| (*hit, *len))
             .map(|(_, _, o)| o.clone())
     }
+}
+
+/// Words of a window said against the previous one ("the week after", "that month").
+fn is_time_word(w: &str) -> bool {
+    time::unit_days(w).is_some()
+        || matches!(
+            w,
+            "after"
+                | "befor"
+                | "before"
+                | "later"
+                | "earlier"
+                | "follow"
+                | "following"
+                | "previous"
+                | "prior"
+                | "then"
+                | "same"
+        )
+}
+
+/// A window said against the previous one: "the week after" / "the month before" (the
+/// previous window moved), "that week", "the same month", "then", or "they"/"those" about
+/// what the previous answer counted (the previous window itself).
+fn window_after(words: &[String], prior: &Window) -> Option<Window> {
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    for i in 0..w.len() {
+        let Some(unit) = time::unit_days(w[i]) else {
+            continue;
+        };
+        let before = i.checked_sub(1).map(|j| w[j]);
+        let later = match (before, w.get(i + 1).copied()) {
+            (_, Some("after" | "later")) | (Some("following"), _) => Some(true),
+            (_, Some("before" | "earlier")) | (Some("previous" | "prior"), _) => Some(false),
+            _ => None,
+        };
+        if let Some(later) = later {
+            let label = format!("the {unit} {}", if later { "after" } else { "before" });
+            return prior.shifted(unit, later, &label);
+        }
+        if matches!(before, Some("that" | "same" | "those")) {
+            return Some(prior.clone());
+        }
+    }
+    let back = w.last() == Some(&"then")
+        || w.iter()
+            .any(|x| matches!(*x, "them" | "those" | "they" | "these"));
+    back.then(|| prior.clone())
 }
 
 /// Words that name a person after a superlative ("the most overloaded engineer").

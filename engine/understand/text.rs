@@ -218,7 +218,6 @@ const STOPWORDS: &[&str] = &[
     "let",
     "lets",
     "like",
-    "list",
     "me",
     "might",
     "my",

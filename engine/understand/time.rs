@@ -41,6 +41,33 @@ impl Window {
     pub fn span_days(&self) -> i64 {
         ((self.end - self.start).num_hours() + 23) / 24
     }
+
+    /// The window one `unit` (day, week, month, quarter, sprint) later or earlier, as
+    /// long as it was: "the week after" a week, "the month before" a month.
+    pub fn shifted(&self, unit: &str, later: bool, label: &str) -> Option<Window> {
+        let (a, b) = (self.start.date_naive(), self.end.date_naive());
+        let months = |n: u32| {
+            let m = chrono::Months::new(n);
+            match later {
+                true => Some((a.checked_add_months(m)?, b.checked_add_months(m)?)),
+                false => Some((a.checked_sub_months(m)?, b.checked_sub_months(m)?)),
+            }
+        };
+        let by = |d: Duration| match later {
+            true => Some((a + d, b + d)),
+            false => Some((a - d, b - d)),
+        };
+        let (start, end) = match unit {
+            "day" => by(Duration::days(1))?,
+            "week" => by(Duration::weeks(1))?,
+            "fortnight" => by(Duration::weeks(2))?,
+            "sprint" => by(Duration::days(self.span_days()))?,
+            "month" => months(1)?,
+            "quarter" => months(3)?,
+            _ => return None,
+        };
+        Some(Window::days(start, end, label))
+    }
 }
 
 /// What "now" and "the sprint" mean for this organisation.
@@ -113,7 +140,8 @@ fn number(w: &str) -> Option<i64> {
         .or_else(|| (w == "few").then_some(3))
 }
 
-fn unit_days(w: &str) -> Option<&'static str> {
+/// The unit a word names ("weeks" → week), for windows and ages.
+pub fn unit_days(w: &str) -> Option<&'static str> {
     match w {
         "day" | "days" => Some("day"),
         "week" | "weeks" | "wk" | "wks" => Some("week"),
