@@ -102,6 +102,10 @@ pub struct ArgSlot {
     pub arg: String,
     pub slot: Slot,
     pub required: bool,
+    /// For a choice: each `enum` value and the stems that say it — its own words, and
+    /// what the vocabulary's `words` read them as ("completed" → done).
+    #[serde(skip)]
+    pub options: Vec<(Value, Vec<String>)>,
 }
 
 /// A tool as the understanding stage sees it.
@@ -214,10 +218,18 @@ impl Lexicon {
                     .and_then(|s| Slot::parse(s))
                     .or_else(|| Slot::by_arg_name(arg, schema));
                 if let Some(slot) = slot {
+                    let options = schema
+                        .get("enum")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .map(|o| (o.clone(), lex.option_stems(o.as_str().unwrap_or_default())))
+                        .collect();
                     slots.push(ArgSlot {
                         arg: arg.clone(),
                         slot,
                         required: required.contains(&arg.as_str()),
+                        options,
                     });
                 }
             }
@@ -286,6 +298,31 @@ impl Lexicon {
             .map(|(f, d)| (f.to_string(), (1.0 + n / d as f32).ln()))
             .collect();
         lex
+    }
+
+    /// The stems that say an `enum` value: its words but stopwords ("in_review" → review),
+    /// the words the vocabulary reads them as, and the words run together ("todo").
+    fn option_stems(&self, option: &str) -> Vec<String> {
+        let words: Vec<String> = option
+            .split(['_', ' ', '-'])
+            .map(text::fold)
+            .filter(|w| !w.is_empty())
+            .collect();
+        let mut out: Vec<String> = words
+            .iter()
+            .filter(|w| !text::is_stopword(w))
+            .flat_map(|w| {
+                let read = self.words.get(w).cloned().unwrap_or_default();
+                std::iter::once(w.clone()).chain(read)
+            })
+            .map(|w| text::stem(&w))
+            .collect();
+        if words.len() > 1 {
+            out.push(words.concat());
+        }
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// Synonyms whose target is no name in `vocab` (phrase, target), for a warning at start.

@@ -98,9 +98,16 @@ pub struct Understanding {
     /// Folded stems of the question's words (for choice arguments).
     #[serde(skip)]
     stems: Vec<String>,
+    /// Each two neighbouring words run together ("to do" → todo).
+    #[serde(skip)]
+    joined: Vec<String>,
     /// Small numbers the question states outside a window or a top-N ("at least a 4").
     #[serde(skip)]
     levels: Vec<i64>,
+    /// A number and the stem of the word it counts ("last 4 sprints" → 4 sprint), for an
+    /// integer argument named after that word.
+    #[serde(skip)]
+    counts: Vec<(i64, String)>,
     /// "he", "her"… with nobody to stand for: a question to ask back.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unresolved: bool,
@@ -266,6 +273,10 @@ impl Understanding {
             _ => None,
         });
         u.refuse = refuses(&words, lex);
+        u.counts = words
+            .windows(2)
+            .filter_map(|w| Some((time::count(w[0]).filter(|n| *n > 0)?, text::stem(w[1]))))
+            .collect();
         u.levels = tokens
             .iter()
             .enumerate()
@@ -327,6 +338,11 @@ impl Understanding {
                     .filter(|f| !f.starts_with('{') && !f.contains(' '))
                     .cloned(),
             )
+            .collect();
+        // Words run together, for values written as one ("to do" → todo).
+        u.joined = words
+            .windows(2)
+            .map(|w| format!("{}{}", w[0], w[1]))
             .collect();
         u
     }
@@ -822,11 +838,7 @@ impl Understanding {
                     continue;
                 }
                 Slot::Choice => {
-                    let options = props
-                        .and_then(|p| p.get(&s.arg))
-                        .and_then(|a| a.get("enum"))
-                        .and_then(Value::as_array);
-                    if let Some(v) = options.and_then(|o| self.choose(o)) {
+                    if let Some(v) = self.choose(&s.options) {
                         base.insert(s.arg.clone(), v);
                     }
                     continue;
@@ -841,6 +853,18 @@ impl Understanding {
                 _ => {
                     base.insert(s.arg.clone(), json!(values[0]));
                 }
+            }
+        }
+        // "last 4 sprints" → `sprints: 4`: an integer argument named after what is counted.
+        for (arg, schema) in props.into_iter().flatten() {
+            if base.contains_key(arg)
+                || schema.get("type").and_then(Value::as_str) != Some("integer")
+            {
+                continue;
+            }
+            let stem = text::stem(arg);
+            if let Some((n, _)) = self.counts.iter().find(|(_, w)| *w == stem) {
+                base.insert(arg.clone(), json!(n));
             }
         }
         if let Some(w) = &self.window {
@@ -892,22 +916,19 @@ impl Understanding {
         }
     }
 
-    /// The enum value whose words the question uses most ("failed deployments" →
-    /// failed_deployments), a word matching when one is a prefix of the other.
-    fn choose(&self, options: &[Value]) -> Option<Value> {
+    /// The enum value whose stems the question uses most ("failed deployments" →
+    /// failed_deployments), a stem matching when one is a prefix of the other.
+    fn choose(&self, options: &[(Value, Vec<String>)]) -> Option<Value> {
         options
             .iter()
-            .filter_map(|o| {
-                let s = o.as_str()?;
-                let words: Vec<String> = s
-                    .split(['_', ' ', '-'])
-                    .map(|w| text::stem(&text::fold(w)))
-                    .collect();
-                let hit = words
+            .filter_map(|(o, stems)| {
+                let hit = stems
                     .iter()
-                    .filter(|w| self.stems.iter().any(|q| same_stem(q, w)))
+                    .filter(|w| {
+                        self.stems.iter().any(|q| same_stem(q, w)) || self.joined.contains(w)
+                    })
                     .count();
-                (hit > 0).then_some((hit, -(words.len() as i64), o))
+                (hit > 0).then_some((hit, -(stems.len() as i64), o))
             })
             .max_by_key(|(hit, len, _)| (*hit, *len))
             .map(|(_, _, o)| o.clone())
