@@ -367,13 +367,27 @@ impl Lexicon {
             rest = &rest[open + close + 1..];
         }
         toks.extend(text::tokens(rest));
+        // Time is read apart in questions ("next sprint" is a window, not words): so here.
+        let mut timed = vec![false; toks.len()];
+        let now = crate::dataset::as_of();
+        let cal = super::Calendar {
+            now,
+            sprint: Some((now.date_naive(), now.date_naive())),
+        };
+        let spans = [
+            super::time::window(&toks, &cal).map(|f| f.tokens),
+            super::time::age_days(&toks).map(|f| f.tokens),
+        ];
+        for span in spans.into_iter().flatten() {
+            timed[span].iter_mut().for_each(|x| *x = true);
+        }
         let mut words: Vec<Option<String>> = Vec::new();
         let mut m = marks.into_iter().peekable();
         for (i, t) in toks.iter().enumerate() {
             while m.peek().is_some_and(|(at, _)| *at == i) {
                 words.push(Some(m.next().expect("peeked").1));
             }
-            words.push(Some(t.word.clone()));
+            words.push((!timed[i]).then(|| t.word.clone()));
         }
         words.extend(m.map(|(_, p)| Some(p)));
         self.features(&words)

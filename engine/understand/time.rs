@@ -522,8 +522,8 @@ pub fn window(tokens: &[Token], cal: &Calendar) -> Option<Found<Window>> {
                 if matches!((w, unit), ("this" | "next", "week" | "month")) {
                     win.period = Some(format!("{w} {unit}"));
                 }
-                // "this sprint" leaves "sprint" to say what is asked about.
-                let taken = if unit == "sprint" { 0 } else { taken };
+                // "this sprint" leaves "sprint" to say what is asked about ("progress").
+                let taken = if unit == "sprint" { 1 } else { taken };
                 return Some(found(win, i, taken));
             }
         }

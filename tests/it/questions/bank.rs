@@ -19,7 +19,7 @@ use super::{Db, safe, suite};
 use crate::support::env;
 
 /// The share of bank questions that must be answered fully right.
-const FLOOR: f64 = 0.76;
+const FLOOR: f64 = 0.85;
 
 #[derive(Deserialize)]
 #[serde(untagged)]

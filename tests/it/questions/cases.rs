@@ -494,7 +494,7 @@ pub static CASES: &[Case] = &[
     Case {
         question: "Is anyone on the Platform team out next week?",
         route: RESOURCES,
-        tool: "who_is_available",
+        tool: "upcoming_time_off",
         expect: Answer {
             args: r#"{"team": "Platform", "period": "next week"}"#,
             facts: |db| {
