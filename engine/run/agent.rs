@@ -25,14 +25,10 @@ impl Exec {
     ) -> Result<Step, RunError> {
         let state = here.state;
         let tier = state.tier(tier, Tier::Primary);
-        let (u, found) = self
+        // Who a role turned out to be, and how a model's names were read: after the answer.
+        let (u, mut notes) = self
             .resolve_references(self.understanding(state), state)
             .await;
-        // Who a role turned out to be, after the answer.
-        let with_found = |text: String| match found.is_empty() {
-            true => text,
-            false => format!("{}\n\n_{}_", text.trim_end(), found.join(" ")),
-        };
         let mut system = self.render_at(here, prompt, &state.ctx())?;
         if let Some(note) = u.note() {
             system.push_str("\n\n");
@@ -67,7 +63,7 @@ impl Exec {
                 understanding: Some(&u),
             };
             let calls = match self.chat(here, req).await?.reply {
-                Reply::Text(text) => return Ok(Step::output(with_found(text))),
+                Reply::Text(text) => return Ok(Step::output(with_notes(text, &notes))),
                 Reply::ToolCalls(calls) => calls,
             };
             messages.push(Message {
@@ -76,8 +72,14 @@ impl Exec {
                 tool_calls: calls.clone(),
                 tool_call_id: None,
             });
-            for call in calls {
+            for mut call in calls {
                 self.live()?;
+                notes.extend(crate::understand::args::normalise(
+                    &mut call.args,
+                    &call.name,
+                    self.set.lexicon(),
+                    &self.vocabulary,
+                ));
                 let (content, entry) = self.agent_call(tools, &call, state, &u).await;
                 results.lock().expect("results lock").push(entry);
                 messages.push(Message {
@@ -89,6 +91,14 @@ impl Exec {
             }
         }
         // Out of turns: answer from what the tools returned.
-        Ok(Step::output(with_found(render_answer())))
+        Ok(Step::output(with_notes(render_answer(), &notes)))
+    }
+}
+
+/// The answer, then the notes in italics.
+fn with_notes(text: String, notes: &[String]) -> String {
+    match notes.is_empty() {
+        true => text,
+        false => format!("{}\n\n_{}_", text.trim_end(), notes.join(" ")),
     }
 }

@@ -6,6 +6,7 @@
 //! context. Pure functions over a `Lexicon` (from config) and a `Vocabulary` (from the
 //! stores): no I/O, microseconds per question.
 
+pub mod args;
 pub mod lexicon;
 pub mod text;
 pub mod time;

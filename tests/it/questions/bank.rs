@@ -23,18 +23,18 @@ const FLOOR: f64 = 0.85;
 
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum Entry {
+pub(super) enum Entry {
     Thread { thread: Vec<Turn> },
     One(Turn),
 }
 
 #[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-struct Turn {
-    ask: String,
-    tool: Option<String>,
+pub(super) struct Turn {
+    pub ask: String,
+    pub tool: Option<String>,
     #[serde(default)]
-    args: Map<String, Value>,
+    pub args: Map<String, Value>,
     #[serde(default)]
     says: Vec<String>,
     #[serde(default)]
@@ -46,7 +46,7 @@ struct Turn {
 }
 
 /// Every category's entries, by file name.
-fn bank() -> BTreeMap<String, Vec<Entry>> {
+pub(super) fn bank() -> BTreeMap<String, Vec<Entry>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/questions/bank");
     let mut out = BTreeMap::new();
     for f in std::fs::read_dir(&dir).expect("tests/it/questions/bank exists") {

@@ -10,6 +10,7 @@
 
 mod bank;
 mod cases;
+mod model_path;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -177,7 +178,7 @@ fn first_number_after(answer: &str, label: &str) -> Result<f64, String> {
 // ── Fixture ──────────────────────────────────────────────────────────────────────────
 
 /// The data dir, generated once per test binary (through `dataset::open`, as the server does).
-fn data_dir() -> &'static Path {
+pub(super) fn data_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("questions-data");

@@ -86,6 +86,11 @@ impl FakeOpenAi {
         self.inner.lock().unwrap().replies.push_back(reply);
     }
 
+    /// Drops the replies not asked for yet.
+    pub fn clear(&self) {
+        self.inner.lock().unwrap().replies.clear();
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.inner.lock().unwrap().requests.clone()
     }
