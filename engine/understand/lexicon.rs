@@ -115,10 +115,18 @@ pub struct Profile {
     pub description: String,
     pub slots: Vec<ArgSlot>,
     pub measures: Vec<String>,
-    /// Features of each example.
-    examples: Vec<Vec<String>>,
-    /// Every feature of every example.
-    union: HashSet<String>,
+    /// Each example's features (ids, sorted) and the example's norm.
+    examples: Vec<(Vec<u32>, f32)>,
+    /// Every feature of every example (ids, sorted).
+    union: Vec<u32>,
+}
+
+/// A question's features as the lexicon weighs them: known feature ids, sorted, and the
+/// question's norm (features no example uses weigh nothing).
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    ids: Vec<u32>,
+    norm: f32,
 }
 
 impl Profile {
@@ -138,7 +146,9 @@ impl Profile {
 #[derive(Debug, Clone, Default)]
 pub struct Lexicon {
     pub profiles: Vec<Profile>,
-    idf: HashMap<String, f32>,
+    /// Every feature of the examples, numbered, and the square of its idf weight.
+    ids: HashMap<String, u32>,
+    weight: Vec<f32>,
     /// Every word the examples use (folded, and stemmed), never read as a misspelt name.
     pub known: HashSet<String>,
     pub synonyms: HashMap<Vec<String>, String>,
@@ -202,6 +212,8 @@ impl Lexicon {
             commands: vocab.commands.iter().map(|w| text::fold(w)).collect(),
             ..Default::default()
         };
+        // Each profile's examples' features, weighed once all are known.
+        let mut texts: Vec<Vec<Vec<String>>> = Vec::new();
         for t in tools {
             let props = t.args_schema.get("properties").and_then(Value::as_object);
             let required: Vec<&str> = t
@@ -252,14 +264,14 @@ impl Lexicon {
                     lex.known.insert(text::stem(&tok.word));
                 }
             }
-            let union = examples.iter().flatten().cloned().collect();
+            texts.push(examples);
             lex.profiles.push(Profile {
                 tool: t.name.to_string(),
                 description: t.description.to_string(),
                 slots,
                 measures: t.measures,
-                examples,
-                union,
+                examples: Vec::new(),
+                union: Vec::new(),
             });
         }
         for w in lex.words.keys() {
@@ -286,18 +298,36 @@ impl Lexicon {
                 }
             })
             .collect();
+        // idf: features few tools use weigh most.
         let n = lex.profiles.len().max(1) as f32;
-        let mut df: HashMap<&str, usize> = HashMap::new();
-        for p in &lex.profiles {
-            for f in &p.union {
-                *df.entry(f.as_str()).or_default() += 1;
+        let mut df: BTreeMap<&str, usize> = BTreeMap::new();
+        for examples in &texts {
+            let union: HashSet<&str> = examples.iter().flatten().map(String::as_str).collect();
+            for f in union {
+                *df.entry(f).or_default() += 1;
             }
         }
-        lex.idf = df
-            .into_iter()
-            .map(|(f, d)| (f.to_string(), (1.0 + n / d as f32).ln()))
-            .collect();
+        for (i, (f, d)) in df.iter().enumerate() {
+            lex.ids.insert(f.to_string(), i as u32);
+            let idf = (1.0 + n / *d as f32).ln();
+            lex.weight.push(idf * idf);
+        }
+        for (p, examples) in lex.profiles.iter_mut().zip(&texts) {
+            let q: Vec<Query> = examples
+                .iter()
+                .map(|e| query_of(&lex.ids, &lex.weight, e))
+                .collect();
+            p.union = q.iter().flat_map(|q| q.ids.iter().copied()).collect();
+            p.union.sort_unstable();
+            p.union.dedup();
+            p.examples = q.into_iter().map(|q| (q.ids, q.norm)).collect();
+        }
         lex
+    }
+
+    /// A question's features, weighed.
+    pub fn query(&self, features: &[String]) -> Query {
+        query_of(&self.ids, &self.weight, features)
     }
 
     /// The stems that say an `enum` value: its words but stopwords ("in_review" → review),
@@ -490,33 +520,39 @@ impl Lexicon {
 
     /// How well a tool's examples explain the question's features, 0–1: the best single
     /// example (cosine) blended with how much of the question the tool's words cover.
-    pub fn score(&self, p: &Profile, q: &[String]) -> f32 {
-        let w = |f: &String| self.idf.get(f).copied().unwrap_or(0.0);
-        let qn: f32 = q.iter().map(|f| w(f) * w(f)).sum::<f32>().sqrt();
-        if qn == 0.0 {
+    pub fn score(&self, p: &Profile, q: &Query) -> f32 {
+        if q.norm == 0.0 {
             return 0.0;
         }
+        let shared = |e: &[u32]| -> f32 {
+            q.ids
+                .iter()
+                .filter(|id| e.binary_search(id).is_ok())
+                .map(|&id| self.weight[id as usize])
+                .sum()
+        };
         let best = p
             .examples
             .iter()
-            .map(|e| {
-                let en: f32 = e.iter().map(|f| w(f) * w(f)).sum::<f32>().sqrt();
-                let dot: f32 = q
-                    .iter()
-                    .filter(|f| e.contains(f))
-                    .map(|f| w(f) * w(f))
-                    .sum();
-                if en == 0.0 { 0.0 } else { dot / (en * qn) }
+            .map(|(e, norm)| match *norm == 0.0 {
+                true => 0.0,
+                false => shared(e) / (norm * q.norm),
             })
             .fold(0.0, f32::max);
-        let covered: f32 = q
-            .iter()
-            .filter(|f| p.union.contains(*f))
-            .map(|f| w(f) * w(f))
-            .sum::<f32>()
-            .sqrt();
-        0.6 * best + 0.4 * covered / qn
+        0.6 * best + 0.4 * shared(&p.union).sqrt() / q.norm
     }
+}
+
+/// `features` as ids (sorted, each once) and their norm under `weight`.
+fn query_of(ids: &HashMap<String, u32>, weight: &[f32], features: &[String]) -> Query {
+    let mut q: Vec<u32> = features
+        .iter()
+        .filter_map(|f| ids.get(f).copied())
+        .collect();
+    q.sort_unstable();
+    q.dedup();
+    let norm = q.iter().map(|&i| weight[i as usize]).sum::<f32>().sqrt();
+    Query { ids: q, norm }
 }
 
 #[cfg(test)]

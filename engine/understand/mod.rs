@@ -533,6 +533,9 @@ impl Understanding {
     fn rank(&mut self, lex: &Lexicon) {
         let kinds: HashSet<Kind> = self.mentions.iter().filter_map(|m| m.kind).collect();
         let unknown = self.mentions.iter().any(|m| m.kind.is_none());
+        let query = lex.query(&self.features);
+        // The features with an unknown name read as each kind, weighed once per kind.
+        let mut as_kind: std::collections::HashMap<Kind, lexicon::Query> = Default::default();
         let mut out: Vec<Candidate> = lex
             .profiles
             .iter()
@@ -552,16 +555,19 @@ impl Understanding {
                     kinds
                         .into_iter()
                         .map(|k| {
-                            let as_k: Vec<String> = self
-                                .features
-                                .iter()
-                                .map(|f| f.replace(UNKNOWN, &format!("{{{}}}", k.as_str())))
-                                .collect();
-                            lex.score(p, &as_k)
+                            let q = as_kind.entry(k).or_insert_with(|| {
+                                let as_k: Vec<String> = self
+                                    .features
+                                    .iter()
+                                    .map(|f| f.replace(UNKNOWN, &format!("{{{}}}", k.as_str())))
+                                    .collect();
+                                lex.query(&as_k)
+                            });
+                            lex.score(p, q)
                         })
                         .fold(0.0, f32::max)
                 } else {
-                    lex.score(p, &self.features)
+                    lex.score(p, &query)
                 };
                 for k in &kinds {
                     score += if p.takes_kind(*k) { 0.05 } else { -0.06 };
