@@ -14,7 +14,7 @@ pub fn normalise(args: &mut Value, tool: &str, lex: &Lexicon, vocab: &Vocabulary
         return Vec::new();
     };
     let mut notes = Vec::new();
-    for slot in &profile.slots {
+    for slot in profile.slots.iter() {
         let kinds = match slot.slot {
             Slot::Entity(k) => vec![k],
             Slot::Topic => vec![Kind::Skill, Kind::Service],

@@ -3,6 +3,7 @@
 //! vocabulary section of tools.yaml (name synonyms, word synonyms, refusals).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -113,8 +114,9 @@ pub struct ArgSlot {
 pub struct Profile {
     pub tool: String,
     pub description: String,
-    pub slots: Vec<ArgSlot>,
-    pub measures: Vec<String>,
+    /// Shared with every reading's candidates, never copied per question.
+    pub slots: Arc<[ArgSlot]>,
+    pub measures: Arc<[String]>,
     /// Each example's features (ids, sorted) and the example's norm.
     examples: Vec<(Vec<u32>, f32)>,
     /// Every feature of every example (ids, sorted).
@@ -268,8 +270,8 @@ impl Lexicon {
             lex.profiles.push(Profile {
                 tool: t.name.to_string(),
                 description: t.description.to_string(),
-                slots,
-                measures: t.measures,
+                slots: slots.into(),
+                measures: t.measures.into(),
                 examples: Vec::new(),
                 union: Vec::new(),
             });

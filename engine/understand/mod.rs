@@ -56,9 +56,9 @@ pub struct Candidate {
     pub missing: Vec<String>,
     /// What the tool's arguments take from the question.
     #[serde(skip)]
-    pub slots: Vec<lexicon::ArgSlot>,
+    pub slots: std::sync::Arc<[lexicon::ArgSlot]>,
     #[serde(skip)]
-    pub measures: Vec<String>,
+    pub measures: std::sync::Arc<[String]>,
 }
 
 /// The structured reading of one question.
@@ -440,6 +440,27 @@ impl Understanding {
         {
             self.window = window_after(&words, w);
         }
+        // "the team", "that service", "on the project": the one the last turn named.
+        for pair in words.windows(2) {
+            let kind = match pair[1].as_str() {
+                "team" | "squad" => Kind::Team,
+                "service" => Kind::Service,
+                "project" => Kind::Project,
+                _ => continue,
+            };
+            if matches!(
+                pair[0].as_str(),
+                "the" | "that" | "this" | "same" | "their" | "its"
+            ) && !self.mentions.iter().any(|m| m.kind == Some(kind))
+                && let Some(m) = prior
+                    .mentions
+                    .iter()
+                    .find(|m| m.kind == Some(kind) && !m.name.is_empty())
+            {
+                self.mentions.push(remembered(kind, m.name.clone()));
+                self.follow_up = true;
+            }
+        }
         if elliptical && !own_intent {
             if self.window.is_none() {
                 self.window = prior.window.clone();
@@ -776,7 +797,7 @@ impl Understanding {
             order.extend(optional);
             order.into_iter().find(empty).map(|s| s.arg.clone())
         };
-        for s in &c.slots {
+        for s in c.slots.iter() {
             let values: Vec<String> = match s.slot {
                 Slot::Entity(k) => {
                     let mut v = self.names(k);

@@ -278,6 +278,48 @@ pub fn window(tokens: &[Token], cal: &Calendar) -> Option<Found<Window>> {
     for i in 0..words.len() {
         let w = words[i];
         let next = words.get(i + 1).copied();
+        // "the week of May 12": Monday to Sunday around that day
+        if w == "week"
+            && next == Some("of")
+            && let Some((a, n)) = point(&words, i + 2, cal)
+        {
+            let day = a.start.date_naive();
+            let mon = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
+            let label = format!("the week of {}", a.label);
+            return Some(found(
+                Window::days(mon, mon + Duration::weeks(1), label),
+                i,
+                2 + n,
+            ));
+        }
+        // "the rest of this sprint / week / month": from today to its end ("sprint" stays
+        // a word, as with "this sprint")
+        if w == "rest"
+            && next == Some("of")
+            && let Some(k) =
+                (i + 2..words.len().min(i + 4)).find(|&k| unit_days(words[k]).is_some())
+        {
+            let end = match unit_days(words[k]) {
+                Some("sprint") => cal.sprint.map(|(_, e)| e + Duration::days(1)),
+                Some("week") => Some(monday + Duration::weeks(1)),
+                Some("month") => Some(first_of_month(
+                    today.year() + i32::from(today.month() == 12),
+                    today.month() % 12 + 1,
+                )),
+                Some("quarter") => q_start.checked_add_months(chrono::Months::new(3)),
+                Some("year") => Some(first_of_month(today.year() + 1, 1)),
+                _ => None,
+            };
+            if let Some(end) = end {
+                let label = format!("the rest of this {}", words[k]);
+                let taken = if words[k].starts_with("sprint") {
+                    k - i
+                } else {
+                    k + 1 - i
+                };
+                return Some(found(Window::days(today, end, label), i, taken));
+            }
+        }
         // between A and B / from A to B
         if matches!(w, "between" | "from")
             && let Some((a, na)) = point(&words, i + 1, cal)
