@@ -70,7 +70,10 @@ test('chat: routing badge, tool timeline, answer table; follow-up; reload finds 
   await page.goto(`${main.url}/`);
   await page.locator('#question').waitFor();
   const firstPaint = await page.evaluate(() => performance.getEntriesByType('paint').find((p) => p.name === 'first-contentful-paint')?.startTime);
-  console.log(`first contentful paint ${firstPaint?.toFixed(0)} ms (page ready in ${Date.now() - t0} ms)`);
+  const bytes = await page.evaluate(() => [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
+    .filter((e) => !e.name.includes('/api/')).reduce((n, e) => n + e.decodedBodySize, 0));
+  console.log(`chat: first contentful paint ${firstPaint?.toFixed(0)} ms, ready in ${Date.now() - t0} ms, ${bytes} bytes of console files`);
+  assert.ok(firstPaint < 1000, `first paint took ${firstPaint} ms`);
 
   const a1 = await ask(page, 'What are our DORA metrics?');
   await done(a1);
@@ -186,6 +189,16 @@ test('delivery dashboard: the numbers are dora_metrics for the organisation and 
       assert.ok((await cell.innerText()).includes(r[metric].band), `${scope} ${metric} band ${r[metric].band}`);
     }
   }
+  // A chosen window (the planted failing week): still the tool's numbers.
+  const week = { since: '2025-05-12', until: '2025-05-18' };
+  await page.selectOption('#dora-days', 'custom');
+  await page.fill('#dora-since', week.since);
+  await page.fill('#dora-until', week.until);
+  const cfr = values(await tool(main, 'dora_metrics', week)).change_failure_rate;
+  await page.locator(`.kpi[data-scope=org][data-metric=change_failure_rate][data-value="${cfr}"]`).waitFor({ timeout: T });
+  await page.selectOption('#dora-days', '90');
+  await page.locator(`.kpi[data-scope=org][data-metric=change_failure_rate][data-value="${values(await tool(main, 'dora_metrics', { days: 90 })).change_failure_rate}"]`).waitFor({ timeout: T });
+
   // Weekly trends: a point opens the deployments behind it.
   await page.locator('[data-chart=recovery] circle.pt').last().waitFor({ timeout: T });
   await shot(page, 'delivery', 1500);

@@ -24,7 +24,11 @@ const ui = {};
 
 export async function start() {
   root = document.getElementById('delivery');
-  ui.days = h('select', { id: 'dora-days' }, [28, 90, 180, 365].map((d) => h('option', { value: d, selected: d === 90 }, `last ${d} days`)));
+  ui.days = h('select', { id: 'dora-days' }, [28, 90, 180, 365].map((d) => h('option', { value: d, selected: d === 90 }, `last ${d} days`)),
+    h('option', { value: 'custom' }, 'from – to…'));
+  ui.since = h('input', { type: 'date', id: 'dora-since', 'aria-label': 'From (first day)' });
+  ui.until = h('input', { type: 'date', id: 'dora-until', 'aria-label': 'To (last day, included)' });
+  ui.range = h('span', { class: 'controls', hidden: true }, ui.since, ui.until);
   ui.scope = h('select', { id: 'trend-scope' }, h('option', { value: '' }, 'Organisation'));
   ui.weeks = h('select', { id: 'trend-weeks' }, [8, 13, 26].map((w) => h('option', { value: w, selected: w === 13 }, `${w} weeks`)));
   ui.org = h('div', { class: 'card', id: 'dora-org', 'aria-live': 'polite' });
@@ -33,13 +37,17 @@ export async function start() {
   ui.detail = h('div', { class: 'card detail', id: 'trend-detail', hidden: true, 'aria-live': 'polite' });
   root.append(
     h('div', { class: 'controls' },
-      h('label', {}, 'Window', ui.days),
+      h('label', {}, 'Window', ui.days), ui.range,
       h('label', {}, 'Trend scope', ui.scope),
       h('label', {}, 'Trend weeks', ui.weeks)),
     ui.org, ui.teams,
     h('h2', {}, 'Weekly trends'), h('p', { class: 'muted' }, 'Each point is dora_metrics over that week; select a point to see the deployments or incidents behind it.'),
     ui.trends, ui.detail);
-  ui.days.addEventListener('change', () => summary().catch(fail));
+  ui.days.addEventListener('change', () => {
+    ui.range.hidden = ui.days.value !== 'custom';
+    if (ui.days.value !== 'custom' || (ui.since.value && ui.until.value)) summary().catch(fail);
+  });
+  for (const el of [ui.since, ui.until]) el.addEventListener('change', () => { if (ui.since.value && ui.until.value) summary().catch(fail); });
   ui.scope.addEventListener('change', () => trends().catch(fail));
   ui.weeks.addEventListener('change', () => trends().catch(fail));
   const hc = await tool('headcount');
@@ -60,15 +68,20 @@ function kpi(r, m, scope) {
     h('div', { class: 'sub' }, m.sub(r)));
 }
 
+/** The chosen window as dora_metrics arguments: `days`, or `since`/`until` (until included). */
+function windowArgs() {
+  return ui.days.value === 'custom' ? { since: ui.since.value, until: ui.until.value } : { days: Number(ui.days.value) };
+}
+
 async function summary() {
-  const days = Number(ui.days.value);
+  const win = windowArgs();
   clear(ui.org).append(h('p', { class: 'muted' }, 'Loading…'));
-  const org = await tool('dora_metrics', { days });
+  const org = await tool('dora_metrics', win);
   clear(ui.org).append(
-    h('h2', {}, `Organisation — ${org.window.start} to ${org.window.end}`),
+    h('h2', {}, `Organisation — ${org.window.start} to ${org.window.end} (${org.window.days} days)`),
     h('div', { class: 'kpis' }, METRICS.map((m) => kpi(org, m, 'org'))),
     h('p', { class: 'muted' }, `${org.deployments} successful production deployments, ${org.failed_deployments} failed.`));
-  const rows = await Promise.all(teams.map(async (team) => [team, await tool('dora_metrics', { team, days })]));
+  const rows = await Promise.all(teams.map(async (team) => [team, await tool('dora_metrics', { team, ...win })]));
   clear(ui.teams).append(h('h2', {}, 'Per team'), h('div', { class: 'table-wrap' }, h('table', { id: 'dora-team-table' },
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Team'), METRICS.map((m) => h('th', { scope: 'col' }, `${m.label} (${m.unit})`)))),
     h('tbody', {}, rows.map(([team, r]) => h('tr', { dataset: { team } },
