@@ -26,6 +26,8 @@ export async function start() {
     const teams = await tool('headcount');
     const lists = await Promise.all(teams.map((t) => tool('team_members', { team: t.team }).then((m) => m.map((p) => ({ ...p, team: t.team })))));
     people = lists.flat().sort((a, b) => a.name.localeCompare(b.name));
+    // Typed before the list arrived: show the matches now.
+    if (ui.input.value || document.activeElement === ui.input) filter();
   } catch (e) { toast(`People: ${e.message}`, { kind: 'error' }); }
 }
 
@@ -40,7 +42,7 @@ function filter() {
   clear(ui.list).append(...found.map((p, i) => h('li', { role: 'presentation' },
     h('button', { type: 'button', role: 'option', id: `person-${i}`, 'aria-selected': String(i === active), tabindex: -1,
       onclick: () => pick(p) }, p.name, h('span', { class: 'muted' }, ` — ${p.title}, ${p.team}`)))));
-  if (!found.length) ui.list.append(h('li', { class: 'muted' }, 'Nobody matches.'));
+  if (!found.length) ui.list.append(h('li', { class: 'muted' }, people.length ? 'Nobody matches.' : 'Loading people…'));
   ui.list.hidden = false;
   ui.input.setAttribute('aria-expanded', 'true');
   ui.input.setAttribute('aria-activedescendant', active >= 0 ? `person-${active}` : '');
