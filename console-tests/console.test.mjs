@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
-  SHOTS, startServer, killAll, hangingModel, launch, newPage, api, tool, seed, tempDir,
+  SHOTS, startServer, killAll, streamingModel, launch, newPage, api, tool, seed, tempDir,
 } from './harness.mjs';
 
 const T = 30_000; // per wait
 let browser;
 let main;         // offline model, demo organisation plus one hostile document
-let keyed;        // API_KEY set, a model server that never answers
+let keyed;        // API_KEY set, a model server that streams and never finishes
 let model;
 const KEY = 'console-test-key';
 const XSS_TITLE = 'Zebra runbook <img src=x onerror="window.pwned=1">';
@@ -25,11 +25,11 @@ before(async () => {
   execFileSync('sqlite3', [join(data, 'eng-intel.sqlite'),
     `INSERT INTO documents (id, kind, title, body, team_id, service_id, author_id, incident_id, created_at)
      SELECT MAX(id) + 1, 'runbook', '${XSS_TITLE.replace(/'/g, "''")}', '${XSS_BODY.replace(/'/g, "''")}', NULL, NULL, 1, NULL, '2025-06-01T00:00:00Z' FROM documents`]);
-  model = await hangingModel();
+  model = await streamingModel();
   await Promise.all([
     startServer({ dataDir: data }).then((s) => { main = s; }),
     // An empty data directory: serve creates the demo organisation itself.
-    startServer({ env: { API_KEY: KEY, OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'x', OPENAI_MODEL: 'hanging', LLM_MAX_RETRIES: '0' } })
+    startServer({ env: { API_KEY: KEY, OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'x', OPENAI_MODEL: 'streaming', LLM_MAX_RETRIES: '0' } })
       .then((s) => { keyed = s; }),
     launch().then((b) => { browser = b; }),
   ]);
@@ -118,7 +118,7 @@ test('chat: routing badge, tool timeline, answer table; follow-up; reload finds 
   noErrors(page);
 });
 
-test('chat with API_KEY: asks for the key once; stop cancels a run; a model server that is down is shown', async () => {
+test('chat with API_KEY: asks for the key once; tokens stream; stop cancels a run; a model server that is down is shown', async () => {
   const page = await newPage(browser, { allow: [/status of 401/] });
   await page.goto(`${keyed.url}/`);
   await page.locator('#key-dialog[open]').waitFor({ timeout: T });
@@ -126,13 +126,19 @@ test('chat with API_KEY: asks for the key once; stop cancels a run; a model serv
   await page.click('#key-dialog button[value=ok]');
   await page.locator('#thread-list li').first().waitFor({ timeout: T });
 
-  // The model server never answers: the run waits on it until stopped.
+  // The model streams and never finishes: its tokens show as they arrive, then Stop.
   const a1 = await ask(page, 'Find developers with Python expertise');
   await page.locator('#stop').waitFor({ state: 'visible', timeout: T });
-  await a1.locator('.thinking').waitFor({ timeout: T });
+  await a1.locator('.tokens', { hasText: 'word3' }).waitFor({ timeout: T });
+  assert.match(await a1.locator('.elapsed').innerText(), /^\d+\.\d s$/, 'the timer runs');
+  await page.screenshot({ path: join(SHOTS, 'chat-streaming.png') });
   await page.click('#stop');
   await a1.locator('.error-box', { hasText: 'Stopped' }).waitFor({ timeout: T });
   assert.ok(await page.locator('#stop').isHidden());
+  // The server cancelled the run: its request to the model is closed.
+  const deadline = Date.now() + T;
+  while (model.streaming() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(model.streaming(), 0, 'the model request was cancelled with the run');
   assert.ok(await page.locator('#send').isEnabled());
   await page.screenshot({ path: join(SHOTS, 'chat-stopped.png') });
 
@@ -141,7 +147,7 @@ test('chat with API_KEY: asks for the key once; stop cancels a run; a model serv
   const a2 = await ask(page, 'Find developers with Python expertise');
   await done(a2);
   await a2.locator('.model-down[role=alert]').waitFor({ timeout: T });
-  assert.match(await a2.locator('.model-down').innerText(), /hanging/);
+  assert.match(await a2.locator('.model-down').innerText(), /streaming/);
   await page.screenshot({ path: join(SHOTS, 'chat-model-down.png') });
   assert.match(await a2.locator('.answer').innerText(), /Python/, 'the offline model still answered');
   // The key was asked for once: a reload in the same tab does not ask again.

@@ -94,15 +94,33 @@ export async function startServer({ dataDir = tempDir('console-data-'), env = {}
   };
 }
 
-/** A model server that accepts connections and never answers: runs wait on it. */
-export async function hangingModel() {
+/**
+ * An OpenAI-compatible model server that streams a reply one word every 150 ms and never
+ * finishes: a run shows its tokens as they arrive and waits until it is stopped.
+ */
+export async function streamingModel() {
   const sockets = new Set();
-  const server = createServer(() => { /* never respond */ });
+  let streaming = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    streaming++;
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    let n = 0;
+    const tick = setInterval(() => {
+      const chunk = { id: 'c', object: 'chat.completion.chunk', created: 0, model: 'streaming',
+        choices: [{ index: 0, delta: n === 0 ? { role: 'assistant', content: 'Streaming ' } : { content: `word${n} ` }, finish_reason: null }] };
+      res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+      n++;
+    }, 150);
+    res.on('close', () => { clearInterval(tick); streaming--; });
+  });
   server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
   const port = await freePort();
   await new Promise((r) => server.listen(port, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${port}/v1`,
+    /** Replies still being streamed (a cancelled run closes its request). */
+    streaming: () => streaming,
     async stop() {
       for (const s of sockets) s.destroy();
       await new Promise((r) => server.close(r));
