@@ -282,6 +282,37 @@ test('a hostile document and question render as text, inert', async () => {
   noErrors(page);
 });
 
+test('the Markdown renderer: tables, lists, code, emphasis; only elements and text', async () => {
+  const page = await newPage(browser);
+  await page.goto(`${main.url}/`);
+  const out = await page.evaluate(async () => {
+    const { renderMarkdown } = await import('/console/markdown.js');
+    const md = [
+      '# Title', '', 'Some **bold**, *em*, `code <b>` and [a link](https://example.org) and [bad](javascript:alert(1)).', '',
+      '| a | b |', '|---|--:|', '| 1 | <img src=x onerror=alert(1)> |', '| `x` | **y** |', '',
+      '- one', '- two', '  - nested', '1. first', '', '```', '<script>alert(1)</script>', '```', '', '> quoted',
+    ].join('\n');
+    const div = document.createElement('div');
+    div.append(renderMarkdown(md));
+    const tags = [...div.querySelectorAll('*')].map((e) => e.tagName.toLowerCase());
+    return {
+      tags: [...new Set(tags)].sort(),
+      cells: [...div.querySelectorAll('td')].map((td) => td.textContent),
+      right: div.querySelector('td:nth-child(2)').className,
+      links: [...div.querySelectorAll('a')].map((a) => a.getAttribute('href')),
+      code: div.querySelector('pre code').textContent,
+      text: div.textContent,
+    };
+  });
+  assert.deepEqual(out.tags, ['a', 'blockquote', 'code', 'div', 'em', 'h3', 'li', 'ol', 'p', 'pre', 'strong', 'table', 'tbody', 'td', 'th', 'thead', 'tr', 'ul']);
+  assert.deepEqual(out.cells, ['1', '<img src=x onerror=alert(1)>', 'x', 'y']);
+  assert.equal(out.right, 'al-right');
+  assert.deepEqual(out.links, ['https://example.org']);
+  assert.equal(out.code, '<script>alert(1)</script>');
+  assert.match(out.text, /\[bad\]\(javascript:alert\(1\)\)/);
+  noErrors(page);
+});
+
 test('phone width and dark mode: every page renders without errors', async () => {
   const page = await newPage(browser, { colorScheme: 'dark', viewport: { width: 390, height: 844 } });
   for (const p of ['chat', 'delivery', 'one-on-one', 'anomalies', 'graphs']) {

@@ -97,6 +97,7 @@ function parseList(lines, i) {
   while (j < lines.length) {
     const l = lines[j];
     const m = l.match(/^(\s*)([-*+]|\d+[.)])\s+(.*)$/);
+    if (m && m[1].length === indent && /\d/.test(m[2]) !== ordered) break; // another kind of list
     if (m && m[1].length === indent) {
       list.append(h('li', {}, inline(m[3])));
       j++;
