@@ -323,6 +323,8 @@ test('phone width and dark mode: every page renders without errors', async () =>
     assert.ok(overflow <= 1, `${p} is wider than the phone (${overflow}px)`);
   }
   await page.goto(`${main.url}/#/chat`);
+  await page.locator('#thread-list li .open', { hasText: 'DORA' }).first().click();
+  await page.locator('#messages .answer table').first().waitFor({ timeout: T });
   await page.screenshot({ path: join(SHOTS, 'chat-phone-dark.png') });
   noErrors(page);
 });
