@@ -3,7 +3,7 @@
 // system browser; nothing is downloaded).
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, existsSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -51,8 +51,11 @@ export function seed(dataDir) {
   execFileSync(cmd, argv, { cwd: ROOT, env: serverEnv({ DATA_DIR: dataDir }), stdio: 'inherit' });
 }
 
+const temps = [];
 export function tempDir(prefix) {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  temps.push(dir);
+  return dir;
 }
 
 const children = new Set();
@@ -60,7 +63,10 @@ const children = new Set();
 export function killAll() {
   for (const c of children) c.kill('SIGKILL');
 }
-process.on('exit', killAll);
+process.on('exit', () => {
+  killAll();
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
 
 /** Starts `eng-intel serve` and waits until /api/health answers. */
 export async function startServer({ dataDir = tempDir('console-data-'), env = {} } = {}) {
