@@ -120,6 +120,9 @@ pub struct Settings {
     /// Allowed CORS origins; `*` when empty.
     pub cors_origins: Vec<String>,
     pub body_limit_bytes: usize,
+    /// `CONSOLE_DIR`: serve the web console's files from this directory instead of the
+    /// copies embedded in the binary (for editing them without a rebuild).
+    pub console_dir: Option<PathBuf>,
     pub sync_timeout_s: u64,
     /// Bounds every request to ClickHouse and Neo4j (`STORE_TIMEOUT_S`), so a server that
     /// stops answering makes a tool error rather than a hung request.
@@ -235,6 +238,7 @@ impl Settings {
                 })
                 .unwrap_or_default(),
             body_limit_bytes: num("BODY_LIMIT_BYTES", 64 * 1024) as usize,
+            console_dir: get("CONSOLE_DIR").map(PathBuf::from),
             sync_timeout_s: num("SYNC_TIMEOUT_S", 120),
             store_timeout: secs("STORE_TIMEOUT_S", 30),
             postgres,

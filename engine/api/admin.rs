@@ -214,3 +214,104 @@ pub async fn graph(
         mermaid: draw::mermaid(g),
     }))
 }
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LastReload {
+    /// When the running configuration replaced the one before it (RFC 3339).
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// What changed, by name: `{graphs|tools|prompts: {added, changed, removed}}`.
+    #[schema(value_type = Object)]
+    pub changes: ConfigDiff,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DiskState {
+    /// `same` (the files are what runs), `changed` (valid, not loaded yet: reload to
+    /// serve them), `invalid` (a reload would be refused) or `unreadable`.
+    pub state: String,
+    /// For `changed`: what a reload would change.
+    #[schema(value_type = Object)]
+    pub changes: Option<ConfigDiff>,
+    /// Every finding of the files on disk ({severity, code, file, line, col, message}).
+    #[schema(value_type = Vec<Object>)]
+    pub diagnostics: Vec<crate::core::Diagnostic>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConfigState {
+    /// Graph names served.
+    pub graphs: Vec<String>,
+    pub tools: usize,
+    /// Findings (warnings) of the running configuration, with file:line.
+    #[schema(value_type = Vec<Object>)]
+    pub warnings: Vec<crate::core::Diagnostic>,
+    /// The files under the config directory now, against what runs.
+    pub disk: DiskState,
+    /// The last reload that changed something (HTTP, SIGHUP or --watch); null before any.
+    pub last_reload: Option<LastReload>,
+}
+
+/// The validation state of the running configuration, the files on disk against it, and
+/// what changed at the last reload.
+#[utoipa::path(get, path = "/api/admin/config", tag = "operations",
+    responses(
+        (status = 200, description = "Validation state and last reload", body = ConfigState),
+        (status = 401, description = "Bearer token missing or wrong", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])))]
+pub async fn config_state(State(state): State<AppState>) -> Result<Json<ConfigState>, ApiError> {
+    let running = state.engine.config();
+    let dir = state.config_dir.clone();
+    let current = running.clone();
+    let (warnings, disk) = tokio::task::spawn_blocking(move || {
+        let mut report = crate::core::Report::default();
+        crate::validate::check(&current.project, &mut report);
+        report.sort();
+        let disk = match crate::compile::load(&dir) {
+            Ok((new, warnings)) => {
+                let changes = ConfigDiff::new(&current.project, &new.project);
+                DiskState {
+                    state: if changes.is_empty() {
+                        "same"
+                    } else {
+                        "changed"
+                    }
+                    .into(),
+                    changes: (!changes.is_empty()).then_some(changes),
+                    diagnostics: warnings.diagnostics,
+                }
+            }
+            Err(crate::compile::Rejected::Invalid(report)) => DiskState {
+                state: "invalid".into(),
+                changes: None,
+                diagnostics: report.diagnostics,
+            },
+            Err(rejected) => DiskState {
+                state: "unreadable".into(),
+                changes: None,
+                diagnostics: crate::core::Report::from(rejected).diagnostics,
+            },
+        };
+        (report.diagnostics, disk)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "config check failed");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "check_failed",
+            "the configuration could not be checked",
+        )
+    })?;
+    let last_reload = state.engine.previous().map(|(old, at)| LastReload {
+        at: at.into(),
+        changes: ConfigDiff::new(&old.project, &running.project),
+    });
+    Ok(Json(ConfigState {
+        graphs: running.graphs().map(|g| g.name.clone()).collect(),
+        tools: running.tools().count(),
+        warnings,
+        disk,
+        last_reload,
+    }))
+}

@@ -1,4 +1,5 @@
-//! The HTTP/SSE API (axum): the seed's routes, plus graphs, hot reload and metrics.
+//! The HTTP/SSE API (axum): the seed's routes, plus graphs, tools, hot reload, metrics
+//! and the web console at `/`.
 //!
 //! `app(state)` builds the router apart from any socket so tests serve it on port 0;
 //! `serve` runs it until a shutdown signal, ending open streams cleanly. Routes and
@@ -7,6 +8,7 @@
 mod admin;
 mod auth;
 mod chat;
+mod console;
 mod conversation;
 mod error;
 mod health;
@@ -14,6 +16,7 @@ mod metrics;
 pub mod openapi;
 mod state;
 mod threads;
+mod tools;
 
 use std::future::Future;
 
@@ -44,15 +47,21 @@ pub fn app(state: AppState) -> Router {
         .route("/api/threads", post(threads::create).get(threads::list))
         .route(
             "/api/threads/{id}",
-            get(threads::get).delete(threads::delete),
+            get(threads::get)
+                .delete(threads::delete)
+                .patch(threads::rename),
         )
         .route("/api/graphs", get(admin::graphs))
         .route("/api/graphs/{name}", get(admin::graph))
         .route("/api/admin/reload", post(admin::reload_route))
+        .route("/api/admin/config", get(admin::config_state))
+        .route("/api/tools", get(tools::list))
+        .route("/api/tools/{name}", post(tools::run))
         .route_layer(from_fn_with_state(state.clone(), auth::require_key));
     let open = Router::new()
         .route("/api/health", get(health::health))
         .route("/metrics", get(metrics::metrics))
+        .merge(console::routes())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()));
     Router::new()
         .merge(guarded)
@@ -85,7 +94,13 @@ pub fn app(state: AppState) -> Router {
 /// `CORS_ORIGINS` (comma-separated) or any origin when unset.
 fn cors(origins: &[String]) -> CorsLayer {
     let layer = CorsLayer::new()
-        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers(Any)
         .expose_headers(["x-request-id"
             .parse::<axum::http::HeaderName>()

@@ -9,7 +9,7 @@ use serde_json::Value;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{admin, chat, health, metrics, threads};
+use super::{admin, chat, health, metrics, threads, tools};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,8 +19,9 @@ use super::{admin, chat, health, metrics, threads};
     ),
     paths(
         chat::chat, chat::chat_sync,
-        threads::create, threads::list, threads::get, threads::delete,
-        health::health, admin::reload_route, admin::graphs, admin::graph, metrics::metrics,
+        threads::create, threads::list, threads::get, threads::delete, threads::rename,
+        health::health, admin::reload_route, admin::config_state, admin::graphs, admin::graph, metrics::metrics,
+        tools::list, tools::run,
     ),
     components(schemas(SseEnvelope, SseEvent)),
     modifiers(&Bearer),
@@ -28,6 +29,7 @@ use super::{admin, chat, health, metrics, threads};
         (name = "chat", description = "Ask a question: streamed (SSE) or in one answer"),
         (name = "threads", description = "Conversations and their messages"),
         (name = "graphs", description = "The agent graphs being served"),
+        (name = "tools", description = "The declared tools, run directly with checked arguments"),
         (name = "operations", description = "Health, metrics, hot reload"),
     )
 )]

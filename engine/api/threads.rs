@@ -22,6 +22,13 @@ pub struct NewThread {
     pub title: Option<String>,
 }
 
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct Rename {
+    /// The new title (1–200 characters).
+    #[schema(example = "Payments delivery review")]
+    pub title: String,
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
@@ -171,6 +178,42 @@ pub async fn delete(
         deleted: true,
         thread_id: id,
     }))
+}
+
+/// Renames a thread.
+#[utoipa::path(patch, path = "/api/threads/{id}", tag = "threads",
+    params(("id" = String, Path, description = "Thread id")),
+    request_body = Rename,
+    responses(
+        (status = 200, description = "Renamed", body = Thread),
+        (status = 400, description = "Malformed id, empty or too long title", body = ErrorBody),
+        (status = 401, description = "Bearer token missing or wrong", body = ErrorBody),
+        (status = 404, description = "No such thread", body = ErrorBody),
+        (status = 503, description = "The thread store is unavailable", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])))]
+pub async fn rename(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<Rename>,
+) -> Result<Json<Thread>, ApiError> {
+    check_id(&id)?;
+    let title = body.title.trim();
+    if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+        return Err(ApiError::bad_request(
+            "invalid_title",
+            format!("`title` must be 1 to {MAX_TITLE_CHARS} characters"),
+        ));
+    }
+    if !state.threads.rename(&id, title).await? {
+        return Err(no_thread(&id));
+    }
+    let thread = state
+        .threads
+        .get(&id)
+        .await?
+        .ok_or_else(|| no_thread(&id))?;
+    Ok(Json(thread))
 }
 
 fn check_id(id: &str) -> Result<(), ApiError> {

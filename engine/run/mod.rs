@@ -49,6 +49,8 @@ pub struct Run {
 
 pub struct Engine {
     config: RwLock<Arc<CompiledSet>>,
+    /// The set the last swap replaced, and when (what changed at the last reload).
+    previous: RwLock<Option<(Arc<CompiledSet>, std::time::SystemTime)>>,
     model: Arc<dyn Model>,
     tools: Arc<dyn ToolRunner>,
 }
@@ -57,6 +59,7 @@ impl Engine {
     pub fn new(config: CompiledSet, model: Arc<dyn Model>, tools: Arc<dyn ToolRunner>) -> Self {
         Engine {
             config: RwLock::new(Arc::new(config)),
+            previous: RwLock::new(None),
             model,
             tools,
         }
@@ -69,14 +72,27 @@ impl Engine {
 
     /// Replaces the compiled set for new runs; runs in flight keep theirs. Returns the old one.
     pub fn swap(&self, new: CompiledSet) -> Arc<CompiledSet> {
-        std::mem::replace(
+        let old = std::mem::replace(
             &mut *self.config.write().expect("config lock"),
             Arc::new(new),
-        )
+        );
+        *self.previous.write().expect("config lock") =
+            Some((old.clone(), std::time::SystemTime::now()));
+        old
+    }
+
+    /// The set the last swap replaced and when it was swapped; None before any reload.
+    pub fn previous(&self) -> Option<(Arc<CompiledSet>, std::time::SystemTime)> {
+        self.previous.read().expect("config lock").clone()
     }
 
     pub fn model(&self) -> &Arc<dyn Model> {
         &self.model
+    }
+
+    /// The runner tool calls go through (`POST /api/tools/{name}` calls it directly).
+    pub fn tools(&self) -> &Arc<dyn ToolRunner> {
+        &self.tools
     }
 
     /// Starts a run on the tokio runtime and returns its event stream at once.

@@ -124,6 +124,8 @@ pub trait ThreadStore: Send + Sync {
     -> Result<Vec<StoredMessage>, StoreError>;
     /// Whether the thread existed.
     async fn delete(&self, id: &str) -> Result<bool, StoreError>;
+    /// Sets a thread's title; false when there is no such thread.
+    async fn rename(&self, id: &str, title: &str) -> Result<bool, StoreError>;
     /// Appends `messages` in one transaction, creating the thread with `title` if new.
     async fn append(
         &self,

@@ -115,6 +115,16 @@ impl ThreadStore for SqliteThreads {
         Ok(gone > 0)
     }
 
+    async fn rename(&self, id: &str, title: &str) -> Result<bool, StoreError> {
+        let changed = sqlx::query("UPDATE chat_threads SET title = $2 WHERE thread_id = $1")
+            .bind(id)
+            .bind(title)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(changed > 0)
+    }
+
     async fn append(
         &self,
         id: &str,

@@ -55,7 +55,6 @@ pub fn prepare(
     }
     p.insert("now".into(), timestamp(now).into());
     p.insert("today".into(), day(now.date_naive()).into());
-    p.insert("until".into(), timestamp(now).into());
     if let Some(d) = p.get("min_age_days").and_then(Value::as_i64) {
         p.insert(
             "older_than".into(),
@@ -83,6 +82,8 @@ pub fn prepare(
         p.insert("period_end_at".into(), timestamp(end_at).into());
         return Ok(p);
     }
+    // Without `since`, the window ends now (a lone `until` is not a window).
+    p.insert("until".into(), timestamp(now).into());
     let span = match (
         p.get("days").and_then(Value::as_i64),
         p.get("weeks").and_then(Value::as_i64),

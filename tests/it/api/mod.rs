@@ -1,6 +1,7 @@
 //! The HTTP/SSE API on a real socket.
 
 mod chat;
+mod console;
 mod errors;
 mod ops;
 mod seed_clients;

@@ -86,6 +86,9 @@ impl ThreadStore for DownThreads {
     async fn delete(&self, _: &str) -> Result<bool, StoreError> {
         self.ping().await.map(|_| false)
     }
+    async fn rename(&self, _: &str, _: &str) -> Result<bool, StoreError> {
+        self.ping().await.map(|_| false)
+    }
     async fn append(&self, _: &str, _: &str, _: &[NewMessage]) -> Result<(), StoreError> {
         self.ping().await
     }
@@ -293,7 +296,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A copy of the project's configuration that a test may edit.
-fn project_copy(root: &Path) {
+pub(super) fn project_copy(root: &Path) {
     copy_dir(&repo().join("graphs"), &root.join("graphs"));
     copy_dir(&repo().join("prompts"), &root.join("prompts"));
     copy_dir(&repo().join("tools"), &root.join("tools"));

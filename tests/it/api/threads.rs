@@ -105,6 +105,13 @@ async fn store_contract(store: Arc<dyn ThreadStore>) {
     let b = store.create("second").await.unwrap();
     assert_eq!(store.get(&a.thread_id).await.unwrap(), Some(a.clone()));
     assert_eq!(store.get("no-such-thread-x").await.unwrap(), None);
+    // Renaming changes the title only.
+    assert!(store.rename(&a.thread_id, "first, renamed").await.unwrap());
+    let renamed = store.get(&a.thread_id).await.unwrap().unwrap();
+    assert_eq!(renamed.title, "first, renamed");
+    assert_eq!(renamed.updated_at, a.updated_at);
+    assert!(!store.rename("no-such-thread-x", "x").await.unwrap());
+    assert!(store.rename(&a.thread_id, "first").await.unwrap());
 
     let page = store.list(100, 0).await.unwrap();
     let pos = |id: &str| page.threads.iter().position(|t| t.thread_id == id).unwrap();
