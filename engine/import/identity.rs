@@ -182,18 +182,22 @@ pub fn resolve(
             continue;
         }
         let commits = |s: &Signature| seen.get(s).copied().unwrap_or(0);
-        // The spelling used most; on a tie, the one with accents (the fuller spelling).
-        let best_name = ids
+        // The spelling used most (over all its e-mails); on a tie, the one with more
+        // accents (the fuller spelling), then the first in order.
+        let mut spellings: BTreeMap<&str, usize> = BTreeMap::new();
+        for s in ids.iter().filter(|s| !s.name.trim().is_empty()) {
+            *spellings.entry(s.name.trim()).or_default() += commits(s);
+        }
+        let best_name = spellings
             .iter()
-            .filter(|s| !s.name.trim().is_empty())
-            .max_by_key(|s| {
+            .max_by_key(|(name, n)| {
                 (
-                    commits(s),
-                    s.name.chars().filter(|c| !c.is_ascii()).count(),
-                    std::cmp::Reverse(s.name.clone()),
+                    **n,
+                    name.chars().filter(|c| !c.is_ascii()).count(),
+                    std::cmp::Reverse(**name),
                 )
             })
-            .map(|s| s.name.trim().to_string());
+            .map(|(name, _)| name.to_string());
         let best_email = ids
             .iter()
             .max_by_key(|s| {
