@@ -142,6 +142,77 @@ pub fn read_commits(
     Ok(n)
 }
 
+/// Maps `Co-authored-by:` identities through the repository's `.mailmap` as `%aN`/`%aE`
+/// map authors (git does not map trailers by itself): one `git check-mailmap --stdin`.
+pub fn map_co_authors(repo: &Path, commits: &mut [RawCommit]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut seen: Vec<Signature> = commits
+        .iter()
+        .flat_map(|c| c.co_authors.iter().cloned())
+        .filter(|s| {
+            !s.email.is_empty() && !format!("{}{}", s.name, s.email).contains(['<', '>', '\n'])
+        })
+        .collect();
+    seen.sort();
+    seen.dedup();
+    if seen.is_empty() {
+        return Ok(());
+    }
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["check-mailmap", "--stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("cannot run git (is it installed?): {e}"))?;
+    let mut input = String::new();
+    for s in &seen {
+        input.push_str(&format!("{} <{}>\n", s.name, s.email));
+    }
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    // Written from a thread: git answers line by line, and a full pipe would block both.
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output()?;
+    writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("writing to git check-mailmap"))??;
+    if !out.status.success() {
+        anyhow::bail!(
+            "git check-mailmap in {}: {}",
+            repo.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let mapped: Vec<Signature> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (name, rest) = l.rsplit_once('<')?;
+            Some(Signature {
+                name: name.trim().to_string(),
+                email: rest.trim_end_matches('>').trim().to_string(),
+            })
+        })
+        .collect();
+    if mapped.len() != seen.len() {
+        anyhow::bail!(
+            "git check-mailmap answered {} of {} identities",
+            mapped.len(),
+            seen.len()
+        );
+    }
+    let map: std::collections::HashMap<&Signature, &Signature> = seen.iter().zip(&mapped).collect();
+    for c in commits {
+        for s in &mut c.co_authors {
+            if let Some(m) = map.get(s) {
+                *s = (*m).clone();
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One record of [`FORMAT`] followed by its `--numstat` lines.
 fn parse_record(record: &str) -> anyhow::Result<RawCommit> {
     let fields: Vec<&str> = record.splitn(10, '\x1f').collect();

@@ -253,6 +253,7 @@ fn read_and_build(
                     progress.set(new.len() as u64);
                 }
             })?;
+            git::map_co_authors(&repo.path, &mut new)?;
             progress.finish();
         }
         let kept_before = state.as_ref().map_or(0, |s| s.commits);

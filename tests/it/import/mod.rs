@@ -7,11 +7,13 @@
 //!
 //! - `history`: what the stores hold against `git log`;
 //! - `questions`: questions through the engine;
+//! - `identities`: `.mailmap`, bot patterns and `exclude` on the real history;
 //! - `incremental`: a second import reads only new commits and ends in the same rows;
 //! - `config`: import.yaml and roster findings with `file:line:col`.
 
 mod config;
 mod history;
+mod identities;
 mod incremental;
 mod questions;
 
