@@ -81,6 +81,8 @@ pub struct Summary {
     pub held: Vec<String>,
     /// Roster warnings.
     pub warnings: Report,
+    /// Building the organisation from the commits (after reading, before loading).
+    pub built_in: Duration,
     pub took: Duration,
 }
 
@@ -187,7 +189,8 @@ pub async fn import(
             )
         }
     };
-    let (org, stats, repos) = read_and_build(config, settings, options, progress, &people)?;
+    let (org, stats, repos, built_in) =
+        read_and_build(config, settings, options, progress, &people)?;
     let mut org = org;
     org.seed = fingerprint(config, &roster_text, &repos);
 
@@ -215,6 +218,7 @@ pub async fn import(
         loaded,
         held,
         warnings,
+        built_in,
         took: t0.elapsed(),
     })
 }
@@ -226,7 +230,7 @@ fn read_and_build(
     options: &Options,
     progress: &dyn Progress,
     people: &[roster::RosterPerson],
-) -> anyhow::Result<(Org, BuildStats, Vec<RepoRead>)> {
+) -> anyhow::Result<(Org, BuildStats, Vec<RepoRead>, Duration)> {
     let cache = cache::Cache::new(&settings.data_dir);
     let mut inputs = Vec::new();
     let mut reads = Vec::new();
@@ -285,10 +289,12 @@ fn read_and_build(
         });
     }
     progress.phase("building the organisation", None);
+    let t = Instant::now();
     let built = build::build(config, people, &inputs);
+    let built_in = t.elapsed();
     progress.finish();
     let (org, stats) = built?;
-    Ok((org, stats, reads))
+    Ok((org, stats, reads, built_in))
 }
 
 /// A fingerprint of what an import is made of — the config, the roster and each

@@ -9,8 +9,11 @@
 //! - `questions`: questions through the engine;
 //! - `identities`: `.mailmap`, bot patterns and `exclude` on the real history;
 //! - `incremental`: a second import reads only new commits and ends in the same rows;
+//! - `backends`: imported into PostgreSQL + ClickHouse + Bolt, the same answers as embedded
+//!   (skipped visibly without the servers);
 //! - `config`: import.yaml and roster findings with `file:line:col`.
 
+mod backends;
 mod config;
 mod history;
 mod identities;
@@ -90,14 +93,17 @@ pub fn config_for(dir: &Path, extra: &str) -> import::ImportConfig {
 
 /// Imports into `data` (the SQLite file only: no server variables).
 pub async fn run_import(config: &import::ImportConfig, data: &Path) -> Summary {
-    import::import(
-        config,
-        &Vars::new().data_dir(data).settings(),
-        &Options::default(),
-        &Quiet,
-    )
-    .await
-    .unwrap()
+    run_import_with(config, &Vars::new().data_dir(data).settings()).await
+}
+
+/// Imports into the stores of `settings`.
+pub async fn run_import_with(
+    config: &import::ImportConfig,
+    settings: &eng_intel::settings::Settings,
+) -> Summary {
+    import::import(config, settings, &Options::default(), &Quiet)
+        .await
+        .unwrap()
 }
 
 /// One commit as `git log` tells it.

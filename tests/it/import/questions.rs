@@ -11,6 +11,7 @@ use eng_intel::run::{Engine, Event, RunRequest};
 
 use super::history::bus_factors;
 use super::{Imported, crate_of, imported, people};
+use crate::support::server::{Options, Server};
 use crate::support::{Vars, config};
 
 async fn engine(imp: &Imported) -> Engine {
@@ -109,6 +110,43 @@ async fn who_knows_a_crate_best_is_its_top_committer() {
             names[&top]
         );
     }
+}
+
+/// The same question over HTTP: the server's sync chat over the imported stores.
+#[tokio::test]
+async fn over_http_the_server_answers_from_the_imported_history() {
+    let Some(imp) = imported() else { return };
+    let (crates, names) = per_crate(imp);
+    let (&top, &n) = crates["axum-core"]
+        .iter()
+        .max_by_key(|(g, n)| (**n, std::cmp::Reverse(names[g].clone())))
+        .unwrap();
+    let stores =
+        eng_intel::toolbox::Toolbox::open(&Vars::new().data_dir(&imp.data).settings(), &|m| {
+            panic!("the import was already loaded, yet: {m}")
+        })
+        .await
+        .unwrap();
+    let threads = tempfile::tempdir().unwrap();
+    let mut o = Options::new(threads.path());
+    o.tools = stores.tools();
+    let server = Server::start(o).await;
+    let res = server
+        .post(
+            "/api/chat/sync",
+            &serde_json::json!({"message": "Who knows axum-core best?"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let answer = body["response"].as_str().unwrap_or_default();
+    let first = answer.lines().find(|l| l.starts_with("- ")).unwrap_or("");
+    assert!(
+        first.contains(&format!("**{}**", names[&top])) && first.contains(&format!("{n} commits")),
+        "expected {} with {n} commits first:\n{answer}",
+        names[&top]
+    );
+    server.stop().await;
 }
 
 #[tokio::test]
