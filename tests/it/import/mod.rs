@@ -11,9 +11,11 @@
 //! - `incremental`: a second import reads only new commits and ends in the same rows;
 //! - `backends`: imported into PostgreSQL + ClickHouse + Bolt, the same answers as embedded
 //!   (skipped visibly without the servers);
+//! - `cli`: `eng-intel import init|check|run` through the binary;
 //! - `config`: import.yaml and roster findings with `file:line:col`.
 
 mod backends;
+mod cli;
 mod config;
 mod history;
 mod identities;
