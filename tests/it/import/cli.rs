@@ -63,10 +63,7 @@ fn init_check_run_and_run_again() {
 
     let (code, out, err) = eng_intel(dir.path(), &["import", "run", "--data-dir", "data"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(
-        out.contains(&format!("read axum: 0 new commit(s) up to")),
-        "{out}"
-    );
+    assert!(out.contains("read axum: 0 new commit(s) up to"), "{out}");
     assert!(
         out.contains("already held this import, left as it is"),
         "{out}"
