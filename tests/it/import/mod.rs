@@ -115,7 +115,9 @@ pub struct GitCommit {
     pub parents: usize,
     pub name: String,
     pub email: String,
+    /// Author date.
     pub at: DateTime<Utc>,
+    pub committed: DateTime<Utc>,
     pub subject: String,
     /// (path, lines added + deleted, binary)
     pub files: Vec<(String, i64, bool)>,
@@ -137,20 +139,22 @@ pub fn git_log(repo: &Path) -> Vec<GitCommit> {
             "log",
             "--no-renames",
             "--numstat",
-            "--format=@@@%H%x09%P%x09%aN%x09%aE%x09%at%x09%s",
+            "--format=@@@%H%x09%P%x09%aN%x09%aE%x09%at%x09%ct%x09%s",
         ],
     );
     let mut out: Vec<GitCommit> = Vec::new();
     for line in text.lines() {
         if let Some(h) = line.strip_prefix("@@@") {
-            let f: Vec<&str> = h.splitn(6, '\t').collect();
+            let f: Vec<&str> = h.splitn(7, '\t').collect();
+            let time = |t: &str| DateTime::from_timestamp(t.parse().unwrap(), 0).unwrap();
             out.push(GitCommit {
                 sha: f[0].into(),
                 parents: f[1].split_whitespace().count(),
                 name: f[2].into(),
                 email: f[3].into(),
-                at: DateTime::from_timestamp(f[4].parse().unwrap(), 0).unwrap(),
-                subject: f[5].into(),
+                at: time(f[4]),
+                committed: time(f[5]),
+                subject: f[6].into(),
                 files: vec![],
                 co_authors: vec![],
             });

@@ -178,8 +178,15 @@ async fn what_someone_has_been_working_on_counts_their_recent_commits() {
     let engine = engine(imp).await;
     let group = people(&imp.commits);
     let (_, names) = per_crate(imp);
-    // "Now" is the midnight after the newest commit; "lately" is the 30 days before it.
-    let newest = imp.commits.iter().map(|c| c.at).max().unwrap();
+    // "Now" is the midnight (UTC) after the newest commit date; "lately" is the 30 days
+    // before it, by author date.
+    let newest = imp
+        .commits
+        .iter()
+        .filter(|c| !c.is_bot())
+        .map(|c| c.committed)
+        .max()
+        .unwrap();
     let now = (newest.date_naive() + Duration::days(1))
         .and_hms_opt(0, 0, 0)
         .unwrap()
