@@ -21,6 +21,8 @@ mod pulls;
 mod roster;
 mod services;
 mod skills;
+#[cfg(test)]
+mod tests;
 
 use std::time::{Duration, Instant};
 
