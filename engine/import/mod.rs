@@ -243,12 +243,22 @@ fn read_and_build(
             .unwrap_or(repo.path.clone())
             .display()
             .to_string();
-        let state = cache.state(&repo.name).filter(|s| {
+        let mut state = cache.state(&repo.name).filter(|s| {
             !options.full
                 && s.path == path
                 && s.branch == repo.branch
                 && git::is_ancestor(&repo.path, &s.head, &head)
         });
+        // What was kept, unless it is not all there (a file deleted or cut short): then
+        // the history is read again.
+        let mut commits = match &state {
+            Some(_) => cache.commits(&repo.name)?,
+            None => Vec::new(),
+        };
+        if state.as_ref().is_some_and(|s| s.commits != commits.len()) {
+            state = None;
+            commits.clear();
+        }
         let since = state.as_ref().map(|s| s.head.clone());
         let mut new = Vec::new();
         if since.as_deref() != Some(head.as_str()) {
@@ -262,8 +272,7 @@ fn read_and_build(
             git::map_co_authors(&repo.path, &mut new)?;
             progress.finish();
         }
-        let kept_before = state.as_ref().map_or(0, |s| s.commits);
-        let total = kept_before + new.len();
+        let read = new.len();
         cache.save(
             &repo.name,
             &new,
@@ -272,14 +281,14 @@ fn read_and_build(
                 path,
                 branch: repo.branch.clone(),
                 head: head.clone(),
-                commits: total,
+                commits: commits.len() + new.len(),
             },
         )?;
-        let commits = cache.commits(&repo.name)?;
+        commits.extend(new);
         reads.push(RepoRead {
             name: repo.name.clone(),
             head,
-            new: new.len(),
+            new: read,
             total: commits.len(),
             from_scratch: state.is_none(),
             took: t.elapsed(),

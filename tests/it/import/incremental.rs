@@ -76,6 +76,16 @@ async fn a_second_import_reads_only_new_commits_and_a_third_changes_nothing() {
     );
     assert_eq!(rows(&data).await, after);
 
+    // A cache cut short is noticed, and the history read again: the same rows.
+    let cached = data.join("import/axum.commits.jsonl");
+    let text = std::fs::read_to_string(&cached).unwrap();
+    let half: String = text.lines().take(100).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&cached, half).unwrap();
+    let again = run_import(&config, &data).await;
+    assert!(again.repos[0].from_scratch);
+    assert_eq!(again.repos[0].new, total);
+    assert_eq!(rows(&data).await, after);
+
     // A rewritten history (a force-push) is read again from scratch.
     git(&repo, &["reset", "-q", "--hard", "HEAD~3"]);
     git(
