@@ -70,22 +70,7 @@ pub fn build(
     repos: &[RepoInput<'_>],
 ) -> anyhow::Result<(Org, BuildStats)> {
     let mut stats = BuildStats::default();
-    // Every commit once (a fork's shared history is one history).
-    let mut seen_sha = HashSet::new();
-    let mut all: Vec<(usize, &RawCommit)> = Vec::new();
-    for (r, input) in repos.iter().enumerate() {
-        for c in &input.commits {
-            if seen_sha.insert(c.sha.as_str()) {
-                all.push((r, c));
-            } else {
-                stats.duplicates += 1;
-            }
-        }
-    }
-    // Oldest first, so ids and ties do not depend on the order commits were read in.
-    all.sort_by(|a, b| (a.1.authored_at, &a.1.sha).cmp(&(b.1.authored_at, &b.1.sha)));
-    stats.commits_read = all.len();
-
+    let all = distinct_commits(repos, &mut stats);
     let mut seen_ids: BTreeMap<Signature, usize> = BTreeMap::new();
     for (_, c) in &all {
         *seen_ids.entry(c.author.clone()).or_default() += 1;
@@ -111,28 +96,20 @@ pub fn build(
             Some(o)
         })
         .collect();
-
     let mut kept: Vec<Kept> = Vec::new();
     for &(r, c) in &all {
-        let person = match ids.who(&c.author) {
-            Who::Person(p) => p,
-            Who::Bot => {
-                stats.bot_commits += 1;
-                continue;
-            }
-            Who::Excluded => {
-                stats.excluded_commits += 1;
-                continue;
-            }
-        };
-        kept.push(derive(
-            config,
-            &ids,
-            c,
-            person,
-            &repos[r].services,
-            offsets[r],
-        ));
+        match ids.who(&c.author) {
+            Who::Person(person) => kept.push(derive(
+                config,
+                &ids,
+                c,
+                person,
+                &repos[r].services,
+                offsets[r],
+            )),
+            Who::Bot => stats.bot_commits += 1,
+            Who::Excluded => stats.excluded_commits += 1,
+        }
     }
     let Some(newest) = kept.iter().map(|k| k.raw.committed_at).max() else {
         anyhow::bail!(
@@ -146,331 +123,26 @@ pub fn build(
     let as_of = (newest.date_naive() + Duration::days(1))
         .and_time(NaiveTime::MIN)
         .and_utc();
+    co_authorship(&ids, &kept, &mut stats);
 
-    let mut co_pairs: BTreeMap<(usize, usize), usize> = BTreeMap::new();
-    for k in &kept {
-        if !k.co_people.is_empty() {
-            stats.co_authored_commits += 1;
-        }
-        for &p in &k.co_people {
-            *co_pairs
-                .entry((k.person.min(p), k.person.max(p)))
-                .or_default() += 1;
-        }
-    }
-
+    let b = Builder {
+        config,
+        roster,
+        repos,
+        ids: &ids,
+        kept: &kept,
+        offsets: &offsets,
+        as_of,
+    };
     let mut org = Org {
         generator: Some(format!("eng-intel import {}", env!("CARGO_PKG_VERSION"))),
         as_of: Some(as_of),
         ..Default::default()
     };
-
-    // People → employees, ordered by name; teams from the roster, or the default team.
-    let mut order: Vec<usize> = (0..ids.people.len()).collect();
-    order.sort_by_key(|&p| (fold(&ids.people[p].name), p));
-    let mut emp_of = vec![0i64; ids.people.len()];
-    for (i, &p) in order.iter().enumerate() {
-        emp_of[p] = i as i64 + 1;
-    }
-    let team_name = |p: usize| {
-        ids.people[p]
-            .roster
-            .and_then(|k| roster[k].team.clone())
-            .unwrap_or_else(|| config.default_team.clone())
-    };
-    let mut team_names: BTreeSet<String> = order.iter().map(|&p| team_name(p)).collect();
-    for input in repos {
-        for s in &input.services.services {
-            if let Some(t) = &s.rule.team {
-                team_names.insert(t.clone());
-            }
-        }
-    }
-    let team_id: HashMap<String, i64> = team_names
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.clone(), i as i64 + 1))
-        .collect();
-    let person_of_roster: HashMap<usize, usize> = ids
-        .people
-        .iter()
-        .enumerate()
-        .filter_map(|(p, person)| person.roster.map(|k| (k, p)))
-        .collect();
-    let manager_of = |p: usize| -> Option<i64> {
-        let k = ids.people[p].roster?;
-        let m = roster::find(roster, roster[k].manager.as_deref()?)?;
-        let mk = roster.iter().position(|x| std::ptr::eq(x, m))?;
-        person_of_roster.get(&mk).map(|&mp| emp_of[mp])
-    };
-    let first_commit: HashMap<usize, DateTime<Utc>> = kept
-        .iter()
-        .rev()
-        .map(|k| (k.person, k.raw.authored_at))
-        .collect();
-    let managers: HashSet<i64> = order.iter().filter_map(|&p| manager_of(p)).collect();
-    for &p in &order {
-        let person = &ids.people[p];
-        let r = person.roster.map(|k| &roster[k]);
-        let id = emp_of[p];
-        org.employees.push(Employee {
-            id,
-            name: person.name.clone(),
-            email: person.email.clone(),
-            title: r
-                .and_then(|r| r.title.clone())
-                .unwrap_or_else(|| "Contributor".into()),
-            level: String::new(),
-            team_id: team_id[&team_name(p)],
-            manager_id: manager_of(p),
-            location: r.and_then(|r| r.location.clone()).unwrap_or_default(),
-            hire_date: first_commit.get(&p).copied().unwrap_or(as_of).date_naive(),
-            is_manager: managers.contains(&id),
-        });
-    }
-    stats.roster_only = ids
-        .people
-        .iter()
-        .enumerate()
-        .filter(|(p, person)| person.roster.is_some() && !first_commit.contains_key(p))
-        .count();
-    for (name, &id) in team_names.iter().map(|t| (t, &team_id[t])) {
-        // The manager most of the team's members report to (0: none known).
-        let mut votes: BTreeMap<i64, usize> = BTreeMap::new();
-        for e in org.employees.iter().filter(|e| e.team_id == id) {
-            if let Some(m) = e.manager_id {
-                *votes.entry(m).or_default() += 1;
-            }
-        }
-        let manager_id = votes
-            .iter()
-            .max_by_key(|(m, n)| (**n, std::cmp::Reverse(**m)))
-            .map_or(0, |(m, _)| *m);
-        org.teams.push(Team {
-            id,
-            name: name.clone(),
-            description: if roster.is_empty() {
-                format!(
-                    "everyone who committed to {}",
-                    repos
-                        .iter()
-                        .map(|r| r.repo.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            } else if *name == config.default_team {
-                "people found in the history whom the roster does not list".into()
-            } else {
-                format!("{name}, from the roster")
-            },
-            manager_id,
-        });
-    }
-
-    // Services: those with commits, or declared by a rule.
-    let mut per_service: BTreeMap<usize, Vec<&Kept>> = BTreeMap::new();
-    for k in &kept {
-        per_service.entry(k.service).or_default().push(k);
-    }
-    let mut service_id: HashMap<usize, i64> = HashMap::new();
-    let mut service_names: HashMap<String, i64> = HashMap::new();
-    let top_overall = top_committer(&kept.iter().collect::<Vec<_>>()).unwrap_or(0);
-    let mut skill_ids: BTreeMap<&'static str, &'static str> = BTreeMap::new();
-    for k in &kept {
-        for &(s, cat) in &k.skills {
-            skill_ids.entry(s).or_insert(cat);
-        }
-    }
-    for (r, input) in repos.iter().enumerate() {
-        let last = input.services.services.len() - 1;
-        for (i, def) in input.services.services.iter().enumerate() {
-            let g = offsets[r] + i;
-            let commits = per_service.get(&g).map(Vec::as_slice).unwrap_or(&[]);
-            if commits.is_empty() && (i == last || def.rule.paths.is_empty()) {
-                continue;
-            }
-            let mut name = def.name.clone();
-            if service_names.contains_key(&name) {
-                name = format!("{}-{}", input.repo.name, def.name);
-            }
-            let owner = def
-                .rule
-                .owner
-                .as_deref()
-                .and_then(|o| find_person(&ids, o))
-                .or_else(|| top_committer(commits))
-                .unwrap_or(top_overall);
-            let owner_id = emp_of[owner];
-            let team = def
-                .rule
-                .team
-                .as_ref()
-                .map(|t| team_id[t])
-                .unwrap_or_else(|| org.employees[(owner_id - 1) as usize].team_id);
-            let mut lines: BTreeMap<&str, i64> = BTreeMap::new();
-            let mut stack: BTreeSet<&'static str> = BTreeSet::new();
-            for k in commits {
-                for &(s, cat, n) in &k.service_skills {
-                    stack.insert(s);
-                    if cat == "languages" {
-                        *lines.entry(s).or_default() += n;
-                    }
-                }
-            }
-            for d in &def.dependencies {
-                if let Some((s, cat)) = skills::of_dependency(d) {
-                    stack.insert(s);
-                    skill_ids.entry(s).or_insert(cat);
-                }
-            }
-            let language = lines
-                .iter()
-                .max_by_key(|(l, n)| (**n, std::cmp::Reverse(**l)))
-                .map_or_else(String::new, |(l, _)| l.to_string());
-            let id = org.services.len() as i64 + 1;
-            service_id.insert(g, id);
-            service_names.insert(name.clone(), id);
-            org.services.push(Service {
-                id,
-                name,
-                team_id: team,
-                owner_id,
-                language,
-                tier: def.rule.tier.clone().unwrap_or_else(|| "standard".into()),
-                description: def.description.clone(),
-                stack: stack.iter().map(|s| s.to_string()).collect(),
-            });
-        }
-    }
-    // Dependencies: a manifest naming another service of the same repository.
-    for (r, input) in repos.iter().enumerate() {
-        for (i, def) in input.services.services.iter().enumerate() {
-            let Some(&from) = service_id.get(&(offsets[r] + i)) else {
-                continue;
-            };
-            for (j, other) in input.services.services.iter().enumerate() {
-                if let Some(&to) = service_id.get(&(offsets[r] + j))
-                    && i != j
-                    && def.dependencies.contains(&other.name.to_lowercase())
-                {
-                    org.service_dependencies.push(ServiceDependency {
-                        service_id: from,
-                        depends_on_id: to,
-                    });
-                }
-            }
-        }
-    }
-
-    // Skills, and each person's proficiency from recency-weighted commits.
-    for (i, (name, cat)) in skill_ids.iter().enumerate() {
-        org.skills.push(Skill {
-            id: i as i64 + 1,
-            name: name.to_string(),
-            category: cat.to_string(),
-        });
-    }
-    let skill_id: HashMap<&str, i64> = org.skills.iter().map(|s| (s.name.as_str(), s.id)).collect();
-    let mut score: BTreeMap<(i64, i64), f64> = BTreeMap::new();
-    for k in &kept {
-        let age = (as_of - k.raw.authored_at).num_seconds() as f64 / 86_400.0;
-        let w = skills::weight(age, config.half_life_days);
-        let svc = service_id
-            .get(&k.service)
-            .map(|&id| &org.services[(id - 1) as usize]);
-        let mut touched: BTreeSet<&str> = k.skills.iter().map(|(s, _)| *s).collect();
-        // Frameworks of the service the commit changed.
-        if let Some(s) = svc {
-            touched.extend(s.stack.iter().map(String::as_str));
-        }
-        for p in std::iter::once(k.person).chain(k.co_people.iter().copied()) {
-            for s in &touched {
-                if let Some(&sid) = skill_id.get(s) {
-                    *score.entry((emp_of[p], sid)).or_default() += w;
-                }
-            }
-        }
-    }
-    org.employee_skills = score
-        .into_iter()
-        .map(|((employee_id, skill_id), s)| EmployeeSkill {
-            employee_id,
-            skill_id,
-            proficiency: skills::proficiency(s),
-        })
-        .collect();
-
-    // Pull requests, per repository; numbers are offset by a million per repository after
-    // the first so that they stay unique.
-    let mut pr_of: HashMap<&str, i64> = HashMap::new();
-    let kept_by_sha: HashMap<&str, &Kept> = kept.iter().map(|k| (k.raw.sha.as_str(), k)).collect();
-    for r in 0..repos.len() {
-        let refs: Vec<&RawCommit> = all
-            .iter()
-            .filter(|(rr, _)| *rr == r)
-            .map(|(_, c)| *c)
-            .collect();
-        for (number, pr) in pulls::recover(&refs) {
-            let Some(merge) = kept_by_sha.get(pr.merge_sha.as_str()) else {
-                continue; // merged by a bot or an excluded person
-            };
-            let commits: Vec<&Kept> = pr
-                .commits
-                .iter()
-                .filter_map(|s| kept_by_sha.get(s.as_str()).copied())
-                .collect();
-            let first = commits
-                .iter()
-                .map(|k| k.raw.authored_at)
-                .min()
-                .unwrap_or(merge.raw.authored_at);
-            // A merge commit's PR is by who wrote the branch; a squash's by its author.
-            let (author, service) = if merge.raw.parents.len() >= 2 {
-                let branch: Vec<&Kept> = commits
-                    .iter()
-                    .copied()
-                    .filter(|k| k.raw.parents.len() < 2)
-                    .collect();
-                let author = branch
-                    .iter()
-                    .min_by_key(|k| k.raw.authored_at)
-                    .map_or(merge.person, |k| k.person);
-                let mut count: BTreeMap<usize, usize> = BTreeMap::new();
-                for k in &branch {
-                    *count.entry(k.service).or_default() += 1;
-                }
-                let service = count
-                    .iter()
-                    .max_by_key(|(s, n)| (**n, std::cmp::Reverse(**s)))
-                    .map_or(merge.service, |(s, _)| *s);
-                (author, service)
-            } else {
-                (merge.person, merge.service)
-            };
-            let Some(&sid) = service_id.get(&service) else {
-                continue;
-            };
-            let id = number + r as i64 * 1_000_000;
-            for s in &pr.commits {
-                if let Some(k) = kept_by_sha.get(s.as_str()) {
-                    pr_of.entry(k.raw.sha.as_str()).or_insert(id);
-                }
-            }
-            org.pull_requests.push(PullRequest {
-                id,
-                title: pr.title,
-                author_id: emp_of[author],
-                service_id: sid,
-                state: "merged".into(),
-                first_commit_at: first,
-                opened_at: first,
-                merged_at: Some(pr.merged_at),
-                deployment_id: None,
-            });
-        }
-    }
-    org.pull_requests.sort_by_key(|p| p.id);
-
+    let (emp_of, team_id) = b.people_and_teams(&mut org, &mut stats);
+    let (service_id, skill_ids) = b.services(&mut org, &emp_of, &team_id);
+    b.skills(&mut org, &skill_ids, &emp_of, &service_id);
+    let pr_of = b.pull_requests(&mut org, &all, &emp_of, &service_id);
     for k in &kept {
         let Some(&sid) = service_id.get(&k.service) else {
             continue;
@@ -487,14 +159,415 @@ pub fn build(
             deployment_id: None,
         });
     }
-    stats.co_authors = co_pairs
+    Ok((org, stats))
+}
+
+/// Every commit once (a fork's shared history is one history), oldest first, so that ids
+/// and ties do not depend on the order commits were read in.
+fn distinct_commits<'a>(
+    repos: &'a [RepoInput<'_>],
+    stats: &mut BuildStats,
+) -> Vec<(usize, &'a RawCommit)> {
+    let mut seen_sha = HashSet::new();
+    let mut all: Vec<(usize, &RawCommit)> = Vec::new();
+    for (r, input) in repos.iter().enumerate() {
+        for c in &input.commits {
+            if seen_sha.insert(c.sha.as_str()) {
+                all.push((r, c));
+            } else {
+                stats.duplicates += 1;
+            }
+        }
+    }
+    all.sort_by(|a, b| (a.1.authored_at, &a.1.sha).cmp(&(b.1.authored_at, &b.1.sha)));
+    stats.commits_read = all.len();
+    all
+}
+
+/// Pairs of people who wrote commits together, most first.
+fn co_authorship(ids: &Identities, kept: &[Kept], stats: &mut BuildStats) {
+    let mut pairs: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    for k in kept {
+        if !k.co_people.is_empty() {
+            stats.co_authored_commits += 1;
+        }
+        for &p in &k.co_people {
+            *pairs.entry((k.person.min(p), k.person.max(p))).or_default() += 1;
+        }
+    }
+    stats.co_authors = pairs
         .into_iter()
         .map(|((a, b), n)| (ids.people[a].name.clone(), ids.people[b].name.clone(), n))
         .collect();
     stats
         .co_authors
         .sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
-    Ok((org, stats))
+}
+
+/// What every step of the build reads.
+struct Builder<'a, 'c> {
+    config: &'a ImportConfig,
+    roster: &'a [RosterPerson],
+    repos: &'a [RepoInput<'a>],
+    ids: &'a Identities,
+    kept: &'a [Kept<'c>],
+    offsets: &'a [usize],
+    as_of: DateTime<Utc>,
+}
+
+impl<'c> Builder<'_, 'c> {
+    /// People → employees, ordered by name; teams from the roster, or the default team.
+    /// Returns each person's employee id and each team's id.
+    fn people_and_teams(
+        &self,
+        org: &mut Org,
+        stats: &mut BuildStats,
+    ) -> (Vec<i64>, HashMap<String, i64>) {
+        let mut order: Vec<usize> = (0..self.ids.people.len()).collect();
+        order.sort_by_key(|&p| (fold(&self.ids.people[p].name), p));
+        let mut emp_of = vec![0i64; self.ids.people.len()];
+        for (i, &p) in order.iter().enumerate() {
+            emp_of[p] = i as i64 + 1;
+        }
+        let team_name = |p: usize| {
+            self.ids.people[p]
+                .roster
+                .and_then(|k| self.roster[k].team.clone())
+                .unwrap_or_else(|| self.config.default_team.clone())
+        };
+        let mut team_names: BTreeSet<String> = order.iter().map(|&p| team_name(p)).collect();
+        for input in self.repos {
+            for s in &input.services.services {
+                if let Some(t) = &s.rule.team {
+                    team_names.insert(t.clone());
+                }
+            }
+        }
+        let team_id: HashMap<String, i64> = team_names
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as i64 + 1))
+            .collect();
+        let person_of_roster: HashMap<usize, usize> = self
+            .ids
+            .people
+            .iter()
+            .enumerate()
+            .filter_map(|(p, person)| person.roster.map(|k| (k, p)))
+            .collect();
+        let manager_of = |p: usize| -> Option<i64> {
+            let k = self.ids.people[p].roster?;
+            let m = roster::find(self.roster, self.roster[k].manager.as_deref()?)?;
+            let mk = self.roster.iter().position(|x| std::ptr::eq(x, m))?;
+            person_of_roster.get(&mk).map(|&mp| emp_of[mp])
+        };
+        let first_commit: HashMap<usize, DateTime<Utc>> = self
+            .kept
+            .iter()
+            .rev()
+            .map(|k| (k.person, k.raw.authored_at))
+            .collect();
+        let managers: HashSet<i64> = order.iter().filter_map(|&p| manager_of(p)).collect();
+        for &p in &order {
+            let person = &self.ids.people[p];
+            let r = person.roster.map(|k| &self.roster[k]);
+            let id = emp_of[p];
+            org.employees.push(Employee {
+                id,
+                name: person.name.clone(),
+                email: person.email.clone(),
+                title: r
+                    .and_then(|r| r.title.clone())
+                    .unwrap_or_else(|| "Contributor".into()),
+                level: String::new(),
+                team_id: team_id[&team_name(p)],
+                manager_id: manager_of(p),
+                location: r.and_then(|r| r.location.clone()).unwrap_or_default(),
+                hire_date: first_commit
+                    .get(&p)
+                    .copied()
+                    .unwrap_or(self.as_of)
+                    .date_naive(),
+                is_manager: managers.contains(&id),
+            });
+        }
+        stats.roster_only = self
+            .ids
+            .people
+            .iter()
+            .enumerate()
+            .filter(|(p, person)| person.roster.is_some() && !first_commit.contains_key(p))
+            .count();
+        for (name, &id) in team_names.iter().map(|t| (t, &team_id[t])) {
+            // The manager most of the team's members report to (0: none known).
+            let mut votes: BTreeMap<i64, usize> = BTreeMap::new();
+            for e in org.employees.iter().filter(|e| e.team_id == id) {
+                if let Some(m) = e.manager_id {
+                    *votes.entry(m).or_default() += 1;
+                }
+            }
+            let manager_id = votes
+                .iter()
+                .max_by_key(|(m, n)| (**n, std::cmp::Reverse(**m)))
+                .map_or(0, |(m, _)| *m);
+            org.teams.push(Team {
+                id,
+                name: name.clone(),
+                description: if self.roster.is_empty() {
+                    format!(
+                        "everyone who committed to {}",
+                        self.repos
+                            .iter()
+                            .map(|r| r.repo.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                } else if *name == self.config.default_team {
+                    "people found in the history whom the roster does not list".into()
+                } else {
+                    format!("{name}, from the roster")
+                },
+                manager_id,
+            });
+        }
+
+        (emp_of, team_id)
+    }
+
+    /// Services: those with commits, or declared by a rule; and the dependencies between
+    /// them. Returns the service id of each global service index kept, and every skill
+    /// seen (languages and tools of files, frameworks of manifests) with its category.
+    fn services(
+        &self,
+        org: &mut Org,
+        emp_of: &[i64],
+        team_id: &HashMap<String, i64>,
+    ) -> (HashMap<usize, i64>, BTreeMap<&'static str, &'static str>) {
+        let mut per_service: BTreeMap<usize, Vec<&Kept>> = BTreeMap::new();
+        for k in self.kept {
+            per_service.entry(k.service).or_default().push(k);
+        }
+        let mut service_id: HashMap<usize, i64> = HashMap::new();
+        let mut service_names: HashMap<String, i64> = HashMap::new();
+        let top_overall = top_committer(&self.kept.iter().collect::<Vec<_>>()).unwrap_or(0);
+        let mut skill_ids: BTreeMap<&'static str, &'static str> = BTreeMap::new();
+        for k in self.kept {
+            for &(s, cat) in &k.skills {
+                skill_ids.entry(s).or_insert(cat);
+            }
+        }
+        for (r, input) in self.repos.iter().enumerate() {
+            let last = input.services.services.len() - 1;
+            for (i, def) in input.services.services.iter().enumerate() {
+                let g = self.offsets[r] + i;
+                let commits = per_service.get(&g).map(Vec::as_slice).unwrap_or(&[]);
+                if commits.is_empty() && (i == last || def.rule.paths.is_empty()) {
+                    continue;
+                }
+                let mut name = def.name.clone();
+                if service_names.contains_key(&name) {
+                    name = format!("{}-{}", input.repo.name, def.name);
+                }
+                let owner = def
+                    .rule
+                    .owner
+                    .as_deref()
+                    .and_then(|o| find_person(self.ids, o))
+                    .or_else(|| top_committer(commits))
+                    .unwrap_or(top_overall);
+                let owner_id = emp_of[owner];
+                let team = def
+                    .rule
+                    .team
+                    .as_ref()
+                    .map(|t| team_id[t])
+                    .unwrap_or_else(|| org.employees[(owner_id - 1) as usize].team_id);
+                let mut lines: BTreeMap<&str, i64> = BTreeMap::new();
+                let mut stack: BTreeSet<&'static str> = BTreeSet::new();
+                for k in commits {
+                    for &(s, cat, n) in &k.service_skills {
+                        stack.insert(s);
+                        if cat == "languages" {
+                            *lines.entry(s).or_default() += n;
+                        }
+                    }
+                }
+                for d in &def.dependencies {
+                    if let Some((s, cat)) = skills::of_dependency(d) {
+                        stack.insert(s);
+                        skill_ids.entry(s).or_insert(cat);
+                    }
+                }
+                let language = lines
+                    .iter()
+                    .max_by_key(|(l, n)| (**n, std::cmp::Reverse(**l)))
+                    .map_or_else(String::new, |(l, _)| l.to_string());
+                let id = org.services.len() as i64 + 1;
+                service_id.insert(g, id);
+                service_names.insert(name.clone(), id);
+                org.services.push(Service {
+                    id,
+                    name,
+                    team_id: team,
+                    owner_id,
+                    language,
+                    tier: def.rule.tier.clone().unwrap_or_else(|| "standard".into()),
+                    description: def.description.clone(),
+                    stack: stack.iter().map(|s| s.to_string()).collect(),
+                });
+            }
+        }
+        // Dependencies: a manifest naming another service of the same repository.
+        for (r, input) in self.repos.iter().enumerate() {
+            for (i, def) in input.services.services.iter().enumerate() {
+                let Some(&from) = service_id.get(&(self.offsets[r] + i)) else {
+                    continue;
+                };
+                for (j, other) in input.services.services.iter().enumerate() {
+                    if let Some(&to) = service_id.get(&(self.offsets[r] + j))
+                        && i != j
+                        && def.dependencies.contains(&other.name.to_lowercase())
+                    {
+                        org.service_dependencies.push(ServiceDependency {
+                            service_id: from,
+                            depends_on_id: to,
+                        });
+                    }
+                }
+            }
+        }
+
+        (service_id, skill_ids)
+    }
+
+    /// Skills, and each person's proficiency from recency-weighted commits.
+    fn skills(
+        &self,
+        org: &mut Org,
+        skill_ids: &BTreeMap<&'static str, &'static str>,
+        emp_of: &[i64],
+        service_id: &HashMap<usize, i64>,
+    ) {
+        for (i, (name, cat)) in skill_ids.iter().enumerate() {
+            org.skills.push(Skill {
+                id: i as i64 + 1,
+                name: name.to_string(),
+                category: cat.to_string(),
+            });
+        }
+        let skill_id: HashMap<&str, i64> =
+            org.skills.iter().map(|s| (s.name.as_str(), s.id)).collect();
+        let mut score: BTreeMap<(i64, i64), f64> = BTreeMap::new();
+        for k in self.kept {
+            let age = (self.as_of - k.raw.authored_at).num_seconds() as f64 / 86_400.0;
+            let w = skills::weight(age, self.config.half_life_days);
+            let svc = service_id
+                .get(&k.service)
+                .map(|&id| &org.services[(id - 1) as usize]);
+            let mut touched: BTreeSet<&str> = k.skills.iter().map(|(s, _)| *s).collect();
+            // Frameworks of the service the commit changed.
+            if let Some(s) = svc {
+                touched.extend(s.stack.iter().map(String::as_str));
+            }
+            for p in std::iter::once(k.person).chain(k.co_people.iter().copied()) {
+                for s in &touched {
+                    if let Some(&sid) = skill_id.get(s) {
+                        *score.entry((emp_of[p], sid)).or_default() += w;
+                    }
+                }
+            }
+        }
+        org.employee_skills = score
+            .into_iter()
+            .map(|((employee_id, skill_id), s)| EmployeeSkill {
+                employee_id,
+                skill_id,
+                proficiency: skills::proficiency(s),
+            })
+            .collect();
+    }
+
+    /// Pull requests, per repository; numbers are offset by a million per repository
+    /// after the first so that they stay unique. Returns each commit's PR.
+    fn pull_requests(
+        &self,
+        org: &mut Org,
+        all: &[(usize, &'c RawCommit)],
+        emp_of: &[i64],
+        service_id: &HashMap<usize, i64>,
+    ) -> HashMap<&'c str, i64> {
+        let mut pr_of: HashMap<&str, i64> = HashMap::new();
+        let kept_by_sha: HashMap<&str, &Kept> =
+            self.kept.iter().map(|k| (k.raw.sha.as_str(), k)).collect();
+        for r in 0..self.repos.len() {
+            let refs: Vec<&RawCommit> = all
+                .iter()
+                .filter(|(rr, _)| *rr == r)
+                .map(|(_, c)| *c)
+                .collect();
+            for (number, pr) in pulls::recover(&refs) {
+                let Some(merge) = kept_by_sha.get(pr.merge_sha.as_str()) else {
+                    continue; // merged by a bot or an excluded person
+                };
+                let commits: Vec<&Kept> = pr
+                    .commits
+                    .iter()
+                    .filter_map(|s| kept_by_sha.get(s.as_str()).copied())
+                    .collect();
+                let first = commits
+                    .iter()
+                    .map(|k| k.raw.authored_at)
+                    .min()
+                    .unwrap_or(merge.raw.authored_at);
+                // A merge commit's PR is by who wrote the branch; a squash's by its author.
+                let (author, service) = if merge.raw.parents.len() >= 2 {
+                    let branch: Vec<&Kept> = commits
+                        .iter()
+                        .copied()
+                        .filter(|k| k.raw.parents.len() < 2)
+                        .collect();
+                    let author = branch
+                        .iter()
+                        .min_by_key(|k| k.raw.authored_at)
+                        .map_or(merge.person, |k| k.person);
+                    let mut count: BTreeMap<usize, usize> = BTreeMap::new();
+                    for k in &branch {
+                        *count.entry(k.service).or_default() += 1;
+                    }
+                    let service = count
+                        .iter()
+                        .max_by_key(|(s, n)| (**n, std::cmp::Reverse(**s)))
+                        .map_or(merge.service, |(s, _)| *s);
+                    (author, service)
+                } else {
+                    (merge.person, merge.service)
+                };
+                let Some(&sid) = service_id.get(&service) else {
+                    continue;
+                };
+                let id = number + r as i64 * 1_000_000;
+                for s in &pr.commits {
+                    if let Some(k) = kept_by_sha.get(s.as_str()) {
+                        pr_of.entry(k.raw.sha.as_str()).or_insert(id);
+                    }
+                }
+                org.pull_requests.push(PullRequest {
+                    id,
+                    title: pr.title,
+                    author_id: emp_of[author],
+                    service_id: sid,
+                    state: "merged".into(),
+                    first_commit_at: first,
+                    opened_at: first,
+                    merged_at: Some(pr.merged_at),
+                    deployment_id: None,
+                });
+            }
+        }
+        org.pull_requests.sort_by_key(|p| p.id);
+
+        pr_of
+    }
 }
 
 /// The person a name or e-mail (or a roster name) designates.
