@@ -39,9 +39,12 @@ pub struct BuildStats {
     pub identities: usize,
     pub merged_identities: usize,
     pub bots: Vec<String>,
-    /// Roster people with no commit; identities no roster entry matched.
+    /// Roster people with no commit; people of the history no roster entry matched
+    /// (empty without a roster).
     pub roster_only: usize,
     pub unmatched: Vec<String>,
+    /// The unmatched with their e-mails and commits, for the report file.
+    pub unmatched_report: Vec<(String, Vec<String>, usize)>,
     pub co_authored_commits: usize,
     /// Pairs who wrote commits together (`Co-authored-by:`), with how many.
     pub co_authors: Vec<(String, String, usize)>,
@@ -298,6 +301,30 @@ impl<'c> Builder<'_, 'c> {
             .enumerate()
             .filter(|(p, person)| person.roster.is_some() && !first_commit.contains_key(p))
             .count();
+        if !self.roster.is_empty() {
+            let mut commits: HashMap<usize, usize> = HashMap::new();
+            for k in self.kept {
+                *commits.entry(k.person).or_default() += 1;
+            }
+            for (p, person) in self.ids.people.iter().enumerate() {
+                if person.roster.is_none() {
+                    let mut emails: Vec<String> = person
+                        .identities
+                        .iter()
+                        .map(|s| s.email.to_lowercase())
+                        .collect();
+                    emails.sort();
+                    emails.dedup();
+                    let n = commits.get(&p).copied().unwrap_or(0);
+                    stats
+                        .unmatched_report
+                        .push((person.name.clone(), emails, n));
+                }
+            }
+            stats
+                .unmatched_report
+                .sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+        }
         for (name, &id) in team_names.iter().map(|t| (t, &team_id[t])) {
             // The manager most of the team's members report to (0: none known).
             let mut votes: BTreeMap<i64, usize> = BTreeMap::new();

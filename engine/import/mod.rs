@@ -83,6 +83,8 @@ pub struct Summary {
     pub held: Vec<String>,
     /// Roster warnings.
     pub warnings: Report,
+    /// With a roster: the file listing the people of the history it does not match.
+    pub unmatched_file: Option<std::path::PathBuf>,
     /// Building the organisation from the commits (after reading, before loading).
     pub built_in: Duration,
     pub took: Duration,
@@ -131,7 +133,7 @@ impl Summary {
         if !s.unmatched.is_empty() || s.roster_only > 0 {
             let shown: Vec<&str> = s.unmatched.iter().take(10).map(String::as_str).collect();
             out.push(format!(
-                "roster: {} people in history but not in the roster{}; {} roster people without commits",
+                "roster: {} people in history but not in the roster{}{}; {} roster people without commits",
                 s.unmatched.len(),
                 if shown.is_empty() {
                     String::new()
@@ -142,6 +144,10 @@ impl Summary {
                         if s.unmatched.len() > shown.len() { ", …" } else { "" }
                     )
                 },
+                self.unmatched_file
+                    .as_ref()
+                    .map(|f| format!(", all listed in {}", f.display()))
+                    .unwrap_or_default(),
                 s.roster_only
             ));
         }
@@ -195,6 +201,10 @@ pub async fn import(
         read_and_build(config, settings, options, progress, &people)?;
     let mut org = org;
     org.seed = fingerprint(config, &roster_text, &repos);
+    let unmatched_file = match config.roster {
+        Some(_) => Some(write_unmatched(&settings.data_dir, &stats)?),
+        None => None,
+    };
 
     let mut loaded = Vec::new();
     let mut held = Vec::new();
@@ -220,9 +230,32 @@ pub async fn import(
         loaded,
         held,
         warnings,
+        unmatched_file,
         built_in,
         took: t0.elapsed(),
     })
+}
+
+/// Writes `DATA_DIR/import/unmatched.csv`: the people of the history the roster does not
+/// list (name, e-mails, commits), most commits first, to add to the roster or to
+/// `identities.people`. Kept on this machine, like everything the import reads.
+fn write_unmatched(
+    data_dir: &std::path::Path,
+    stats: &BuildStats,
+) -> anyhow::Result<std::path::PathBuf> {
+    let path = data_dir.join("import").join("unmatched.csv");
+    std::fs::create_dir_all(path.parent().expect("a parent"))?;
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut text = String::from("name,emails,commits\n");
+    for (name, emails, n) in &stats.unmatched_report {
+        text.push_str(&format!(
+            "{},{},{n}\n",
+            quote(name),
+            quote(&emails.join(";"))
+        ));
+    }
+    std::fs::write(&path, text)?;
+    Ok(path)
 }
 
 /// Reads each repository (incrementally) and builds the organisation.

@@ -82,6 +82,11 @@ async fn the_roster_gives_teams_managers_and_titles_to_the_people_in_git() {
     let data = dir.path().join("data");
     let summary = run_import(&import_config, &data).await;
     assert_eq!(summary.stats.roster_only, 1, "Ada has no commit");
+    // The unmatched are listed in a file, with their e-mails and commits.
+    let report = std::fs::read_to_string(summary.unmatched_file.as_ref().unwrap()).unwrap();
+    assert_eq!(report.lines().count(), 1 + summary.stats.unmatched.len());
+    assert!(report.starts_with("name,emails,commits\n"), "{report}");
+    assert!(!report.contains("David Pedersen"), "{report}");
     let committers = summary.org.employees.len() - 3;
     assert_eq!(
         summary.stats.unmatched.len(),
