@@ -111,12 +111,23 @@ impl Summary {
                 r.took.as_secs_f64()
             ));
         }
+        let pairs: Vec<String> = s
+            .co_authors
+            .iter()
+            .take(3)
+            .map(|(a, b, n)| format!("{a} & {b} ({n})"))
+            .collect();
         out.push(format!(
-            "merged: {} identities into {} people ({} merged into another); {} commits co-authored",
+            "merged: {} identities into {} people ({} merged into another); {} commits co-authored{}",
             s.identities,
             o.employees.len() - s.roster_only,
             s.merged_identities,
-            s.co_authored_commits
+            s.co_authored_commits,
+            if pairs.is_empty() {
+                String::new()
+            } else {
+                format!(", most together: {}", pairs.join(", "))
+            }
         ));
         out.push(format!(
             "skipped: {} commits by {} bot(s){}, {} by excluded people, {} seen in another repository",
@@ -152,7 +163,7 @@ impl Summary {
             ));
         }
         out.push(format!(
-            "built: {} employees, {} teams, {} services, {} skills, {} commits, {} pull requests recovered; now = {}",
+            "built: {} employees, {} team(s), {} services, {} skills, {} commits, {} pull requests recovered; now = {}",
             o.employees.len(),
             o.teams.len(),
             o.services.len(),
