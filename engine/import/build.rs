@@ -384,11 +384,10 @@ impl<'c> Builder<'_, 'c> {
             }
         }
         for (r, input) in self.repos.iter().enumerate() {
-            let last = input.services.services.len() - 1;
             for (i, def) in input.services.services.iter().enumerate() {
                 let g = self.offsets[r] + i;
                 let commits = per_service.get(&g).map(Vec::as_slice).unwrap_or(&[]);
-                if commits.is_empty() && (i == last || def.rule.paths.is_empty()) {
+                if commits.is_empty() && !def.declared {
                     continue;
                 }
                 let mut name = def.name.clone();

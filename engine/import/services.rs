@@ -18,6 +18,8 @@ pub struct ServiceDef {
     pub description: String,
     /// Dependency names its manifest declares (lower case).
     pub dependencies: Vec<String>,
+    /// Declared by a rule of import.yaml: kept even when nobody committed to it.
+    pub declared: bool,
 }
 
 /// A repository's services; the last one is the "other" service.
@@ -74,6 +76,7 @@ impl ServiceMap {
                     dependencies: dependencies_under(&files, &dir, &show),
                     name: dir,
                     rule,
+                    declared: false,
                 });
             }
         } else {
@@ -100,6 +103,7 @@ impl ServiceMap {
                     ),
                     dependencies: deps,
                     rule: rule.clone(),
+                    declared: true,
                 });
             }
         }
@@ -112,6 +116,7 @@ impl ServiceMap {
             }
         });
         services.push(ServiceDef {
+            declared: false,
             description: if whole {
                 format!("the {} repository", repo.name)
             } else {

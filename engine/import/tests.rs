@@ -110,7 +110,7 @@ async fn two_repositories_rules_and_a_fork_make_one_organisation() {
 
     std::fs::write(
         dir.path().join("import.yaml"),
-        "repositories:\n  - path: api\n    services:\n      - name: ledger-service\n        paths: [ledger/**]\n        team: Payments\n        owner: bo@example.org\n        tier: critical\n      - name: api-gateway\n        paths: [gateway/**]\n  - path: web\n",
+        "repositories:\n  - path: api\n    services:\n      - name: ledger-service\n        paths: [ledger/**]\n        team: Payments\n        owner: bo@example.org\n        tier: critical\n      - name: api-gateway\n        paths: [gateway/**]\n      - name: idle-service\n        paths: [idle/**]\n  - path: web\n",
     )
     .unwrap();
     let (config, _) = load_config(&dir.path().join("import.yaml")).unwrap();
@@ -129,7 +129,17 @@ async fn two_repositories_rules_and_a_fork_make_one_organisation() {
     let names: Vec<&str> = o.services.iter().map(|s| s.name.as_str()).collect();
     // api: its two rules and the rest; web (no rules): `app/` has a package manifest, and
     // its other service is left out, as nobody committed outside `app/` there.
-    assert_eq!(names, ["ledger-service", "api-gateway", "api-other", "app"]);
+    // A declared service stays without commits; a default one would be left out.
+    assert_eq!(
+        names,
+        [
+            "ledger-service",
+            "api-gateway",
+            "idle-service",
+            "api-other",
+            "app"
+        ]
+    );
     let ledger = &o.services[0];
     assert_eq!(ledger.tier, "critical");
     assert_eq!(
@@ -145,9 +155,9 @@ async fn two_repositories_rules_and_a_fork_make_one_organisation() {
         "the top committer"
     );
     assert!(
-        o.services[3].stack.contains(&"React".to_string()),
+        o.services[4].stack.contains(&"React".to_string()),
         "{:?}",
-        o.services[3].stack
+        o.services[4].stack
     );
     // PR #1 of each repository stays apart.
     let prs: Vec<i64> = o.pull_requests.iter().map(|p| p.id).collect();
