@@ -16,6 +16,7 @@ pub mod dataset;
 pub mod embed;
 pub mod error;
 pub mod graph_tests;
+pub mod import;
 pub mod model;
 pub mod reload;
 pub mod resilience;

@@ -1,9 +1,10 @@
-//! The command line: `validate`, `dry-run`, `ask`, `graph draw`, `serve`, `seed`.
+//! The command line: `validate`, `dry-run`, `ask`, `graph draw`, `serve`, `seed`, `import`.
 //!
 //! Exit codes are decided here: 0 success, 1 findings or a failed run, 2 could not run.
 
 mod ask;
 mod dry_run;
+mod import;
 mod seed;
 mod serve;
 mod test;
@@ -105,6 +106,12 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Import your own organisation: history from local git clones, people from a roster
+    /// (import.yaml describes them), into the same stores `seed` fills.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Draw a graph.
     Graph {
         #[command(subcommand)]
@@ -119,6 +126,41 @@ pub enum GraphCommand {
         name: String,
         #[arg(long, value_enum, default_value_t = DrawFormat::Mermaid)]
         format: DrawFormat,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// Write an import.yaml that reads these local clones.
+    Init {
+        /// Local git clones.
+        #[arg(required = true)]
+        repos: Vec<PathBuf>,
+        /// The file to write.
+        #[arg(long, default_value = "import.yaml")]
+        file: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check import.yaml and its roster; every finding with file:line:col.
+    Check {
+        #[arg(default_value = "import.yaml")]
+        file: PathBuf,
+    },
+    /// Read the history (only what is new), build the organisation, load every store.
+    Run {
+        #[arg(default_value = "import.yaml")]
+        file: PathBuf,
+        /// Where the SQLite file and the import cache go (default: DATA_DIR or data/).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Read every repository's whole history again.
+        #[arg(long)]
+        full: bool,
+        /// Load the stores even if they already hold this import.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -184,6 +226,23 @@ async fn run(cli: Cli) -> u8 {
             )
             .await
         }
+        Command::Import { command } => match command {
+            ImportCommand::Init { repos, file, force } => import::init(&file, &repos, force),
+            ImportCommand::Check { file } => import::check(&file),
+            ImportCommand::Run {
+                file,
+                data_dir,
+                full,
+                force,
+            } => {
+                import::run(
+                    &file,
+                    data_dir.as_deref(),
+                    crate::import::Options { full, force },
+                )
+                .await
+            }
+        },
         Command::Graph {
             command: GraphCommand::Draw { name, format },
         } => draw(&cli.config, &name, format),

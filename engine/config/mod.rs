@@ -237,7 +237,7 @@ fn load_graph(root: &Path, path: &Path, project: &mut Project) {
     }
 }
 
-fn read(rel: &str, path: &Path, findings: &mut Report) -> Option<String> {
+pub fn read(rel: &str, path: &Path, findings: &mut Report) -> Option<String> {
     match std::fs::read_to_string(path) {
         Ok(t) => Some(t),
         Err(e) => {
@@ -253,7 +253,7 @@ fn read(rel: &str, path: &Path, findings: &mut Report) -> Option<String> {
 }
 
 /// YAML syntax (E001) and repeated keys (E010); None when the file cannot be used.
-fn parse_yaml(rel: String, text: &str, findings: &mut Report) -> Option<(Value, Arc<Source>)> {
+pub fn parse_yaml(rel: String, text: &str, findings: &mut Report) -> Option<(Value, Arc<Source>)> {
     let value: Value = match serde_yaml::from_str(text) {
         Ok(v) => v,
         Err(e) => {

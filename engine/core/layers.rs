@@ -17,6 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["dataset"],
     &["config"],
     &["understand"],
+    &["import"],
     &["validate"],
     &["compile"],
     &["model"],

@@ -673,13 +673,15 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
 /// The `meta` rows: where the data came from and the instant it describes ("now").
 pub fn meta(o: &Org) -> Vec<(&'static str, String)> {
     vec![
-        ("as_of", timestamp(as_of())),
+        ("as_of", timestamp(o.as_of.unwrap_or_else(as_of))),
         ("seed", o.seed.to_string()),
         ("employees", o.employees.len().to_string()),
         ("teams", o.teams.len().to_string()),
         (
             "generator",
-            format!("eng-intel {}", env!("CARGO_PKG_VERSION")),
+            o.generator
+                .clone()
+                .unwrap_or_else(|| format!("eng-intel {}", env!("CARGO_PKG_VERSION"))),
         ),
     ]
 }

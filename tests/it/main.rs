@@ -6,6 +6,8 @@
 //! - `api`: the HTTP/SSE server (chat, errors, operations, threads, the seed's own clients,
 //!   two processes sharing PostgreSQL);
 //! - `engine`: the executor, the YAML test runner (`eng-intel test`), reload and watch;
+//! - `import`: `eng-intel import` on a real repository's history (the axum bundle), its
+//!   facts computed from `git log`, questions over it, a second run that adds nothing;
 //! - `models`: the OpenAI-compatible provider, the engine over it, embeddings and hybrid
 //!   search, the ignored smoke check against a real model;
 //! - `pipelines`: the pipeline graphs over a fake model, anomaly detection;
@@ -21,6 +23,7 @@
 
 mod api;
 mod engine;
+mod import;
 mod models;
 mod pipelines;
 mod questions;

@@ -258,7 +258,13 @@ pub struct Incident {
 /// The whole organisation; ids are 1-based positions in their vectors.
 #[derive(Debug, Clone, Default)]
 pub struct Org {
+    /// The generator's seed; for an imported organisation, a fingerprint of what was read
+    /// (so `LoadTarget::holds` tells whether a store already holds it).
     pub seed: u64,
+    /// The instant the data describes ("now" for queries); None: the demo's [`as_of`].
+    pub as_of: Option<DateTime<Utc>>,
+    /// What produced the data, for `meta.generator`; None: the demo generator.
+    pub generator: Option<String>,
     pub teams: Vec<Team>,
     pub employees: Vec<Employee>,
     pub skills: Vec<Skill>,
