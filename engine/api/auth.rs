@@ -1,5 +1,6 @@
 //! Optional bearer-token auth: when `API_KEY` is set, every `/api` route but health
-//! requires `Authorization: Bearer <API_KEY>`.
+//! requires `Authorization: Bearer <API_KEY>` (the scheme in any case, RFC 7235), and so
+//! does `/metrics` unless `METRICS_PUBLIC=1`.
 
 use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
@@ -18,11 +19,7 @@ pub async fn require_key(State(state): State<AppState>, req: Request, next: Next
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+        .and_then(bearer_token);
     match given {
         Some(token) if constant_time_eq(token.as_bytes(), key.expose().as_bytes()) => {
             next.run(req).await
@@ -42,6 +39,23 @@ pub async fn require_key(State(state): State<AppState>, req: Request, next: Next
     }
 }
 
+/// The token of `Bearer <token>`; the scheme is case-insensitive (RFC 7235 §2.1).
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// `/metrics`: open with `METRICS_PUBLIC=1`, else behind the key like `/api`.
+pub async fn metrics_key(state: State<AppState>, req: Request, next: Next) -> Response {
+    if state.settings.metrics_public {
+        return next.run(req).await;
+    }
+    require_key(state, req, next).await
+}
+
 /// Compares without an early exit, so timing does not reveal how much of a guess matched.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = a.len() ^ b.len();
@@ -55,6 +69,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for h in ["Bearer k1", "bearer k1", "BEARER k1", "BeArEr  k1 "] {
+            assert_eq!(super::bearer_token(h), Some("k1"), "{h}");
+        }
+        assert_eq!(super::bearer_token("Basic k1"), None);
+        assert_eq!(super::bearer_token("Bearer "), None);
+    }
+
     #[test]
     fn constant_time_eq() {
         assert!(super::constant_time_eq(b"secret", b"secret"));

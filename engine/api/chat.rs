@@ -4,13 +4,14 @@
 //! `Envelope::to_json()`; a comment line keeps quiet streams open through proxies.
 
 use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -40,13 +41,21 @@ pub struct ChatRequest {
 }
 
 impl ChatRequest {
-    fn ask(self) -> Ask {
+    fn ask(self, peer: Option<IpAddr>) -> Ask {
         Ask {
             message: self.message,
             thread_id: self.thread_id,
             graph: self.graph,
+            peer,
         }
     }
+}
+
+/// The client's address, when the server was given one (`ConnectInfo`).
+type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+fn ip(peer: Peer) -> Option<IpAddr> {
+    peer.map(|Extension(ConnectInfo(a))| a.ip())
 }
 
 /// The answer of `/api/chat/sync`.
@@ -85,12 +94,13 @@ pub struct SyncResponse {
     security((), ("bearer" = [])))]
 pub async fn chat(
     State(state): State<AppState>,
+    peer: Peer,
     ApiJson(body): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
     if body.stream == Some(false) {
-        return Ok(sync_answer(state, body).await?.into_response());
+        return Ok(sync_answer(state, ip(peer), body).await?.into_response());
     }
-    let chat = prepare(&state, body.ask()).await?;
+    let chat = prepare(&state, body.ask(ip(peer))).await?;
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(drive(state.clone(), chat, tx));
     let events = UnboundedReceiverStream::new(rx)
@@ -117,13 +127,18 @@ pub async fn chat(
     security((), ("bearer" = [])))]
 pub async fn chat_sync(
     State(state): State<AppState>,
+    peer: Peer,
     ApiJson(body): ApiJson<ChatRequest>,
 ) -> Result<Json<SyncResponse>, ApiError> {
-    sync_answer(state, body).await
+    sync_answer(state, ip(peer), body).await
 }
 
-async fn sync_answer(state: AppState, body: ChatRequest) -> Result<Json<SyncResponse>, ApiError> {
-    let chat = prepare(&state, body.ask()).await?;
+async fn sync_answer(
+    state: AppState,
+    peer: Option<IpAddr>,
+    body: ChatRequest,
+) -> Result<Json<SyncResponse>, ApiError> {
+    let chat = prepare(&state, body.ask(peer)).await?;
     let thread_id = chat.thread_id.clone();
     let graph_tier_model = state.engine.model().model_name(crate::model::Tier::Primary);
     let (tx, mut rx) = mpsc::unbounded_channel();

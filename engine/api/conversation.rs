@@ -6,6 +6,7 @@
 //! cancels the run when the consumer goes away or the server shuts down, and stores
 //! the turn before the stream closes, so a follow-up always sees it.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use serde_json::json;
@@ -14,6 +15,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::AppState;
 use super::error::ApiError;
+use super::limits::ChatSlot;
 use crate::model::{Message, Role as ModelRole};
 use crate::run::{Envelope, ErrorKind, Event, RunRequest};
 use crate::threads::{self, HeldLock, NewMessage, Role, StoredMessage};
@@ -25,6 +27,8 @@ pub struct Chat {
     accepted: Instant,
     _local: OwnedMutexGuard<()>,
     remote: Option<Box<dyn HeldLock>>,
+    /// Counts toward the client's `MAX_CHATS_PER_IP` until the chat ends.
+    _slot: Option<ChatSlot>,
 }
 
 /// What the request asked for, before any check.
@@ -32,6 +36,8 @@ pub struct Ask {
     pub message: String,
     pub thread_id: Option<String>,
     pub graph: Option<String>,
+    /// The client's address (absent when served without a socket).
+    pub peer: Option<IpAddr>,
 }
 
 pub async fn prepare(state: &AppState, ask: Ask) -> Result<Chat, ApiError> {
@@ -76,6 +82,24 @@ pub async fn prepare(state: &AppState, ask: Ask) -> Result<Chat, ApiError> {
             g
         }
     };
+    let slot = match ask.peer {
+        Some(ip) => Some(
+            state
+                .chats_per_ip
+                .enter(ip, state.settings.limits.max_chats_per_ip)
+                .ok_or_else(|| {
+                    ApiError::too_many(
+                        "too_many_chats",
+                        format!(
+                            "this address already has {} chats running (MAX_CHATS_PER_IP); wait for one to end",
+                            state.settings.limits.max_chats_per_ip
+                        ),
+                        2,
+                    )
+                })?,
+        ),
+        None => None,
+    };
     let given = ask.thread_id.filter(|t| !t.is_empty());
     if let Some(id) = &given
         && !threads::is_valid_id(id)
@@ -117,6 +141,7 @@ pub async fn prepare(state: &AppState, ask: Ask) -> Result<Chat, ApiError> {
         accepted,
         _local: local,
         remote,
+        _slot: slot,
     })
 }
 
@@ -205,6 +230,7 @@ pub async fn drive(state: AppState, chat: Chat, tx: UnboundedSender<Envelope>) {
         accepted,
         _local,
         remote,
+        _slot,
     } = chat;
     let question = req.question.clone();
     state.metrics.run_started();
@@ -214,7 +240,8 @@ pub async fn drive(state: AppState, chat: Chat, tx: UnboundedSender<Envelope>) {
     loop {
         tokio::select! {
             ev = run.events.recv() => {
-                let Some(ev) = ev else { break };
+                let Some(mut ev) = ev else { break };
+                super::redact::event(&state.redactor, &mut ev.event);
                 if summary.run_id.is_empty() {
                     state.metrics.first_event(accepted);
                 }

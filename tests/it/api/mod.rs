@@ -2,7 +2,9 @@
 
 mod chat;
 mod errors;
+mod exposure;
 mod ops;
+mod secrets;
 mod seed_clients;
 mod threads;
 mod two_instances;
