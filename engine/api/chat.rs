@@ -84,11 +84,12 @@ pub struct SyncResponse {
     request_body = ChatRequest,
     responses(
         (status = 200, description = "An SSE stream; each `data:` line is an SseEnvelope", content_type = "text/event-stream", body = String),
-        (status = 400, description = "Malformed JSON, empty message, malformed thread id, unknown graph", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, empty message, malformed thread id, unknown graph or one that needs inputs", body = ErrorBody),
         (status = 401, description = "API_KEY is set and the bearer token is missing or wrong", body = ErrorBody),
         (status = 413, description = "Body or message too large", body = ErrorBody),
         (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
         (status = 422, description = "The JSON does not match ChatRequest", body = ErrorBody),
+        (status = 429, description = "Too many chats from this address, or waiting on this thread (Retry-After)", body = ErrorBody),
         (status = 503, description = "Shutting down, or the thread store is unavailable", body = ErrorBody),
     ),
     security((), ("bearer" = [])))]
@@ -115,13 +116,15 @@ pub async fn chat(
     request_body = ChatRequest,
     responses(
         (status = 200, description = "The answer", body = SyncResponse),
-        (status = 400, description = "Malformed JSON, empty message, malformed thread id, unknown graph", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, empty message, malformed thread id, unknown graph or one that needs inputs", body = ErrorBody),
         (status = 401, description = "API_KEY is set and the bearer token is missing or wrong", body = ErrorBody),
         (status = 413, description = "Body or message too large", body = ErrorBody),
         (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
         (status = 422, description = "The JSON does not match ChatRequest", body = ErrorBody),
+        (status = 410, description = "The thread was deleted while the chat ran; nothing was stored", body = ErrorBody),
+        (status = 429, description = "Too many chats from this address, or waiting on this thread (Retry-After)", body = ErrorBody),
         (status = 502, description = "The run failed (a model or tool error); `detail` says why", body = ErrorBody),
-        (status = 503, description = "Shutting down, or the thread store is unavailable", body = ErrorBody),
+        (status = 503, description = "Shutting down, or the thread store is unavailable (the answer was not stored)", body = ErrorBody),
         (status = 504, description = "No answer within SYNC_TIMEOUT_S; the run was cancelled", body = ErrorBody),
     ),
     security((), ("bearer" = [])))]
@@ -138,14 +141,28 @@ async fn sync_answer(
     peer: Option<IpAddr>,
     body: ChatRequest,
 ) -> Result<Json<SyncResponse>, ApiError> {
-    let chat = prepare(&state, body.ask(peer)).await?;
+    // SYNC_TIMEOUT_S counts from the request, so waiting for the thread counts too.
+    let limit = Duration::from_secs(state.settings.sync_timeout_s);
+    let deadline = tokio::time::Instant::now() + limit;
+    let timed_out = |waiting: &str| {
+        ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            format!(
+                "no answer within {} s (SYNC_TIMEOUT_S){waiting}; the run was cancelled — use /api/chat to stream long answers",
+                limit.as_secs()
+            ),
+        )
+    };
+    let chat = tokio::time::timeout_at(deadline, prepare(&state, body.ask(peer)))
+        .await
+        .map_err(|_| timed_out(", waiting for the thread's earlier chats"))??;
     let thread_id = chat.thread_id.clone();
     let graph_tier_model = state.engine.model().model_name(crate::model::Tier::Primary);
     let (tx, mut rx) = mpsc::unbounded_channel();
     tokio::spawn(drive(state.clone(), chat, tx));
     let mut summary = Summary::default();
-    let limit = Duration::from_secs(state.settings.sync_timeout_s);
-    let collected = tokio::time::timeout(limit, async {
+    let collected = tokio::time::timeout_at(deadline, async {
         while let Some(env) = rx.recv().await {
             summary.observe(&env);
         }
@@ -153,14 +170,7 @@ async fn sync_answer(
     .await;
     if collected.is_err() {
         // Returning drops `rx`: the driver sees it and cancels the run.
-        return Err(ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "timeout",
-            format!(
-                "no answer within {} s (SYNC_TIMEOUT_S); the run was cancelled — use /api/chat to stream long answers",
-                limit.as_secs()
-            ),
-        ));
+        return Err(timed_out(""));
     }
     match (summary.response, summary.error) {
         (Some(response), None) => Ok(Json(SyncResponse {
@@ -178,6 +188,16 @@ async fn sync_answer(
                 "shutting_down",
                 "the server shut down before the answer was ready; retry",
             ))
+        }
+        (_, Some((kind, message))) if kind == "store_failed" => {
+            let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_failed", message)
+                .with("thread_id", thread_id.into());
+            e.retry_after = Some(5);
+            Err(e)
+        }
+        (_, Some((kind, message))) if kind == "thread_deleted" => {
+            Err(ApiError::new(StatusCode::GONE, "thread_deleted", message)
+                .with("thread_id", thread_id.into()))
         }
         (_, error) => {
             let (kind, message) =

@@ -146,7 +146,7 @@ impl Connection {
         tokio::pin!(conn);
         let first = tokio::time::sleep(first_request_within);
         tokio::pin!(first);
-        let mut stopping = false;
+        let (mut stopping, mut first_over) = (false, false);
         loop {
             tokio::select! {
                 r = conn.as_mut() => {
@@ -155,9 +155,13 @@ impl Connection {
                     }
                     return;
                 }
-                _ = &mut first, if !served.load(Ordering::Relaxed) => {
-                    tracing::debug!(%peer, "no request within the header timeout; closing");
-                    return;
+                // The condition is read when the select starts, so check again on firing.
+                _ = &mut first, if !first_over => {
+                    first_over = true;
+                    if !served.load(Ordering::Relaxed) {
+                        tracing::debug!(%peer, "no request within the header timeout; closing");
+                        return;
+                    }
                 }
                 _ = stop.cancelled(), if !stopping => {
                     stopping = true;

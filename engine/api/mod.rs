@@ -16,6 +16,7 @@ pub mod openapi;
 mod redact;
 mod state;
 mod threads;
+mod turn;
 
 use std::future::Future;
 

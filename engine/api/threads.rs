@@ -1,5 +1,6 @@
-//! `/api/threads`: create, list (most recently active first, paginated), get with
-//! messages, delete.
+//! `/api/threads`: create, list (most recently active first, paginated), get with one
+//! page of messages (newest `limit`, older ones through `before`; `all=true` reads
+//! every message), delete.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,10 +10,13 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::conversation::invalid_thread_id;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
-use crate::threads::{self, StoredMessage, Thread};
+use crate::threads::{self, MessagePage, StoredMessage, Thread};
 
 const MAX_TITLE_CHARS: usize = 200;
 const MAX_PAGE: i64 = 100;
+/// Messages per page of a thread: by default, and at most.
+const MESSAGES_PAGE: i64 = 100;
+const MAX_MESSAGES_PAGE: i64 = 500;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewThread {
@@ -40,12 +44,27 @@ pub struct ThreadList {
     pub offset: i64,
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MessagesQuery {
+    /// Newest messages to return, 1–500 (default 100).
+    pub limit: Option<i64>,
+    /// Only messages older than this message id (the previous page's `next_before`).
+    pub before: Option<i64>,
+    /// Every message at once (for administrators; ignores `limit` and `before`).
+    pub all: Option<bool>,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ThreadWithMessages {
     #[serde(flatten)]
     pub thread: Thread,
-    /// Oldest first.
+    /// One page, oldest first: the newest `limit` messages older than `before`.
     pub messages: Vec<StoredMessage>,
+    /// Older messages remain: ask again with `before=next_before`.
+    pub has_more: bool,
+    /// The `before` of the next (older) page, when there is one.
+    pub next_before: Option<i64>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -123,12 +142,12 @@ pub async fn list(
     }))
 }
 
-/// A thread with its messages.
+/// A thread with one page of its messages, read in one snapshot.
 #[utoipa::path(get, path = "/api/threads/{id}", tag = "threads",
-    params(("id" = String, Path, description = "Thread id: 1–64 of A-Z a-z 0-9 - _")),
+    params(("id" = String, Path, description = "Thread id: 1–64 of A-Z a-z 0-9 - _"), MessagesQuery),
     responses(
-        (status = 200, description = "The thread and its messages", body = ThreadWithMessages),
-        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 200, description = "The thread and a page of its messages", body = ThreadWithMessages),
+        (status = 400, description = "Malformed id, limit or before", body = ErrorBody),
         (status = 401, description = "Bearer token missing or wrong", body = ErrorBody),
         (status = 404, description = "No such thread", body = ErrorBody),
         (status = 503, description = "The thread store is unavailable", body = ErrorBody),
@@ -137,15 +156,45 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<MessagesQuery>,
 ) -> Result<Json<ThreadWithMessages>, ApiError> {
     check_id(&id)?;
-    let thread = state
+    let page = if q.all == Some(true) {
+        MessagePage::default()
+    } else {
+        let limit = q.limit.unwrap_or(MESSAGES_PAGE);
+        if !(1..=MAX_MESSAGES_PAGE).contains(&limit) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("`limit` must be between 1 and {MAX_MESSAGES_PAGE}"),
+            ));
+        }
+        if q.before.is_some_and(|b| b < 1) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "`before` must be a message id (1 or more)",
+            ));
+        }
+        MessagePage {
+            limit: Some(limit),
+            before: q.before,
+        }
+    };
+    let read = state
         .threads
-        .get(&id)
+        .read(&id, page)
         .await?
         .ok_or_else(|| no_thread(&id))?;
-    let messages = state.threads.messages(&id, None).await?;
-    Ok(Json(ThreadWithMessages { thread, messages }))
+    let next_before = read
+        .has_more
+        .then(|| read.messages.first().map(|m| m.id))
+        .flatten();
+    Ok(Json(ThreadWithMessages {
+        thread: read.thread,
+        messages: read.messages,
+        has_more: read.has_more,
+        next_before,
+    }))
 }
 
 /// Deletes a thread and its messages.

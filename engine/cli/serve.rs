@@ -26,6 +26,10 @@ pub async fn run(config_dir: &Path, host: &str, port: Option<u16>, watch: bool) 
         Ok(set) => set,
         Err(code) => return code,
     };
+    if let Some(missing) = crate::reload::missing_entry(&config) {
+        eprintln!("error: {missing}");
+        return 1;
+    }
     let threads = match crate::threads::open(&settings).await {
         Ok(t) => t,
         Err(e) => {

@@ -81,6 +81,34 @@ pub struct NewMessage {
     pub meta: Value,
 }
 
+/// Whether `append` may create the thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendTo {
+    /// A thread this chat starts: created when missing.
+    New,
+    /// A thread that existed when the chat began: if it is gone (deleted meanwhile),
+    /// nothing is stored, so a deleted thread stays deleted.
+    Existing,
+}
+
+/// Which messages of a thread to read: the newest `limit` (all when None) older than
+/// message id `before`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MessagePage {
+    pub limit: Option<i64>,
+    pub before: Option<i64>,
+}
+
+/// A thread and one page of its messages, read in one snapshot.
+#[derive(Debug, Clone)]
+pub struct ThreadRead {
+    pub thread: Thread,
+    /// Oldest first.
+    pub messages: Vec<StoredMessage>,
+    /// Older messages exist before the first one returned.
+    pub has_more: bool,
+}
+
 /// One page of the thread list, most recently active first.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -122,15 +150,20 @@ pub trait ThreadStore: Send + Sync {
     /// Messages oldest first; only the last `last` of them when given.
     async fn messages(&self, id: &str, last: Option<i64>)
     -> Result<Vec<StoredMessage>, StoreError>;
+    /// The thread and a page of its messages in one consistent snapshot (a message
+    /// count that agrees with the messages); None when there is no such thread.
+    async fn read(&self, id: &str, page: MessagePage) -> Result<Option<ThreadRead>, StoreError>;
     /// Whether the thread existed.
     async fn delete(&self, id: &str) -> Result<bool, StoreError>;
-    /// Appends `messages` in one transaction, creating the thread with `title` if new.
+    /// Appends `messages` in one transaction, creating the thread with `title` when `to`
+    /// is `New`; false when `to` is `Existing` and the thread is gone (nothing stored).
     async fn append(
         &self,
         id: &str,
         title: &str,
         messages: &[NewMessage],
-    ) -> Result<(), StoreError>;
+        to: AppendTo,
+    ) -> Result<bool, StoreError>;
     /// Serializes chats on `id` across server instances (PostgreSQL advisory lock);
     /// `None` where one process owns the store. In-process exclusion is `ThreadLocks`.
     async fn lock_across_instances(
@@ -165,6 +198,17 @@ fn now_us() -> i64 {
 
 fn time_of(us: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(us).unwrap_or_default()
+}
+
+/// Splits `rows` (newest first, one more than `page.limit` asked for) into the page,
+/// oldest first, and whether older messages remain.
+fn page_of(mut rows: Vec<MessageRow>, page: MessagePage) -> (Vec<StoredMessage>, bool) {
+    let has_more = page.limit.is_some_and(|l| rows.len() as i64 > l);
+    if let Some(l) = page.limit {
+        rows.truncate(l.max(0) as usize);
+    }
+    rows.reverse();
+    (rows.into_iter().map(message_of).collect(), has_more)
 }
 
 /// Row shapes shared by both backends.

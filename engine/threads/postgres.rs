@@ -7,8 +7,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use super::{
-    HeldLock, MIGRATIONS_TABLE, MessageRow, NewMessage, Page, StoreError, StoredMessage, Thread,
-    ThreadRow, ThreadStore, message_of, now_us, thread_of,
+    AppendTo, HeldLock, MIGRATIONS_TABLE, MessagePage, MessageRow, NewMessage, Page, StoreError,
+    StoredMessage, Thread, ThreadRead, ThreadRow, ThreadStore, message_of, now_us, page_of,
+    thread_of,
 };
 use crate::settings::Postgres as PgSettings;
 
@@ -130,6 +131,41 @@ impl ThreadStore for PgThreads {
         Ok(rows.into_iter().map(message_of).collect())
     }
 
+    async fn read(&self, id: &str, page: MessagePage) -> Result<Option<ThreadRead>, StoreError> {
+        // REPEATABLE READ: both queries see one snapshot.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?;
+        let row: Option<ThreadRow> = sqlx::query_as(
+            "SELECT thread_id, title, created_us, updated_us, message_count FROM chat_threads
+             WHERE thread_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let rows: Vec<MessageRow> = sqlx::query_as(
+            "SELECT id, role, content, meta, created_us FROM chat_messages
+             WHERE thread_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+        )
+        .bind(id)
+        .bind(page.before.unwrap_or(i64::MAX))
+        .bind(page.limit.map_or(i64::MAX, |l| l.saturating_add(1)))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.rollback().await?;
+        let (messages, has_more) = page_of(rows, page);
+        Ok(Some(ThreadRead {
+            thread: thread_of(row),
+            messages,
+            has_more,
+        }))
+    }
+
     async fn delete(&self, id: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM chat_messages WHERE thread_id = $1")
@@ -150,18 +186,37 @@ impl ThreadStore for PgThreads {
         id: &str,
         title: &str,
         messages: &[NewMessage],
-    ) -> Result<(), StoreError> {
+        to: AppendTo,
+    ) -> Result<bool, StoreError> {
         let now = now_us();
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO chat_threads (thread_id, title, created_us, updated_us, message_count)
-             VALUES ($1, $2, $3, $3, 0) ON CONFLICT (thread_id) DO NOTHING",
+        if to == AppendTo::New {
+            sqlx::query(
+                "INSERT INTO chat_threads (thread_id, title, created_us, updated_us, message_count)
+                 VALUES ($1, $2, $3, $3, 0) ON CONFLICT (thread_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(title)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Updating the row first locks it (PostgreSQL) and tells whether it still exists:
+        // a thread deleted during the chat is not brought back.
+        let found = sqlx::query(
+            "UPDATE chat_threads SET updated_us = $2, message_count = message_count + $3
+             WHERE thread_id = $1",
         )
         .bind(id)
-        .bind(title)
         .bind(now)
+        .bind(messages.len() as i64)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if found == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
         for m in messages {
             sqlx::query(
                 "INSERT INTO chat_messages (thread_id, role, content, meta, created_us)
@@ -175,17 +230,8 @@ impl ThreadStore for PgThreads {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query(
-            "UPDATE chat_threads SET updated_us = $2, message_count = message_count + $3
-             WHERE thread_id = $1",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(messages.len() as i64)
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn lock_across_instances(

@@ -196,3 +196,28 @@ async fn the_key_guards_metrics_and_the_bearer_scheme_is_any_case() {
     assert_eq!(res.status(), 200, "METRICS_PUBLIC=1 opens /metrics");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_outlives_the_header_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let tools = GateTools::new("find_developer_by_skills");
+    let mut o = Options::new(dir.path());
+    o.tools = std::sync::Arc::new(tools.clone());
+    o.settings = settings(&[("HEADER_READ_TIMEOUT_S", "1")]);
+    let server = Server::start(o).await;
+    let stream = open_sse(&server.base, json!({"message": PYTHON})).await;
+    wait_until("the chat at the gate", Duration::from_secs(20), || {
+        tools.calls.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    // Past the header timeout, the request being served is no slow client.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    tools.release(1);
+    use futures::StreamExt;
+    let events: Vec<Received> = tokio::time::timeout(Duration::from_secs(20), stream.collect())
+        .await
+        .unwrap();
+    assert_eq!(events.last().unwrap().name, "stream_end");
+    assert!(events.iter().any(|e| e.name == "response"));
+    server.stop().await;
+}

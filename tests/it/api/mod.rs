@@ -7,4 +7,5 @@ mod ops;
 mod secrets;
 mod seed_clients;
 mod threads;
+mod turns;
 mod two_instances;

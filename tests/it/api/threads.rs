@@ -5,7 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use eng_intel::threads::{NewMessage, PgThreads, Role, SqliteThreads, ThreadStore, pg_lock_key};
+use eng_intel::threads::{
+    AppendTo, MessagePage, NewMessage, PgThreads, Role, SqliteThreads, ThreadRead, ThreadStore,
+    pg_lock_key,
+};
 use serde_json::json;
 
 use crate::support::server::*;
@@ -118,6 +121,7 @@ async fn store_contract(store: Arc<dyn ThreadStore>) {
             &new_id,
             "from a chat",
             &[msg(Role::User, "q1"), msg(Role::Assistant, "a1")],
+            AppendTo::New,
         )
         .await
         .unwrap();
@@ -126,6 +130,7 @@ async fn store_contract(store: Arc<dyn ThreadStore>) {
             &new_id,
             "ignored: thread exists",
             &[msg(Role::User, "q2"), msg(Role::Assistant, "a2")],
+            AppendTo::Existing,
         )
         .await
         .unwrap();
@@ -156,8 +161,53 @@ async fn store_contract(store: Arc<dyn ThreadStore>) {
         json!({"n": "q1"})
     );
 
+    // One snapshot, paged newest first: the last two, then the two before them.
+    let page = |limit, before| MessagePage {
+        limit: Some(limit),
+        before,
+    };
+    let read = store.read(&new_id, page(2, None)).await.unwrap().unwrap();
+    assert_eq!(read.thread.message_count, 4);
+    let texts =
+        |r: &ThreadRead| -> Vec<String> { r.messages.iter().map(|m| m.content.clone()).collect() };
+    assert_eq!(texts(&read), ["q2", "a2"]);
+    assert!(read.has_more);
+    let older = store
+        .read(&new_id, page(2, Some(read.messages[0].id)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(texts(&older), ["q1", "a1"]);
+    assert!(!older.has_more);
+    let whole = store
+        .read(&new_id, MessagePage::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(texts(&whole), ["q1", "a1", "q2", "a2"]);
+    assert!(
+        store
+            .read("no-such-thread-x", page(2, None))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
     assert!(store.delete(&new_id).await.unwrap());
     assert!(!store.delete(&new_id).await.unwrap());
+    assert!(store.messages(&new_id, None).await.unwrap().is_empty());
+    // A deleted thread stays deleted: appending to it as an existing thread stores nothing.
+    let stored = store
+        .append(
+            &new_id,
+            "late",
+            &[msg(Role::User, "q3")],
+            AppendTo::Existing,
+        )
+        .await
+        .unwrap();
+    assert!(!stored);
+    assert_eq!(store.get(&new_id).await.unwrap(), None);
     assert!(store.messages(&new_id, None).await.unwrap().is_empty());
     assert!(store.delete(&a.thread_id).await.unwrap());
     assert!(store.delete(&b.thread_id).await.unwrap());
