@@ -117,12 +117,13 @@ impl std::fmt::Display for ConfigDiff {
 
 /// Loads, validates and compiles `root`; on success swaps it into `engine` (unless
 /// nothing changed) and returns what changed. On errors the engine keeps its config.
-/// A set without the entry graph is refused too (E077): it validates, since a project may
-/// hold pipelines alone, but a server running it would answer no chat. Graphs that
-/// anything points at are checked by `validate` (E014 and the like).
+/// A set that drops the entry graph the engine runs is refused too (E077): it validates,
+/// since a project may hold pipelines alone, but a server running it would answer no
+/// chat. Graphs that anything points at are checked by `validate` (E014 and the like).
 pub fn reload(engine: &Engine, root: &Path) -> Result<ConfigDiff, Report> {
     let (new, _warnings) = crate::compile::load(root)?;
-    if let Some(missing) = missing_entry(&new) {
+    let served = missing_entry(&engine.config()).is_none();
+    if let Some(missing) = missing_entry(&new).filter(|_| served) {
         let mut report = Report::default();
         report.push(missing);
         return Err(report);
