@@ -1,10 +1,17 @@
 //! The PostgreSQL thread store, for deployments with the seed's `POSTGRES_*` variables;
 //! several server instances may share it (chats on one thread are serialized by an
 //! advisory lock).
+//!
+//! The advisory locks live on one connection of their own (`LockSession`), outside the
+//! pool: a chat waiting for or holding a thread pins no pooled connection, so any number
+//! of concurrent chats queue and complete with a small pool.
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
-use sqlx::{PgPool, Postgres, Transaction};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgSslMode};
+use sqlx::{Connection, PgPool};
 
 use super::{
     AppendTo, HeldLock, MIGRATIONS_TABLE, MessagePage, MessageRow, NewMessage, Page, StoreError,
@@ -15,6 +22,7 @@ use crate::settings::Postgres as PgSettings;
 
 pub struct PgThreads {
     pool: PgPool,
+    locks: Arc<LockSession>,
 }
 
 impl PgThreads {
@@ -54,9 +62,50 @@ impl PgThreads {
         let mut migrator = sqlx::migrate!("engine/threads/migrations/postgres");
         migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
         migrator.run(&pool).await?;
-        Ok(PgThreads { pool })
+        let locks = Arc::new(LockSession {
+            options: (*pool.connect_options()).clone(),
+            conn: tokio::sync::Mutex::new(None),
+        });
+        Ok(PgThreads { pool, locks })
     }
 }
+
+/// One connection holding this instance's session-level advisory locks. A lock is tried
+/// (`pg_try_advisory_lock`) rather than awaited, so the connection is busy for a moment
+/// per attempt and never blocked by a waiter. Chats on one thread in this process are
+/// already serialized by `ThreadLocks`, so a key is held at most once per session. If
+/// the connection drops, PostgreSQL releases its locks; the next attempt reconnects.
+struct LockSession {
+    options: PgConnectOptions,
+    conn: tokio::sync::Mutex<Option<PgConnection>>,
+}
+
+impl LockSession {
+    /// Runs `sql` (a boolean lock function of one key) on the session's connection.
+    async fn call(&self, sql: &'static str, key: i64) -> Result<bool, StoreError> {
+        let mut conn = self.conn.lock().await;
+        if conn.is_none() {
+            *conn = Some(PgConnection::connect_with(&self.options).await?);
+        }
+        let c = conn.as_mut().expect("connected above");
+        match sqlx::query_scalar::<_, bool>(sql)
+            .bind(key)
+            .fetch_one(c)
+            .await
+        {
+            Ok(b) => Ok(b),
+            Err(e) => {
+                // The session (and every lock on it) is gone; reconnect next time.
+                *conn = None;
+                tracing::warn!(error = %e, "the thread-lock connection failed; reconnecting");
+                Err(e.into())
+            }
+        }
+    }
+}
+
+/// Waits between attempts on a held thread lock: short at first, at most this long.
+const LOCK_RETRY_MAX: Duration = Duration::from_millis(200);
 
 #[async_trait]
 impl ThreadStore for PgThreads {
@@ -238,24 +287,43 @@ impl ThreadStore for PgThreads {
         &self,
         id: &str,
     ) -> Result<Option<Box<dyn HeldLock>>, StoreError> {
-        // A transaction-scoped advisory lock: released by rollback, or by the server if
-        // this connection dies, so a crashed instance never leaves a thread locked.
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(lock_key(id))
-            .execute(&mut *tx)
-            .await?;
-        Ok(Some(Box::new(AdvisoryLock(tx))))
+        let key = lock_key(id);
+        let mut wait = Duration::from_millis(5);
+        while !self
+            .locks
+            .call("SELECT pg_try_advisory_lock($1)", key)
+            .await?
+        {
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(LOCK_RETRY_MAX);
+        }
+        Ok(Some(Box::new(SessionLock {
+            session: self.locks.clone(),
+            key,
+        })))
     }
 }
 
-struct AdvisoryLock(Transaction<'static, Postgres>);
+struct SessionLock {
+    session: Arc<LockSession>,
+    key: i64,
+}
 
 #[async_trait]
-impl HeldLock for AdvisoryLock {
+impl HeldLock for SessionLock {
     async fn release(self: Box<Self>) {
-        if let Err(e) = self.0.rollback().await {
-            tracing::warn!(error = %e, "releasing a thread lock failed; the connection drop releases it");
+        match self
+            .session
+            .call("SELECT pg_advisory_unlock($1)", self.key)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!("a thread lock was gone at release (its connection was replaced)")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "releasing a thread lock failed; the connection drop releases it")
+            }
         }
     }
 }

@@ -4,6 +4,7 @@ mod chat;
 mod errors;
 mod exposure;
 mod ops;
+mod pg_concurrency;
 mod secrets;
 mod seed_clients;
 mod threads;

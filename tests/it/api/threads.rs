@@ -12,7 +12,7 @@ use eng_intel::threads::{
 use serde_json::json;
 
 use crate::support::server::*;
-use crate::support::{require_server, wait_for, wait_until};
+use crate::support::{require_server, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn threads_crud_and_paging_over_http() {
@@ -253,27 +253,21 @@ async fn postgres_serializes_chats_on_a_thread_across_instances() {
         .expect("a lock");
     let (two2, id2) = (two.clone(), id.clone());
     let waiter = tokio::spawn(async move { two2.lock_across_instances(&id2).await.unwrap() });
-    // PostgreSQL shows the other instance waiting for the thread's advisory lock.
+    // PostgreSQL shows the lock granted to the first instance's session; the other
+    // instance keeps trying (no pooled connection waits) and cannot have it.
     let key = pg_lock_key(&id) as u64;
     let (high, low) = ((key >> 32) as i64, (key & 0xffff_ffff) as i64);
     let pool = sqlx::PgPool::connect(&pg.url()).await.unwrap();
-    wait_for(
-        "the other instance to wait for the lock",
-        Duration::from_secs(5),
-        || async {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
-                 AND classid = $1::oid AND objid = $2::oid AND objsubid = 1",
-            )
-            .bind(high)
-            .bind(low)
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-                == 1
-        },
+    let granted: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND classid = $1::oid AND objid = $2::oid AND objsubid = 1",
     )
-    .await;
+    .bind(high)
+    .bind(low)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(granted, 1);
     assert!(!waiter.is_finished(), "the other instance waits");
     // Another thread is not blocked.
     let other = two
