@@ -120,8 +120,11 @@ pub struct Settings {
     pub log_level: String,
     pub log_json: bool,
     pub debug: bool,
-    /// Bearer token required on /api routes (but health) when set.
+    /// Bearer token required on /api routes (but health) when set; one admin key.
     pub api_key: Option<Secret>,
+    /// Every accepted key with its name and role: `API_KEY` (named `admin`), then
+    /// `API_KEYS` and the lines of `API_KEYS_FILE` (`name:role:key`, role user|admin).
+    pub api_keys: Vec<ApiKey>,
     /// Allowed CORS origins; `*` when empty.
     pub cors_origins: Vec<String>,
     pub body_limit_bytes: usize,
@@ -144,6 +147,58 @@ pub struct Settings {
     pub limits: Limits,
     /// Every secret read from the environment, for `redactor()`.
     secrets: Vec<Secret>,
+}
+
+/// Who may call the API, and as what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Sees and continues only the threads created with its own key.
+    User,
+    /// Sees every thread and may use `/api/admin/*`.
+    Admin,
+}
+
+/// A named API key.
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub name: String,
+    pub key: Secret,
+    pub role: Role,
+}
+
+/// `name:role:key` entries, separated by commas or new lines; `#` starts a comment line.
+/// A malformed entry is skipped with its reason in the error list (never the key).
+pub fn parse_api_keys(text: &str) -> (Vec<ApiKey>, Vec<String>) {
+    let (mut keys, mut errors) = (Vec::new(), Vec::new());
+    for (i, entry) in text
+        .split(['\n', ','])
+        .map(str::trim)
+        .filter(|e| !e.is_empty() && !e.starts_with('#'))
+        .enumerate()
+    {
+        let mut parts = entry.splitn(3, ':');
+        let (name, role, key) = (parts.next(), parts.next(), parts.next());
+        let role = match role.map(str::to_ascii_lowercase).as_deref() {
+            Some("user") => Role::User,
+            Some("admin") => Role::Admin,
+            _ => {
+                errors.push(format!("entry {} has no role user|admin", i + 1));
+                continue;
+            }
+        };
+        match (name.map(str::trim), key.map(str::trim)) {
+            (Some(n), Some(k)) if !n.is_empty() && k.len() >= 8 => keys.push(ApiKey {
+                name: n.to_string(),
+                key: Secret(k.to_string()),
+                role,
+            }),
+            _ => errors.push(format!(
+                "entry {} needs name:role:key with a key of 8 characters or more",
+                i + 1
+            )),
+        }
+    }
+    (keys, errors)
 }
 
 /// Connection and request limits (docs/DEPLOY.md, "Operating").
@@ -257,6 +312,29 @@ impl Settings {
                     model_primary: primary,
                 }
             });
+        let api_key = opt_secret("API_KEY");
+        let mut api_keys: Vec<ApiKey> = api_key
+            .iter()
+            .map(|k| ApiKey {
+                name: "admin".into(),
+                key: k.clone(),
+                role: Role::Admin,
+            })
+            .collect();
+        let listed = [
+            get("API_KEYS"),
+            get("API_KEYS_FILE").and_then(|f| std::fs::read_to_string(f).ok()),
+        ];
+        for text in listed.into_iter().flatten() {
+            let (keys, errors) = parse_api_keys(&text);
+            for e in errors {
+                eprintln!("warning: API_KEYS: {e}; skipped");
+            }
+            for k in keys {
+                kept.borrow_mut().push(k.key.clone());
+                api_keys.push(k);
+            }
+        }
         let embedding = get("EMBEDDING_BASE_URL").map(|base_url| Embedding {
             base_url,
             api_key: secret("EMBEDDING_API_KEY"),
@@ -275,7 +353,8 @@ impl Settings {
                 .to_lowercase(),
             log_json: flag("LOG_JSON"),
             debug: flag("DEBUG"),
-            api_key: opt_secret("API_KEY"),
+            api_key: api_key.clone(),
+            api_keys,
             cors_origins: get("CORS_ORIGINS")
                 .map(|v| {
                     v.split(',')
@@ -351,6 +430,29 @@ mod tests {
             assert_eq!(r.redact(&text), "echo *** end", "{k} is not redacted");
         }
         assert_eq!(r.redact("pw url-pw-123"), "pw ***");
+    }
+
+    #[test]
+    fn named_keys_with_roles() {
+        let s = Settings::from_lookup(|k| match k {
+            "API_KEY" => Some("the-admin-key".into()),
+            "API_KEYS" => Some("alice:user:alice-key-1, bob:ADMIN:bob-key-22,bad:root:x".into()),
+            _ => None,
+        });
+        let got: Vec<(&str, Role)> = s
+            .api_keys
+            .iter()
+            .map(|k| (k.name.as_str(), k.role))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("admin", Role::Admin),
+                ("alice", Role::User),
+                ("bob", Role::Admin)
+            ]
+        );
+        assert_eq!(s.redactor().redact("alice-key-1"), "***");
     }
 
     #[test]

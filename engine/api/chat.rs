@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::AppState;
+use super::auth::Caller;
 use super::conversation::{Ask, Summary, drive, prepare};
 use super::error::{ApiError, ApiJson, ErrorBody};
 use crate::run::ErrorKind;
@@ -41,12 +42,13 @@ pub struct ChatRequest {
 }
 
 impl ChatRequest {
-    fn ask(self, peer: Option<IpAddr>) -> Ask {
+    fn ask(self, peer: Option<IpAddr>, caller: Caller) -> Ask {
         Ask {
             message: self.message,
             thread_id: self.thread_id,
             graph: self.graph,
             peer,
+            caller,
         }
     }
 }
@@ -96,12 +98,15 @@ pub struct SyncResponse {
 pub async fn chat(
     State(state): State<AppState>,
     peer: Peer,
+    Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
     if body.stream == Some(false) {
-        return Ok(sync_answer(state, ip(peer), body).await?.into_response());
+        return Ok(sync_answer(state, ip(peer), caller, body)
+            .await?
+            .into_response());
     }
-    let chat = prepare(&state, body.ask(ip(peer))).await?;
+    let chat = prepare(&state, body.ask(ip(peer), caller)).await?;
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(drive(state.clone(), chat, tx));
     let events = UnboundedReceiverStream::new(rx)
@@ -131,14 +136,16 @@ pub async fn chat(
 pub async fn chat_sync(
     State(state): State<AppState>,
     peer: Peer,
+    Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<ChatRequest>,
 ) -> Result<Json<SyncResponse>, ApiError> {
-    sync_answer(state, ip(peer), body).await
+    sync_answer(state, ip(peer), caller, body).await
 }
 
 async fn sync_answer(
     state: AppState,
     peer: Option<IpAddr>,
+    caller: Caller,
     body: ChatRequest,
 ) -> Result<Json<SyncResponse>, ApiError> {
     // SYNC_TIMEOUT_S counts from the request, so waiting for the thread counts too.
@@ -154,7 +161,7 @@ async fn sync_answer(
             ),
         )
     };
-    let chat = tokio::time::timeout_at(deadline, prepare(&state, body.ask(peer)))
+    let chat = tokio::time::timeout_at(deadline, prepare(&state, body.ask(peer, caller)))
         .await
         .map_err(|_| timed_out(", waiting for the thread's earlier chats"))??;
     let thread_id = chat.thread_id.clone();

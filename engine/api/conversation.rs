@@ -15,6 +15,7 @@ use tokio::sync::OwnedMutexGuard;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::ApiError;
 use super::limits::ChatSlot;
 use super::turn;
@@ -28,6 +29,8 @@ pub struct Chat {
     pub thread_id: String,
     /// `Existing` when the thread was there at the start: then a delete wins.
     append_to: AppendTo,
+    /// Who owns the thread if this chat creates it.
+    owner: String,
     accepted: Instant,
     _local: OwnedMutexGuard<()>,
     remote: Option<Box<dyn HeldLock>>,
@@ -42,6 +45,8 @@ pub struct Ask {
     pub graph: Option<String>,
     /// The client's address (absent when served without a socket).
     pub peer: Option<IpAddr>,
+    /// The key the request came with: owns a new thread, may continue only its own.
+    pub caller: Caller,
 }
 
 pub async fn prepare(state: &AppState, ask: Ask) -> Result<Chat, ApiError> {
@@ -142,6 +147,13 @@ pub async fn prepare(state: &AppState, ask: Ask) -> Result<Chat, ApiError> {
             before: None,
         };
         match state.threads.read(&thread_id, page).await {
+            // Another user's thread is not found (its lock is released on the way out).
+            Ok(Some(read)) if !ask.caller.sees(&read.thread.owner) => {
+                if let Some(r) = remote {
+                    r.release().await;
+                }
+                return Err(ApiError::not_found(format!("no thread \"{thread_id}\"")));
+            }
             Ok(Some(read)) => (
                 remote,
                 history_within(read.messages, state.tuning.history_chars),
@@ -167,6 +179,7 @@ pub async fn prepare(state: &AppState, ask: Ask) -> Result<Chat, ApiError> {
         },
         thread_id,
         append_to,
+        owner: ask.caller.name,
         accepted,
         _local: local,
         remote,
@@ -260,6 +273,7 @@ pub async fn drive(state: AppState, chat: Chat, tx: UnboundedSender<Envelope>) {
         req,
         thread_id,
         append_to,
+        owner,
         accepted,
         _local,
         remote,
@@ -308,7 +322,7 @@ pub async fn drive(state: AppState, chat: Chat, tx: UnboundedSender<Envelope>) {
     // Only an answered turn is stored: a failed or cancelled run leaves no orphan question.
     let stored = match &summary.response {
         Some(_) if summary.error.is_none() => {
-            turn::store(&state, &thread_id, append_to, &question, &summary).await
+            turn::store(&state, &thread_id, &owner, append_to, &question, &summary).await
         }
         _ => Ok(()),
     };

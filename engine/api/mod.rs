@@ -35,6 +35,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use admin::{Reloaded, reload};
+pub use auth::Caller;
 pub use chat::{ChatRequest, SyncResponse};
 pub use error::ApiError;
 pub use limits::exposure_warning;
@@ -53,7 +54,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/graphs", get(admin::graphs))
         .route("/api/graphs/{name}", get(admin::graph))
-        .route("/api/admin/reload", post(admin::reload_route))
+        .merge(
+            Router::new()
+                .route("/api/admin/reload", post(admin::reload_route))
+                .route_layer(axum::middleware::from_fn(auth::require_admin)),
+        )
         .route_layer(from_fn_with_state(state.clone(), auth::require_key));
     let metrics_route = Router::new()
         .route("/metrics", get(metrics::metrics))

@@ -2,12 +2,13 @@
 //! page of messages (newest `limit`, older ones through `before`; `all=true` reads
 //! every message), delete.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::auth::Caller;
 use super::conversation::invalid_thread_id;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::threads::{self, MessagePage, StoredMessage, Thread};
@@ -87,6 +88,7 @@ pub struct Deleted {
     security((), ("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<NewThread>,
 ) -> Result<(StatusCode, Json<Thread>), ApiError> {
     let title = body.title.as_deref().map(str::trim).unwrap_or("");
@@ -101,7 +103,7 @@ pub async fn create(
             format!("`title` is longer than {MAX_TITLE_CHARS} characters"),
         ));
     }
-    let thread = state.threads.create(title).await?;
+    let thread = state.threads.create(title, &caller.name).await?;
     Ok((StatusCode::CREATED, Json(thread)))
 }
 
@@ -117,6 +119,7 @@ pub async fn create(
     security((), ("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<ThreadList>, ApiError> {
     let limit = q.limit.unwrap_or(20);
@@ -133,7 +136,10 @@ pub async fn list(
             "`offset` must be 0 or more",
         ));
     }
-    let page = state.threads.list(limit, offset).await?;
+    let page = state
+        .threads
+        .list(limit, offset, caller.owner_filter())
+        .await?;
     Ok(Json(ThreadList {
         threads: page.threads,
         total: page.total,
@@ -149,17 +155,26 @@ pub async fn list(
         (status = 200, description = "The thread and a page of its messages", body = ThreadWithMessages),
         (status = 400, description = "Malformed id, limit or before", body = ErrorBody),
         (status = 401, description = "Bearer token missing or wrong", body = ErrorBody),
-        (status = 404, description = "No such thread", body = ErrorBody),
+        (status = 403, description = "`all=true` without an admin key", body = ErrorBody),
+        (status = 404, description = "No such thread (or another user's)", body = ErrorBody),
         (status = 503, description = "The thread store is unavailable", body = ErrorBody),
     ),
     security((), ("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<MessagesQuery>,
 ) -> Result<Json<ThreadWithMessages>, ApiError> {
     check_id(&id)?;
     let page = if q.all == Some(true) {
+        if !caller.admin {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "`all=true` needs an admin key; page with `limit` and `before`",
+            ));
+        }
         MessagePage::default()
     } else {
         let limit = q.limit.unwrap_or(MESSAGES_PAGE);
@@ -180,10 +195,12 @@ pub async fn get(
             before: q.before,
         }
     };
+    // Another user's thread is not found, rather than forbidden: ids reveal nothing.
     let read = state
         .threads
         .read(&id, page)
         .await?
+        .filter(|r| caller.sees(&r.thread.owner))
         .ok_or_else(|| no_thread(&id))?;
     let next_before = read
         .has_more
@@ -210,9 +227,18 @@ pub async fn get(
     security((), ("bearer" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Deleted>, ApiError> {
     check_id(&id)?;
+    let visible = state
+        .threads
+        .get(&id)
+        .await?
+        .is_some_and(|t| caller.sees(&t.owner));
+    if !visible {
+        return Err(no_thread(&id));
+    }
     if !state.threads.delete(&id).await? {
         return Err(no_thread(&id));
     }

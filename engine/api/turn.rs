@@ -45,6 +45,7 @@ impl ToolTally {
 pub async fn store(
     state: &AppState,
     thread_id: &str,
+    owner: &str,
     to: AppendTo,
     question: &str,
     s: &Summary,
@@ -71,7 +72,7 @@ pub async fn store(
     ];
     match state
         .threads
-        .append(thread_id, &title_of(question), &messages, to)
+        .append(thread_id, &title_of(question), owner, &messages, to)
         .await
     {
         Ok(true) => Ok(()),

@@ -75,7 +75,7 @@ pub async fn run(config_dir: &Path, host: &str, port: Option<u16>, watch: bool) 
         }
     };
     if let Ok(addr) = listener.local_addr()
-        && let Some(warning) = api::exposure_warning(&addr, state.settings.api_key.is_some())
+        && let Some(warning) = api::exposure_warning(&addr, !state.settings.api_keys.is_empty())
     {
         tracing::warn!("{warning}");
     }

@@ -34,6 +34,10 @@ pub struct Thread {
     /// Time of the last message (or creation): threads list most recent first.
     pub updated_at: DateTime<Utc>,
     pub message_count: i64,
+    /// The name of the API key that created it ('' without keys); never sent out.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub owner: String,
 }
 
 /// Who wrote a stored message.
@@ -144,8 +148,9 @@ pub trait ThreadStore: Send + Sync {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     async fn ping(&self) -> Result<(), StoreError>;
-    async fn create(&self, title: &str) -> Result<Thread, StoreError>;
-    async fn list(&self, limit: i64, offset: i64) -> Result<Page, StoreError>;
+    async fn create(&self, title: &str, owner: &str) -> Result<Thread, StoreError>;
+    /// Threads of `owner`, or of everyone when None.
+    async fn list(&self, limit: i64, offset: i64, owner: Option<&str>) -> Result<Page, StoreError>;
     async fn get(&self, id: &str) -> Result<Option<Thread>, StoreError>;
     /// Messages oldest first; only the last `last` of them when given.
     async fn messages(&self, id: &str, last: Option<i64>)
@@ -155,12 +160,14 @@ pub trait ThreadStore: Send + Sync {
     async fn read(&self, id: &str, page: MessagePage) -> Result<Option<ThreadRead>, StoreError>;
     /// Whether the thread existed.
     async fn delete(&self, id: &str) -> Result<bool, StoreError>;
-    /// Appends `messages` in one transaction, creating the thread with `title` when `to`
-    /// is `New`; false when `to` is `Existing` and the thread is gone (nothing stored).
+    /// Appends `messages` in one transaction, creating the thread with `title` and
+    /// `owner` when `to` is `New`; false when `to` is `Existing` and the thread is gone
+    /// (nothing stored).
     async fn append(
         &self,
         id: &str,
         title: &str,
+        owner: &str,
         messages: &[NewMessage],
         to: AppendTo,
     ) -> Result<bool, StoreError>;
@@ -212,11 +219,12 @@ fn page_of(mut rows: Vec<MessageRow>, page: MessagePage) -> (Vec<StoredMessage>,
 }
 
 /// Row shapes shared by both backends.
-type ThreadRow = (String, String, i64, i64, i64);
+type ThreadRow = (String, String, i64, i64, i64, String);
 type MessageRow = (i64, String, String, String, i64);
 
-fn thread_of((thread_id, title, created, updated, message_count): ThreadRow) -> Thread {
+fn thread_of((thread_id, title, created, updated, message_count, owner): ThreadRow) -> Thread {
     Thread {
+        owner,
         thread_id,
         title,
         created_at: time_of(created),

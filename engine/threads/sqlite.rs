@@ -39,33 +39,45 @@ impl ThreadStore for SqliteThreads {
         Ok(())
     }
 
-    async fn create(&self, title: &str) -> Result<Thread, StoreError> {
+    async fn create(&self, title: &str, owner: &str) -> Result<Thread, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_us();
         sqlx::query(
-            "INSERT INTO chat_threads (thread_id, title, created_us, updated_us, message_count)
-             VALUES ($1, $2, $3, $3, 0)",
+            "INSERT INTO chat_threads (thread_id, title, created_us, updated_us, message_count, owner)
+             VALUES ($1, $2, $3, $3, 0, $4)",
         )
         .bind(&id)
         .bind(title)
         .bind(now)
+        .bind(owner)
         .execute(&self.pool)
         .await?;
-        Ok(thread_of((id, title.to_string(), now, now, 0)))
+        Ok(thread_of((
+            id,
+            title.to_string(),
+            now,
+            now,
+            0,
+            owner.to_string(),
+        )))
     }
 
-    async fn list(&self, limit: i64, offset: i64) -> Result<Page, StoreError> {
+    async fn list(&self, limit: i64, offset: i64, owner: Option<&str>) -> Result<Page, StoreError> {
         let rows: Vec<ThreadRow> = sqlx::query_as(
-            "SELECT thread_id, title, created_us, updated_us, message_count FROM chat_threads
+            "SELECT thread_id, title, created_us, updated_us, message_count, owner FROM chat_threads
+             WHERE $3 IS NULL OR owner = $3
              ORDER BY updated_us DESC, created_us DESC, thread_id LIMIT $1 OFFSET $2",
         )
         .bind(limit)
         .bind(offset)
+        .bind(owner)
         .fetch_all(&self.pool)
         .await?;
-        let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM chat_threads")
-            .fetch_one(&self.pool)
-            .await?;
+        let (total,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM chat_threads WHERE $1 IS NULL OR owner = $1")
+                .bind(owner)
+                .fetch_one(&self.pool)
+                .await?;
         Ok(Page {
             threads: rows.into_iter().map(thread_of).collect(),
             total,
@@ -74,7 +86,7 @@ impl ThreadStore for SqliteThreads {
 
     async fn get(&self, id: &str) -> Result<Option<Thread>, StoreError> {
         let row: Option<ThreadRow> = sqlx::query_as(
-            "SELECT thread_id, title, created_us, updated_us, message_count FROM chat_threads
+            "SELECT thread_id, title, created_us, updated_us, message_count, owner FROM chat_threads
              WHERE thread_id = $1",
         )
         .bind(id)
@@ -105,7 +117,7 @@ impl ThreadStore for SqliteThreads {
         // A deferred transaction on WAL reads one snapshot from its first SELECT.
         let mut tx = self.pool.begin().await?;
         let row: Option<ThreadRow> = sqlx::query_as(
-            "SELECT thread_id, title, created_us, updated_us, message_count FROM chat_threads
+            "SELECT thread_id, title, created_us, updated_us, message_count, owner FROM chat_threads
              WHERE thread_id = $1",
         )
         .bind(id)
@@ -152,6 +164,7 @@ impl ThreadStore for SqliteThreads {
         &self,
         id: &str,
         title: &str,
+        owner: &str,
         messages: &[NewMessage],
         to: AppendTo,
     ) -> Result<bool, StoreError> {
@@ -161,12 +174,13 @@ impl ThreadStore for SqliteThreads {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if to == AppendTo::New {
             sqlx::query(
-                "INSERT INTO chat_threads (thread_id, title, created_us, updated_us, message_count)
-                 VALUES ($1, $2, $3, $3, 0) ON CONFLICT (thread_id) DO NOTHING",
+                "INSERT INTO chat_threads (thread_id, title, created_us, updated_us, message_count, owner)
+                 VALUES ($1, $2, $3, $3, 0, $4) ON CONFLICT (thread_id) DO NOTHING",
             )
             .bind(id)
             .bind(title)
             .bind(now)
+            .bind(owner)
             .execute(&mut *tx)
             .await?;
         }

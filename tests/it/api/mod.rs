@@ -4,6 +4,7 @@ mod chat;
 mod errors;
 mod exposure;
 mod ops;
+mod owners;
 mod pg_concurrency;
 mod secrets;
 mod seed_clients;

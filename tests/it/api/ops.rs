@@ -72,10 +72,10 @@ impl ThreadStore for DownThreads {
     async fn ping(&self) -> Result<(), StoreError> {
         Err(StoreError("database is locked".into()))
     }
-    async fn create(&self, _: &str) -> Result<Thread, StoreError> {
+    async fn create(&self, _: &str, _: &str) -> Result<Thread, StoreError> {
         self.ping().await.map(|_| unreachable!())
     }
-    async fn list(&self, _: i64, _: i64) -> Result<Page, StoreError> {
+    async fn list(&self, _: i64, _: i64, _: Option<&str>) -> Result<Page, StoreError> {
         self.ping().await.map(|_| unreachable!())
     }
     async fn get(&self, _: &str) -> Result<Option<Thread>, StoreError> {
@@ -92,6 +92,7 @@ impl ThreadStore for DownThreads {
     }
     async fn append(
         &self,
+        _: &str,
         _: &str,
         _: &str,
         _: &[NewMessage],

@@ -34,15 +34,24 @@ async fn two_hundred_chats_on_a_hundred_threads_across_two_instances_all_complet
         servers.push(Server::start(o).await);
     }
     let run = uuid::Uuid::new_v4().simple().to_string();
+    let c = client();
     let chats = (0..200).map(|i| {
         let base = servers[i % 2].base.clone();
         let thread = format!("conc-{run}-{}", i / 2);
+        let c = c.clone();
         async move {
-            send_json(client().post(format!("{base}/api/chat/sync")).json(&json!({
-                "message": "How many employees do we have?",
-                "thread_id": thread,
-            })))
-            .await
+            let res = c
+                .post(format!("{base}/api/chat/sync"))
+                .json(&json!({
+                    "message": "How many employees do we have?",
+                    "thread_id": thread,
+                }))
+                .send()
+                .await;
+            match res {
+                Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+                Err(e) => (0, format!("{e:?}")),
+            }
         }
     });
     let answers = join_all(chats).await;

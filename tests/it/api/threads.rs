@@ -97,7 +97,7 @@ fn msg(role: Role, content: &str) -> NewMessage {
 /// The store contract, on any backend (ids are fresh so a shared database is fine).
 async fn store_contract(store: Arc<dyn ThreadStore>) {
     store.ping().await.unwrap();
-    let a = store.create("first").await.unwrap();
+    let a = store.create("first", "").await.unwrap();
     // Creation times are in microseconds: the second thread is created a tick later.
     wait_until(
         "the clock to pass the first thread's",
@@ -105,14 +105,19 @@ async fn store_contract(store: Arc<dyn ThreadStore>) {
         || chrono::Utc::now().timestamp_micros() > a.created_at.timestamp_micros(),
     )
     .await;
-    let b = store.create("second").await.unwrap();
+    let b = store.create("second", "alice").await.unwrap();
     assert_eq!(store.get(&a.thread_id).await.unwrap(), Some(a.clone()));
     assert_eq!(store.get("no-such-thread-x").await.unwrap(), None);
 
-    let page = store.list(100, 0).await.unwrap();
+    let page = store.list(100, 0, None).await.unwrap();
     let pos = |id: &str| page.threads.iter().position(|t| t.thread_id == id).unwrap();
     assert!(pos(&b.thread_id) < pos(&a.thread_id), "newest first");
     assert!(page.total >= 2);
+    // An owner's list holds only its threads.
+    let mine = store.list(100, 0, Some("alice")).await.unwrap();
+    assert!(mine.threads.iter().all(|t| t.owner == "alice"));
+    assert!(mine.threads.iter().any(|t| t.thread_id == b.thread_id));
+    assert!(!mine.threads.iter().any(|t| t.thread_id == a.thread_id));
 
     // Appending creates an unknown thread with the given title, and keeps order.
     let new_id = format!("t-{}", uuid::Uuid::new_v4());
@@ -120,6 +125,7 @@ async fn store_contract(store: Arc<dyn ThreadStore>) {
         .append(
             &new_id,
             "from a chat",
+            "",
             &[msg(Role::User, "q1"), msg(Role::Assistant, "a1")],
             AppendTo::New,
         )
@@ -129,6 +135,7 @@ async fn store_contract(store: Arc<dyn ThreadStore>) {
         .append(
             &new_id,
             "ignored: thread exists",
+            "",
             &[msg(Role::User, "q2"), msg(Role::Assistant, "a2")],
             AppendTo::Existing,
         )
@@ -201,6 +208,7 @@ async fn store_contract(store: Arc<dyn ThreadStore>) {
         .append(
             &new_id,
             "late",
+            "",
             &[msg(Role::User, "q3")],
             AppendTo::Existing,
         )

@@ -48,11 +48,11 @@ impl ThreadStore for Flaky {
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }
-    async fn create(&self, t: &str) -> Result<Thread, StoreError> {
-        self.inner.create(t).await
+    async fn create(&self, t: &str, owner: &str) -> Result<Thread, StoreError> {
+        self.inner.create(t, owner).await
     }
-    async fn list(&self, l: i64, o: i64) -> Result<Page, StoreError> {
-        self.inner.list(l, o).await
+    async fn list(&self, l: i64, o: i64, owner: Option<&str>) -> Result<Page, StoreError> {
+        self.inner.list(l, o, owner).await
     }
     async fn get(&self, id: &str) -> Result<Option<Thread>, StoreError> {
         self.inner.get(id).await
@@ -70,6 +70,7 @@ impl ThreadStore for Flaky {
         &self,
         id: &str,
         title: &str,
+        owner: &str,
         m: &[NewMessage],
         to: AppendTo,
     ) -> Result<bool, StoreError> {
@@ -78,7 +79,7 @@ impl ThreadStore for Flaky {
         if self.broken.load(Ordering::SeqCst) {
             return Err(StoreError("connection refused".into()));
         }
-        self.inner.append(id, title, m, to).await
+        self.inner.append(id, title, owner, m, to).await
     }
     async fn lock_across_instances(
         &self,
@@ -339,7 +340,7 @@ async fn a_long_thread_is_read_in_pages() {
         server
             .state
             .threads
-            .append(id, "long", &msgs, AppendTo::New)
+            .append(id, "long", "", &msgs, AppendTo::New)
             .await
             .unwrap()
     );
