@@ -5,6 +5,7 @@
 //! Each runs its own migrations (tables `chat_threads`, `chat_messages`) tracked in its
 //! own migrations table, so they never collide with other migrations in the database.
 
+pub mod breaker;
 pub mod locks;
 mod postgres;
 mod sqlite;
@@ -179,10 +180,16 @@ pub trait ThreadStore: Send + Sync {
     ) -> Result<Option<Box<dyn HeldLock>>, StoreError>;
 }
 
-/// Opens the configured store: PostgreSQL when configured, else `DATA_DIR/threads.db`.
+/// Opens the configured store: PostgreSQL when configured (behind a circuit breaker, so
+/// an outage fails chats at once instead of each waiting for the connect timeout), else
+/// `DATA_DIR/threads.db`.
 pub async fn open(settings: &Settings) -> Result<Arc<dyn ThreadStore>, StoreError> {
     Ok(match &settings.postgres {
-        Some(pg) => Arc::new(PgThreads::connect(pg).await?),
+        Some(pg) => Arc::new(breaker::Breaking::new(
+            Arc::new(PgThreads::connect(pg).await?),
+            breaker::FAILURES,
+            breaker::COOLDOWN,
+        )),
         None => Arc::new(SqliteThreads::open(&settings.data_dir.join("threads.db")).await?),
     })
 }
