@@ -64,6 +64,7 @@ impl PgThreads {
         migrator.run(&pool).await?;
         let locks = Arc::new(LockSession {
             options: (*pool.connect_options()).clone(),
+            timeout: pool.options().get_acquire_timeout(),
             conn: tokio::sync::Mutex::new(None),
         });
         Ok(PgThreads { pool, locks })
@@ -77,6 +78,8 @@ impl PgThreads {
 /// the connection drops, PostgreSQL releases its locks; the next attempt reconnects.
 struct LockSession {
     options: PgConnectOptions,
+    /// Bounds a connect or a lock call, like the pool's acquire timeout.
+    timeout: Duration,
     conn: tokio::sync::Mutex<Option<PgConnection>>,
 }
 
@@ -84,14 +87,18 @@ impl LockSession {
     /// Runs `sql` (a boolean lock function of one key) on the session's connection.
     async fn call(&self, sql: &'static str, key: i64) -> Result<bool, StoreError> {
         let mut conn = self.conn.lock().await;
+        let late = || StoreError(format!("no answer within {} s", self.timeout.as_secs_f64()));
         if conn.is_none() {
-            *conn = Some(PgConnection::connect_with(&self.options).await?);
+            let c = tokio::time::timeout(self.timeout, PgConnection::connect_with(&self.options))
+                .await
+                .map_err(|_| late())??;
+            *conn = Some(c);
         }
         let c = conn.as_mut().expect("connected above");
-        match sqlx::query_scalar::<_, bool>(sql)
-            .bind(key)
-            .fetch_one(c)
+        let call = sqlx::query_scalar::<_, bool>(sql).bind(key).fetch_one(c);
+        match tokio::time::timeout(self.timeout, call)
             .await
+            .unwrap_or(Err(sqlx::Error::PoolTimedOut))
         {
             Ok(b) => Ok(b),
             Err(e) => {
