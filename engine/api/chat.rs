@@ -5,6 +5,7 @@
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, State};
@@ -19,9 +20,10 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::AppState;
 use super::auth::Caller;
-use super::conversation::{Ask, Summary, drive, prepare};
+use super::conversation::{Admitted, Ask, Summary, admit, drive, prepare, take};
 use super::error::{ApiError, ApiJson, ErrorBody};
-use crate::run::ErrorKind;
+use super::turn::now_s;
+use crate::run::{Envelope, ErrorKind, Event};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ChatRequest {
@@ -106,14 +108,57 @@ pub async fn chat(
             .await?
             .into_response());
     }
-    let chat = prepare(&state, body.ask(ip(peer), caller)).await?;
+    let admitted = admit(&state, body.ask(ip(peer), caller))?;
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(drive(state.clone(), chat, tx));
+    if admitted.continuing {
+        // Waiting for the thread may take a while: the client hears `stream_start` now.
+        tokio::spawn(wait_then_drive(state.clone(), admitted, tx));
+    } else {
+        let chat = take(&state, admitted).await?;
+        tokio::spawn(drive(state.clone(), chat, tx, None));
+    }
     let events = UnboundedReceiverStream::new(rx)
         .map(|env| Ok::<_, Infallible>(SseEvent::default().event(env.name()).data(env.to_json())));
     let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(state.tuning.keep_alive));
     // nginx-style proxies buffer responses unless told not to.
     Ok(([("x-accel-buffering", "no")], sse).into_response())
+}
+
+/// An SSE chat on a given thread: `stream_start` at once, then the wait for the thread,
+/// then the run under the same run id; a failure to take the thread ends the stream with
+/// `error` and `stream_end`.
+async fn wait_then_drive(state: AppState, admitted: Admitted, tx: mpsc::UnboundedSender<Envelope>) {
+    let run_id: Arc<str> = uuid::Uuid::new_v4().to_string().into();
+    let _ = tx.send(admitted.stream_start(run_id.clone()));
+    match take(&state, admitted).await {
+        Ok(chat) => drive(state, chat, tx, Some(run_id)).await,
+        Err(e) => {
+            let at = |seq, event| Envelope {
+                event,
+                run_id: run_id.clone(),
+                seq,
+                ts: now_s(),
+            };
+            let _ = tx.send(at(
+                1,
+                Event::Error {
+                    kind: e.kind.to_string(),
+                    message: state.redact(&e.detail),
+                },
+            ));
+            let _ = tx.send(at(
+                2,
+                Event::StreamEnd {
+                    total_tokens: 0,
+                    prompt_tokens: 0,
+                    completion_tokens: 0,
+                    elapsed_s: 0.0,
+                    steps: 0,
+                    ok: false,
+                },
+            ));
+        }
+    }
 }
 
 /// Runs a chat to its end and answers with one JSON object.
@@ -167,7 +212,7 @@ async fn sync_answer(
     let thread_id = chat.thread_id.clone();
     let graph_tier_model = state.engine.model().model_name(crate::model::Tier::Primary);
     let (tx, mut rx) = mpsc::unbounded_channel();
-    tokio::spawn(drive(state.clone(), chat, tx));
+    tokio::spawn(drive(state.clone(), chat, tx, None));
     let mut summary = Summary::default();
     let collected = tokio::time::timeout_at(deadline, async {
         while let Some(env) = rx.recv().await {

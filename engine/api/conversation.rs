@@ -9,6 +9,7 @@
 //! turn that cannot be stored ends with an `error` event and `stream_end` `ok: false`.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::OwnedMutexGuard;
@@ -49,7 +50,43 @@ pub struct Ask {
     pub caller: Caller,
 }
 
+/// A chat that passed every check and holds its place, not yet its thread.
+pub struct Admitted {
+    graph: String,
+    question: String,
+    pub thread_id: String,
+    /// A thread id was given: taking it may wait for another chat.
+    pub continuing: bool,
+    caller: Caller,
+    accepted: Instant,
+    slot: Option<ChatSlot>,
+}
+
+impl Admitted {
+    /// The `stream_start` a waiting SSE client gets at once, under `run_id`.
+    pub fn stream_start(&self, run_id: Arc<str>) -> Envelope {
+        Envelope {
+            event: Event::StreamStart {
+                query: self.question.clone(),
+                thread_id: self.thread_id.clone(),
+                graph: self.graph.clone(),
+            },
+            run_id,
+            seq: 0,
+            ts: turn::now_s(),
+        }
+    }
+}
+
+/// Checks the request and takes the thread: `admit` then `take`.
 pub async fn prepare(state: &AppState, ask: Ask) -> Result<Chat, ApiError> {
+    let admitted = admit(state, ask)?;
+    take(state, admitted).await
+}
+
+/// Every check that needs no waiting: shutdown, message, graph, the address's chats,
+/// the thread id and the thread's queue.
+pub fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ApiError> {
     let accepted = Instant::now();
     if state.shutdown.is_cancelled() {
         return Err(ApiError::new(
@@ -137,6 +174,28 @@ pub async fn prepare(state: &AppState, ask: Ask) -> Result<Chat, ApiError> {
             5,
         ));
     }
+    Ok(Admitted {
+        graph,
+        question: question.to_string(),
+        thread_id,
+        continuing,
+        caller: ask.caller,
+        accepted,
+        slot,
+    })
+}
+
+/// Waits for the thread (in-process, then across instances) and loads its history.
+pub async fn take(state: &AppState, a: Admitted) -> Result<Chat, ApiError> {
+    let Admitted {
+        graph,
+        question,
+        thread_id,
+        continuing,
+        caller,
+        accepted,
+        slot,
+    } = a;
     let local = state.locks.lock(&thread_id).await;
     // A new id is unknown to anyone else until stream_start, so only a continued thread
     // needs the cross-instance lock and its history.
@@ -148,7 +207,7 @@ pub async fn prepare(state: &AppState, ask: Ask) -> Result<Chat, ApiError> {
         };
         match state.threads.read(&thread_id, page).await {
             // Another user's thread is not found (its lock is released on the way out).
-            Ok(Some(read)) if !ask.caller.sees(&read.thread.owner) => {
+            Ok(Some(read)) if !caller.sees(&read.thread.owner) => {
                 if let Some(r) = remote {
                     r.release().await;
                 }
@@ -173,13 +232,13 @@ pub async fn prepare(state: &AppState, ask: Ask) -> Result<Chat, ApiError> {
     Ok(Chat {
         req: RunRequest {
             graph,
-            question: question.to_string(),
+            question,
             thread_id: Some(thread_id.clone()),
             history,
         },
         thread_id,
         append_to,
-        owner: ask.caller.name,
+        owner: caller.name,
         accepted,
         _local: local,
         remote,
@@ -268,7 +327,14 @@ impl Summary {
 }
 
 /// Runs the chat to its end, forwarding events to `tx`; see the module doc.
-pub async fn drive(state: AppState, chat: Chat, tx: UnboundedSender<Envelope>) {
+/// `early`: the run id of a `stream_start` already sent while the chat waited for its
+/// thread; the run's own `stream_start` is then left out and its events carry that id.
+pub async fn drive(
+    state: AppState,
+    chat: Chat,
+    tx: UnboundedSender<Envelope>,
+    early: Option<Arc<str>>,
+) {
     let Chat {
         req,
         thread_id,
@@ -291,6 +357,12 @@ pub async fn drive(state: AppState, chat: Chat, tx: UnboundedSender<Envelope>) {
         tokio::select! {
             ev = run.events.recv() => {
                 let Some(mut ev) = ev else { break };
+                if let Some(id) = &early {
+                    if matches!(ev.event, Event::StreamStart { .. }) {
+                        continue;
+                    }
+                    ev.run_id = id.clone();
+                }
                 super::redact::event(&state.redactor, &mut ev.event);
                 if summary.run_id.is_empty() {
                     state.metrics.first_event(accepted);
@@ -335,7 +407,7 @@ pub async fn drive(state: AppState, chat: Chat, tx: UnboundedSender<Envelope>) {
                 kind: kind.to_string(),
                 message: message.to_string(),
             },
-            run_id: run.run_id.clone(),
+            run_id: early.clone().unwrap_or_else(|| run.run_id.clone()),
             seq: end.as_ref().map_or(0, |e| e.seq),
             ts: turn::now_s(),
         };

@@ -236,9 +236,11 @@ async fn two_chats_on_one_thread_run_one_after_the_other() {
     let second_events = second.await.unwrap();
     let end_of_first = first_events.last().unwrap();
     assert_eq!(end_of_first.name, "stream_end");
+    // Its stream_start left at once, while it waited; its run began after the first.
+    assert_eq!(second_events[0].name, "stream_start");
     assert!(
-        second_events[0].env["ts"].as_f64() >= end_of_first.env["ts"].as_f64(),
-        "second starts after the first ended"
+        second_events[1].env["ts"].as_f64() >= end_of_first.env["ts"].as_f64(),
+        "second runs after the first ended"
     );
 
     // The second chat saw the first turn as history.

@@ -383,3 +383,61 @@ async fn a_long_thread_is_read_in_pages() {
     assert_eq!(status, 400);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_waiting_for_its_thread_hears_stream_start_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let tools = GateTools::new("find_developer_by_skills");
+    let mut o = Options::new(dir.path());
+    o.tools = Arc::new(tools.clone());
+    let server = Server::start(o).await;
+    let id = "queued-thread";
+    let first = open_sse(&server.base, json!({"message": PYTHON, "thread_id": id})).await;
+    wait_until(
+        "the first chat at the gate",
+        Duration::from_secs(20),
+        || tools.calls.load(Ordering::SeqCst) == 1,
+    )
+    .await;
+    // The thread is held: the second stream opens and says so before it can run.
+    let mut second = tokio::time::timeout(
+        Duration::from_secs(20),
+        open_sse(&server.base, json!({"message": PYTHON, "thread_id": id})),
+    )
+    .await
+    .expect("the waiting chat's stream opens at once");
+    let start = tokio::time::timeout(Duration::from_secs(20), second.next())
+        .await
+        .expect("stream_start while waiting")
+        .unwrap();
+    assert_eq!(start.name, "stream_start");
+    assert_eq!(start.env["data"]["thread_id"], id);
+    assert_eq!(
+        tools.calls.load(Ordering::SeqCst),
+        1,
+        "the second has not run yet"
+    );
+    tools.release(2);
+    let _: Vec<Received> = tokio::time::timeout(Duration::from_secs(20), first.collect())
+        .await
+        .unwrap();
+    let rest: Vec<Received> = tokio::time::timeout(Duration::from_secs(20), second.collect())
+        .await
+        .unwrap();
+    let n = names(&rest);
+    assert!(!n.contains(&"stream_start"), "one stream_start only: {n:?}");
+    assert_eq!(n.last(), Some(&"stream_end"));
+    assert!(n.contains(&"response"), "{n:?}");
+    let run_id = &start.env["run_id"];
+    assert!(
+        rest.iter().all(|e| &e.env["run_id"] == run_id),
+        "one run id"
+    );
+    let mut seqs = vec![start.env["seq"].as_u64().unwrap()];
+    seqs.extend(rest.iter().map(|e| e.env["seq"].as_u64().unwrap()));
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    // The second chat saw the first's turn.
+    let (_, t) = get_json(server.url(&format!("/api/threads/{id}"))).await;
+    assert_eq!(t["message_count"], 4);
+    server.stop().await;
+}
