@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::config::Project;
 use crate::run::Engine;
-use crate::validate::diagnostic::Report;
+use crate::validate::diagnostic::{Diagnostic, Report};
 
 /// What a reload changed, by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -117,13 +117,37 @@ impl std::fmt::Display for ConfigDiff {
 
 /// Loads, validates and compiles `root`; on success swaps it into `engine` (unless
 /// nothing changed) and returns what changed. On errors the engine keeps its config.
+/// A set that drops the entry graph the engine runs is refused too (E077): it validates,
+/// since a project may hold pipelines alone, but a server running it would answer no
+/// chat. Graphs that anything points at are checked by `validate` (E014 and the like).
 pub fn reload(engine: &Engine, root: &Path) -> Result<ConfigDiff, Report> {
     let (new, _warnings) = crate::compile::load(root)?;
+    let served = missing_entry(&engine.config()).is_none();
+    if let Some(missing) = missing_entry(&new).filter(|_| served) {
+        let mut report = Report::default();
+        report.push(missing);
+        return Err(report);
+    }
     let diff = ConfigDiff::new(&engine.config().project, &new.project);
     if !diff.is_empty() {
         engine.swap(new);
     }
     Ok(diff)
+}
+
+/// E077 when `set` has no entry graph (`supervisor`), which serving needs.
+pub fn missing_entry(set: &crate::compile::CompiledSet) -> Option<Diagnostic> {
+    let entry = crate::config::spec::SUPERVISOR;
+    set.graph(entry).is_none().then(|| {
+        Diagnostic::error(
+            "E077",
+            "graphs/",
+            crate::core::Pos { line: 0, col: 0 },
+            format!(
+                "no graph named \"{entry}\": the server runs every chat from it; restore graphs/{entry}.yaml"
+            ),
+        )
+    })
 }
 
 #[cfg(test)]

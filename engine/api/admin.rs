@@ -101,6 +101,9 @@ pub struct GraphSummary {
     pub start: String,
     pub nodes: usize,
     pub edges: usize,
+    /// Whether a chat may name it in `graph`: false for a graph that runs only as a step
+    /// of another, with inputs a request cannot give.
+    pub runnable: bool,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -136,8 +139,9 @@ pub struct GraphDetail {
     pub mermaid: String,
 }
 
-fn summary(g: &CompiledGraph) -> GraphSummary {
+fn summary(g: &CompiledGraph, steps: &std::collections::BTreeSet<String>) -> GraphSummary {
     GraphSummary {
+        runnable: !steps.contains(&g.name),
         name: g.name.clone(),
         description: g.description.clone(),
         file: g.file.clone(),
@@ -156,8 +160,9 @@ fn summary(g: &CompiledGraph) -> GraphSummary {
     security((), ("bearer" = [])))]
 pub async fn graphs(State(state): State<AppState>) -> Json<GraphList> {
     let set = state.engine.config();
+    let steps = set.step_graphs();
     Json(GraphList {
-        graphs: set.graphs().map(|g| summary(g)).collect(),
+        graphs: set.graphs().map(|g| summary(g, &steps)).collect(),
     })
 }
 

@@ -4,22 +4,26 @@
 //! `Envelope::to_json()`; a comment line keeps quiet streams open through proxies.
 
 use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::AppState;
-use super::conversation::{Ask, Summary, drive, prepare};
+use super::auth::Caller;
+use super::conversation::{Admitted, Ask, Summary, admit, drive, prepare, take};
 use super::error::{ApiError, ApiJson, ErrorBody};
-use crate::run::ErrorKind;
+use super::turn::now_s;
+use crate::run::{Envelope, ErrorKind, Event};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ChatRequest {
@@ -40,13 +44,22 @@ pub struct ChatRequest {
 }
 
 impl ChatRequest {
-    fn ask(self) -> Ask {
+    fn ask(self, peer: Option<IpAddr>, caller: Caller) -> Ask {
         Ask {
             message: self.message,
             thread_id: self.thread_id,
             graph: self.graph,
+            peer,
+            caller,
         }
     }
+}
+
+/// The client's address, when the server was given one (`ConnectInfo`).
+type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+fn ip(peer: Peer) -> Option<IpAddr> {
+    peer.map(|Extension(ConnectInfo(a))| a.ip())
 }
 
 /// The answer of `/api/chat/sync`.
@@ -75,24 +88,35 @@ pub struct SyncResponse {
     request_body = ChatRequest,
     responses(
         (status = 200, description = "An SSE stream; each `data:` line is an SseEnvelope", content_type = "text/event-stream", body = String),
-        (status = 400, description = "Malformed JSON, empty message, malformed thread id, unknown graph", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, empty message, malformed thread id, unknown graph or one that needs inputs", body = ErrorBody),
         (status = 401, description = "API_KEY is set and the bearer token is missing or wrong", body = ErrorBody),
         (status = 413, description = "Body or message too large", body = ErrorBody),
         (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
         (status = 422, description = "The JSON does not match ChatRequest", body = ErrorBody),
+        (status = 429, description = "Too many chats from this address, or waiting on this thread (Retry-After)", body = ErrorBody),
         (status = 503, description = "Shutting down, or the thread store is unavailable", body = ErrorBody),
     ),
     security((), ("bearer" = [])))]
 pub async fn chat(
     State(state): State<AppState>,
+    peer: Peer,
+    Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
     if body.stream == Some(false) {
-        return Ok(sync_answer(state, body).await?.into_response());
+        return Ok(sync_answer(state, ip(peer), caller, body)
+            .await?
+            .into_response());
     }
-    let chat = prepare(&state, body.ask()).await?;
+    let admitted = admit(&state, body.ask(ip(peer), caller))?;
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(drive(state.clone(), chat, tx));
+    if admitted.continuing {
+        // Waiting for the thread may take a while: the client hears `stream_start` now.
+        tokio::spawn(wait_then_drive(state.clone(), admitted, tx));
+    } else {
+        let chat = take(&state, admitted).await?;
+        tokio::spawn(drive(state.clone(), chat, tx, None));
+    }
     let events = UnboundedReceiverStream::new(rx)
         .map(|env| Ok::<_, Infallible>(SseEvent::default().event(env.name()).data(env.to_json())));
     let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(state.tuning.keep_alive));
@@ -100,37 +124,97 @@ pub async fn chat(
     Ok(([("x-accel-buffering", "no")], sse).into_response())
 }
 
+/// An SSE chat on a given thread: `stream_start` at once, then the wait for the thread,
+/// then the run under the same run id; a failure to take the thread ends the stream with
+/// `error` and `stream_end`.
+async fn wait_then_drive(state: AppState, admitted: Admitted, tx: mpsc::UnboundedSender<Envelope>) {
+    let run_id: Arc<str> = uuid::Uuid::new_v4().to_string().into();
+    let _ = tx.send(admitted.stream_start(run_id.clone()));
+    match take(&state, admitted).await {
+        Ok(chat) => drive(state, chat, tx, Some(run_id)).await,
+        Err(e) => {
+            let at = |seq, event| Envelope {
+                event,
+                run_id: run_id.clone(),
+                seq,
+                ts: now_s(),
+            };
+            let _ = tx.send(at(
+                1,
+                Event::Error {
+                    kind: e.kind.to_string(),
+                    message: state.redact(&e.detail),
+                },
+            ));
+            let _ = tx.send(at(
+                2,
+                Event::StreamEnd {
+                    total_tokens: 0,
+                    prompt_tokens: 0,
+                    completion_tokens: 0,
+                    elapsed_s: 0.0,
+                    steps: 0,
+                    ok: false,
+                },
+            ));
+        }
+    }
+}
+
 /// Runs a chat to its end and answers with one JSON object.
 #[utoipa::path(post, path = "/api/chat/sync", tag = "chat",
     request_body = ChatRequest,
     responses(
         (status = 200, description = "The answer", body = SyncResponse),
-        (status = 400, description = "Malformed JSON, empty message, malformed thread id, unknown graph", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, empty message, malformed thread id, unknown graph or one that needs inputs", body = ErrorBody),
         (status = 401, description = "API_KEY is set and the bearer token is missing or wrong", body = ErrorBody),
         (status = 413, description = "Body or message too large", body = ErrorBody),
         (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
         (status = 422, description = "The JSON does not match ChatRequest", body = ErrorBody),
+        (status = 410, description = "The thread was deleted while the chat ran; nothing was stored", body = ErrorBody),
+        (status = 429, description = "Too many chats from this address, or waiting on this thread (Retry-After)", body = ErrorBody),
         (status = 502, description = "The run failed (a model or tool error); `detail` says why", body = ErrorBody),
-        (status = 503, description = "Shutting down, or the thread store is unavailable", body = ErrorBody),
+        (status = 503, description = "Shutting down, or the thread store is unavailable (the answer was not stored)", body = ErrorBody),
         (status = 504, description = "No answer within SYNC_TIMEOUT_S; the run was cancelled", body = ErrorBody),
     ),
     security((), ("bearer" = [])))]
 pub async fn chat_sync(
     State(state): State<AppState>,
+    peer: Peer,
+    Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<ChatRequest>,
 ) -> Result<Json<SyncResponse>, ApiError> {
-    sync_answer(state, body).await
+    sync_answer(state, ip(peer), caller, body).await
 }
 
-async fn sync_answer(state: AppState, body: ChatRequest) -> Result<Json<SyncResponse>, ApiError> {
-    let chat = prepare(&state, body.ask()).await?;
+async fn sync_answer(
+    state: AppState,
+    peer: Option<IpAddr>,
+    caller: Caller,
+    body: ChatRequest,
+) -> Result<Json<SyncResponse>, ApiError> {
+    // SYNC_TIMEOUT_S counts from the request, so waiting for the thread counts too.
+    let limit = Duration::from_secs(state.settings.sync_timeout_s);
+    let deadline = tokio::time::Instant::now() + limit;
+    let timed_out = |waiting: &str| {
+        ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            format!(
+                "no answer within {} s (SYNC_TIMEOUT_S){waiting}; the run was cancelled — use /api/chat to stream long answers",
+                limit.as_secs()
+            ),
+        )
+    };
+    let chat = tokio::time::timeout_at(deadline, prepare(&state, body.ask(peer, caller)))
+        .await
+        .map_err(|_| timed_out(", waiting for the thread's earlier chats"))??;
     let thread_id = chat.thread_id.clone();
     let graph_tier_model = state.engine.model().model_name(crate::model::Tier::Primary);
     let (tx, mut rx) = mpsc::unbounded_channel();
-    tokio::spawn(drive(state.clone(), chat, tx));
+    tokio::spawn(drive(state.clone(), chat, tx, None));
     let mut summary = Summary::default();
-    let limit = Duration::from_secs(state.settings.sync_timeout_s);
-    let collected = tokio::time::timeout(limit, async {
+    let collected = tokio::time::timeout_at(deadline, async {
         while let Some(env) = rx.recv().await {
             summary.observe(&env);
         }
@@ -138,14 +222,7 @@ async fn sync_answer(state: AppState, body: ChatRequest) -> Result<Json<SyncResp
     .await;
     if collected.is_err() {
         // Returning drops `rx`: the driver sees it and cancels the run.
-        return Err(ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "timeout",
-            format!(
-                "no answer within {} s (SYNC_TIMEOUT_S); the run was cancelled — use /api/chat to stream long answers",
-                limit.as_secs()
-            ),
-        ));
+        return Err(timed_out(""));
     }
     match (summary.response, summary.error) {
         (Some(response), None) => Ok(Json(SyncResponse {
@@ -163,6 +240,16 @@ async fn sync_answer(state: AppState, body: ChatRequest) -> Result<Json<SyncResp
                 "shutting_down",
                 "the server shut down before the answer was ready; retry",
             ))
+        }
+        (_, Some((kind, message))) if kind == "store_failed" => {
+            let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_failed", message)
+                .with("thread_id", thread_id.into());
+            e.retry_after = Some(5);
+            Err(e)
+        }
+        (_, Some((kind, message))) if kind == "thread_deleted" => {
+            Err(ApiError::new(StatusCode::GONE, "thread_deleted", message)
+                .with("thread_id", thread_id.into()))
         }
         (_, error) => {
             let (kind, message) =

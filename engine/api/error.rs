@@ -23,6 +23,8 @@ pub struct ApiError {
     pub detail: String,
     /// More fields merged into the body (e.g. `diagnostics`).
     pub extra: Map<String, Value>,
+    /// Seconds for a `Retry-After` header (429, 503).
+    pub retry_after: Option<u64>,
 }
 
 /// The error body, for the OpenAPI document.
@@ -47,7 +49,13 @@ impl ApiError {
             kind,
             detail: detail.into(),
             extra: Map::new(),
+            retry_after: None,
         }
+    }
+    pub fn too_many(kind: &'static str, detail: impl Into<String>, retry_after: u64) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, kind, detail);
+        e.retry_after = Some(retry_after);
+        e
     }
     pub fn bad_request(kind: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, kind, detail)
@@ -68,6 +76,10 @@ impl IntoResponse for ApiError {
             m.extend(self.extra);
         }
         let mut res = (self.status, axum::Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, s.into());
+        }
         res.extensions_mut().insert(ErrorKind(self.kind));
         res
     }
@@ -97,10 +109,29 @@ impl From<JsonRejection> for ApiError {
                 "body_too_large",
                 "the request body is larger than the server accepts (BODY_LIMIT_BYTES)".into(),
             ),
+            JsonRejection::BytesRejection(_) if is_body_timeout(&r) => {
+                return ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    "the request body did not arrive within BODY_READ_TIMEOUT_S",
+                );
+            }
             _ => ("invalid_body", r.body_text()),
         };
         ApiError::new(r.status(), kind, detail)
     }
+}
+
+/// The body deadline (`BODY_READ_TIMEOUT_S`) passed while the body was read.
+fn is_body_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 impl From<QueryRejection> for ApiError {

@@ -1,7 +1,9 @@
 //! Prometheus metrics at `/metrics`: requests, latencies, runs, tool calls, errors by kind.
 //!
-//! Labels are bounded: routes are the matched route templates (`/api/threads/{id}`,
-//! `unmatched` otherwise), tools and error kinds come from the configuration and code.
+//! Labels come from fixed sets, so no request can grow the exposition: the method class
+//! (the methods the API serves, `other` for the rest), the matched route template
+//! (`/api/threads/{id}`, `unmatched` otherwise) and the status class (`2xx` … `5xx`);
+//! tools and error kinds come from the configuration and code.
 
 use std::time::Instant;
 
@@ -21,15 +23,44 @@ use super::error::ErrorKind;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
-    method: String,
+    method: &'static str,
     route: String,
-    status: u16,
+    status: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    method: String,
+    method: &'static str,
     route: String,
+}
+
+/// The method as a label: one of the standard methods, else `other`.
+fn method_class(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    const KNOWN: [(Method, &str); 7] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::DELETE, "DELETE"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(k, _)| k == m)
+        .map_or("other", |(_, name)| name)
+}
+
+/// `2xx`, `4xx`, … for the status label.
+fn status_class(s: axum::http::StatusCode) -> &'static str {
+    match s.as_u16() / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        _ => "5xx",
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -84,7 +115,7 @@ impl Default for Metrics {
         };
         registry.register(
             "http_requests",
-            "HTTP requests by method, route and status",
+            "HTTP requests by method class, route template and status class",
             m.requests.clone(),
         );
         registry.register(
@@ -155,7 +186,7 @@ impl Metrics {
             })
             .inc();
     }
-    fn encode(&self) -> String {
+    pub(super) fn encode(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
@@ -166,7 +197,8 @@ impl Metrics {
 /// Counts and times every request; API errors are counted by their kind.
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let t0 = Instant::now();
-    let method = req.method().as_str().to_string();
+    let method = method_class(req.method());
+    // Only a route the router matched is a label; any other path is `unmatched`.
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -179,9 +211,9 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     let m = &state.metrics;
     m.requests
         .get_or_create(&HttpLabels {
-            method: method.clone(),
+            method,
             route: route.clone(),
-            status: res.status().as_u16(),
+            status: status_class(res.status()),
         })
         .inc();
     m.latency
@@ -199,6 +231,21 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.encode(),
+        // Labels hold tool names and error kinds only, but nothing leaves unmasked.
+        state.redact(&state.metrics.encode()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{Method, StatusCode};
+
+    #[test]
+    fn labels_come_from_fixed_sets() {
+        assert_eq!(super::method_class(&Method::GET), "GET");
+        let odd = Method::from_bytes(b"XYZZY").unwrap();
+        assert_eq!(super::method_class(&odd), "other");
+        assert_eq!(super::status_class(StatusCode::NOT_FOUND), "4xx");
+        assert_eq!(super::status_class(StatusCode::OK), "2xx");
+    }
 }

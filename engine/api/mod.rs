@@ -12,11 +12,14 @@ mod console;
 mod conversation;
 mod error;
 mod health;
+mod limits;
 mod metrics;
 pub mod openapi;
+mod redact;
 mod state;
 mod threads;
 mod tools;
+mod turn;
 
 use std::future::Future;
 
@@ -28,14 +31,17 @@ use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::RequestBodyDeadlineLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use admin::{Reloaded, reload};
+pub use auth::Caller;
 pub use chat::{ChatRequest, SyncResponse};
 pub use error::ApiError;
+pub use limits::exposure_warning;
 pub use state::{AppParts, AppState, HealthSource, StoreHealth, Tuning, no_stores};
 
 /// The whole router, with its layers.
@@ -53,14 +59,21 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/graphs", get(admin::graphs))
         .route("/api/graphs/{name}", get(admin::graph))
-        .route("/api/admin/reload", post(admin::reload_route))
-        .route("/api/admin/config", get(admin::config_state))
         .route("/api/tools", get(tools::list))
         .route("/api/tools/{name}", post(tools::run))
+        .merge(
+            Router::new()
+                .route("/api/admin/reload", post(admin::reload_route))
+                .route("/api/admin/config", get(admin::config_state))
+                .route_layer(axum::middleware::from_fn(auth::require_admin)),
+        )
         .route_layer(from_fn_with_state(state.clone(), auth::require_key));
+    let metrics_route = Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .route_layer(from_fn_with_state(state.clone(), auth::metrics_key));
     let open = Router::new()
         .route("/api/health", get(health::health))
-        .route("/metrics", get(metrics::metrics))
+        .merge(metrics_route)
         .merge(console::routes())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()));
     Router::new()
@@ -68,8 +81,13 @@ pub fn app(state: AppState) -> Router {
         .merge(open)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(from_fn_with_state(state.clone(), redact::error_bodies))
         .layer(from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(state.settings.body_limit_bytes))
+        // A body sent slower than this is cut off (408): the whole body, not per chunk.
+        .layer(RequestBodyDeadlineLayer::new(
+            state.settings.limits.body_read_timeout,
+        ))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -126,19 +144,20 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListen
     socket.listen(4096)
 }
 
-/// Serves `app(state)` on `listener` until `shutdown` resolves; then open streams get
-/// `error` (cancelled) and `stream_end`, and in-flight requests finish.
+/// Serves `app(state)` on `listener` within the configured limits (`limits`) until
+/// `shutdown` resolves; then open streams get `error` (cancelled) and `stream_end`, and
+/// in-flight requests finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let router = app(state.clone());
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: ending open streams");
-            state.begin_shutdown();
-        })
-        .await
+    let limits = state.settings.limits.clone();
+    limits::serve_with_limits(listener, router, &limits, async move {
+        shutdown.await;
+        tracing::info!("shutting down: ending open streams");
+        state.begin_shutdown();
+    })
+    .await
 }

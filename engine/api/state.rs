@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
+use super::limits::ChatsPerIp;
 use super::metrics::Metrics;
 use crate::compile::CompiledSet;
 use crate::model::Model;
 use crate::run::Engine;
-use crate::settings::Settings;
+use crate::settings::{Redactor, Settings};
 use crate::threads::{ThreadLocks, ThreadStore};
 use crate::tools::ToolRunner;
 
@@ -92,6 +93,10 @@ pub struct Inner {
     pub config_dir: PathBuf,
     pub tuning: Tuning,
     pub metrics: Metrics,
+    /// Masks secrets in everything sent out (built once from `settings`).
+    pub redactor: Redactor,
+    /// Chats running per client address (`MAX_CHATS_PER_IP`).
+    pub chats_per_ip: ChatsPerIp,
     pub locks: ThreadLocks,
     pub started: Instant,
     /// Cancelled on SIGTERM: open streams cancel their runs and end.
@@ -111,12 +116,14 @@ impl AppState {
     pub fn new(p: AppParts) -> Self {
         AppState(Arc::new(Inner {
             engine: Arc::new(Engine::new(p.config, p.model, p.tools)),
+            settings: p.settings.clone(),
             threads: p.threads,
             health: p.health,
-            settings: p.settings,
             config_dir: p.config_dir,
             tuning: p.tuning,
             metrics: Metrics::default(),
+            redactor: p.settings.redactor(),
+            chats_per_ip: ChatsPerIp::default(),
             locks: ThreadLocks::default(),
             started: Instant::now(),
             shutdown: CancellationToken::new(),
@@ -129,21 +136,9 @@ impl AppState {
         self.shutdown.cancel();
     }
 
-    /// Replaces every configured secret in `s` with `***` (store errors may echo them).
+    /// Replaces every configured secret and URL credential in `s` with `***`
+    /// (`Settings::redactor`: store and model servers may echo them).
     pub fn redact(&self, s: &str) -> String {
-        let st = &self.settings;
-        let secrets = [
-            st.postgres.as_ref().map(|p| p.password.expose()),
-            st.clickhouse.as_ref().map(|c| c.password.expose()),
-            st.neo4j.as_ref().map(|n| n.password.expose()),
-            st.llm.as_ref().map(|l| l.api_key.expose()),
-            st.api_key.as_ref().map(|k| k.expose()),
-            st.pinecone_api_key.as_ref().map(|k| k.expose()),
-        ];
-        secrets
-            .into_iter()
-            .flatten()
-            .filter(|x| x.len() >= 3)
-            .fold(s.to_string(), |acc, x| acc.replace(x, "***"))
+        self.redactor.redact(s)
     }
 }

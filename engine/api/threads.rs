@@ -1,18 +1,23 @@
-//! `/api/threads`: create, list (most recently active first, paginated), get with
-//! messages, delete.
+//! `/api/threads`: create, list (most recently active first, paginated), get with one
+//! page of messages (newest `limit`, older ones through `before`; `all=true` reads
+//! every message), delete.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::auth::Caller;
 use super::conversation::invalid_thread_id;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
-use crate::threads::{self, StoredMessage, Thread};
+use crate::threads::{self, MessagePage, StoredMessage, Thread};
 
 const MAX_TITLE_CHARS: usize = 200;
 const MAX_PAGE: i64 = 100;
+/// Messages per page of a thread: by default, and at most.
+const MESSAGES_PAGE: i64 = 100;
+const MAX_MESSAGES_PAGE: i64 = 500;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewThread {
@@ -47,12 +52,27 @@ pub struct ThreadList {
     pub offset: i64,
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MessagesQuery {
+    /// Newest messages to return, 1–500 (default 100).
+    pub limit: Option<i64>,
+    /// Only messages older than this message id (the previous page's `next_before`).
+    pub before: Option<i64>,
+    /// Every message at once (for administrators; ignores `limit` and `before`).
+    pub all: Option<bool>,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ThreadWithMessages {
     #[serde(flatten)]
     pub thread: Thread,
-    /// Oldest first.
+    /// One page, oldest first: the newest `limit` messages older than `before`.
     pub messages: Vec<StoredMessage>,
+    /// Older messages remain: ask again with `before=next_before`.
+    pub has_more: bool,
+    /// The `before` of the next (older) page, when there is one.
+    pub next_before: Option<i64>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -75,6 +95,7 @@ pub struct Deleted {
     security((), ("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<NewThread>,
 ) -> Result<(StatusCode, Json<Thread>), ApiError> {
     let title = body.title.as_deref().map(str::trim).unwrap_or("");
@@ -89,7 +110,7 @@ pub async fn create(
             format!("`title` is longer than {MAX_TITLE_CHARS} characters"),
         ));
     }
-    let thread = state.threads.create(title).await?;
+    let thread = state.threads.create(title, &caller.name).await?;
     Ok((StatusCode::CREATED, Json(thread)))
 }
 
@@ -105,6 +126,7 @@ pub async fn create(
     security((), ("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<ThreadList>, ApiError> {
     let limit = q.limit.unwrap_or(20);
@@ -121,7 +143,10 @@ pub async fn list(
             "`offset` must be 0 or more",
         ));
     }
-    let page = state.threads.list(limit, offset).await?;
+    let page = state
+        .threads
+        .list(limit, offset, caller.owner_filter())
+        .await?;
     Ok(Json(ThreadList {
         threads: page.threads,
         total: page.total,
@@ -130,29 +155,70 @@ pub async fn list(
     }))
 }
 
-/// A thread with its messages.
+/// A thread with one page of its messages, read in one snapshot.
 #[utoipa::path(get, path = "/api/threads/{id}", tag = "threads",
-    params(("id" = String, Path, description = "Thread id: 1–64 of A-Z a-z 0-9 - _")),
+    params(("id" = String, Path, description = "Thread id: 1–64 of A-Z a-z 0-9 - _"), MessagesQuery),
     responses(
-        (status = 200, description = "The thread and its messages", body = ThreadWithMessages),
-        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 200, description = "The thread and a page of its messages", body = ThreadWithMessages),
+        (status = 400, description = "Malformed id, limit or before", body = ErrorBody),
         (status = 401, description = "Bearer token missing or wrong", body = ErrorBody),
-        (status = 404, description = "No such thread", body = ErrorBody),
+        (status = 403, description = "`all=true` without an admin key", body = ErrorBody),
+        (status = 404, description = "No such thread (or another user's)", body = ErrorBody),
         (status = 503, description = "The thread store is unavailable", body = ErrorBody),
     ),
     security((), ("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<MessagesQuery>,
 ) -> Result<Json<ThreadWithMessages>, ApiError> {
     check_id(&id)?;
-    let thread = state
+    let page = if q.all == Some(true) {
+        if !caller.admin {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "`all=true` needs an admin key; page with `limit` and `before`",
+            ));
+        }
+        MessagePage::default()
+    } else {
+        let limit = q.limit.unwrap_or(MESSAGES_PAGE);
+        if !(1..=MAX_MESSAGES_PAGE).contains(&limit) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("`limit` must be between 1 and {MAX_MESSAGES_PAGE}"),
+            ));
+        }
+        if q.before.is_some_and(|b| b < 1) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "`before` must be a message id (1 or more)",
+            ));
+        }
+        MessagePage {
+            limit: Some(limit),
+            before: q.before,
+        }
+    };
+    // Another user's thread is not found, rather than forbidden: ids reveal nothing.
+    let read = state
         .threads
-        .get(&id)
+        .read(&id, page)
         .await?
+        .filter(|r| caller.sees(&r.thread.owner))
         .ok_or_else(|| no_thread(&id))?;
-    let messages = state.threads.messages(&id, None).await?;
-    Ok(Json(ThreadWithMessages { thread, messages }))
+    let next_before = read
+        .has_more
+        .then(|| read.messages.first().map(|m| m.id))
+        .flatten();
+    Ok(Json(ThreadWithMessages {
+        thread: read.thread,
+        messages: read.messages,
+        has_more: read.has_more,
+        next_before,
+    }))
 }
 
 /// Deletes a thread and its messages.
@@ -168,9 +234,18 @@ pub async fn get(
     security((), ("bearer" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Deleted>, ApiError> {
     check_id(&id)?;
+    let visible = state
+        .threads
+        .get(&id)
+        .await?
+        .is_some_and(|t| caller.sees(&t.owner));
+    if !visible {
+        return Err(no_thread(&id));
+    }
     if !state.threads.delete(&id).await? {
         return Err(no_thread(&id));
     }
@@ -194,10 +269,20 @@ pub async fn delete(
     security((), ("bearer" = [])))]
 pub async fn rename(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<Rename>,
 ) -> Result<Json<Thread>, ApiError> {
     check_id(&id)?;
+    // Another user's thread is no thread at all, as for reading and deleting.
+    let visible = state
+        .threads
+        .get(&id)
+        .await?
+        .is_some_and(|t| caller.sees(&t.owner));
+    if !visible {
+        return Err(no_thread(&id));
+    }
     let title = body.title.trim();
     if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
         return Err(ApiError::bad_request(

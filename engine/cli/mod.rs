@@ -7,6 +7,7 @@ mod dry_run;
 mod import;
 mod seed;
 mod serve;
+pub use serve::log_subscriber;
 mod test;
 mod validate;
 
@@ -68,8 +69,8 @@ pub enum Command {
     },
     /// Serve the HTTP/SSE API (PORT, default 7860); SIGTERM stops, SIGHUP reloads.
     Serve {
-        /// Address to bind.
-        #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+        /// Address to bind: loopback unless HOST says otherwise (the image sets 0.0.0.0).
+        #[arg(long, env = "HOST", default_value = "127.0.0.1")]
         host: String,
         /// Port (default: PORT or 7860).
         #[arg(long)]
@@ -290,4 +291,20 @@ fn draw(dir: &std::path::Path, name: &str, format: DrawFormat) -> u8 {
         }
     );
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_binds_loopback_unless_host_is_set() {
+        let cli = Cli::try_parse_from(["eng-intel", "serve"]).unwrap();
+        let Command::Serve { host, .. } = cli.command else {
+            panic!("not serve")
+        };
+        // HOST from the environment wins (the image sets 0.0.0.0).
+        let expected = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
+        assert_eq!(host, expected);
+    }
 }

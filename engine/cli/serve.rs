@@ -26,6 +26,10 @@ pub async fn run(config_dir: &Path, host: &str, port: Option<u16>, watch: bool) 
         Ok(set) => set,
         Err(code) => return code,
     };
+    if let Some(missing) = crate::reload::missing_entry(&config) {
+        eprintln!("error: {missing}");
+        return 1;
+    }
     let threads = match crate::threads::open(&settings).await {
         Ok(t) => t,
         Err(e) => {
@@ -70,6 +74,11 @@ pub async fn run(config_dir: &Path, host: &str, port: Option<u16>, watch: bool) 
             return 2;
         }
     };
+    if let Ok(addr) = listener.local_addr()
+        && let Some(warning) = api::exposure_warning(&addr, !state.settings.api_keys.is_empty())
+    {
+        tracing::warn!("{warning}");
+    }
     tracing::info!(
         addr = %format!("{host}:{port}"),
         threads = state.threads.backend(),
@@ -139,8 +148,20 @@ pub(super) fn model(settings: &Settings) -> Result<Arc<dyn Model>, String> {
 }
 
 /// `LOG_LEVEL` (the seed's INFO/DEBUG/WARNING/ERROR, any case) or `RUST_LOG`; JSON lines
-/// with `LOG_JSON=true`.
+/// with `LOG_JSON=true`; every line masked by the settings' redactor.
 fn init_tracing(settings: &Settings) {
+    let _ = tracing::subscriber::set_global_default(log_subscriber(settings, std::io::stdout));
+}
+
+/// The subscriber `serve` logs through, writing to what `out` makes: every line passes
+/// `Settings::redactor`, so no secret reaches the log whatever a server echoed.
+pub fn log_subscriber<W>(
+    settings: &Settings,
+    out: impl Fn() -> W + Send + Sync + 'static,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: std::io::Write + 'static,
+{
     let level = match settings.log_level.as_str() {
         "warning" => "warn",
         "critical" | "fatal" => "error",
@@ -149,12 +170,16 @@ fn init_tracing(settings: &Settings) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(format!("{level},sqlx=warn")))
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = if settings.log_json {
-        builder.json().try_init()
+    let redactor = settings.redactor();
+    let writer = move || redactor.writer(out());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    if settings.log_json {
+        Box::new(builder.json().finish())
     } else {
-        builder.try_init()
-    };
+        Box::new(builder.finish())
+    }
 }
 
 /// SIGTERM (containers, orchestrators) or Ctrl-C.

@@ -182,6 +182,36 @@ impl CompiledSet {
     pub fn lexicon(&self) -> &crate::understand::Lexicon {
         &self.lexicon
     }
+
+    /// Graphs that run only as a step of another with inputs a request cannot give: the
+    /// target of a `map` (it reads the item) or of a `subgraph` with `inputs`, unless a
+    /// pipeline tool runs it too (then it takes its arguments, the question among them).
+    pub fn step_graphs(&self) -> std::collections::BTreeSet<String> {
+        let mut steps = std::collections::BTreeSet::new();
+        for g in self.graphs() {
+            for i in g.graph.node_indices() {
+                match &g.graph[i].kind {
+                    Kind::Map {
+                        target: MapTarget::Graph(t),
+                        ..
+                    } => {
+                        steps.insert(t.name.clone());
+                    }
+                    Kind::Subgraph { graph, inputs } if !inputs.is_empty() => {
+                        steps.insert(graph.name.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for t in self.tools() {
+            if let Some(p) = &t.pipeline {
+                steps.remove(&p.name);
+            }
+        }
+        steps.remove(crate::config::spec::SUPERVISOR);
+        steps
+    }
 }
 
 /// Validates and compiles; any error finding refuses the whole set.

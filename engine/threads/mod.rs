@@ -5,6 +5,7 @@
 //! Each runs its own migrations (tables `chat_threads`, `chat_messages`) tracked in its
 //! own migrations table, so they never collide with other migrations in the database.
 
+pub mod breaker;
 pub mod locks;
 mod postgres;
 mod sqlite;
@@ -34,6 +35,10 @@ pub struct Thread {
     /// Time of the last message (or creation): threads list most recent first.
     pub updated_at: DateTime<Utc>,
     pub message_count: i64,
+    /// The name of the API key that created it ('' without keys); never sent out.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub owner: String,
 }
 
 /// Who wrote a stored message.
@@ -81,6 +86,34 @@ pub struct NewMessage {
     pub meta: Value,
 }
 
+/// Whether `append` may create the thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendTo {
+    /// A thread this chat starts: created when missing.
+    New,
+    /// A thread that existed when the chat began: if it is gone (deleted meanwhile),
+    /// nothing is stored, so a deleted thread stays deleted.
+    Existing,
+}
+
+/// Which messages of a thread to read: the newest `limit` (all when None) older than
+/// message id `before`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MessagePage {
+    pub limit: Option<i64>,
+    pub before: Option<i64>,
+}
+
+/// A thread and one page of its messages, read in one snapshot.
+#[derive(Debug, Clone)]
+pub struct ThreadRead {
+    pub thread: Thread,
+    /// Oldest first.
+    pub messages: Vec<StoredMessage>,
+    /// Older messages exist before the first one returned.
+    pub has_more: bool,
+}
+
 /// One page of the thread list, most recently active first.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -116,23 +149,31 @@ pub trait ThreadStore: Send + Sync {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     async fn ping(&self) -> Result<(), StoreError>;
-    async fn create(&self, title: &str) -> Result<Thread, StoreError>;
-    async fn list(&self, limit: i64, offset: i64) -> Result<Page, StoreError>;
+    async fn create(&self, title: &str, owner: &str) -> Result<Thread, StoreError>;
+    /// Threads of `owner`, or of everyone when None.
+    async fn list(&self, limit: i64, offset: i64, owner: Option<&str>) -> Result<Page, StoreError>;
     async fn get(&self, id: &str) -> Result<Option<Thread>, StoreError>;
     /// Messages oldest first; only the last `last` of them when given.
     async fn messages(&self, id: &str, last: Option<i64>)
     -> Result<Vec<StoredMessage>, StoreError>;
+    /// The thread and a page of its messages in one consistent snapshot (a message
+    /// count that agrees with the messages); None when there is no such thread.
+    async fn read(&self, id: &str, page: MessagePage) -> Result<Option<ThreadRead>, StoreError>;
     /// Whether the thread existed.
     async fn delete(&self, id: &str) -> Result<bool, StoreError>;
     /// Sets a thread's title; false when there is no such thread.
     async fn rename(&self, id: &str, title: &str) -> Result<bool, StoreError>;
-    /// Appends `messages` in one transaction, creating the thread with `title` if new.
+    /// Appends `messages` in one transaction, creating the thread with `title` and
+    /// `owner` when `to` is `New`; false when `to` is `Existing` and the thread is gone
+    /// (nothing stored).
     async fn append(
         &self,
         id: &str,
         title: &str,
+        owner: &str,
         messages: &[NewMessage],
-    ) -> Result<(), StoreError>;
+        to: AppendTo,
+    ) -> Result<bool, StoreError>;
     /// Serializes chats on `id` across server instances (PostgreSQL advisory lock);
     /// `None` where one process owns the store. In-process exclusion is `ThreadLocks`.
     async fn lock_across_instances(
@@ -141,10 +182,16 @@ pub trait ThreadStore: Send + Sync {
     ) -> Result<Option<Box<dyn HeldLock>>, StoreError>;
 }
 
-/// Opens the configured store: PostgreSQL when configured, else `DATA_DIR/threads.db`.
+/// Opens the configured store: PostgreSQL when configured (behind a circuit breaker, so
+/// an outage fails chats at once instead of each waiting for the connect timeout), else
+/// `DATA_DIR/threads.db`.
 pub async fn open(settings: &Settings) -> Result<Arc<dyn ThreadStore>, StoreError> {
     Ok(match &settings.postgres {
-        Some(pg) => Arc::new(PgThreads::connect(pg).await?),
+        Some(pg) => Arc::new(breaker::Breaking::new(
+            Arc::new(PgThreads::connect(pg).await?),
+            breaker::FAILURES,
+            breaker::COOLDOWN,
+        )),
         None => Arc::new(SqliteThreads::open(&settings.data_dir.join("threads.db")).await?),
     })
 }
@@ -169,12 +216,24 @@ fn time_of(us: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(us).unwrap_or_default()
 }
 
+/// Splits `rows` (newest first, one more than `page.limit` asked for) into the page,
+/// oldest first, and whether older messages remain.
+fn page_of(mut rows: Vec<MessageRow>, page: MessagePage) -> (Vec<StoredMessage>, bool) {
+    let has_more = page.limit.is_some_and(|l| rows.len() as i64 > l);
+    if let Some(l) = page.limit {
+        rows.truncate(l.max(0) as usize);
+    }
+    rows.reverse();
+    (rows.into_iter().map(message_of).collect(), has_more)
+}
+
 /// Row shapes shared by both backends.
-type ThreadRow = (String, String, i64, i64, i64);
+type ThreadRow = (String, String, i64, i64, i64, String);
 type MessageRow = (i64, String, String, String, i64);
 
-fn thread_of((thread_id, title, created, updated, message_count): ThreadRow) -> Thread {
+fn thread_of((thread_id, title, created, updated, message_count, owner): ThreadRow) -> Thread {
     Thread {
+        owner,
         thread_id,
         title,
         created_at: time_of(created),

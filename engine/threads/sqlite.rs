@@ -6,8 +6,9 @@ use async_trait::async_trait;
 use sqlx::SqlitePool;
 
 use super::{
-    HeldLock, MIGRATIONS_TABLE, MessageRow, NewMessage, Page, StoreError, StoredMessage, Thread,
-    ThreadRow, ThreadStore, message_of, now_us, thread_of,
+    AppendTo, HeldLock, MIGRATIONS_TABLE, MessagePage, MessageRow, NewMessage, Page, StoreError,
+    StoredMessage, Thread, ThreadRead, ThreadRow, ThreadStore, message_of, now_us, page_of,
+    thread_of,
 };
 
 pub struct SqliteThreads {
@@ -38,33 +39,45 @@ impl ThreadStore for SqliteThreads {
         Ok(())
     }
 
-    async fn create(&self, title: &str) -> Result<Thread, StoreError> {
+    async fn create(&self, title: &str, owner: &str) -> Result<Thread, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_us();
         sqlx::query(
-            "INSERT INTO chat_threads (thread_id, title, created_us, updated_us, message_count)
-             VALUES ($1, $2, $3, $3, 0)",
+            "INSERT INTO chat_threads (thread_id, title, created_us, updated_us, message_count, owner)
+             VALUES ($1, $2, $3, $3, 0, $4)",
         )
         .bind(&id)
         .bind(title)
         .bind(now)
+        .bind(owner)
         .execute(&self.pool)
         .await?;
-        Ok(thread_of((id, title.to_string(), now, now, 0)))
+        Ok(thread_of((
+            id,
+            title.to_string(),
+            now,
+            now,
+            0,
+            owner.to_string(),
+        )))
     }
 
-    async fn list(&self, limit: i64, offset: i64) -> Result<Page, StoreError> {
+    async fn list(&self, limit: i64, offset: i64, owner: Option<&str>) -> Result<Page, StoreError> {
         let rows: Vec<ThreadRow> = sqlx::query_as(
-            "SELECT thread_id, title, created_us, updated_us, message_count FROM chat_threads
+            "SELECT thread_id, title, created_us, updated_us, message_count, owner FROM chat_threads
+             WHERE $3 IS NULL OR owner = $3
              ORDER BY updated_us DESC, created_us DESC, thread_id LIMIT $1 OFFSET $2",
         )
         .bind(limit)
         .bind(offset)
+        .bind(owner)
         .fetch_all(&self.pool)
         .await?;
-        let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM chat_threads")
-            .fetch_one(&self.pool)
-            .await?;
+        let (total,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM chat_threads WHERE $1 IS NULL OR owner = $1")
+                .bind(owner)
+                .fetch_one(&self.pool)
+                .await?;
         Ok(Page {
             threads: rows.into_iter().map(thread_of).collect(),
             total,
@@ -73,7 +86,7 @@ impl ThreadStore for SqliteThreads {
 
     async fn get(&self, id: &str) -> Result<Option<Thread>, StoreError> {
         let row: Option<ThreadRow> = sqlx::query_as(
-            "SELECT thread_id, title, created_us, updated_us, message_count FROM chat_threads
+            "SELECT thread_id, title, created_us, updated_us, message_count, owner FROM chat_threads
              WHERE thread_id = $1",
         )
         .bind(id)
@@ -98,6 +111,38 @@ impl ThreadStore for SqliteThreads {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(message_of).collect())
+    }
+
+    async fn read(&self, id: &str, page: MessagePage) -> Result<Option<ThreadRead>, StoreError> {
+        // A deferred transaction on WAL reads one snapshot from its first SELECT.
+        let mut tx = self.pool.begin().await?;
+        let row: Option<ThreadRow> = sqlx::query_as(
+            "SELECT thread_id, title, created_us, updated_us, message_count, owner FROM chat_threads
+             WHERE thread_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let rows: Vec<MessageRow> = sqlx::query_as(
+            "SELECT id, role, content, meta, created_us FROM chat_messages
+             WHERE thread_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+        )
+        .bind(id)
+        .bind(page.before.unwrap_or(i64::MAX))
+        .bind(page.limit.map_or(i64::MAX, |l| l.saturating_add(1)))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.rollback().await?;
+        let (messages, has_more) = page_of(rows, page);
+        Ok(Some(ThreadRead {
+            thread: thread_of(row),
+            messages,
+            has_more,
+        }))
     }
 
     async fn delete(&self, id: &str) -> Result<bool, StoreError> {
@@ -129,21 +174,42 @@ impl ThreadStore for SqliteThreads {
         &self,
         id: &str,
         title: &str,
+        owner: &str,
         messages: &[NewMessage],
-    ) -> Result<(), StoreError> {
+        to: AppendTo,
+    ) -> Result<bool, StoreError> {
         let now = now_us();
         // IMMEDIATE takes the write lock up front, so concurrent writers wait (busy_timeout)
         // instead of failing when a read transaction tries to upgrade.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "INSERT INTO chat_threads (thread_id, title, created_us, updated_us, message_count)
-             VALUES ($1, $2, $3, $3, 0) ON CONFLICT (thread_id) DO NOTHING",
+        if to == AppendTo::New {
+            sqlx::query(
+                "INSERT INTO chat_threads (thread_id, title, created_us, updated_us, message_count, owner)
+                 VALUES ($1, $2, $3, $3, 0, $4) ON CONFLICT (thread_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(title)
+            .bind(now)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Updating the row first locks it (PostgreSQL) and tells whether it still exists:
+        // a thread deleted during the chat is not brought back.
+        let found = sqlx::query(
+            "UPDATE chat_threads SET updated_us = $2, message_count = message_count + $3
+             WHERE thread_id = $1",
         )
         .bind(id)
-        .bind(title)
         .bind(now)
+        .bind(messages.len() as i64)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if found == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
         for m in messages {
             sqlx::query(
                 "INSERT INTO chat_messages (thread_id, role, content, meta, created_us)
@@ -157,17 +223,8 @@ impl ThreadStore for SqliteThreads {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query(
-            "UPDATE chat_threads SET updated_us = $2, message_count = message_count + $3
-             WHERE thread_id = $1",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(messages.len() as i64)
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn lock_across_instances(

@@ -3,7 +3,12 @@
 mod chat;
 mod console;
 mod errors;
+mod exposure;
 mod ops;
+mod owners;
+mod pg_concurrency;
+mod secrets;
 mod seed_clients;
 mod threads;
+mod turns;
 mod two_instances;

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use eng_intel::threads::{
-    HeldLock, NewMessage, Page, StoreError, StoredMessage, Thread, ThreadStore,
+    AppendTo, HeldLock, MessagePage, NewMessage, Page, StoreError, StoredMessage, Thread,
+    ThreadRead, ThreadStore,
 };
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -71,10 +72,10 @@ impl ThreadStore for DownThreads {
     async fn ping(&self) -> Result<(), StoreError> {
         Err(StoreError("database is locked".into()))
     }
-    async fn create(&self, _: &str) -> Result<Thread, StoreError> {
+    async fn create(&self, _: &str, _: &str) -> Result<Thread, StoreError> {
         self.ping().await.map(|_| unreachable!())
     }
-    async fn list(&self, _: i64, _: i64) -> Result<Page, StoreError> {
+    async fn list(&self, _: i64, _: i64, _: Option<&str>) -> Result<Page, StoreError> {
         self.ping().await.map(|_| unreachable!())
     }
     async fn get(&self, _: &str) -> Result<Option<Thread>, StoreError> {
@@ -89,8 +90,18 @@ impl ThreadStore for DownThreads {
     async fn rename(&self, _: &str, _: &str) -> Result<bool, StoreError> {
         self.ping().await.map(|_| false)
     }
-    async fn append(&self, _: &str, _: &str, _: &[NewMessage]) -> Result<(), StoreError> {
-        self.ping().await
+    async fn read(&self, _: &str, _: MessagePage) -> Result<Option<ThreadRead>, StoreError> {
+        self.ping().await.map(|_| None)
+    }
+    async fn append(
+        &self,
+        _: &str,
+        _: &str,
+        _: &str,
+        _: &[NewMessage],
+        _: AppendTo,
+    ) -> Result<bool, StoreError> {
+        self.ping().await.map(|_| false)
     }
     async fn lock_across_instances(
         &self,
@@ -122,11 +133,13 @@ async fn a_down_thread_store_gives_503s_not_500s() {
         )
         .await;
     assert_eq!(res.status(), 503);
-    // A new conversation still gets its answer; only storing it fails (and is logged).
+    // A new conversation runs, but an answer that cannot be stored is no success.
     let res = server
         .post("/api/chat/sync", &json!({"message": PYTHON}))
         .await;
-    assert_eq!(res.status(), 200);
+    assert_eq!(res.status(), 503);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "store_failed");
     let metrics = get_text(server.url("/metrics")).await;
     assert!(
         metrics.contains("eng_intel_errors_total{source=\"store\",kind=\"append_failed\"} 1"),
@@ -157,8 +170,8 @@ async fn metrics_count_requests_runs_and_tool_calls() {
     );
     let m = res.text().await.unwrap();
     for line in [
-        "eng_intel_http_requests_total{method=\"POST\",route=\"/api/chat\",status=\"200\"} 2",
-        "eng_intel_http_requests_total{method=\"GET\",route=\"/api/threads/{id}\",status=\"404\"} 1",
+        "eng_intel_http_requests_total{method=\"POST\",route=\"/api/chat\",status=\"2xx\"} 2",
+        "eng_intel_http_requests_total{method=\"GET\",route=\"/api/threads/{id}\",status=\"4xx\"} 1",
         "eng_intel_runs_total{outcome=\"ok\"} 2",
         "eng_intel_runs_in_flight 0",
         "eng_intel_tool_calls_total{tool=\"find_developer_by_skills\",outcome=\"ok\"} 2",
@@ -505,5 +518,32 @@ async fn threads_survive_a_restart_on_the_same_data_dir() {
     let (_, after_list) = get_json(server.url("/api/threads")).await;
     assert_eq!(after_list, before_list);
     assert_eq!(after_list["threads"][0]["thread_id"], created["thread_id"]);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_refuses_a_config_without_the_entry_graph() {
+    let data = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    project_copy(project.path());
+    let mut o = Options::new(data.path());
+    o.config_dir = project.path().to_path_buf();
+    let server = Server::start(o).await;
+    // Valid on its own (the graph tests that run it go too), but nothing to serve.
+    std::fs::remove_file(project.path().join("graphs/supervisor.yaml")).unwrap();
+    std::fs::remove_dir_all(project.path().join("graphs/tests")).unwrap();
+    let (status, body) = reload(&server).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["diagnostics"][0]["code"], "E077", "{body}");
+    // The running configuration stays: healthy, and chats are answered.
+    let (status, health) = get_json(server.url("/api/health")).await;
+    assert_eq!(status, 200, "{health}");
+    let (status, answer) = send_json(
+        client()
+            .post(server.url("/api/chat/sync"))
+            .json(&json!({"message": PYTHON})),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
     server.stop().await;
 }

@@ -5,11 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use eng_intel::threads::{NewMessage, PgThreads, Role, SqliteThreads, ThreadStore, pg_lock_key};
+use eng_intel::threads::{
+    AppendTo, MessagePage, NewMessage, PgThreads, Role, SqliteThreads, ThreadRead, ThreadStore,
+    pg_lock_key,
+};
 use serde_json::json;
 
 use crate::support::server::*;
-use crate::support::{require_server, wait_for, wait_until};
+use crate::support::{require_server, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn threads_crud_and_paging_over_http() {
@@ -94,7 +97,7 @@ fn msg(role: Role, content: &str) -> NewMessage {
 /// The store contract, on any backend (ids are fresh so a shared database is fine).
 async fn store_contract(store: Arc<dyn ThreadStore>) {
     store.ping().await.unwrap();
-    let a = store.create("first").await.unwrap();
+    let a = store.create("first", "").await.unwrap();
     // Creation times are in microseconds: the second thread is created a tick later.
     wait_until(
         "the clock to pass the first thread's",
@@ -102,7 +105,7 @@ async fn store_contract(store: Arc<dyn ThreadStore>) {
         || chrono::Utc::now().timestamp_micros() > a.created_at.timestamp_micros(),
     )
     .await;
-    let b = store.create("second").await.unwrap();
+    let b = store.create("second", "alice").await.unwrap();
     assert_eq!(store.get(&a.thread_id).await.unwrap(), Some(a.clone()));
     assert_eq!(store.get("no-such-thread-x").await.unwrap(), None);
     // Renaming changes the title only.
@@ -113,10 +116,15 @@ async fn store_contract(store: Arc<dyn ThreadStore>) {
     assert!(!store.rename("no-such-thread-x", "x").await.unwrap());
     assert!(store.rename(&a.thread_id, "first").await.unwrap());
 
-    let page = store.list(100, 0).await.unwrap();
+    let page = store.list(100, 0, None).await.unwrap();
     let pos = |id: &str| page.threads.iter().position(|t| t.thread_id == id).unwrap();
     assert!(pos(&b.thread_id) < pos(&a.thread_id), "newest first");
     assert!(page.total >= 2);
+    // An owner's list holds only its threads.
+    let mine = store.list(100, 0, Some("alice")).await.unwrap();
+    assert!(mine.threads.iter().all(|t| t.owner == "alice"));
+    assert!(mine.threads.iter().any(|t| t.thread_id == b.thread_id));
+    assert!(!mine.threads.iter().any(|t| t.thread_id == a.thread_id));
 
     // Appending creates an unknown thread with the given title, and keeps order.
     let new_id = format!("t-{}", uuid::Uuid::new_v4());
@@ -124,7 +132,9 @@ async fn store_contract(store: Arc<dyn ThreadStore>) {
         .append(
             &new_id,
             "from a chat",
+            "",
             &[msg(Role::User, "q1"), msg(Role::Assistant, "a1")],
+            AppendTo::New,
         )
         .await
         .unwrap();
@@ -132,7 +142,9 @@ async fn store_contract(store: Arc<dyn ThreadStore>) {
         .append(
             &new_id,
             "ignored: thread exists",
+            "",
             &[msg(Role::User, "q2"), msg(Role::Assistant, "a2")],
+            AppendTo::Existing,
         )
         .await
         .unwrap();
@@ -163,8 +175,54 @@ async fn store_contract(store: Arc<dyn ThreadStore>) {
         json!({"n": "q1"})
     );
 
+    // One snapshot, paged newest first: the last two, then the two before them.
+    let page = |limit, before| MessagePage {
+        limit: Some(limit),
+        before,
+    };
+    let read = store.read(&new_id, page(2, None)).await.unwrap().unwrap();
+    assert_eq!(read.thread.message_count, 4);
+    let texts =
+        |r: &ThreadRead| -> Vec<String> { r.messages.iter().map(|m| m.content.clone()).collect() };
+    assert_eq!(texts(&read), ["q2", "a2"]);
+    assert!(read.has_more);
+    let older = store
+        .read(&new_id, page(2, Some(read.messages[0].id)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(texts(&older), ["q1", "a1"]);
+    assert!(!older.has_more);
+    let whole = store
+        .read(&new_id, MessagePage::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(texts(&whole), ["q1", "a1", "q2", "a2"]);
+    assert!(
+        store
+            .read("no-such-thread-x", page(2, None))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
     assert!(store.delete(&new_id).await.unwrap());
     assert!(!store.delete(&new_id).await.unwrap());
+    assert!(store.messages(&new_id, None).await.unwrap().is_empty());
+    // A deleted thread stays deleted: appending to it as an existing thread stores nothing.
+    let stored = store
+        .append(
+            &new_id,
+            "late",
+            "",
+            &[msg(Role::User, "q3")],
+            AppendTo::Existing,
+        )
+        .await
+        .unwrap();
+    assert!(!stored);
+    assert_eq!(store.get(&new_id).await.unwrap(), None);
     assert!(store.messages(&new_id, None).await.unwrap().is_empty());
     assert!(store.delete(&a.thread_id).await.unwrap());
     assert!(store.delete(&b.thread_id).await.unwrap());
@@ -210,27 +268,21 @@ async fn postgres_serializes_chats_on_a_thread_across_instances() {
         .expect("a lock");
     let (two2, id2) = (two.clone(), id.clone());
     let waiter = tokio::spawn(async move { two2.lock_across_instances(&id2).await.unwrap() });
-    // PostgreSQL shows the other instance waiting for the thread's advisory lock.
+    // PostgreSQL shows the lock granted to the first instance's session; the other
+    // instance keeps trying (no pooled connection waits) and cannot have it.
     let key = pg_lock_key(&id) as u64;
     let (high, low) = ((key >> 32) as i64, (key & 0xffff_ffff) as i64);
     let pool = sqlx::PgPool::connect(&pg.url()).await.unwrap();
-    wait_for(
-        "the other instance to wait for the lock",
-        Duration::from_secs(5),
-        || async {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
-                 AND classid = $1::oid AND objid = $2::oid AND objsubid = 1",
-            )
-            .bind(high)
-            .bind(low)
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-                == 1
-        },
+    let granted: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND classid = $1::oid AND objid = $2::oid AND objsubid = 1",
     )
-    .await;
+    .bind(high)
+    .bind(low)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(granted, 1);
     assert!(!waiter.is_finished(), "the other instance waits");
     // Another thread is not blocked.
     let other = two

@@ -1,0 +1,3 @@
+-- The API key (by name) that created a thread; '' when the server runs without keys.
+ALTER TABLE chat_threads ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX chat_threads_owner ON chat_threads (owner, updated_us DESC);
