@@ -625,7 +625,7 @@ mod tests {
         let start = day("2025-01-06");
         let weeks = 26;
         let mut s = Series::new(Kind::Duration, start, start + Duration::weeks(weeks));
-        let mut rng = crate::dataset::Rng::new(7);
+        let mut rng = crate::core::Rng::new(7);
         for w in 0..weeks {
             let slow = if w >= weeks - 4 { 3.0 } else { 1.0 };
             for d in 0..5 {

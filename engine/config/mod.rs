@@ -7,6 +7,8 @@
 //! was left out are kept in `Project::unloaded`, so that references to them are not
 //! reported a second time as unknown.
 
+pub mod case_spec;
+pub mod cases;
 pub mod locate;
 pub mod schema;
 pub mod spans;

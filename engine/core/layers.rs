@@ -2,7 +2,6 @@
 //! module in a higher layer (same layer or lower is fine). The table below is the one
 //! place the order lives; docs/ARCHITECTURE.md mirrors it.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Lowest first. Modules on one row share a layer.
@@ -34,17 +33,6 @@ const LAYERS: &[&[&str]] = &[
         "main",
         "lib",
     ],
-];
-
-/// Upward references not yet moved: (file, module it reaches up to). This list may only
-/// shrink; an entry that no longer occurs fails the test so it gets removed.
-const KNOWN: &[(&str, &str)] = &[
-    ("analytics/anomaly.rs", "dataset"),
-    ("store/clickhouse.rs", "dataset"),
-    ("store/neo4j.rs", "compile"),
-    ("store/neo4j.rs", "dataset"),
-    ("validate/tests_check.rs", "graph_tests"),
-    ("validate/tests_check.rs", "run"),
 ];
 
 fn layer(module: &str) -> Option<usize> {
@@ -110,7 +98,6 @@ fn no_module_uses_a_higher_layer() {
     rust_files(&root, &mut files);
     files.sort();
     let mut upward = Vec::new();
-    let mut seen_known = BTreeSet::new();
     let mut unlisted = Vec::new();
     for file in &files {
         let rel = file
@@ -141,12 +128,7 @@ fn no_module_uses_a_higher_layer() {
                     unlisted.push(target);
                     continue;
                 };
-                if theirs <= own {
-                    continue;
-                }
-                if KNOWN.contains(&(rel.as_str(), target.as_str())) {
-                    seen_known.insert((rel.clone(), target));
-                } else {
+                if theirs > own {
                     upward.push(format!("engine/{rel}:{}: {module} uses {target}", n + 1));
                 }
             }
@@ -162,14 +144,6 @@ fn no_module_uses_a_higher_layer() {
         upward.is_empty(),
         "references to a higher layer (move the shared item down):\n{}",
         upward.join("\n")
-    );
-    let stale: Vec<_> = KNOWN
-        .iter()
-        .filter(|(f, t)| !seen_known.contains(&(f.to_string(), t.to_string())))
-        .collect();
-    assert!(
-        stale.is_empty(),
-        "KNOWN entries no longer needed: {stale:?}"
     );
 }
 

@@ -1,16 +1,37 @@
 //! The lowest layer: vocabulary every other module shares and that depends on no
-//! other module of the crate — source positions, diagnostics, model tiers and the
-//! template environment. See docs/ARCHITECTURE.md for the layer order.
+//! other module of the crate — source positions, diagnostics, model tiers, the
+//! template environment, the run's event names and a tiny deterministic PRNG. See docs/ARCHITECTURE.md for the
+//! layer order.
 
 mod builtin;
 pub mod diagnostic;
 #[cfg(test)]
 mod layers;
+mod rng;
 mod tier;
 
 pub use builtin::Builtin;
 pub use diagnostic::{Diagnostic, Report, Severity, did_you_mean};
+pub use rng::Rng;
 pub use tier::Tier;
+
+/// Every event name of a run, in the order a run emits them: the wire names of
+/// `run::Event` (`Event::NAMES`, kept beside `Event::name` so they agree), here so that
+/// `validate` can check the events a test case expects.
+pub const EVENT_NAMES: &[&str] = &[
+    "stream_start",
+    "model_selection",
+    "routing",
+    "node_start",
+    "node_end",
+    "tool_start",
+    "tool_end",
+    "model_fallback",
+    "token",
+    "response",
+    "error",
+    "stream_end",
+];
 
 /// A 1-based line and column (columns count characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]

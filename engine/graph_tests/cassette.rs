@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::load::{RECORDINGS_DIR, TESTS_DIR};
+use crate::config::cases::{RECORDINGS_DIR, TESTS_DIR};
 
 /// Request fields that say how to sample, not what was asked.
 const VOLATILE: &[&str] = &[

@@ -4,7 +4,7 @@
 use regex::Regex;
 use serde_json::Value;
 
-use super::spec::{CallSpec, Expect};
+use crate::config::case_spec::{CallSpec, Expect};
 use crate::run::{Envelope, Event};
 
 /// One unmet expectation.

@@ -2,7 +2,8 @@
 //! turns and canned tool results, and what must happen (route, tool calls, answer,
 //! events, steps).
 //!
-//! `spec` is the file format, `load` finds the cases, `runner` runs them one at a time
+//! The file format (`config::case_spec`) and finding the cases (`config::cases`) live in
+//! `config`, below `validate`, which checks them. Here `runner` runs them one at a time
 //! on one `Engine` (`slot` holds each case's model and tools), `expect` checks the
 //! events, `report` prints results like `cargo test` or as JUnit XML, and `record` with
 //! `cassette` records and replays the model's replies at the HTTP level. The format is
@@ -10,16 +11,14 @@
 
 pub mod cassette;
 pub mod expect;
-pub mod load;
 pub mod record;
 pub mod report;
 pub mod runner;
 mod slot;
-pub mod spec;
 
 use std::path::{Path, PathBuf};
 
-pub use load::{Case, cases};
+pub use crate::config::cases::{Case, cases};
 pub use runner::{CaseResult, RunOptions, run};
 
 /// The project directory holding `path`: the nearest of it and its ancestors with a `graphs/` folder.

@@ -13,14 +13,15 @@ use serde_json::Value;
 
 use super::cassette::{self, Cassette};
 use super::expect::{self, Failure};
-use super::load::Case;
 use super::record::Recorder;
 use super::slot::{ModelSlot, ToolSlot};
 use crate::compile::{ToolDef, compile};
 use crate::config::Project;
-use crate::model::Model;
+use crate::config::case_spec::{TurnRole, TurnSpec};
+use crate::config::cases::Case;
 use crate::model::offline::OfflineModel;
 use crate::model::openai::{OpenAiModel, Options as ModelOptions};
+use crate::model::{Message, Model, Role};
 use crate::run::{Engine, RunRequest};
 use crate::settings::{Llm, Settings};
 use crate::tools::{MockTools, ToolError, ToolRunner};
@@ -139,7 +140,7 @@ async fn run_case(
         .run_collect(RunRequest {
             graph: case.graph.clone(),
             question: case.spec.question.clone(),
-            history: case.spec.history.iter().map(|t| t.message()).collect(),
+            history: case.spec.history.iter().map(message).collect(),
             ..Default::default()
         })
         .await;
@@ -324,4 +325,13 @@ impl ToolRunner for NoStores {
             tool.name, self.why
         )))
     }
+}
+
+/// An earlier turn of a case as the model sees it.
+fn message(turn: &TurnSpec) -> Message {
+    let role = match turn.role {
+        TurnRole::User => Role::User,
+        TurnRole::Assistant => Role::Assistant,
+    };
+    Message::new(role, turn.content.clone())
 }

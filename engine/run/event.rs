@@ -90,20 +90,8 @@ pub enum RouteMethod {
 
 impl Event {
     /// Every event name, in the order a run emits them; kept beside `name` so they agree.
-    pub const NAMES: &[&str] = &[
-        "stream_start",
-        "model_selection",
-        "routing",
-        "node_start",
-        "node_end",
-        "tool_start",
-        "tool_end",
-        "model_fallback",
-        "token",
-        "response",
-        "error",
-        "stream_end",
-    ];
+    /// Defined in `core`, so that `validate` can check the events a test case names.
+    pub const NAMES: &[&str] = crate::core::EVENT_NAMES;
 
     pub fn name(&self) -> &'static str {
         match self {

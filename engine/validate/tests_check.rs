@@ -6,11 +6,11 @@ use std::collections::{BTreeSet, HashSet};
 
 use super::diagnostic::{Diagnostic, Report, did_you_mean};
 use crate::config::Project;
+use crate::config::case_spec::CallSpec;
+use crate::config::cases::{Case, cases};
 use crate::config::spans::escape;
 use crate::config::spec::NodeKind;
-use crate::graph_tests::load::{Case, cases};
-use crate::graph_tests::spec::CallSpec;
-use crate::run::Event;
+use crate::core::EVENT_NAMES;
 
 pub fn check_tests(project: &Project, report: &mut Report) {
     let mut out = Findings::default();
@@ -161,15 +161,15 @@ fn check_tools(project: &Project, case: &Case, tools: &[&str], out: &mut Finding
 
 fn check_expect(case: &Case, out: &mut Findings) {
     for (i, name) in case.spec.expect.events.iter().enumerate() {
-        if !Event::NAMES.contains(&name.as_str()) {
+        if !EVENT_NAMES.contains(&name.as_str()) {
             out.push(Diagnostic::error(
                 "E073",
                 case.file(),
                 case.at(&format!("/expect/events/{i}")),
                 format!(
                     "unknown event \"{name}\"{}; events: {}",
-                    did_you_mean(name, Event::NAMES.iter().copied()),
-                    Event::NAMES.join(", ")
+                    did_you_mean(name, EVENT_NAMES.iter().copied()),
+                    EVENT_NAMES.join(", ")
                 ),
             ));
         }

@@ -8,13 +8,12 @@
 mod docs;
 mod history;
 mod people;
-mod rng;
 mod roster;
 mod work;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
-pub use rng::Rng;
+pub use crate::core::Rng;
 
 /// Employees in the default organisation (the seed's "How many employees do we have?").
 pub const DEFAULT_EMPLOYEES: usize = roster::ROSTER.len();

@@ -1,6 +1,8 @@
 //! The stores behind the tools, the SQL guard, and the real servers.
 
 mod backends;
+mod clickhouse_metrics;
+mod neo4j_graph;
 mod org;
 mod servers;
 mod sql_guard;

@@ -1,5 +1,6 @@
 //! A tiny deterministic PRNG (SplitMix64): the same seed gives the same organisation on
-//! every machine and every run, without pulling in the `rand` crate.
+//! every machine and every run, without pulling in the `rand` crate. It lives in `core`
+//! so any layer can draw deterministic data; `dataset` re-exports it for the generator.
 
 pub struct Rng(u64);
 

@@ -1,17 +1,17 @@
 //! Finding the cases: the `tests:` blocks of the project's graph files and the files
 //! under `graphs/tests/` (its `recordings/` excluded), each case with its file,
-//! position and the graph it runs.
+//! position and the graph it runs: what `validate` checks and `graph_tests` runs.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
 use serde_json::Value;
 
-use super::spec::{CaseSpec, TestFile};
-use crate::config::spans::{Pos, Spans, escape};
-use crate::config::spec::SUPERVISOR;
-use crate::config::{Project, Source, schema};
-use crate::validate::diagnostic::{Diagnostic, Report, did_you_mean};
+use super::case_spec::{CaseSpec, TestFile};
+use super::spans::{Pos, Spans, escape};
+use super::spec::SUPERVISOR;
+use super::{Project, Source, schema};
+use crate::core::{Diagnostic, Report, did_you_mean};
 
 /// Where test files live, relative to the project root.
 pub const TESTS_DIR: &str = "graphs/tests";

@@ -1,13 +1,11 @@
 //! The serde layer of test cases: a `tests:` block in a graph file, or a file under
-//! `graphs/tests/`. Shape is checked by the JSON Schema (`$defs/test_case` in
+//! `graphs/tests/`. `validate` checks them and `graph_tests` runs them. Shape is checked by the JSON Schema (`$defs/test_case` in
 //! docs/schema/graph.schema.json and docs/schema/tests.schema.json) before these are built.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-
-use crate::model::{Message, Role};
 
 /// One case: a question, its setup, and what must happen.
 #[derive(Debug, Clone, Deserialize)]
@@ -40,16 +38,6 @@ pub struct TurnSpec {
 pub enum TurnRole {
     User,
     Assistant,
-}
-
-impl TurnSpec {
-    pub fn message(&self) -> Message {
-        let role = match self.role {
-            TurnRole::User => Role::User,
-            TurnRole::Assistant => Role::Assistant,
-        };
-        Message::new(role, self.content.clone())
-    }
 }
 
 /// What must have happened; every field is optional.
