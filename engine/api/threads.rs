@@ -237,15 +237,7 @@ pub async fn delete(
     Extension(caller): Extension<Caller>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Deleted>, ApiError> {
-    check_id(&id)?;
-    let visible = state
-        .threads
-        .get(&id)
-        .await?
-        .is_some_and(|t| caller.sees(&t.owner));
-    if !visible {
-        return Err(no_thread(&id));
-    }
+    owned(&state, &caller, &id).await?;
     if !state.threads.delete(&id).await? {
         return Err(no_thread(&id));
     }
@@ -273,16 +265,7 @@ pub async fn rename(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<Rename>,
 ) -> Result<Json<Thread>, ApiError> {
-    check_id(&id)?;
-    // Another user's thread is no thread at all, as for reading and deleting.
-    let visible = state
-        .threads
-        .get(&id)
-        .await?
-        .is_some_and(|t| caller.sees(&t.owner));
-    if !visible {
-        return Err(no_thread(&id));
-    }
+    owned(&state, &caller, &id).await?;
     let title = body.title.trim();
     if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
         return Err(ApiError::bad_request(
@@ -299,6 +282,18 @@ pub async fn rename(
         .await?
         .ok_or_else(|| no_thread(&id))?;
     Ok(Json(thread))
+}
+
+/// A well-formed id of a thread the caller may change: another user's thread is no
+/// thread at all (404), as for reading it.
+async fn owned(state: &AppState, caller: &Caller, id: &str) -> Result<(), ApiError> {
+    check_id(id)?;
+    let visible = state
+        .threads
+        .get(id)
+        .await?
+        .is_some_and(|t| caller.sees(&t.owner));
+    if visible { Ok(()) } else { Err(no_thread(id)) }
 }
 
 fn check_id(id: &str) -> Result<(), ApiError> {
