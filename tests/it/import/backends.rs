@@ -63,6 +63,31 @@ async fn importing_into_the_servers_answers_as_embedded() {
             .unwrap();
         vars = vars.set("POSTGRES_DATABASE", DATABASE);
     }
+    // This test's ClickHouse database starts empty too (servers keep their data between
+    // runs), so the first import loads it.
+    if let Some(ch) = servers.settings().clickhouse {
+        clickhouse::Client::default()
+            .with_url(&ch.url)
+            .with_user(&ch.user)
+            .with_password(ch.password.expose())
+            .query(&format!("DROP DATABASE IF EXISTS {DATABASE}"))
+            .execute()
+            .await
+            .unwrap();
+    }
+    // The shared graph test database holds whatever the last graph test loaded; the demo
+    // organisation there makes sure it is not this import, so the import loads it.
+    if let Some(mut neo) = servers.settings().neo4j {
+        neo.database = Some("eng_intel_test_graph".into());
+        let graph = eng_intel::store::Neo4jGraph::connect(&neo, std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+        let demo = eng_intel::dataset::generate(11, 0);
+        graph
+            .load(&eng_intel::dataset::snapshot(&demo), &|_| {})
+            .await
+            .unwrap();
+    }
     let settings = vars.settings();
     let summary = run_import_with(&config_file, &settings).await;
     let servers_loaded = usize::from(settings.postgres.is_some())
