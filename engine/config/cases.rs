@@ -120,25 +120,11 @@ fn typed(value: &Value, source: &Source, pointer: &str, report: &mut Report) -> 
 /// YAML files under graphs/tests/, recordings left out, sorted.
 pub fn test_files(root: &Path) -> Vec<PathBuf> {
     let dir = root.join(TESTS_DIR);
-    let mut out = Vec::new();
-    let mut stack = vec![dir.clone()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                if p != dir.join(RECORDINGS_DIR) {
-                    stack.push(p);
-                }
-            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    let recordings = dir.join(RECORDINGS_DIR);
+    super::files_with_ext(&dir, &["yaml", "yml"])
+        .into_iter()
+        .filter(|p| !p.starts_with(&recordings))
+        .collect()
 }
 
 /// Unknown top-level fields, with a "did you mean". `schema::check` names the allowed

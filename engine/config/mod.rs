@@ -376,7 +376,7 @@ fn relative(root: &Path, path: &Path) -> String {
 }
 
 /// Files under `dir` (recursively) with one of `exts`, sorted for stable output.
-fn files_with_ext(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
+pub(crate) fn files_with_ext(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

@@ -18,13 +18,10 @@ use crate::tools::ToolError;
 use crate::understand::Understanding;
 use crate::understand::vocab::Via;
 
-/// The text at a dotted path of keys and row numbers (`people.0.name`) in a result.
+/// The text at a dotted path of keys and row numbers (`people.0.name`) in a result: a
+/// JSON Pointer written with dots.
 fn pick(v: &Value, path: &str) -> Option<String> {
-    path.split('.')
-        .try_fold(v, |v, key| match key.parse::<usize>() {
-            Ok(n) => v.get(n),
-            Err(_) => v.get(key),
-        })
+    v.pointer(&format!("/{}", path.replace('.', "/")))
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .map(str::to_string)
