@@ -1,16 +1,17 @@
-//! `eng-intel dry-run`: one question through the graphs with the offline model.
+//! `eng-intel dry-run`: questions through the graphs with the offline model, as one thread.
 
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::model::offline::OfflineModel;
+use crate::model::{Message, Role};
 use crate::run::{Engine, Event, RunRequest};
 use crate::tools::{MockTools, ToolRunner};
 
 pub async fn run(
     dir: &Path,
-    question: &str,
+    questions: &[String],
     graph: &str,
     json: bool,
     mock_tools: Option<&Path>,
@@ -44,32 +45,50 @@ pub async fn run(
             }
         }
     };
-    // The reading the router and the offline model work from: names, window, shape and
-    // the best tools with their scores (on stderr, so `--json` stays NDJSON).
-    let reading =
-        crate::understand::Understanding::read(question, &[], set.lexicon(), &tools.vocabulary());
-    eprintln!("{}", explain(&reading));
-    let engine = Engine::new(set, Arc::new(OfflineModel), tools);
-    let mut run = engine.start(RunRequest {
-        graph: graph.into(),
-        question: question.into(),
-        ..Default::default()
-    });
+    let engine = Engine::new(set, Arc::new(OfflineModel), tools.clone());
+    let mut history: Vec<Message> = Vec::new();
+    let mut turns: Vec<crate::understand::Turn> = Vec::new();
     let mut ok = true;
-    let mut stdout = std::io::stdout().lock();
-    while let Some(ev) = run.events.recv().await {
-        if let Event::StreamEnd { ok: o, .. } = &ev.event {
-            ok = *o;
+    for question in questions {
+        // The reading the router and the offline model work from: names, window, shape
+        // and the best tools with their scores (on stderr, so `--json` stays NDJSON).
+        let reading = crate::understand::Understanding::read(
+            question,
+            &turns,
+            engine.config().lexicon(),
+            &tools.vocabulary(),
+        );
+        eprintln!("{}", explain(&reading));
+        let mut run = engine.start(RunRequest {
+            graph: graph.into(),
+            question: question.clone(),
+            history: history.clone(),
+            ..Default::default()
+        });
+        let mut answer = String::new();
+        let mut stdout = std::io::stdout().lock();
+        while let Some(ev) = run.events.recv().await {
+            match &ev.event {
+                Event::StreamEnd { ok: o, .. } => ok &= *o,
+                Event::Response { content } => answer.clone_from(content),
+                _ => {}
+            }
+            let line = if json {
+                ev.to_json()
+            } else {
+                human(&ev.event, ev.seq)
+            };
+            // A closed pipe (`| head`) ends the trace quietly; dropping the receiver cancels the run.
+            if writeln!(stdout, "{line}").is_err() {
+                return u8::from(!ok);
+            }
         }
-        let line = if json {
-            ev.to_json()
-        } else {
-            human(&ev.event, ev.seq)
-        };
-        // A closed pipe (`| head`) ends the trace quietly; dropping the receiver cancels the run.
-        if writeln!(stdout, "{line}").is_err() {
-            break;
-        }
+        history.push(Message::new(Role::User, question.clone()));
+        history.push(Message::new(Role::Assistant, answer.clone()));
+        turns.push(crate::understand::Turn {
+            question: question.clone(),
+            answer,
+        });
     }
     u8::from(!ok)
 }

@@ -44,9 +44,11 @@ pub enum Command {
         #[arg(long)]
         deny_warnings: bool,
     },
-    /// Run one question with the offline model and print the event trace.
+    /// Run a question with the offline model and print the reading and the event trace;
+    /// several questions run as one thread, each later one a follow-up of the earlier.
     DryRun {
-        question: String,
+        #[arg(required = true)]
+        questions: Vec<String>,
         #[arg(long, default_value = SUPERVISOR)]
         graph: String,
         /// Print NDJSON envelopes instead of a readable trace.
@@ -195,11 +197,11 @@ async fn run(cli: Cli) -> u8 {
             deny_warnings,
         } => validate::run(&dir.unwrap_or(cli.config), format, deny_warnings),
         Command::DryRun {
-            question,
+            questions,
             graph,
             json,
             mock_tools,
-        } => dry_run::run(&cli.config, &question, &graph, json, mock_tools.as_deref()).await,
+        } => dry_run::run(&cli.config, &questions, &graph, json, mock_tools.as_deref()).await,
         Command::Ask {
             question,
             graph,

@@ -319,7 +319,18 @@ impl Lexicon {
                 .iter()
                 .map(|e| query_of(&lex.ids, &lex.weight, e))
                 .collect();
-            p.union = q.iter().flat_map(|q| q.ids.iter().copied()).collect();
+            // The words of a tool's argument values are its words too ("review wait" for
+            // the anomaly tool's `review_wait_hours`).
+            let options = p
+                .slots
+                .iter()
+                .flat_map(|s| s.options.iter().flat_map(|(_, stems)| stems))
+                .filter_map(|w| lex.ids.get(w).copied());
+            p.union = q
+                .iter()
+                .flat_map(|q| q.ids.iter().copied())
+                .chain(options)
+                .collect();
             p.union.sort_unstable();
             p.union.dedup();
             p.examples = q.into_iter().map(|q| (q.ids, q.norm)).collect();

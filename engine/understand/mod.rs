@@ -167,13 +167,11 @@ impl Understanding {
         if let Some((prior, answer)) = prior {
             // A follow-up with an intent of its own keeps it; one without borrows the last.
             u.rank(lex);
-            // Names alone ("what about Mobile?") and time said against the last turn
-            // ("and the week after?") are no intent of their own.
-            let words = u
-                .features
-                .iter()
-                .any(|f| !f.starts_with('{') && !f.split(' ').all(is_time_word));
-            let own = words && u.candidates.first().is_some_and(|c| c.score >= ACCEPT);
+            // Names alone ("what about Mobile?"), time said against the last turn ("and
+            // the week after?") and values of the last tool's arguments ("only the
+            // postmortems") are no intent of their own.
+            let own = u.intent_words(&prior) > 0
+                && u.candidates.first().is_some_and(|c| c.score >= ACCEPT);
             u.follow(&prior, answer, lex, vocab, own);
         }
         u.unresolved = u.features.iter().any(|f| f.contains(HE))
@@ -410,12 +408,7 @@ impl Understanding {
                     ("what" | "how", "about") | ("same", "for")
                 )
             })
-            || self
-                .features
-                .iter()
-                .filter(|f| !f.starts_with('{') && !f.contains(' '))
-                .count()
-                <= 1;
+            || self.intent_words(prior) <= 1;
         if has(THEY_IT) || elliptical || which_of {
             // Names of kinds this question does not mention carry over; "which of them"
             // keeps the last answer's people instead of its person, and a person of
@@ -439,6 +432,11 @@ impl Understanding {
             && let Some(w) = &prior.window
         {
             self.window = window_after(&words, w);
+            // "the week after" was read as a window: its words are no intent.
+            if self.window.is_some() {
+                self.features
+                    .retain(|f| f.starts_with('{') || !f.split(' ').all(is_time_word));
+            }
         }
         // "the team", "that service", "on the project": the one the last turn named.
         for pair in words.windows(2) {
@@ -474,7 +472,7 @@ impl Understanding {
                     prior
                         .features
                         .iter()
-                        .filter(|f| !f.starts_with('{'))
+                        .filter(|f| !f.starts_with('{') && !f.split(' ').all(is_time_word))
                         .cloned(),
                 );
                 self.features.sort_unstable();
@@ -496,6 +494,27 @@ impl Understanding {
             }
             self.features.sort_unstable();
         }
+    }
+
+    /// The words of a follow-up that say what to do, not which or when: no names, no
+    /// time, no words of ellipsis ("same", "only", "compare with"), no values the last
+    /// tool's arguments take.
+    fn intent_words(&self, prior: &Understanding) -> usize {
+        let narrows = |f: &str| {
+            prior.candidates.first().is_some_and(|c| {
+                c.slots.iter().any(|s| {
+                    s.options
+                        .iter()
+                        .any(|(_, stems)| stems.iter().any(|w| same_stem(f, w)))
+                })
+            })
+        };
+        self.features
+            .iter()
+            .filter(|f| !f.starts_with('{') && !f.contains(' '))
+            .filter(|f| !is_time_word(f) && !ELLIPSIS.iter().any(|w| text::stem(w) == **f))
+            .filter(|f| !narrows(f))
+            .count()
     }
 
     /// "is it on track?", "what's their on-call like?", "compare the two teams", "which
@@ -962,6 +981,33 @@ impl Understanding {
             .map(|(_, _, o)| o.clone())
     }
 }
+
+/// Words that leave out what the last turn said: "same for Mobile", "just the open
+/// ones", "compare with last quarter", "and for Payments only?".
+const ELLIPSIS: &[&str] = &[
+    "and",
+    "also",
+    "same",
+    "just",
+    "only",
+    "compare",
+    "with",
+    "too",
+    "one",
+    "ones",
+    "those",
+    "these",
+    "instead",
+    "again",
+    "now",
+    "specifically",
+    "alone",
+    "what",
+    "about",
+    "how",
+    "for",
+    "then",
+];
 
 /// Words of a window said against the previous one ("the week after", "that month").
 fn is_time_word(w: &str) -> bool {
