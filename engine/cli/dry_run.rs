@@ -107,6 +107,9 @@ fn explain(u: &crate::understand::Understanding) -> String {
     if let Some(d) = u.age_days {
         s.push_str(&format!(" older than {d} days;"));
     }
+    if let Some(d) = &u.sql {
+        s.push_str(&format!(" drafted query: {};", d.sql));
+    }
     if u.refuse {
         s.push_str(" asks to change data;");
     }

@@ -288,6 +288,7 @@ fn compile_checked(project: Project) -> Result<(CompiledSet, Report), Report> {
         vocabulary.refuse.extend(v.refuse.iter().cloned());
         vocabulary.commands.extend(v.commands.iter().cloned());
         vocabulary.references.extend(v.references.iter().cloned());
+        vocabulary.tables.extend(v.tables.iter().cloned());
     }
     let lexicon = crate::understand::Lexicon::compile(
         project

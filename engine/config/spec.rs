@@ -254,6 +254,29 @@ pub struct VocabularySpec {
     /// found by a tool first, as a step of its own.
     #[serde(default)]
     pub references: Vec<ReferenceSpec>,
+    /// Tables a question may count, list or rank directly when no tool answers it ("who
+    /// is based in London?", "how many PRs were merged in May?"): the query is drafted
+    /// from the question and runs through the SQL guard like a model's.
+    #[serde(default)]
+    pub tables: Vec<TableSpec>,
+}
+
+/// A table questions may ask about directly, and the words that name its rows.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSpec {
+    pub table: String,
+    /// Words that name its rows ("commit", "pull request", "people").
+    pub words: Vec<String>,
+    /// The column a row is called by in an answer.
+    pub label: String,
+    /// The column naming a row's person ("author"), for "who … the most".
+    #[serde(default)]
+    pub person: Option<String>,
+    /// Its time columns, the default first; a question picks another by the column's
+    /// words ("merged" → merged_at).
+    #[serde(default)]
+    pub time: Vec<String>,
 }
 
 /// One way of naming a person by a role: a role word next to a name of kind `of` (or,

@@ -51,6 +51,18 @@ pub static METRICS: &[&TableDef] = &[
 const PRIVATE_TABLES: &[&str] = &["meta", "one_on_ones"];
 const PRIVATE_COLUMNS: &[(&str, &str)] = &[("employees", "email")];
 
+/// Columns whose few values are words of the organisation ("based in London", "critical
+/// tier", "open PRs"): the vocabulary learns them, so a drafted query can filter on them.
+pub const VALUE_COLUMNS: &[(&str, &str)] = &[
+    ("employees", "location"),
+    ("employees", "level"),
+    ("services", "tier"),
+    ("services", "language"),
+    ("projects", "status"),
+    ("pull_requests", "state"),
+    ("tickets", "status"),
+];
+
 /// The guard of generated SQL over these tables: everything but the `meta` bookkeeping,
 /// private 1:1 notes and e-mail addresses.
 pub fn sql_guard() -> &'static SqlGuard {

@@ -239,7 +239,20 @@ async fn vocabulary(
             team_of.push((p.to_string(), t.to_string()));
         }
     }
+    // Value columns of tables this store may lack (the analytics ones) are left out.
+    let mut values = Vec::new();
+    for (table, column) in crate::dataset::VALUE_COLUMNS {
+        let sql = format!(
+            "SELECT DISTINCT {column} AS v FROM {table} WHERE {column} IS NOT NULL LIMIT 200"
+        );
+        for row in relational.query(&sql, &none).await.unwrap_or_default() {
+            if let Some(v) = row.get("v").and_then(Value::as_str) {
+                values.push((table.to_string(), column.to_string(), v.to_string()));
+            }
+        }
+    }
     Ok(Vocabulary::new(names, Some(calendar))
         .with_heads(heads)
-        .with_teams(team_of))
+        .with_teams(team_of)
+        .with_values(values))
 }

@@ -31,6 +31,8 @@ pub enum Slot {
     Choice,
     /// A small number the question states ("at least a 4", "5/5") for a `min_…` argument.
     Level,
+    /// A SELECT drafted from the question over `vocabulary.tables`.
+    Sql,
 }
 
 impl Slot {
@@ -53,6 +55,7 @@ impl Slot {
             }
             "limit" => Slot::Top,
             "query" | "question" | "text" => Slot::Text,
+            "sql" => Slot::Sql,
             _ if schema.get("enum").is_some() => Slot::Choice,
             _ => return None,
         })
@@ -67,6 +70,7 @@ impl Slot {
             "text" => Slot::Text,
             "choice" => Slot::Choice,
             "level" => Slot::Level,
+            "sql" => Slot::Sql,
             other => Slot::Entity(Kind::parse(other)?),
         })
     }
@@ -88,6 +92,7 @@ impl Slot {
             Slot::Text => "text",
             Slot::Choice => "choice",
             Slot::Level => "level",
+            Slot::Sql => "sql",
         }
     }
 }
@@ -158,6 +163,8 @@ pub struct Lexicon {
     refuse: HashSet<String>,
     commands: HashSet<String>,
     pub references: Vec<Reference>,
+    /// Tables a question may ask about directly (`vocabulary.tables`).
+    pub tables: Vec<super::draft::Table>,
 }
 
 /// A person named by a role, found by `tool` first (from `vocabulary.references`).
@@ -211,6 +218,11 @@ impl Lexicon {
                 })
                 .collect(),
             refuse: vocab.refuse.iter().map(|w| text::fold(w)).collect(),
+            tables: vocab
+                .tables
+                .iter()
+                .map(super::draft::Table::compile)
+                .collect(),
             commands: vocab.commands.iter().map(|w| text::fold(w)).collect(),
             ..Default::default()
         };
@@ -388,6 +400,11 @@ impl Lexicon {
     }
 
     /// A verb that changes data when it opens a request ("reassign", "mark", "close").
+    /// What the vocabulary's `words` read a word as ("finished" → done).
+    pub fn reading(&self, w: &str) -> &[String] {
+        self.words.get(w).map_or(&[], Vec::as_slice)
+    }
+
     pub fn is_command(&self, w: &str) -> bool {
         self.commands.contains(w)
     }
@@ -608,6 +625,7 @@ mod tests {
                 tool: "team_members".into(),
                 pick: "0.name".into(),
             }],
+            tables: vec![],
         };
         Lexicon::compile(
             tools.iter().map(|(name, examples)| ToolLanguage {

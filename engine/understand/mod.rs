@@ -7,6 +7,7 @@
 //! stores): no I/O, microseconds per question.
 
 pub mod args;
+pub mod draft;
 pub mod lexicon;
 pub mod text;
 pub mod time;
@@ -30,6 +31,9 @@ const UNKNOWN: &str = "{?}";
 
 /// A tool's score at or above this answers the question; below it, nothing does.
 pub const ACCEPT: f32 = 0.22;
+
+/// The score of a tool taking a drafted query when the draft explains every word.
+const DRAFTED: f32 = 0.9;
 
 /// One earlier exchange of the thread.
 #[derive(Debug, Clone, Default)]
@@ -118,6 +122,9 @@ pub struct Understanding {
     /// The team of the person named, for tools that take a team and no person.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub person_team: Option<String>,
+    /// A query answering the question over a declared table, when one explains it all.
+    #[serde(skip)]
+    pub sql: Option<draft::Draft>,
     /// The organisation's "now", which windows are relative to.
     #[serde(skip)]
     now: Option<chrono::DateTime<chrono::Utc>>,
@@ -227,6 +234,14 @@ impl Understanding {
                 m.kind.is_some() || vocab.is_empty() || !lex.known.contains(&text::fold(&m.name))
             })
             .collect();
+        // A column's value ("London") is no unknown name.
+        let values = vocab.values_in(&tokens.iter().map(|t| t.word.as_str()).collect::<Vec<_>>());
+        u.mentions.retain(|m| {
+            m.kind.is_some()
+                || !values
+                    .iter()
+                    .any(|v| v.tokens.start <= m.tokens.start && m.tokens.end <= v.tokens.end)
+        });
         resolve_references(&mut u, &tokens, &mut used, lex, vocab);
         let words: Vec<&str> = tokens.iter().map(|t| t.word.as_str()).collect();
         // An unknown name keeps its spelling, for "no skill named COBOL".
@@ -263,7 +278,13 @@ impl Understanding {
                 .map(|n| n as usize)
         };
         let ranking = |w: &str| w.ends_with("est") || MOST.contains(&w) || LEAST.contains(&w);
-        u.top = words.windows(2).find_map(|w| match w {
+        // Not the number of a window ("the last 6 months").
+        let free_words: Vec<&str> = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| if used[i] { "\u{0}" } else { *w })
+            .collect();
+        u.top = free_words.windows(2).find_map(|w| match w {
             ["top" | "first" | "last", n] => count(n),
             ["number", "one"] => Some(1),
             [n, r] if n.chars().all(|c| c.is_ascii_digit() || c.is_alphabetic()) && ranking(r) => {
@@ -338,6 +359,18 @@ impl Understanding {
                     .cloned(),
             )
             .collect();
+        u.sql = draft::draft(
+            &draft::Reading {
+                tokens: &tokens,
+                used: &used,
+                mentions: &u.mentions,
+                window: u.window.as_ref(),
+                order: u.order,
+                top: u.top,
+            },
+            lex,
+            vocab,
+        );
         // Words run together, for values written as one ("to do" → todo).
         u.joined = words
             .windows(2)
@@ -624,6 +657,12 @@ impl Understanding {
                 if !missing.is_empty() {
                     score -= 0.1;
                 }
+                // A query that explains every word of the question beats a near miss.
+                if let Some(d) = &self.sql
+                    && p.takes(Slot::Sql)
+                {
+                    score = score.max(if d.sure { DRAFTED } else { ACCEPT });
+                }
                 Candidate {
                     tool: p.tool.clone(),
                     score,
@@ -657,7 +696,7 @@ impl Understanding {
             }
             Slot::Age => self.age_days.is_some(),
             Slot::Top => self.top.is_some(),
-            Slot::Window | Slot::Text | Slot::Choice | Slot::Level => true,
+            Slot::Window | Slot::Text | Slot::Choice | Slot::Level | Slot::Sql => true,
         }
     }
 
@@ -881,6 +920,12 @@ impl Understanding {
                         .unwrap_or(10);
                     if let Some(n) = self.levels.iter().find(|n| (2..=max).contains(n)) {
                         base.insert(s.arg.clone(), json!(n));
+                    }
+                    continue;
+                }
+                Slot::Sql => {
+                    if let Some(d) = &self.sql {
+                        base.insert(s.arg.clone(), json!(d.sql));
                     }
                     continue;
                 }

@@ -589,6 +589,22 @@ pub fn window(tokens: &[Token], cal: &Calendar) -> Option<Found<Window>> {
         {
             return Some(found(win, i, n));
         }
+        // "in 2024", "during 2023": a calendar year (a year before a month was read above)
+        if let Some(y) = year_of(w)
+            && i > 0
+            && matches!(
+                words[i - 1],
+                "in" | "during" | "for" | "of" | "since" | "throughout"
+            )
+        {
+            let start = first_of_month(y, 1);
+            let win = if words[i - 1] == "since" {
+                Window::days(start, today, format!("since {y}"))
+            } else {
+                Window::days(start, first_of_month(y + 1, 1), y.to_string())
+            };
+            return Some(found(win, i, 1));
+        }
     }
     None
 }
@@ -725,6 +741,11 @@ mod tests {
             dates("time off next 10 days"),
             s("2025-06-30", "2025-07-09")
         );
+        assert_eq!(
+            dates("how many people did we hire in 2024?"),
+            s("2024-01-01", "2024-12-31")
+        );
+        assert_eq!(dates("commits since 2024"), s("2024-01-01", "2025-06-29"));
     }
 
     #[test]
@@ -732,6 +753,7 @@ mod tests {
         assert_eq!(win("who may be overloaded"), None);
         assert_eq!(win("what is our lead time"), None);
         assert_eq!(win("the last deployment of ledger"), None);
+        assert_eq!(win("top 2024 contributors"), None);
     }
 
     #[test]

@@ -101,6 +101,25 @@ pub struct Vocabulary {
     pub heads: HashMap<String, String>,
     /// Each person's team ("is Sofia on call" asks about her team's rota).
     pub team_of: HashMap<String, String>,
+    /// The values of the dataset's value columns ("London" of employees.location).
+    pub values: Vec<ColumnValue>,
+}
+
+/// One value of a column whose values are words ("critical" of services.tier).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnValue {
+    pub table: String,
+    pub column: String,
+    pub value: String,
+    /// Its folded words ("in_progress" → in, progress).
+    words: Vec<String>,
+}
+
+/// A column value a question says, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueMention<'a> {
+    pub value: &'a ColumnValue,
+    pub tokens: Range<usize>,
 }
 
 /// Words a service name ends with that people leave out ("the ledger" for ledger-service).
@@ -243,6 +262,52 @@ impl Vocabulary {
     pub fn with_teams(mut self, team_of: impl IntoIterator<Item = (String, String)>) -> Vocabulary {
         self.team_of.extend(team_of);
         self
+    }
+
+    /// Records the values of value columns: (table, column, value).
+    pub fn with_values(
+        mut self,
+        values: impl IntoIterator<Item = (String, String, String)>,
+    ) -> Vocabulary {
+        for (table, column, value) in values {
+            let words: Vec<String> = text::tokens(&value.replace('_', " "))
+                .into_iter()
+                .map(|t| t.word)
+                .collect();
+            if !words.is_empty() {
+                self.values.push(ColumnValue {
+                    table,
+                    column,
+                    value,
+                    words,
+                });
+            }
+        }
+        // Longest first, so "in progress" wins over a value "progress".
+        self.values
+            .sort_by_key(|v| std::cmp::Reverse(v.words.len()));
+        self
+    }
+
+    /// The column values `words` say, left to right, each word used once.
+    pub fn values_in(&self, words: &[&str]) -> Vec<ValueMention<'_>> {
+        let mut out: Vec<ValueMention> = Vec::new();
+        for v in &self.values {
+            let n = v.words.len();
+            for i in 0..words.len().saturating_sub(n - 1) {
+                let taken = out
+                    .iter()
+                    .any(|m| m.tokens.start < i + n && i < m.tokens.end);
+                if !taken && words[i..i + n].iter().zip(&v.words).all(|(a, b)| a == b) {
+                    out.push(ValueMention {
+                        value: v,
+                        tokens: i..i + n,
+                    });
+                }
+            }
+        }
+        out.sort_by_key(|m| m.tokens.start);
+        out
     }
 
     pub fn is_empty(&self) -> bool {

@@ -56,6 +56,52 @@ pub fn check_tools(project: &Project, report: &mut Report) {
     }
     for doc in &project.tool_files {
         check_references(project, report, doc);
+        check_tables(report, doc);
+    }
+}
+
+/// Each `vocabulary.tables` entry names a table generated SQL may read, and columns of
+/// it (E065).
+fn check_tables(report: &mut Report, doc: &Doc<ToolsFile>) {
+    let allowed = crate::dataset::sql_guard().allowed();
+    for (i, t) in doc.spec.vocabulary.tables.iter().enumerate() {
+        let ptr = format!("/vocabulary/tables/{i}");
+        let Some((_, columns)) = allowed.iter().find(|(name, _)| *name == t.table) else {
+            report.push(Diagnostic::error(
+                "E065",
+                doc.file(),
+                doc.at(&format!("{ptr}/table")),
+                format!(
+                    "table \"{}\" is not one generated SQL may read{}",
+                    t.table,
+                    did_you_mean(&t.table, allowed.iter().map(|(n, _)| *n))
+                ),
+            ));
+            continue;
+        };
+        let named = std::iter::once(("label".to_string(), &t.label))
+            .chain(t.person.iter().map(|p| ("person".to_string(), p)))
+            .chain(
+                t.time
+                    .iter()
+                    .enumerate()
+                    .map(|(j, c)| (format!("time/{j}"), c)),
+            );
+        for (key, column) in named {
+            if !columns.contains(&column.as_str()) {
+                let at = format!("{ptr}/{key}");
+                report.push(Diagnostic::error(
+                    "E065",
+                    doc.file(),
+                    doc.at(&at),
+                    format!(
+                        "table \"{}\" has no readable column \"{column}\"{}",
+                        t.table,
+                        did_you_mean(column, columns.iter().copied())
+                    ),
+                ));
+            }
+        }
     }
 }
 

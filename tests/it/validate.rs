@@ -646,10 +646,15 @@ fn a_builtin_tool_must_name_a_builtin() {
 }
 
 #[test]
-fn a_reference_names_a_tool_that_takes_its_kind_of_name() {
+fn vocabulary_names_tools_and_tables_that_exist() {
     let d = check(
         "bad_references",
-        &[("E063", TOOLS, 25, 43), ("E064", TOOLS, 26, 29)],
+        &[
+            ("E063", TOOLS, 25, 43),
+            ("E064", TOOLS, 26, 29),
+            ("E065", TOOLS, 28, 16),
+            ("E065", TOOLS, 29, 65),
+        ],
     );
     assert_eq!(
         message(&d[0]),
@@ -658,5 +663,13 @@ fn a_reference_names_a_tool_that_takes_its_kind_of_name() {
     assert_eq!(
         message(&d[1]),
         "reference 1 finds its person with tool \"find_people\", which takes no service; name a tool with a service argument"
+    );
+    assert_eq!(
+        message(&d[2]),
+        "table \"pull_request\" is not one generated SQL may read (did you mean \"pull_requests\"?)"
+    );
+    assert_eq!(
+        message(&d[3]),
+        "table \"commits\" has no readable column \"committed_at\""
     );
 }
