@@ -241,6 +241,9 @@ pub fn draft(r: &Reading<'_>, lex: &Lexicon, vocab: &Vocabulary) -> Option<Draft
             .map(text::stem)
             .collect()
     };
+    // The default only when the rows were named ("commits last month"): "who's in
+    // today?" is no question about hire dates.
+    let by_who = named.iter().all(|n| words[n.clone()] == ["who"]);
     let time = table
         .time
         .iter()
@@ -248,7 +251,7 @@ pub fn draft(r: &Reading<'_>, lex: &Lexicon, vocab: &Vocabulary) -> Option<Draft
             let cw = column_words(c);
             stems.iter().flatten().any(|s| cw.contains(s))
         })
-        .or(table.time.first());
+        .or(table.time.first().filter(|_| !by_who));
     if let Some(w) = r.window {
         let column = time?;
         let (since, until) = w.dates();
@@ -305,12 +308,15 @@ pub fn draft(r: &Reading<'_>, lex: &Lexicon, vocab: &Vocabulary) -> Option<Draft
             label = table.label
         );
         (sql, true)
-    } else {
+    } else if !filters.is_empty() {
         let label = &table.label;
         (
             format!("SELECT {label} FROM {t}{filter} ORDER BY {label}"),
             false,
         )
+    } else {
+        // Every row of a table answers nothing.
+        return None;
     };
     Some(Draft {
         sql,
