@@ -218,6 +218,7 @@ async fn vocabulary(
     for sql in [
         "SELECT t.name AS scope, e.name AS head FROM teams t JOIN employees e ON e.id = t.manager_id",
         "SELECT s.name AS scope, e.name AS head FROM services s JOIN employees e ON e.id = s.owner_id",
+        "SELECT p.name AS scope, e.name AS head FROM projects p JOIN employees e ON e.id = p.lead_id",
     ] {
         for row in relational.query(sql, &none).await? {
             if let (Some(of), Some(head)) = (

@@ -689,6 +689,37 @@ mod tests {
     }
 
     #[test]
+    fn a_role_without_a_name_is_the_role_of_what_the_thread_named() {
+        use crate::understand::Turn;
+        let lex = lexicon();
+        let first = [Turn {
+            question: "who is on the payments team?".into(),
+            answer: "Daniel Okafor, Sofia Rossi".into(),
+        }];
+        // Nobody known as its head: the lookup runs first.
+        let u = Understanding::read("who reports to their manager?", &first, &lex, &vocabulary());
+        let via = u
+            .mentions
+            .iter()
+            .find_map(|m| m.via.as_ref())
+            .expect("a lookup");
+        assert_eq!(
+            (via.tool.as_str(), &via.args["team"]),
+            ("team_members", &serde_json::json!("Payments"))
+        );
+        assert_eq!(u.candidates[0].tool, "direct_reports");
+        // Its head known: the person at once.
+        let v = vocabulary().with_heads([("Payments".to_string(), "Daniel Okafor".to_string())]);
+        let u = Understanding::read("who reports to the manager?", &first, &lex, &v);
+        assert!(
+            u.mentions
+                .iter()
+                .any(|m| m.name == "Daniel Okafor" && m.via.is_none())
+        );
+        assert!(u.mentions.iter().all(|m| m.kind != Some(Kind::Team)));
+    }
+
+    #[test]
     fn a_follow_up_reads_time_against_the_last_window() {
         use crate::understand::Turn;
         let (lex, v) = (lexicon(), vocabulary());

@@ -461,6 +461,7 @@ impl Understanding {
                 }
             }
         }
+        self.follow_reference(prior, &words, lex, vocab);
         if self.window.is_none()
             && let Some(w) = &prior.window
         {
@@ -471,13 +472,23 @@ impl Understanding {
                     .retain(|f| f.starts_with('{') || !f.split(' ').all(is_time_word));
             }
         }
+        // "which team's lead time is getting worse?" — "is their review wait anomalous
+        // too?": what the last question asked for is the first of its kind the answer names.
+        if let Some(kind) = asked_kind(&prior.question)
+            && kind != Kind::Person
+            && (has(THEY_IT) || words.windows(2).any(|w| kind_word(&w[1]) == Some(kind)))
+            && !self.mentions.iter().any(|m| m.kind == Some(kind))
+            && !prior.mentions.iter().any(|m| m.kind == Some(kind))
+            && let Some(m) = in_answer.iter().find(|m| m.kind == Some(kind))
+        {
+            self.mentions.push(remembered(kind, m.name.clone()));
+            self.respell(IT, &format!("{{{}}}", kind.as_str()));
+            self.follow_up = true;
+        }
         // "the team", "that service", "on the project": the one the last turn named.
         for pair in words.windows(2) {
-            let kind = match pair[1].as_str() {
-                "team" | "squad" => Kind::Team,
-                "service" => Kind::Service,
-                "project" => Kind::Project,
-                _ => continue,
+            let Some(kind) = kind_word(&pair[1]) else {
+                continue;
             };
             if matches!(
                 pair[0].as_str(),
@@ -527,6 +538,85 @@ impl Understanding {
             }
             self.features.sort_unstable();
         }
+    }
+
+    /// "what's the lead working on?", "tell me about its lead", "who's their manager's
+    /// manager?": a role said with no name beside it is the role of what the last turn
+    /// named — the kind the last question named itself first — found by the role's
+    /// lookup as a step of its own.
+    fn follow_reference(
+        &mut self,
+        prior: &Understanding,
+        words: &[String],
+        lex: &Lexicon,
+        vocab: &Vocabulary,
+    ) {
+        if self.mentions.iter().any(|m| m.kind == Some(Kind::Person)) {
+            return;
+        }
+        let named_before = |k: Kind, own: bool| {
+            let of_kind = |m: &&Mention| m.kind == Some(k) && !m.name.is_empty();
+            match own {
+                true => prior
+                    .mentions
+                    .iter()
+                    .find(|m| of_kind(m) && !m.tokens.is_empty()),
+                false => prior.mentions.iter().chain(&self.mentions).find(of_kind),
+            }
+            .map(|m| m.name.clone())
+        };
+        let found = [true, false].into_iter().find_map(|own| {
+            lex.references.iter().find_map(|r| {
+                let kind = r.of?;
+                let i = (1..words.len()).find(|&i| {
+                    r.words.contains(&words[i])
+                        && ROLE_OPENERS.contains(&words[i - 1].as_str())
+                        && !matches!(words.get(i + 1).map(String::as_str), Some("time" | "times"))
+                })?;
+                Some((r, kind, i, named_before(kind, own)?))
+            })
+        });
+        let Some((r, kind, i, target)) = found else {
+            return;
+        };
+        let Some(arg) = &r.arg else {
+            return;
+        };
+        let role = words[i].clone();
+        let mut args = Map::new();
+        args.insert(arg.clone(), json!(target));
+        // The question is about the person now, not what they lead.
+        self.mentions.retain(|m| m.kind != Some(kind));
+        // Whoever heads it is known already, or found by the role's lookup first.
+        let head = vocab.heads.get(&target).cloned();
+        let via = head.is_none().then(|| vocab::Via {
+            tool: r.tool.clone(),
+            args,
+            pick: r.pick.clone(),
+            said: format!("the {role} of {target}"),
+        });
+        self.mentions.push(Mention {
+            kind: Some(Kind::Person),
+            name: head.unwrap_or_default(),
+            tokens: i..i + 1,
+            how: How::Partial,
+            possessive: false,
+            via,
+        });
+        // The role word is the person now; said twice ("manager's manager"), the second
+        // stays a word.
+        let stem = text::stem(&role);
+        let is_role = |w: &str| w == role || w == stem;
+        if words.iter().filter(|w| **w == role).count() == 1 {
+            self.features
+                .retain(|f| f.starts_with('{') || !f.split(' ').any(is_role));
+        }
+        let placeholder = format!("{{{}}}", kind.as_str());
+        self.features.retain(|f| !f.contains(&placeholder));
+        self.features.push(String::from("{person}"));
+        self.features.sort_unstable();
+        self.features.dedup();
+        self.follow_up = true;
     }
 
     /// The words of a follow-up that say what to do, not which or when: no names, no
@@ -1027,6 +1117,25 @@ impl Understanding {
     }
 }
 
+/// The kind of thing a word names ("team", "services").
+fn kind_word(w: &str) -> Option<Kind> {
+    match w {
+        "team" | "teams" | "squad" | "squads" => Some(Kind::Team),
+        "service" | "services" => Some(Kind::Service),
+        "project" | "projects" => Some(Kind::Project),
+        _ => None,
+    }
+}
+
+/// What a "which team …" / "what service …" question asks for.
+fn asked_kind(question: &str) -> Option<Kind> {
+    let words: Vec<String> = text::tokens(question).into_iter().map(|t| t.word).collect();
+    words.windows(2).find_map(|w| match w[0].as_str() {
+        "which" | "what" | "whose" => kind_word(&w[1]),
+        _ => None,
+    })
+}
+
 /// Words that leave out what the last turn said: "same for Mobile", "just the open
 /// ones", "compare with last quarter", "and for Payments only?".
 const ELLIPSIS: &[&str] = &[
@@ -1114,6 +1223,9 @@ const PERSON_NOUNS: &[&str] = &[
     "ic",
     "individual",
 ];
+
+/// Words before a role with no name beside it ("the lead", "its owner", "their manager").
+const ROLE_OPENERS: &[&str] = &["the", "its", "their", "his", "her", "that", "our"];
 
 /// Words that open a reference ("the Payments manager", "whoever owns payments-api").
 const REFERENCE_OPENERS: &[&str] = &["the", "our", "whoever", "whomever"];
