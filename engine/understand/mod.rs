@@ -163,15 +163,16 @@ impl Understanding {
         lex: &Lexicon,
         vocab: &Vocabulary,
     ) -> Understanding {
-        let prior = turns.split_last().map(|(last, earlier)| {
-            let earlier = &earlier[earlier.len().saturating_sub(2)..];
-            (
-                Understanding::read(&last.question, earlier, lex, vocab),
-                last.answer.as_str(),
-            )
-        });
+        let reading = |back: usize| {
+            let at = turns.len().checked_sub(back)?;
+            let earlier = &turns[at.saturating_sub(2)..at];
+            Some((
+                Understanding::read(&turns[at].question, earlier, lex, vocab),
+                turns[at].answer.as_str(),
+            ))
+        };
         let mut u = Understanding::parse(question, lex, vocab);
-        if let Some((prior, answer)) = prior {
+        if let Some((mut prior, mut answer)) = reading(1) {
             // A follow-up with an intent of its own keeps it; one without borrows the last.
             u.rank(lex);
             // Names alone ("what about Mobile?"), time said against the last turn ("and
@@ -179,6 +180,29 @@ impl Understanding {
             // postmortems") are no intent of their own.
             let own = u.intent_words(&prior) > 0
                 && u.candidates.first().is_some_and(|c| c.score >= ACCEPT);
+            // "who knows Swift?" — "is he free next week?" — "what about TypeScript?": a
+            // name the last tool cannot take goes back to the turn before, if that one's can.
+            let takes = |p: &Understanding, k: Kind| {
+                p.candidates.first().is_some_and(|c| {
+                    c.slots
+                        .iter()
+                        .any(|s| s.slot.takes(k) || s.slot == Slot::Text)
+                })
+            };
+            let kinds: Vec<Kind> = u
+                .mentions
+                .iter()
+                .filter(|m| !m.tokens.is_empty())
+                .filter_map(|m| m.kind)
+                .collect();
+            if !own
+                && !kinds.is_empty()
+                && !kinds.iter().any(|k| takes(&prior, *k))
+                && let Some((before, its_answer)) = reading(2)
+                && kinds.iter().all(|k| takes(&before, *k))
+            {
+                (prior, answer) = (before, its_answer);
+            }
             u.follow(&prior, answer, lex, vocab, own);
         }
         u.unresolved = u.features.iter().any(|f| f.contains(HE))
