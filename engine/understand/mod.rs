@@ -534,6 +534,9 @@ impl Understanding {
             if self.order.is_none() {
                 self.order = prior.order;
             }
+            if self.top.is_none() {
+                self.top = prior.top;
+            }
             // The previous question's words, so the previous tool wins again.
             if let Some(best) = prior.candidates.first().filter(|c| c.score >= ACCEPT) {
                 self.features.extend(
@@ -1164,6 +1167,8 @@ fn asked_kind(question: &str) -> Option<Kind> {
 /// ones", "compare with last quarter", "and for Payments only?".
 const ELLIPSIS: &[&str] = &[
     "and",
+    "still",
+    "any",
     "also",
     "same",
     "just",
