@@ -402,7 +402,11 @@ impl Lexicon {
     /// A verb that changes data when it opens a request ("reassign", "mark", "close").
     /// What the vocabulary's `words` read a word as ("finished" → done).
     pub fn reading(&self, w: &str) -> &[String] {
-        self.words.get(w).map_or(&[], Vec::as_slice)
+        // A plural reads as its singular does ("SEV1s" as sev1).
+        self.words
+            .get(w)
+            .or_else(|| self.words.get(&text::stem(w)))
+            .map_or(&[], Vec::as_slice)
     }
 
     pub fn is_command(&self, w: &str) -> bool {
@@ -480,11 +484,11 @@ impl Lexicon {
                     particle.push(None);
                 }
                 Some(w) => {
-                    let replaced = self
-                        .words
-                        .get(w)
-                        .cloned()
-                        .unwrap_or_else(|| vec![w.clone()]);
+                    let replaced = self.reading(w).to_vec();
+                    let replaced = match replaced.is_empty() {
+                        true => vec![w.clone()],
+                        false => replaced,
+                    };
                     for r in replaced {
                         if !text::is_stopword(&r) {
                             stems.push(Some(text::stem(&r)));

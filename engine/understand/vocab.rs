@@ -530,6 +530,7 @@ fn unknown_names(tokens: &[Token], known: &HashSet<String>, out: &mut Vec<Mentio
                 && !taken(j, out)
                 && !text::is_stopword(&tokens[j].word)
                 && !known.contains(&tokens[j].word)
+                && !known.contains(&text::stem(&tokens[j].word))
                 && !tokens[j].word.chars().all(|c| c.is_ascii_digit())
                 && tokens[j].word.len() > 1
         };
