@@ -210,6 +210,14 @@ impl Vocabulary {
                         partial.entry(core.clone()).or_default().push(i);
                     }
                 }
+                // "the staff engineers", "our directors": a title's own word.
+                Kind::Title => {
+                    for t in &w {
+                        if !TITLE_GENERIC.contains(&t.as_str()) && t.len() >= 3 {
+                            partial.entry(vec![t.clone()]).or_default().push(i);
+                        }
+                    }
+                }
                 Kind::Project => {
                     let sig: Vec<String> = w
                         .iter()
@@ -391,7 +399,17 @@ impl Vocabulary {
             {
                 return Some(self.mention(tokens, idx, span, How::Synonym));
             }
-            let Some((idx, how)) = self.forms.get(&key).and_then(|c| self.pick(c)) else {
+            // A plural word finds its singular's name ("seniors", "directors").
+            let singular = || match key.as_slice() {
+                [one] if text::stem(one) != *one => self.forms.get(&vec![text::stem(one)]),
+                _ => None,
+            };
+            let Some((idx, how)) = self
+                .forms
+                .get(&key)
+                .or_else(singular)
+                .and_then(|c| self.pick(c))
+            else {
                 continue;
             };
             let (kind, name) = &self.names[idx];
