@@ -535,6 +535,15 @@ impl Lexicon {
     /// A word the examples never use, read as the nearest one they do (one edit, two for
     /// long words): "deploymnets" → "deployments".
     pub fn correct(&self, w: &str) -> Option<String> {
+        // A comparative reads as the superlative the examples use ("flakier" → flakiest,
+        // "slower" → slowest).
+        let superlative = w
+            .strip_suffix("ier")
+            .map(|b| format!("{b}iest"))
+            .or_else(|| w.strip_suffix("er").map(|b| format!("{b}est")));
+        if let Some(s) = superlative.filter(|s| w.len() >= 5 && self.known.contains(s)) {
+            return Some(s);
+        }
         if w.len() < 5
             || self.known.contains(w)
             || self.known.contains(&text::stem(w))
