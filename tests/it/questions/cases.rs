@@ -840,9 +840,7 @@ pub static CASES: &[Case] = &[
                             week.to_string() == "2025-05-12",
                             format!("the planted failing week is 2025-05-12, not {week}"),
                         ),
-                        has(format!(
-                            "the week of {week}**: {failed} of {total} production deployments failed"
-                        )),
+                        has(format!("the week of {week}**: {failed} of {total} failed")),
                     ]
                 })
             },
@@ -1288,9 +1286,8 @@ async fn activity(db: &Db, person: &str, days: i64) -> Vec<Fact> {
     let commits = int(db, &format!("SELECT COUNT(*) FROM commits WHERE author = '{person}' AND authored_at >= '{}' AND authored_at < '{NOW}'", since(days))).await;
     let merged = int(db, &format!("SELECT COUNT(*) FROM pull_requests WHERE author = '{person}' AND merged_at >= '{}' AND merged_at < '{NOW}'", since(days))).await;
     vec![
-        has(format!(
-            "last {days} days **{person}** made {commits} commits"
-        )),
+        has(format!("**{person}** made {commits} commits")),
+        has(format!("in the last {days} days")),
         has(format!("merged {merged} and")),
     ]
 }
