@@ -348,11 +348,17 @@ impl Understanding {
         let mut i = 0;
         while i < tokens.len() {
             if let Some(m) = u.mentions.iter().find(|m| m.tokens.start == i) {
-                // A name the organisation lacks is whatever kind reads best (see `rank`).
-                seq.push(Some(
-                    m.kind
-                        .map_or(UNKNOWN.into(), |k| format!("{{{}}}", k.as_str())),
-                ));
+                // A name the organisation lacks is whatever kind reads best (see `rank`),
+                // but "the Security team" says it is a team.
+                let team_after = matches!(
+                    tokens.get(m.tokens.end).map(|t| t.word.as_str()),
+                    Some("team" | "squad")
+                );
+                seq.push(Some(match (m.kind, team_after) {
+                    (Some(k), _) => format!("{{{}}}", k.as_str()),
+                    (None, true) => "{team}".into(),
+                    (None, false) => UNKNOWN.into(),
+                }));
                 i = m.tokens.end.max(i + 1);
                 continue;
             }

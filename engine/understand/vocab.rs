@@ -428,6 +428,16 @@ impl Vocabulary {
             {
                 return Some(self.mention(tokens, svc, i..i + n + 1, How::Partial));
             }
+            // "the Security team" names a team, whatever else Security is: a team the
+            // organisation lacks is an unknown name, for "no team named Security".
+            if !matches!(kind, Kind::Team | Kind::Person)
+                && matches!(words.get(i + n), Some(&("team" | "squad")))
+            {
+                let mut m = self.mention(tokens, idx, span, How::Unknown);
+                m.kind = None;
+                m.name = key.join(" ");
+                return Some(m);
+            }
             let mut m = self.mention(tokens, idx, span, how);
             if *kind == Kind::Service
                 && how == How::Partial
