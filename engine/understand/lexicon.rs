@@ -460,6 +460,23 @@ impl Lexicon {
     /// Features of a word sequence (None where an entity or time expression stood):
     /// word synonyms applied, stopwords dropped, stems, and bigrams of neighbours.
     pub fn features(&self, words: &[Option<String>]) -> Vec<String> {
+        // Two words the examples write as one ("run book" → runbook, "post mortem").
+        let mut joined: Vec<Option<String>> = Vec::with_capacity(words.len());
+        let mut i = 0;
+        while i < words.len() {
+            if let (Some(Some(a)), Some(Some(b))) = (words.get(i), words.get(i + 1))
+                && !a.starts_with('{')
+                && !b.starts_with('{')
+                && self.known.contains(&format!("{a}{b}"))
+            {
+                joined.push(Some(format!("{a}{b}")));
+                i += 2;
+                continue;
+            }
+            joined.push(words[i].clone());
+            i += 1;
+        }
+        let words = &joined[..];
         let mut stems: Vec<Option<String>> = Vec::new();
         // The particle after each kept stem ("work on" is not "work with").
         let mut particle: Vec<Option<&'static str>> = Vec::new();
