@@ -1336,6 +1336,11 @@ fn resolve_references(
             continue;
         };
         if identity(&span) {
+            // "who's the EM for payments": the role word is no title here.
+            u.mentions.retain(|m| {
+                m.kind != Some(Kind::Title)
+                    || !(span.start <= m.tokens.start && m.tokens.end <= span.end)
+            });
             return;
         }
         let mut args = Map::new();
