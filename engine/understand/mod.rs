@@ -884,6 +884,10 @@ impl Understanding {
         if !self.among.is_empty() {
             parts.push(format!("only these people = {}", self.among.join(", ")));
         }
+        // The model may run the drafted query (query_database's `sql`) or write its own.
+        if let Some(d) = self.sql.as_ref().filter(|d| d.sure) {
+            parts.push(format!("a query that answers it = {}", d.sql));
+        }
         (!parts.is_empty()).then(|| {
             format!(
                 "The question refers to (resolved against the organisation's data; use these exact names as arguments): {}.",
