@@ -233,6 +233,13 @@ impl Vocabulary {
                             .or_default()
                             .push(i);
                     }
+                    // An acronym says the project alone ("the PCI one").
+                    for t in text::tokens(name) {
+                        let raw = &name[t.start..t.end];
+                        if raw.len() >= 3 && raw.chars().all(|c| c.is_ascii_uppercase()) {
+                            partial.entry(vec![t.word]).or_default().push(i);
+                        }
+                    }
                 }
                 _ => {}
             }
