@@ -1141,13 +1141,26 @@ impl Understanding {
         options
             .iter()
             .filter_map(|(o, stems)| {
-                let hit = stems
+                let hits: Vec<&String> = stems
                     .iter()
                     .filter(|w| {
                         self.stems.iter().any(|q| same_stem(q, w)) || self.joined.contains(w)
                     })
-                    .count();
-                (hit > 0).then_some((hit, -(stems.len() as i64), o))
+                    .collect();
+                // "docs" says no "design doc": a value of several words needs more than its
+                // last, the noun every value of its kind may share.
+                let words: Vec<String> = o
+                    .as_str()
+                    .unwrap_or_default()
+                    .split(['_', ' ', '-'])
+                    .filter(|w| !w.is_empty() && !text::is_stopword(w))
+                    .map(text::stem)
+                    .collect();
+                let only_last = words.len() >= 2
+                    && hits
+                        .iter()
+                        .all(|h| words.last().is_some_and(|l| same_stem(h, l)));
+                (!hits.is_empty() && !only_last).then_some((hits.len(), -(stems.len() as i64), o))
             })
             .max_by_key(|(hit, len, _)| (*hit, *len))
             .map(|(_, _, o)| o.clone())
