@@ -135,7 +135,9 @@ impl From<sqlx::Error> for StoreError {
 
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
-        StoreError(format!("migration failed: {e}"))
+        StoreError(format!(
+            "migration failed: {e} (a role without DDL rights needs `eng-intel migrate` run by the owner first)"
+        ))
     }
 }
 

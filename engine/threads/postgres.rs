@@ -61,7 +61,7 @@ impl PgThreads {
     pub async fn with_pool(pool: PgPool) -> Result<Self, StoreError> {
         let mut migrator = sqlx::migrate!("engine/threads/migrations/postgres");
         migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
-        migrator.run(&pool).await?;
+        crate::store::migrate_pending(&pool, &migrator).await?;
         let locks = Arc::new(LockSession {
             options: (*pool.connect_options()).clone(),
             timeout: pool.options().get_acquire_timeout(),
