@@ -8,6 +8,7 @@
 #   scripts/servers.sh status  [NAME…]   one line each; exit 3 when one is not running
 #   scripts/servers.sh env     [NAME…]   `export …` lines for engine/settings.rs
 #   scripts/servers.sh clean   [NAME…]   stop and delete the data (state) directories
+#   scripts/servers.sh psql    [ARG…]    psql on the PostgreSQL server as its superuser
 #
 # NAME is postgres, clickhouse or arcadedb (alias: neo4j, bolt); none means all three.
 # shellcheck source-path=SCRIPTDIR
@@ -172,8 +173,9 @@ main() {
     local list n t0 rc=0
     case "$cmd" in
         install|start|stop|status|env|clean) ;;
-        ""|-h|--help|help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; return 0 ;;
-        *) die "unknown command '$cmd' (install, start, stop, status, env, clean)" ;;
+        psql) psql_ "$@"; return ;;
+        ""|-h|--help|help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; return 0 ;;
+        *) die "unknown command '$cmd' (install, start, stop, status, env, clean, psql)" ;;
     esac
     list="$(names "$@")"
     mkdir -p "$STATE_DIR"

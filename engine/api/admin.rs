@@ -234,8 +234,8 @@ pub struct DiskState {
     /// `same` (the files are what runs), `changed` (valid, not loaded yet: reload to
     /// serve them), `invalid` (a reload would be refused) or `unreadable`.
     pub state: String,
-    /// For `changed`: what a reload would change.
-    #[schema(value_type = Object)]
+    /// For `changed`: what a reload would change; null otherwise.
+    #[schema(value_type = Option<Object>)]
     pub changes: Option<ConfigDiff>,
     /// Every finding of the files on disk ({severity, code, file, line, col, message}).
     #[schema(value_type = Vec<Object>)]

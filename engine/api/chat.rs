@@ -27,12 +27,18 @@ use crate::run::{Envelope, ErrorKind, Event};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ChatRequest {
-    /// The question, in plain language.
-    #[schema(example = "Find developers with Python expertise")]
+    /// The question, in plain language: not blank, at most 16,000 characters.
+    #[schema(
+        example = "Find developers with Python expertise",
+        min_length = 1,
+        max_length = 16000,
+        pattern = r"[^\t\n\x0B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub message: String,
     /// Continue this thread (its earlier turns reach the model). Absent, null or empty
     /// starts a new thread; an id not seen before starts a thread with that id.
     #[serde(default)]
+    #[schema(pattern = r"^[A-Za-z0-9_-]{0,64}$")]
     pub thread_id: Option<String>,
     /// The seed's flag: `false` on `/api/chat` answers like `/api/chat/sync`.
     #[serde(default)]
@@ -87,14 +93,19 @@ pub struct SyncResponse {
 #[utoipa::path(post, path = "/api/chat", tag = "chat",
     request_body = ChatRequest,
     responses(
-        (status = 200, description = "An SSE stream; each `data:` line is an SseEnvelope", content_type = "text/event-stream", body = String),
-        (status = 400, description = "Malformed JSON, empty message, malformed thread id, unknown graph or one that needs inputs", body = ErrorBody),
+        (status = 200, description = "An SSE stream, each `data:` line an SseEnvelope; with `\"stream\": false`, the answer as `/api/chat/sync` gives it",
+            content((String = "text/event-stream"), (SyncResponse = "application/json"))),
+        (status = 400, description = "Malformed JSON, empty or too long message, malformed thread id, unknown graph or one that needs inputs", body = ErrorBody),
         (status = 401, description = "API_KEY is set and the bearer token is missing or wrong", body = ErrorBody),
-        (status = 413, description = "Body or message too large", body = ErrorBody),
+        (status = 404, description = "`thread_id` names a deleted thread or another user's", body = ErrorBody),
+        (status = 410, description = "`stream: false` only: the thread was deleted while the chat ran", body = ErrorBody),
+        (status = 413, description = "Body larger than BODY_LIMIT_BYTES", body = ErrorBody),
         (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
         (status = 422, description = "The JSON does not match ChatRequest", body = ErrorBody),
         (status = 429, description = "Too many chats from this address, or waiting on this thread (Retry-After)", body = ErrorBody),
+        (status = 502, description = "`stream: false` only: the run failed", body = ErrorBody),
         (status = 503, description = "Shutting down, or the thread store is unavailable", body = ErrorBody),
+        (status = 504, description = "`stream: false` only: no answer within SYNC_TIMEOUT_S", body = ErrorBody),
     ),
     security((), ("bearer" = [])))]
 pub async fn chat(
@@ -166,9 +177,10 @@ async fn wait_then_drive(state: AppState, admitted: Admitted, tx: mpsc::Unbounde
     request_body = ChatRequest,
     responses(
         (status = 200, description = "The answer", body = SyncResponse),
-        (status = 400, description = "Malformed JSON, empty message, malformed thread id, unknown graph or one that needs inputs", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, empty or too long message, malformed thread id, unknown graph or one that needs inputs", body = ErrorBody),
         (status = 401, description = "API_KEY is set and the bearer token is missing or wrong", body = ErrorBody),
-        (status = 413, description = "Body or message too large", body = ErrorBody),
+        (status = 404, description = "`thread_id` names a deleted thread or another user's", body = ErrorBody),
+        (status = 413, description = "Body larger than BODY_LIMIT_BYTES", body = ErrorBody),
         (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
         (status = 422, description = "The JSON does not match ChatRequest", body = ErrorBody),
         (status = 410, description = "The thread was deleted while the chat ran; nothing was stored", body = ErrorBody),

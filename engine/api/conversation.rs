@@ -95,6 +95,8 @@ pub fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ApiError> {
             "the server is shutting down; retry on another instance",
         ));
     }
+    // The limit counts what was sent, as the documented `maxLength` does.
+    let chars = ask.message.chars().count();
     let question = ask.message.trim();
     if question.is_empty() {
         return Err(ApiError::bad_request(
@@ -102,10 +104,8 @@ pub fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ApiError> {
             "`message` must contain a question",
         ));
     }
-    let chars = question.chars().count();
     if chars > state.tuning.max_message_chars {
-        return Err(ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        return Err(ApiError::bad_request(
             "message_too_long",
             format!(
                 "`message` has {chars} characters; the limit is {}",
@@ -218,7 +218,18 @@ pub async fn take(state: &AppState, a: Admitted) -> Result<Chat, ApiError> {
                 history_within(read.messages, state.tuning.history_chars),
                 AppendTo::Existing,
             ),
-            Ok(None) => (remote, Vec::new(), AppendTo::New),
+            Ok(None) => match state.threads.was_deleted(&thread_id).await {
+                Ok(false) => (remote, Vec::new(), AppendTo::New),
+                gone_or_failed => {
+                    if let Some(r) = remote {
+                        r.release().await;
+                    }
+                    gone_or_failed?;
+                    return Err(ApiError::not_found(format!(
+                        "thread \"{thread_id}\" was deleted; start a new one"
+                    )));
+                }
+            },
             Err(e) => {
                 if let Some(r) = remote {
                     r.release().await;

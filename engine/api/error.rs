@@ -8,6 +8,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -146,14 +147,27 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-/// `axum::Json` whose rejection is an `ApiError`.
+/// `axum::Json` whose rejection is an `ApiError`, for a body that must be a JSON object
+/// (every body of this API is one; serde alone would read a struct from an array too).
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
-        Ok(ApiJson(v))
+        let axum::Json(v) = axum::Json::<Value>::from_request(req, state).await?;
+        let invalid = |detail: String| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", detail)
+        };
+        if !v.is_object() {
+            return Err(invalid("the body must be a JSON object".into()));
+        }
+        serde_path_to_error::deserialize(v)
+            .map(ApiJson)
+            .map_err(|e| {
+                invalid(format!(
+                    "Failed to deserialize the JSON body into the target type: {e}"
+                ))
+            })
     }
 }
 
@@ -179,6 +193,24 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
             axum::extract::Path::<T>::from_request_parts(parts, state).await?;
         Ok(ApiPath(v))
     }
+}
+
+/// Longest request target (path and query) served; hyper itself refuses one over 64 KiB,
+/// with an empty 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// A request target over `MAX_URI_BYTES` gets its 414 in the API's JSON shape.
+pub async fn uri_length(req: Request, next: Next) -> Response {
+    let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if len > MAX_URI_BYTES {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request target has {len} bytes; the limit is {MAX_URI_BYTES}"),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// Unknown route.

@@ -19,7 +19,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use super::AppState;
-use super::error::ErrorKind;
+use super::error::{ErrorBody, ErrorKind};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
@@ -224,7 +224,11 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 
 /// `GET /metrics` in the Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
+    responses(
+        (status = 200, description = "OpenMetrics text exposition (Prometheus reads it)", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
+        (status = 401, description = "API_KEY is set, METRICS_PUBLIC is not, and the bearer token is missing or wrong", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(

@@ -34,8 +34,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::RequestBodyDeadlineLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
-use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 pub use admin::{Reloaded, reload};
 pub use auth::Caller;
@@ -75,12 +74,14 @@ pub fn app(state: AppState) -> Router {
         .route("/api/health", get(health::health))
         .merge(metrics_route)
         .merge(console::routes())
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()));
+        .route("/openapi.json", get(openapi::serve))
+        .merge(SwaggerUi::new("/docs").config(Config::new(["/openapi.json"])));
     Router::new()
         .merge(guarded)
         .merge(open)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn(error::uri_length))
         .layer(from_fn_with_state(state.clone(), redact::error_bodies))
         .layer(from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(state.settings.body_limit_bytes))

@@ -3,13 +3,20 @@
 //! Routes and bodies come from the handlers' annotations. The SSE events are described
 //! here by types that mirror `run::Event` field for field (the engine's types stay free
 //! of documentation concerns); a test checks real events against these schemas.
+//! `document` completes it for the configuration being served: each SSE frame as a
+//! schema (JSON Schema keywords utoipa lacks), the graphs a chat may name, and one path
+//! per runnable tool with that tool's own argument schema, so the document stays true
+//! across reloads (schemathesis checks it against the live server in CI).
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{admin, chat, health, metrics, threads, tools};
+use crate::compile::CompiledSet;
+use crate::config::spec::StoreRole;
+use crate::tools::ToolRunner;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -46,6 +53,99 @@ impl Modify for Bearer {
                 "bearer",
                 SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
             );
+    }
+}
+
+/// `GET /openapi.json`: the document for the configuration being served.
+pub async fn serve(
+    axum::extract::State(state): axum::extract::State<super::AppState>,
+) -> axum::Json<Value> {
+    axum::Json(document(
+        &state.engine.config(),
+        state.engine.tools().as_ref(),
+    ))
+}
+
+/// The annotations' document, completed for `config` and the data `tools` run on (see
+/// the module doc).
+pub fn document(config: &CompiledSet, tools: &dyn ToolRunner) -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+    sse_frames(&mut doc);
+    chat_graphs(&mut doc, config);
+    tool_paths(&mut doc, config, tools);
+    doc
+}
+
+/// A frame of `/api/chat`'s stream: the `event:` line and the `data:` line, whose JSON is
+/// an `SseEnvelope` (Open API 3.1 reads an event stream's schema as one event's).
+fn sse_frames(doc: &mut Value) {
+    let names: Vec<Value> = doc["components"]["schemas"]["SseEvent"]["oneOf"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| v["properties"]["event"]["enum"][0].clone())
+        .collect();
+    doc["paths"]["/api/chat"]["post"]["responses"]["200"]["content"]["text/event-stream"]["schema"] = json!({
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"type": "string", "enum": names},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {"$ref": "#/components/schemas/SseEnvelope"},
+            },
+        },
+    });
+}
+
+/// `graph` of a chat: absent, empty, or a graph a chat can run (not a step of another).
+fn chat_graphs(doc: &mut Value, config: &CompiledSet) {
+    let steps = config.step_graphs();
+    let mut allowed = vec![Value::Null, json!("")];
+    allowed.extend(
+        config
+            .graphs()
+            .filter(|g| !steps.contains(&g.name))
+            .map(|g| json!(g.name)),
+    );
+    doc["components"]["schemas"]["ChatRequest"]["properties"]["graph"]["enum"] =
+        Value::Array(allowed);
+}
+
+/// `POST /api/tools/{name}` becomes one path per runnable tool, its body that tool's
+/// argument schema with the values the data allow (pipeline tools run through
+/// `/api/chat`).
+fn tool_paths(doc: &mut Value, config: &CompiledSet, runner: &dyn ToolRunner) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    let Some(template) = paths.remove("/api/tools/{name}") else {
+        return;
+    };
+    for tool in config.tools().filter(|t| t.store != StoreRole::Pipeline) {
+        let mut op = template["post"].clone();
+        op["operationId"] = json!(format!("tool_{}", tool.name));
+        op["summary"] = json!(format!("Runs the tool {}", tool.name));
+        op["description"] = json!(tool.description);
+        if let Some(o) = op.as_object_mut() {
+            o.remove("parameters");
+        }
+        let mut schema = tool.args_schema.clone();
+        if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+            for (arg, prop) in props.iter_mut() {
+                if prop["type"] != "string" {
+                    continue;
+                }
+                if let (Some(prop), Some(Value::Object(extra))) =
+                    (prop.as_object_mut(), runner.documented_arg(arg))
+                {
+                    prop.extend(extra);
+                }
+            }
+        }
+        op["requestBody"]["content"]["application/json"]["schema"] = schema;
+        paths.insert(format!("/api/tools/{}", tool.name), json!({"post": op}));
     }
 }
 

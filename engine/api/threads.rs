@@ -21,16 +21,22 @@ const MAX_MESSAGES_PAGE: i64 = 500;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewThread {
-    /// Shown in thread lists; "New conversation" when absent.
+    /// Shown in thread lists (at most 200 characters); "New conversation" when absent
+    /// or blank.
     #[serde(default)]
-    #[schema(example = "Sprint Planning Chat")]
+    #[schema(example = "Sprint Planning Chat", max_length = 200)]
     pub title: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Rename {
-    /// The new title (1–200 characters).
-    #[schema(example = "Payments delivery review")]
+    /// The new title: not blank, at most 200 characters.
+    #[schema(
+        example = "Payments delivery review",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^\t\n\x0B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub title: String,
 }
 
@@ -38,8 +44,10 @@ pub struct Rename {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Threads per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// Threads to skip (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -56,8 +64,10 @@ pub struct ThreadList {
 #[into_params(parameter_in = Query)]
 pub struct MessagesQuery {
     /// Newest messages to return, 1–500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Only messages older than this message id (the previous page's `next_before`).
+    #[param(minimum = 1)]
     pub before: Option<i64>,
     /// Every message at once (for administrators; ignores `limit` and `before`).
     pub all: Option<bool>,
@@ -98,13 +108,13 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<NewThread>,
 ) -> Result<(StatusCode, Json<Thread>), ApiError> {
-    let title = body.title.as_deref().map(str::trim).unwrap_or("");
-    let title = if title.is_empty() {
-        "New conversation"
-    } else {
-        title
+    // The limit counts what was sent, as the documented `maxLength` does.
+    let sent = body.title.as_deref().unwrap_or("");
+    let title = match sent.trim() {
+        "" => "New conversation",
+        t => t,
     };
-    if title.chars().count() > MAX_TITLE_CHARS {
+    if sent.chars().count() > MAX_TITLE_CHARS {
         return Err(ApiError::bad_request(
             "title_too_long",
             format!("`title` is longer than {MAX_TITLE_CHARS} characters"),
@@ -157,7 +167,7 @@ pub async fn list(
 
 /// A thread with one page of its messages, read in one snapshot.
 #[utoipa::path(get, path = "/api/threads/{id}", tag = "threads",
-    params(("id" = String, Path, description = "Thread id: 1–64 of A-Z a-z 0-9 - _"), MessagesQuery),
+    params(("id" = String, Path, description = "Thread id: 1–64 of A-Z a-z 0-9 - _", pattern = r"^[A-Za-z0-9_-]{1,64}$"), MessagesQuery),
     responses(
         (status = 200, description = "The thread and a page of its messages", body = ThreadWithMessages),
         (status = 400, description = "Malformed id, limit or before", body = ErrorBody),
@@ -223,7 +233,7 @@ pub async fn get(
 
 /// Deletes a thread and its messages.
 #[utoipa::path(delete, path = "/api/threads/{id}", tag = "threads",
-    params(("id" = String, Path, description = "Thread id")),
+    params(("id" = String, Path, description = "Thread id: 1–64 of A-Z a-z 0-9 - _", pattern = r"^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "Deleted", body = Deleted),
         (status = 400, description = "Malformed id", body = ErrorBody),
@@ -249,13 +259,16 @@ pub async fn delete(
 
 /// Renames a thread.
 #[utoipa::path(patch, path = "/api/threads/{id}", tag = "threads",
-    params(("id" = String, Path, description = "Thread id")),
+    params(("id" = String, Path, description = "Thread id: 1–64 of A-Z a-z 0-9 - _", pattern = r"^[A-Za-z0-9_-]{1,64}$")),
     request_body = Rename,
     responses(
         (status = 200, description = "Renamed", body = Thread),
         (status = 400, description = "Malformed id, empty or too long title", body = ErrorBody),
         (status = 401, description = "Bearer token missing or wrong", body = ErrorBody),
         (status = 404, description = "No such thread", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
+        (status = 422, description = "The JSON does not match Rename", body = ErrorBody),
         (status = 503, description = "The thread store is unavailable", body = ErrorBody),
     ),
     security((), ("bearer" = [])))]
@@ -267,7 +280,7 @@ pub async fn rename(
 ) -> Result<Json<Thread>, ApiError> {
     owned(&state, &caller, &id).await?;
     let title = body.title.trim();
-    if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+    if title.is_empty() || body.title.chars().count() > MAX_TITLE_CHARS {
         return Err(ApiError::bad_request(
             "invalid_title",
             format!("`title` must be 1 to {MAX_TITLE_CHARS} characters"),

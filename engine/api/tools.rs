@@ -12,7 +12,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::AppState;
 use super::error::{ApiError, ApiJson, ApiPath, ErrorBody};
@@ -44,7 +44,6 @@ pub struct ToolResult {
     #[schema(value_type = Object)]
     pub args: Value,
     /// What the tool returned: rows, or an object for builtins.
-    #[schema(value_type = Object)]
     pub result: Value,
     pub elapsed_ms: f64,
 }
@@ -78,14 +77,16 @@ pub async fn list(State(state): State<AppState>) -> Json<ToolList> {
 /// for `dora_metrics`. Names (`person`, `team`, `service`…) are resolved like the agents'.
 #[utoipa::path(post, path = "/api/tools/{name}", tag = "tools",
     params(("name" = String, Path, description = "Tool name, e.g. dora_metrics")),
-    request_body(content = Object, description = "The tool's arguments"),
+    request_body(content = Object, description = "The tool's arguments (an object; its schema is the tool's own)"),
     responses(
         (status = 200, description = "The tool's result", body = ToolResult),
         (status = 400, description = "A pipeline tool (use /api/chat with `graph`), or malformed JSON", body = ErrorBody),
         (status = 401, description = "Bearer token missing or wrong", body = ErrorBody),
         (status = 404, description = "No such tool", body = ErrorBody),
-        (status = 422, description = "The arguments do not match the tool's schema; `detail` lists every violation", body = ErrorBody),
-        (status = 502, description = "The tool failed (unknown name, store error); `detail` says why", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
+        (status = 422, description = "The arguments do not match the tool's schema, or name what the organisation lacks (a team, a person); `detail` says which", body = ErrorBody),
+        (status = 502, description = "The tool failed (a store error); `detail` says why", body = ErrorBody),
     ),
     security((), ("bearer" = [])))]
 pub async fn run(
@@ -114,9 +115,11 @@ pub async fn run(
             ),
         ));
     }
-    let args = if args.is_null() { json!({}) } else { args };
-    tool.check_args(&args)
-        .map_err(|msg| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_args", msg))?;
+    let invalid = |msg| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_args", msg);
+    tool.check_args(&args).map_err(invalid)?;
+    if let Some(why) = state.engine.tools().refuse(&tool, &args) {
+        return Err(invalid(format!("invalid arguments for {name}: {why}")));
+    }
     let t0 = Instant::now();
     let result = state.engine.tools().call(&tool, &args).await.map_err(|e| {
         state.metrics.error("api", "tool_failed");

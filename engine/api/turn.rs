@@ -78,7 +78,7 @@ pub async fn store(
         Ok(true) => Ok(()),
         Ok(false) => Err((
             "thread_deleted",
-            "the thread was deleted while this chat ran; the answer was not stored",
+            "the thread was deleted (before or during this chat); the answer was not stored",
         )),
         Err(e) => {
             state.metrics.error("store", "append_failed");

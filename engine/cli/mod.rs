@@ -1,10 +1,11 @@
-//! The command line: `validate`, `dry-run`, `ask`, `graph draw`, `serve`, `seed`, `import`.
+//! The command line: `validate`, `dry-run`, `ask`, `graph draw`, `serve`, `seed`, `migrate`, `import`.
 //!
 //! Exit codes are decided here: 0 success, 1 findings or a failed run, 2 could not run.
 
 mod ask;
 mod dry_run;
 mod import;
+mod migrate;
 mod seed;
 mod serve;
 pub use serve::log_subscriber;
@@ -109,6 +110,10 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Prepare the configured stores as their owner: every migration, and the demo
+    /// organisation on an empty store. `serve` can then run as a role without DDL rights
+    /// (docs/DEPLOY.md, "Database role").
+    Migrate,
     /// Import your own organisation: history from local git clones, people from a roster
     /// (import.yaml describes them), into the same stores `seed` fills.
     Import {
@@ -213,6 +218,7 @@ async fn run(cli: Cli) -> u8 {
             data_dir,
             force,
         } => seed::run(data_dir.as_deref(), seed, scale, force).await,
+        Command::Migrate => migrate::run().await,
         Command::Serve { host, port, watch } => serve::run(&cli.config, &host, port, watch).await,
         Command::Test {
             path,

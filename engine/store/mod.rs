@@ -25,6 +25,7 @@ mod hybrid;
 mod neo4j;
 mod pgvector;
 mod postgres;
+pub use postgres::migrate_pending;
 mod rank;
 pub mod sql;
 pub mod sql_guard;

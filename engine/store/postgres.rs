@@ -14,6 +14,23 @@ use super::contract::{Metrics, Params, QueryStore, Relational, Row, StoreError};
 use super::sql::{Style, positional};
 use super::table::{Cell, META, Snapshot, chunk_rows};
 
+/// Runs the migrations of `schema` not applied yet. With none pending it only reads the
+/// migrations table, so a role without DDL rights (scripts/postgres-app-role.sql) starts
+/// once `eng-intel migrate` has run as the owner.
+pub async fn migrate_pending(
+    pool: &PgPool,
+    schema: &Migrator,
+) -> Result<(), sqlx::migrate::MigrateError> {
+    let sql = format!("SELECT version FROM {} WHERE success", schema.table_name);
+    let applied: Result<Vec<i64>, _> = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_all(pool).await;
+    if let Ok(applied) = applied
+        && schema.iter().all(|m| applied.contains(&m.version))
+    {
+        return Ok(());
+    }
+    schema.run(pool).await
+}
+
 pub struct Postgres {
     pool: PgPool,
 }
@@ -38,9 +55,9 @@ impl Postgres {
                     settings.database
                 )
             })?;
-        schema.run(&pool).await.map_err(|e| {
+        migrate_pending(&pool, schema).await.map_err(|e| {
             anyhow::anyhow!(
-                "cannot migrate PostgreSQL database {}: {e}",
+                "cannot migrate PostgreSQL database {}: {e} (a role without DDL rights needs `eng-intel migrate` run by the owner first)",
                 settings.database
             )
         })?;

@@ -89,7 +89,8 @@ pub struct NewMessage {
 /// Whether `append` may create the thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppendTo {
-    /// A thread this chat starts: created when missing.
+    /// A thread this chat starts: created when missing, unless an id of a deleted thread
+    /// (a deleted thread stays deleted).
     New,
     /// A thread that existed when the chat began: if it is gone (deleted meanwhile),
     /// nothing is stored, so a deleted thread stays deleted.
@@ -134,7 +135,9 @@ impl From<sqlx::Error> for StoreError {
 
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
-        StoreError(format!("migration failed: {e}"))
+        StoreError(format!(
+            "migration failed: {e} (a role without DDL rights needs `eng-intel migrate` run by the owner first)"
+        ))
     }
 }
 
@@ -153,6 +156,11 @@ pub trait ThreadStore: Send + Sync {
     /// Threads of `owner`, or of everyone when None.
     async fn list(&self, limit: i64, offset: i64, owner: Option<&str>) -> Result<Page, StoreError>;
     async fn get(&self, id: &str) -> Result<Option<Thread>, StoreError>;
+    /// The id is that of a deleted thread (a chat naming it is refused). Stores that keep
+    /// no record of deletions say no.
+    async fn was_deleted(&self, _id: &str) -> Result<bool, StoreError> {
+        Ok(false)
+    }
     /// Messages oldest first; only the last `last` of them when given.
     async fn messages(&self, id: &str, last: Option<i64>)
     -> Result<Vec<StoredMessage>, StoreError>;

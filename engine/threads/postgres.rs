@@ -61,7 +61,7 @@ impl PgThreads {
     pub async fn with_pool(pool: PgPool) -> Result<Self, StoreError> {
         let mut migrator = sqlx::migrate!("engine/threads/migrations/postgres");
         migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
-        migrator.run(&pool).await?;
+        crate::store::migrate_pending(&pool, &migrator).await?;
         let locks = Arc::new(LockSession {
             options: (*pool.connect_options()).clone(),
             timeout: pool.options().get_acquire_timeout(),
@@ -246,8 +246,27 @@ impl ThreadStore for PgThreads {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        if gone > 0 {
+            sqlx::query(
+                "INSERT INTO deleted_threads (thread_id, deleted_us) VALUES ($1, $2)
+                 ON CONFLICT (thread_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(now_us())
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(gone > 0)
+    }
+
+    async fn was_deleted(&self, id: &str) -> Result<bool, StoreError> {
+        let found: Option<(String,)> =
+            sqlx::query_as("SELECT thread_id FROM deleted_threads WHERE thread_id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
     }
 
     async fn rename(&self, id: &str, title: &str) -> Result<bool, StoreError> {
@@ -273,7 +292,9 @@ impl ThreadStore for PgThreads {
         if to == AppendTo::New {
             sqlx::query(
                 "INSERT INTO chat_threads (thread_id, title, created_us, updated_us, message_count, owner)
-                 VALUES ($1, $2, $3, $3, 0, $4) ON CONFLICT (thread_id) DO NOTHING",
+                 SELECT $1, $2, $3, $3, 0, $4
+                 WHERE NOT EXISTS (SELECT 1 FROM deleted_threads WHERE thread_id = $1)
+                 ON CONFLICT (thread_id) DO NOTHING",
             )
             .bind(id)
             .bind(title)

@@ -160,6 +160,23 @@ impl Directory {
         })
     }
 
+    pub fn employees(&self) -> Vec<String> {
+        self.employees.clone()
+    }
+    pub fn teams(&self) -> Vec<String> {
+        self.teams.clone()
+    }
+    pub fn services(&self) -> Vec<String> {
+        self.services.clone()
+    }
+    pub fn skills(&self) -> Vec<String> {
+        self.skills.clone()
+    }
+    /// Skills, then services: what `topic` reads.
+    pub fn topics(&self) -> Vec<String> {
+        self.skills.iter().chain(&self.services).cloned().collect()
+    }
+
     /// A skill or, failing that, a service (what experts can be asked about).
     pub fn topic(&self, asked: &str) -> Result<String, String> {
         self.skill(asked)

@@ -166,6 +166,14 @@ impl ToolRunner for StoreTools {
         })
     }
 
+    fn refuse(&self, tool: &ToolDef, args: &Value) -> Option<String> {
+        params::prepare(tool, args, &self.directory, self.now).err()
+    }
+
+    fn documented_arg(&self, arg: &str) -> Option<Value> {
+        params::documented(arg, &self.directory)
+    }
+
     fn vocabulary(&self) -> Arc<Vocabulary> {
         self.vocabulary.clone()
     }

@@ -19,6 +19,35 @@ use super::directory::Directory;
 use crate::compile::ToolDef;
 use crate::store::{Params, timestamp};
 
+type Resolve = fn(&Directory, &str) -> Result<String, String>;
+type Names = fn(&Directory) -> Vec<String>;
+
+/// The args resolved to stored names: how, and the names they resolve to.
+const RESOLVED: [(&str, Resolve, Names); 5] = [
+    ("person", Directory::person, Directory::employees),
+    ("team", Directory::team, Directory::teams),
+    ("service", Directory::service, Directory::services),
+    ("skills", Directory::skill, Directory::skills),
+    ("topic", Directory::topic, Directory::topics),
+];
+
+/// What the conventions above accept for a string arg named `arg`, as JSON Schema
+/// keywords for the API document: the stored names, the date form, the periods in their
+/// plain spelling. Other spellings are read too (any case, "the Data team"); the document
+/// names the canonical ones. None for an arg without a convention.
+pub fn documented(arg: &str, dir: &Directory) -> Option<Value> {
+    if let Some((_, _, names)) = RESOLVED.iter().find(|(a, _, _)| *a == arg) {
+        return Some(serde_json::json!({ "enum": names(dir) }));
+    }
+    match arg {
+        "since" | "until" => Some(serde_json::json!({ "format": "date" })),
+        "period" => Some(serde_json::json!({
+            "pattern": "^(now|right now|today|tomorrow|this week|next week|this month|next month|next ([1-9][0-9]?|[12][0-9][0-9]|3[0-5][0-9]|36[0-6]) (day|days|week|weeks))$"
+        })),
+        _ => None,
+    }
+}
+
 pub fn prepare(
     tool: &ToolDef,
     args: &Value,
@@ -39,15 +68,7 @@ pub fn prepare(
             }
         }
     }
-    type Resolve = fn(&Directory, &str) -> Result<String, String>;
-    let resolvers: [(&str, Resolve); 5] = [
-        ("person", Directory::person),
-        ("team", Directory::team),
-        ("service", Directory::service),
-        ("skills", Directory::skill),
-        ("topic", Directory::topic),
-    ];
-    for (arg, resolve) in resolvers {
+    for (arg, resolve, _) in RESOLVED {
         if let Some(Value::String(s)) = p.get(arg) {
             let name = resolve(dir, s)?;
             p.insert(arg.into(), Value::String(name));
@@ -69,9 +90,14 @@ pub fn prepare(
                 .map_err(|_| format!("cannot read the date \"{s}\" of {k}; write YYYY-MM-DD")),
         }
     };
+    // Every date and period given must read, also those an explicit window overrides.
+    let end = date("until")?;
+    let period = match p.get("period") {
+        Some(Value::String(period)) => Some(period_bounds(period, now)?),
+        _ => None,
+    };
     if let Some(start) = date("since")? {
         // An explicit window: `since` and `until` are days, `until` included.
-        let end = date("until")?;
         let end_at = end.map_or(now, |e| midnight(e) + Duration::days(1));
         let last = end.unwrap_or(now.date_naive());
         p.insert("since".into(), timestamp(midnight(start)).into());
@@ -95,8 +121,7 @@ pub fn prepare(
     if let Some(span) = span {
         p.insert("since".into(), timestamp(now - span).into());
     }
-    if let Some(Value::String(period)) = p.get("period") {
-        let (start, end, start_at, end_at) = period_bounds(period, now)?;
+    if let Some((start, end, start_at, end_at)) = period {
         p.insert("period_start".into(), day(start).into());
         p.insert("period_end".into(), day(end).into());
         p.insert("period_start_at".into(), timestamp(start_at).into());

@@ -21,6 +21,18 @@ pub trait ToolRunner: Send + Sync {
     /// Runs `tool` with args already checked against its schema.
     async fn call(&self, tool: &ToolDef, args: &Value) -> Result<Value, ToolError>;
 
+    /// Refuses args the schema allows but the data cannot (a team nobody has), saying
+    /// why, before anything runs; `call` refuses them too. None by default.
+    fn refuse(&self, _tool: &ToolDef, _args: &Value) -> Option<String> {
+        None
+    }
+
+    /// JSON Schema keywords saying which values a string arg named `arg` may take (the
+    /// stored names of a `team`), merged into the tool's schema in the API document.
+    fn documented_arg(&self, _arg: &str) -> Option<Value> {
+        None
+    }
+
     /// The organisation's names and calendar, for question understanding; none for
     /// runners that serve canned results.
     fn vocabulary(&self) -> Arc<Vocabulary> {

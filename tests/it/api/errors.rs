@@ -101,7 +101,7 @@ async fn bad_input_gets_a_json_4xx() {
         );
         let b = expect(
             send_json(c.post(&url).json(&json!({"message": "é".repeat(101)}))).await,
-            413,
+            400,
             "message_too_long",
             "message over the character limit",
         );
@@ -209,6 +209,31 @@ async fn bad_input_gets_a_json_4xx() {
         "invalid_json",
         "malformed thread JSON",
     );
+    // Every body is an object: serde alone reads a struct from an array.
+    expect(
+        send_json(c.post(t("")).json(&json!([]))).await,
+        422,
+        "invalid_body",
+        "array thread body",
+    );
+    // The title limit counts what was sent, as the documented maxLength does.
+    expect(
+        send_json(
+            c.post(t(""))
+                .json(&json!({"title": format!(" {}", "t".repeat(200))})),
+        )
+        .await,
+        400,
+        "title_too_long",
+        "long title with a leading space",
+    );
+    // A request target too long gets the API's JSON, not hyper's empty 414.
+    expect(
+        send_json(c.get(t(&format!("?limit=1&x={}", "a".repeat(9000))))).await,
+        414,
+        "uri_too_long",
+        "long query",
+    );
 
     // Routes.
     expect(
@@ -251,6 +276,33 @@ async fn bad_input_gets_a_json_4xx() {
         "{metrics}"
     );
     assert!(!metrics.contains("status=\"500\""), "no 500s: {metrics}");
+    server.stop().await;
+}
+
+/// A deleted thread stays deleted: a chat naming its id later is refused (404) instead of
+/// starting the thread again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_on_a_deleted_thread_does_not_bring_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(Options::new(dir.path())).await;
+    let c = client();
+    let (status, t) = send_json(c.post(server.url("/api/threads")).json(&json!({}))).await;
+    assert_eq!(status, 201);
+    let id = t["thread_id"].as_str().unwrap();
+    let (status, _) = send_json(c.delete(server.url(&format!("/api/threads/{id}")))).await;
+    assert_eq!(status, 200);
+    for route in ["/api/chat/sync", "/api/chat"] {
+        let body = json!({"message": "hi", "thread_id": id, "stream": false});
+        let b = expect(
+            send_json(c.post(server.url(route)).json(&body)).await,
+            404,
+            "not_found",
+            route,
+        );
+        assert!(b["detail"].as_str().unwrap().contains("was deleted"), "{b}");
+    }
+    let (status, _) = send_json(c.get(server.url(&format!("/api/threads/{id}")))).await;
+    assert_eq!(status, 404);
     server.stop().await;
 }
 

@@ -209,13 +209,19 @@ async fn openapi_documents_every_route_and_the_real_events() {
         assert!(op.is_object(), "{method} {path} is documented");
         assert!(!op["responses"].as_object().unwrap().is_empty());
     }
+    // SSE, or with `"stream": false` the sync answer's JSON.
+    let ok = &doc["paths"]["/api/chat"]["post"]["responses"]["200"]["content"];
+    let mut types: Vec<&String> = ok.as_object().unwrap().keys().collect();
+    types.sort();
+    assert_eq!(types, ["application/json", "text/event-stream"]);
+    let frame = &ok["text/event-stream"]["schema"];
     assert_eq!(
-        doc["paths"]["/api/chat"]["post"]["responses"]["200"]["content"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .collect::<Vec<_>>(),
-        ["text/event-stream"]
+        frame["properties"]["data"]["contentSchema"]["$ref"],
+        "#/components/schemas/SseEnvelope"
+    );
+    assert_eq!(
+        frame["properties"]["data"]["contentMediaType"],
+        "application/json"
     );
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
@@ -226,7 +232,14 @@ async fn openapi_documents_every_route_and_the_real_events() {
     let schemas = &doc["components"]["schemas"];
     let variants = schemas["SseEvent"]["oneOf"].as_array().unwrap();
     let events = sse_chat(&server.base, json!({"message": PYTHON})).await;
+    let frame_events = frame["properties"]["event"]["enum"].as_array().unwrap();
+    assert_eq!(
+        frame_events.len(),
+        variants.len(),
+        "one frame event per variant"
+    );
     for e in &events {
+        assert!(frame_events.contains(&json!(e.name)), "{} frames", e.name);
         let variant = variants
             .iter()
             .find(|v| v["properties"]["event"]["enum"][0] == e.name.as_str())
@@ -252,6 +265,115 @@ async fn openapi_documents_every_route_and_the_real_events() {
     let res = client().get(server.url("/docs/")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap().to_lowercase().contains("swagger"));
+    server.stop().await;
+}
+
+/// The document says what the server accepts (schemathesis checks the rest in CI): one
+/// path per runnable tool with the data's names, the graphs a chat may run, the content
+/// type /metrics sends, limits on ids, paging and messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_says_what_the_server_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let toolbox = crate::support::demo_stores(dir.path()).await;
+    let teams: Vec<String> = toolbox
+        .stores
+        .relational
+        .query("SELECT name FROM teams ORDER BY id", &Default::default())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(teams.len() >= 3);
+    let mut o = Options::new(dir.path());
+    o.tools = toolbox.tools();
+    let server = Server::start(o).await;
+    let (_, doc) = get_json(server.url("/openapi.json")).await;
+    let paths = doc["paths"].as_object().unwrap();
+    let config = config();
+
+    assert!(
+        !paths.contains_key("/api/tools/{name}"),
+        "one path per tool"
+    );
+    for tool in config.tools() {
+        let path = format!("/api/tools/{}", tool.name);
+        let pipeline = tool.store == eng_intel::config::spec::StoreRole::Pipeline;
+        assert_eq!(paths.contains_key(&path), !pipeline, "{path}");
+    }
+    let body = &doc["paths"]["/api/tools/headcount"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    let mut documented: Vec<String> = body["properties"]["team"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let mut stored = teams.clone();
+    documented.sort();
+    stored.sort();
+    assert_eq!(documented, stored);
+    // A team the data lacks is the caller's mistake (422), not a failed tool (502).
+    let (status, res) = send_json(
+        client()
+            .post(server.url("/api/tools/headcount"))
+            .json(&json!({"team": "Nonexistent Team"})),
+    )
+    .await;
+    assert_eq!(
+        (status, res["error"].as_str()),
+        (422, Some("invalid_args")),
+        "{res}"
+    );
+    let (status, _) = send_json(
+        client()
+            .post(server.url("/api/tools/headcount"))
+            .json(&json!({"team": teams[0]})),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let graphs = &doc["components"]["schemas"]["ChatRequest"]["properties"]["graph"]["enum"];
+    let steps = config.step_graphs();
+    assert!(!steps.is_empty());
+    for g in config.graphs() {
+        assert_eq!(
+            graphs.as_array().unwrap().contains(&json!(g.name)),
+            !steps.contains(&g.name),
+            "graph {}",
+            g.name
+        );
+    }
+    let message = &doc["components"]["schemas"]["ChatRequest"]["properties"]["message"];
+    assert_eq!(message["minLength"], 1);
+    assert_eq!(message["maxLength"], 16000);
+
+    let res = client().get(server.url("/metrics")).send().await.unwrap();
+    let sent = res.headers()["content-type"].to_str().unwrap().to_string();
+    let metrics = &doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"];
+    assert!(
+        metrics.get(&sent).is_some(),
+        "{sent} is documented: {metrics}"
+    );
+
+    let get = &doc["paths"]["/api/threads/{id}"]["get"]["parameters"];
+    let param = |name: &str| {
+        get.as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()["schema"]
+            .clone()
+    };
+    assert_eq!(param("id")["pattern"], "^[A-Za-z0-9_-]{1,64}$");
+    assert_eq!(param("before")["minimum"], 1);
+    assert_eq!(
+        (
+            param("limit")["minimum"].clone(),
+            param("limit")["maximum"].clone()
+        ),
+        (json!(1), json!(500))
+    );
     server.stop().await;
 }
 

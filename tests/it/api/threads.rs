@@ -224,6 +224,21 @@ async fn store_contract(store: Arc<dyn ThreadStore>) {
     assert!(!stored);
     assert_eq!(store.get(&new_id).await.unwrap(), None);
     assert!(store.messages(&new_id, None).await.unwrap().is_empty());
+    // …nor as a new one: the id stays that of a deleted thread.
+    assert!(store.was_deleted(&new_id).await.unwrap());
+    assert!(!store.was_deleted(&a.thread_id).await.unwrap());
+    let stored = store
+        .append(
+            &new_id,
+            "again",
+            "",
+            &[msg(Role::User, "q4")],
+            AppendTo::New,
+        )
+        .await
+        .unwrap();
+    assert!(!stored);
+    assert_eq!(store.get(&new_id).await.unwrap(), None);
     assert!(store.delete(&a.thread_id).await.unwrap());
     assert!(store.delete(&b.thread_id).await.unwrap());
 }

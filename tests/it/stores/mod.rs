@@ -1,5 +1,6 @@
 //! The stores behind the tools, the SQL guard, and the real servers.
 
+mod app_role;
 mod backends;
 mod clickhouse_metrics;
 mod neo4j_graph;
