@@ -52,7 +52,7 @@ async fn the_app_role_answers_chats_but_cannot_write_the_organisation() {
     // The owner's step, by the real binary.
     let dir = tempfile::tempdir().unwrap();
     succeeds(
-        &mut Command::new(env!("CARGO_BIN_EXE_eng-intel"))
+        Command::new(env!("CARGO_BIN_EXE_eng-intel"))
             .arg("migrate")
             .current_dir(dir.path())
             .env_remove("CLICKHOUSE_HOST")
@@ -62,7 +62,7 @@ async fn the_app_role_answers_chats_but_cannot_write_the_organisation() {
     );
     // The app role, by the documented script.
     succeeds(
-        &mut Command::new("bash")
+        Command::new("bash")
             .arg(repo().join("scripts/servers.sh"))
             .args(["psql", "-d", &db, "-v", &format!("app_role={role}")])
             .args(["-v", &format!("app_password={role_pw}"), "-f"])
