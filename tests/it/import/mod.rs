@@ -17,6 +17,7 @@
 mod backends;
 mod cli;
 mod config;
+mod github;
 mod history;
 mod identities;
 mod incremental;
