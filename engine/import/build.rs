@@ -15,6 +15,7 @@ use super::pulls;
 use super::roster::{self, RosterPerson};
 use super::services::ServiceMap;
 use super::skills;
+use crate::dataset::org::{OncallShift, TimeOff};
 use crate::dataset::{
     Commit, Employee, EmployeeSkill, Org, PullRequest, Service, ServiceDependency, Skill, Team,
 };
@@ -320,6 +321,41 @@ impl<'c> Builder<'_, 'c> {
                     .date_naive(),
                 is_manager: managers.contains(&id),
             });
+        }
+        // On-call shifts and time off, from the roster.
+        for &p in &order {
+            let Some(r) = self.ids.people[p].roster.map(|k| &self.roster[k]) else {
+                continue;
+            };
+            let e = &org.employees[(emp_of[p] - 1) as usize];
+            for (starts_at, ends_at, role) in &r.oncall {
+                org.oncall_shifts.push(OncallShift {
+                    id: 0,
+                    team_id: e.team_id,
+                    employee_id: e.id,
+                    starts_at: *starts_at,
+                    ends_at: *ends_at,
+                    role: role.clone(),
+                });
+            }
+            for (starts_on, ends_on, kind) in &r.time_off {
+                org.time_off.push(TimeOff {
+                    id: 0,
+                    employee_id: e.id,
+                    starts_on: *starts_on,
+                    ends_on: *ends_on,
+                    kind: kind.clone(),
+                });
+            }
+        }
+        org.oncall_shifts
+            .sort_by_key(|s| (s.starts_at, s.team_id, s.role.clone(), s.employee_id));
+        for (i, s) in org.oncall_shifts.iter_mut().enumerate() {
+            s.id = i as i64 + 1;
+        }
+        org.time_off.sort_by_key(|t| (t.starts_on, t.employee_id));
+        for (i, t) in org.time_off.iter_mut().enumerate() {
+            t.id = i as i64 + 1;
         }
         stats.roster_only = self
             .ids
