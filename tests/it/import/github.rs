@@ -606,6 +606,40 @@ async fn github_pull_requests_reviews_deployments_and_incidents_make_dora_work()
     assert!((got - median(recovered).unwrap()).abs() < 1e-6, "{dora}");
     assert_eq!(dora["recovery_time"]["unresolved"], 1, "{dora}");
 
+    // Collaboration: the reviews exchanged with the busiest reviewer, from the fixtures.
+    let (_, busiest, _) = w.reviews[0];
+    let mut exchanged: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (_, reviewer, author) in &w.reviews {
+        if *reviewer == busiest {
+            exchanged.entry(person_of(*author).await).or_default().0 += 1;
+        } else if *author == busiest {
+            exchanged.entry(person_of(*reviewer).await).or_default().1 += 1;
+        }
+    }
+    let who = person_of(busiest).await;
+    let got = tools
+        .call(
+            set.tool("collaborators").unwrap(),
+            &json!({"person": who, "limit": 50}),
+        )
+        .await
+        .unwrap();
+    let got: BTreeMap<String, (i64, i64)> = got
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                (
+                    r["reviews_given"].as_i64().unwrap(),
+                    r["reviews_received"].as_i64().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(got, exchanged, "collaborators of {who}");
+
     // Again, nothing changed: listings and reviews answer 304, the unfinished deployment's
     // statuses are asked again (304 too), the issues resume at the cursor, and the store
     // already holds this import.
