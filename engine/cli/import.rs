@@ -76,12 +76,17 @@ pub fn init(file: &Path, repos: &[PathBuf], force: bool) -> u8 {
     );
     for r in repos {
         text.push_str(&format!("  - path: {}\n", r.display()));
+        if let Some(gh) = github_of(r) {
+            text.push_str(&format!(
+                "    # github: {gh}      # also read its pull requests, reviews, deployments, incidents (GITHUB_TOKEN)\n"
+            ));
+        }
         text.push_str(
             "    # branch: main          # default: HEAD\n    # services:              # default: one per top-level directory with a package manifest\n    #   - name: payments-api\n    #     paths: [services/payments/**]\n",
         );
     }
     text.push_str(
-        "# roster: people.csv         # name,email,team,manager,title,location\n# identities:\n#   people:\n#     - name: Ann Lee\n#       emails: [ann@old-company.example]\n#   bots: [\"release-robot*\"]\n# exclude:\n#   paths: [\"**/*.lock\", \"vendor/**\"]\n",
+        "# roster: people.csv         # name,email,team,manager,title,location,oncall,time_off\n# github:\n#   incident_label: incident  # issues with it are incidents\n#   production: \"prod*\"       # environments of production deployments\n# identities:\n#   people:\n#     - name: Ann Lee\n#       emails: [ann@old-company.example]\n#   bots: [\"release-robot*\"]\n# exclude:\n#   paths: [\"**/*.lock\", \"vendor/**\"]\n",
     );
     match std::fs::write(file, text) {
         Ok(()) => {
@@ -160,4 +165,21 @@ impl Progress for Bars {
             eprintln!("{name}: done in {:.1} s", t.elapsed().as_secs_f64());
         }
     }
+}
+
+/// `owner/name` when the clone's `origin` is on github.com.
+fn github_of(repo: &Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["remote", "get-url", "origin"])
+        .output()
+        .ok()?;
+    let url = String::from_utf8(out.stdout).ok()?;
+    let rest = url.trim().split("github.com").nth(1)?;
+    let path = rest.trim_start_matches([':', '/']).trim_end_matches(".git");
+    let mut parts = path.split('/');
+    let (owner, name) = (parts.next()?, parts.next()?);
+    (!owner.is_empty() && !name.is_empty() && parts.next().is_none())
+        .then(|| format!("{owner}/{name}"))
 }

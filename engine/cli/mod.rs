@@ -247,7 +247,11 @@ async fn run(cli: Cli) -> u8 {
                 import::run(
                     &file,
                     data_dir.as_deref(),
-                    crate::import::Options { full, force },
+                    crate::import::Options {
+                        full,
+                        force,
+                        github_token: std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()),
+                    },
                 )
                 .await
             }

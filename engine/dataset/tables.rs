@@ -608,7 +608,7 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
             len: o.reviews.len(),
             row: Box::new(move |i| {
                 let r = &o.reviews[i];
-                let p = &o.pull_requests[(r.pr_id - 1) as usize];
+                let p = o.pull_request(r.pr_id);
                 vec![
                     int(r.id),
                     int(r.pr_id),

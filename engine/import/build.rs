@@ -8,12 +8,14 @@ use chrono::{DateTime, Duration, NaiveTime, Utc};
 
 use super::config::{ImportConfig, Repository};
 use super::git::{RawCommit, Signature};
+use super::github::{self, map as gh};
 use super::glob;
 use super::identity::{self, Identities, Who};
 use super::pulls;
 use super::roster::{self, RosterPerson};
 use super::services::ServiceMap;
 use super::skills;
+use crate::dataset::org::{OncallShift, TimeOff};
 use crate::dataset::{
     Commit, Employee, EmployeeSkill, Org, PullRequest, Service, ServiceDependency, Skill, Team,
 };
@@ -24,6 +26,8 @@ pub struct RepoInput<'a> {
     pub repo: &'a Repository,
     pub services: ServiceMap,
     pub commits: Vec<RawCommit>,
+    /// What GitHub's API told of it, when it names a GitHub repository.
+    pub github: Option<github::RepoData>,
 }
 
 /// What the build counted, for the summary.
@@ -48,6 +52,8 @@ pub struct BuildStats {
     pub co_authored_commits: usize,
     /// Pairs who wrote commits together (`Co-authored-by:`), with how many.
     pub co_authors: Vec<(String, String, usize)>,
+    /// Rows GitHub's side added.
+    pub github: gh::Added,
 }
 
 /// A commit kept, with what the build derived from it.
@@ -81,7 +87,22 @@ pub fn build(
             seen_ids.entry(co.clone()).or_default();
         }
     }
-    let ids = identity::resolve(config, roster, &seen_ids);
+    let mut links = Vec::new();
+    for input in repos {
+        let Some(data) = &input.github else { continue };
+        for login in gh::logins(data) {
+            seen_ids.entry(gh::signature(&login)).or_default();
+        }
+        // A squash merge's commit is written by the pull request's author.
+        for c in input.commits.iter().filter(|c| c.parents.len() < 2) {
+            if let Some(p) = pulls::squash_number(&c.subject).and_then(|n| data.pulls.get(&n))
+                && !p.author.is_empty()
+            {
+                links.push((c.author.clone(), gh::signature(&p.author)));
+            }
+        }
+    }
+    let ids = identity::resolve(config, roster, &seen_ids, &links);
     stats.identities = seen_ids
         .keys()
         .filter(|s| matches!(ids.who(s), Who::Person(_)))
@@ -122,7 +143,12 @@ pub fn build(
             stats.excluded_commits
         );
     };
-    // "Now" for questions: the midnight after the newest commit, stable across runs.
+    let newest = repos
+        .iter()
+        .filter_map(|r| r.github.as_ref().and_then(gh::newest))
+        .fold(newest, DateTime::max);
+    // "Now" for questions: the midnight after the newest commit (or GitHub event), stable
+    // across runs.
     let as_of = (newest.date_naive() + Duration::days(1))
         .and_time(NaiveTime::MIN)
         .and_utc();
@@ -145,7 +171,9 @@ pub fn build(
     let (emp_of, team_id) = b.people_and_teams(&mut org, &mut stats);
     let (service_id, skill_ids) = b.services(&mut org, &emp_of, &team_id);
     b.skills(&mut org, &skill_ids, &emp_of, &service_id);
-    let pr_of = b.pull_requests(&mut org, &all, &emp_of, &service_id);
+    let (pr_of, merges) = b.pull_requests(&mut org, &all, &emp_of, &service_id);
+    let (shipped, added) = b.github(&mut org, &emp_of, &service_id, merges);
+    stats.github = added;
     for k in &kept {
         let Some(&sid) = service_id.get(&k.service) else {
             continue;
@@ -159,7 +187,7 @@ pub fn build(
             message: k.raw.subject.clone(),
             additions: k.additions,
             deletions: k.deletions,
-            deployment_id: None,
+            deployment_id: shipped.get(&k.raw.sha).copied(),
         });
     }
     Ok((org, stats))
@@ -293,6 +321,41 @@ impl<'c> Builder<'_, 'c> {
                     .date_naive(),
                 is_manager: managers.contains(&id),
             });
+        }
+        // On-call shifts and time off, from the roster.
+        for &p in &order {
+            let Some(r) = self.ids.people[p].roster.map(|k| &self.roster[k]) else {
+                continue;
+            };
+            let e = &org.employees[(emp_of[p] - 1) as usize];
+            for (starts_at, ends_at, role) in &r.oncall {
+                org.oncall_shifts.push(OncallShift {
+                    id: 0,
+                    team_id: e.team_id,
+                    employee_id: e.id,
+                    starts_at: *starts_at,
+                    ends_at: *ends_at,
+                    role: role.clone(),
+                });
+            }
+            for (starts_on, ends_on, kind) in &r.time_off {
+                org.time_off.push(TimeOff {
+                    id: 0,
+                    employee_id: e.id,
+                    starts_on: *starts_on,
+                    ends_on: *ends_on,
+                    kind: kind.clone(),
+                });
+            }
+        }
+        org.oncall_shifts
+            .sort_by_key(|s| (s.starts_at, s.team_id, s.role.clone(), s.employee_id));
+        for (i, s) in org.oncall_shifts.iter_mut().enumerate() {
+            s.id = i as i64 + 1;
+        }
+        org.time_off.sort_by_key(|t| (t.starts_on, t.employee_id));
+        for (i, t) in org.time_off.iter_mut().enumerate() {
+            t.id = i as i64 + 1;
         }
         stats.roster_only = self
             .ids
@@ -513,16 +576,64 @@ impl<'c> Builder<'_, 'c> {
             .collect();
     }
 
+    /// GitHub's side of every repository that has one (github/map.rs). Returns the
+    /// production deployment that shipped each commit.
+    fn github(
+        &self,
+        org: &mut Org,
+        emp_of: &[i64],
+        service_id: &HashMap<usize, i64>,
+        merges: HashMap<i64, String>,
+    ) -> (HashMap<String, i64>, gh::Added) {
+        let mut sides = Vec::new();
+        for (r, input) in self.repos.iter().enumerate() {
+            let Some(data) = &input.github else { continue };
+            // The repository's service with the most commits carries its deployments.
+            let mut count: BTreeMap<usize, usize> = BTreeMap::new();
+            for k in self.kept {
+                *count.entry(k.service).or_default() += 1;
+            }
+            let range = self.offsets[r]..self.offsets[r] + input.services.services.len();
+            let Some(service) = count
+                .iter()
+                .filter(|(s, _)| range.contains(s))
+                .max_by_key(|(s, n)| (**n, std::cmp::Reverse(**s)))
+                .and_then(|(s, _)| service_id.get(s).copied())
+            else {
+                continue;
+            };
+            let pr_offset = r as i64 * 1_000_000;
+            sides.push(gh::Side {
+                data,
+                pr_offset,
+                commits: input.commits.iter().map(|c| (c.sha.as_str(), c)).collect(),
+                service_id: service,
+                merges: merges
+                    .iter()
+                    .filter(|(id, _)| **id / 1_000_000 == r as i64)
+                    .map(|(id, sha)| (*id, sha.clone()))
+                    .collect(),
+            });
+        }
+        let person = |login: &str| match self.ids.who(&gh::signature(login)) {
+            Who::Person(p) => Some(emp_of[p]),
+            _ => None,
+        };
+        gh::apply(org, &self.config.github, &sides, &person)
+    }
+
     /// Pull requests, per repository; numbers are offset by a million per repository
-    /// after the first so that they stay unique. Returns each commit's PR.
+    /// after the first so that they stay unique. Returns each commit's PR, and each PR's
+    /// merging commit.
     fn pull_requests(
         &self,
         org: &mut Org,
         all: &[(usize, &'c RawCommit)],
         emp_of: &[i64],
         service_id: &HashMap<usize, i64>,
-    ) -> HashMap<&'c str, i64> {
+    ) -> (HashMap<&'c str, i64>, HashMap<i64, String>) {
         let mut pr_of: HashMap<&str, i64> = HashMap::new();
+        let mut merges: HashMap<i64, String> = HashMap::new();
         let kept_by_sha: HashMap<&str, &Kept> =
             self.kept.iter().map(|k| (k.raw.sha.as_str(), k)).collect();
         for r in 0..self.repos.len() {
@@ -572,6 +683,7 @@ impl<'c> Builder<'_, 'c> {
                     continue;
                 };
                 let id = number + r as i64 * 1_000_000;
+                merges.insert(id, pr.merge_sha.clone());
                 for s in &pr.commits {
                     if let Some(k) = kept_by_sha.get(s.as_str()) {
                         pr_of.entry(k.raw.sha.as_str()).or_insert(id);
@@ -592,7 +704,7 @@ impl<'c> Builder<'_, 'c> {
         }
         org.pull_requests.sort_by_key(|p| p.id);
 
-        pr_of
+        (pr_of, merges)
     }
 }
 

@@ -26,7 +26,7 @@ pub struct Cache {
     dir: PathBuf,
 }
 
-fn file_name(repo: &str) -> String {
+pub(super) fn file_name(repo: &str) -> String {
     repo.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {

@@ -43,6 +43,15 @@ struct ImportSpec {
     identities: IdentitySpec,
     #[serde(default)]
     exclude: ExcludeSpec,
+    github: Option<GithubSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GithubSpec {
+    api: Option<String>,
+    incident_label: Option<String>,
+    production: Option<String>,
+    deploy_workflow: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +62,7 @@ struct RepoSpec {
     #[serde(default)]
     services: Vec<ServiceSpec>,
     other_service: Option<String>,
+    github: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,6 +122,33 @@ pub struct Repository {
     /// Empty: the default (a service per top-level directory with a package manifest).
     pub services: Vec<ServiceRule>,
     pub other_service: Option<String>,
+    /// `owner/name` on GitHub, whose pull requests, reviews, deployments, incidents and
+    /// releases are read too.
+    pub github: Option<String>,
+}
+
+/// How GitHub's API is read (`github:`), for the repositories that name a GitHub one.
+#[derive(Debug, Clone)]
+pub struct Github {
+    /// The REST API's base URL, without a trailing slash.
+    pub api: String,
+    /// Issues with this label are incidents.
+    pub incident_label: String,
+    /// Environments of production deployments.
+    pub production: Glob,
+    /// Workflow runs with a matching name are deployments too.
+    pub deploy_workflow: Option<Glob>,
+}
+
+impl Default for Github {
+    fn default() -> Github {
+        Github {
+            api: "https://api.github.com".into(),
+            incident_label: "incident".into(),
+            production: Glob::new("prod*").expect("a valid pattern"),
+            deploy_workflow: None,
+        }
+    }
 }
 
 /// import.yaml, checked, paths resolved against its directory.
@@ -129,6 +166,7 @@ pub struct ImportConfig {
     pub bots: Vec<Glob>,
     pub exclude_people: Vec<String>,
     pub exclude_paths: Vec<Glob>,
+    pub github: Github,
 }
 
 /// Reads and checks `file`. Ok holds the config and its warnings; Err every finding.
@@ -275,6 +313,7 @@ fn resolve(
             branch,
             services,
             other_service: r.other_service.clone(),
+            github: r.github.clone(),
         });
     }
     let roster = spec.roster.as_ref().map(|r| base.join(r));
@@ -308,6 +347,31 @@ fn resolve(
     let exclude_paths = globs(&spec.exclude.paths, "/exclude/paths", &mut |p, m| {
         err("E081", p, m)
     });
+    let mut github = Github::default();
+    if let Some(g) = &spec.github {
+        if let Some(api) = &g.api {
+            github.api = api.trim_end_matches('/').to_string();
+        }
+        if let Some(l) = &g.incident_label {
+            github.incident_label = l.clone();
+        }
+        let mut pattern = |p: &Option<String>, field: &str| {
+            let p = p.as_ref()?;
+            Glob::new(p)
+                .map_err(|e| {
+                    err(
+                        "E081",
+                        &format!("/github/{field}"),
+                        format!("bad pattern {p:?}: {e}"),
+                    )
+                })
+                .ok()
+        };
+        if let Some(p) = pattern(&g.production, "production") {
+            github.production = p;
+        }
+        github.deploy_workflow = pattern(&g.deploy_workflow, "deploy_workflow");
+    }
     ImportConfig {
         file: file.to_path_buf(),
         text: text.to_string(),
@@ -322,5 +386,6 @@ fn resolve(
         bots,
         exclude_people: spec.exclude.people,
         exclude_paths,
+        github,
     }
 }

@@ -91,11 +91,13 @@ impl Uf {
     }
 }
 
-/// Resolves `seen` (each identity with the commits it made) into people.
+/// Resolves `seen` (each identity with the commits it made) into people; `links` are
+/// pairs known to be one person (a pull request's GitHub author and its squash commit's).
 pub fn resolve(
     config: &ImportConfig,
     roster: &[RosterPerson],
     seen: &BTreeMap<Signature, usize>,
+    links: &[(Signature, Signature)],
 ) -> Identities {
     let mut out = Identities::default();
     let sigs: Vec<&Signature> = seen
@@ -156,6 +158,12 @@ pub fn resolve(
                     uf.union(a, n);
                 }
             }
+        }
+    }
+    let node: HashMap<&Signature, usize> = sigs.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+    for (a, b) in links {
+        if let (Some(&a), Some(&b)) = (node.get(a), node.get(b)) {
+            uf.union(a, b);
         }
     }
     // Groups in the order of their first node: identities (sorted), then the roster.
@@ -280,6 +288,7 @@ mod tests {
                 .collect(),
             exclude_people: vec![],
             exclude_paths: vec![],
+            github: Default::default(),
         }
     }
 
@@ -308,7 +317,7 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let ids = resolve(&c, &[], &seen);
+        let ids = resolve(&c, &[], &seen, &[]);
         let names: Vec<&str> = ids.people.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names.len(), 3, "{names:?}");
         assert!(names.contains(&"David Mládek"));
@@ -335,7 +344,7 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let ids = resolve(&c, &[], &seen);
+        let ids = resolve(&c, &[], &seen, &[]);
         assert_eq!(ids.people.len(), 2);
         assert_ne!(ids.people[0].name, ids.people[1].name);
     }

@@ -7,14 +7,15 @@
 //! streams `git log` of each clone, and `cache` keeps what was read so the next import
 //! reads only new commits; `identity` merges identities into people and sets bots apart;
 //! `roster` adds teams, managers and titles; `services` maps paths to services; `skills`
-//! and `pulls` derive skills and pull requests; `build` assembles the `Org`. GitHub's API
-//! (reviews, deployments, incidents) would be a second source feeding `build`; it is not
-//! written yet.
+//! and `pulls` derive skills and pull requests; `github` reads GitHub's REST API (pull
+//! requests, reviews, deployments, incidents, releases) for the repositories that name
+//! one; `build` assembles the `Org`.
 
 mod build;
 mod cache;
 pub mod config;
 mod git;
+mod github;
 mod glob;
 mod identity;
 mod pulls;
@@ -56,6 +57,8 @@ pub struct Options {
     pub full: bool,
     /// Load the stores even if they already hold this import.
     pub force: bool,
+    /// GitHub's token (`GITHUB_TOKEN`); without one, GitHub allows 60 requests an hour.
+    pub github_token: Option<String>,
 }
 
 /// One repository's read.
@@ -76,6 +79,7 @@ pub struct RepoRead {
 #[derive(Debug)]
 pub struct Summary {
     pub repos: Vec<RepoRead>,
+    pub github: Vec<github::GithubRead>,
     pub stats: BuildStats,
     pub org: Org,
     /// Stores loaded, and those that already held this import (left alone).
@@ -109,6 +113,25 @@ impl Summary {
                 &r.head[..r.head.len().min(12)],
                 r.total,
                 r.took.as_secs_f64()
+            ));
+        }
+        for g in &self.github {
+            let t = &g.traffic;
+            out.push(format!(
+                "read GitHub {}: {} issue(s) and pull request(s) updated, {} request(s), {} unchanged (304){}",
+                g.repo,
+                g.items,
+                t.requests,
+                t.not_modified,
+                if t.rate_limited > 0 {
+                    format!(
+                        ", rate-limited {} time(s), waited {:.0} s",
+                        t.rate_limited,
+                        t.waited.as_secs_f64()
+                    )
+                } else {
+                    String::new()
+                }
             ));
         }
         let pairs: Vec<String> = s
@@ -172,6 +195,13 @@ impl Summary {
             o.pull_requests.len(),
             o.as_of.map(crate::store::timestamp).unwrap_or_default()
         ));
+        if !self.github.is_empty() {
+            let g = &s.github;
+            out.push(format!(
+                "from GitHub: {} pull request(s) git did not know, {} review(s), {} deployment(s), {} incident(s), {} release(s)",
+                g.pull_requests, g.reviews, g.deployments, g.incidents, g.releases
+            ));
+        }
         for (name, took) in &self.loaded {
             out.push(format!("  {name}: loaded in {:.1} s", took.as_secs_f64()));
         }
@@ -208,10 +238,31 @@ pub async fn import(
             )
         }
     };
+    let mut github = Vec::new();
+    let mut github_reads = Vec::new();
+    for repo in &config.repositories {
+        let data = match &repo.github {
+            None => None,
+            Some(gh) => {
+                let (data, read) = github::read(
+                    &config.github,
+                    &settings.data_dir,
+                    gh,
+                    &repo.name,
+                    options.github_token.clone(),
+                    progress,
+                )
+                .await?;
+                github_reads.push(read);
+                Some(data)
+            }
+        };
+        github.push(data);
+    }
     let (org, stats, repos, built_in) =
-        read_and_build(config, settings, options, progress, &people)?;
+        read_and_build(config, settings, options, progress, &people, github)?;
     let mut org = org;
-    org.seed = fingerprint(config, &roster_text, &repos);
+    org.seed = fingerprint(config, &roster_text, &repos, &org);
     let unmatched_file = match config.roster {
         Some(_) => Some(write_unmatched(&settings.data_dir, &stats)?),
         None => None,
@@ -236,6 +287,7 @@ pub async fn import(
     }
     Ok(Summary {
         repos,
+        github: github_reads,
         stats,
         org,
         loaded,
@@ -276,11 +328,12 @@ fn read_and_build(
     options: &Options,
     progress: &dyn Progress,
     people: &[roster::RosterPerson],
+    github: Vec<Option<github::RepoData>>,
 ) -> anyhow::Result<(Org, BuildStats, Vec<RepoRead>, Duration)> {
     let cache = cache::Cache::new(&settings.data_dir);
     let mut inputs = Vec::new();
     let mut reads = Vec::new();
-    for repo in &config.repositories {
+    for (repo, github) in config.repositories.iter().zip(github) {
         let t = Instant::now();
         let head = git::resolve(&repo.path, &repo.branch)?;
         let path = std::fs::canonicalize(&repo.path)
@@ -341,6 +394,7 @@ fn read_and_build(
             repo,
             services: services::ServiceMap::of(repo)?,
             commits,
+            github,
         });
     }
     progress.phase("building the organisation", None);
@@ -352,9 +406,10 @@ fn read_and_build(
     Ok((org, stats, reads, built_in))
 }
 
-/// A fingerprint of what an import is made of — the config, the roster and each
-/// repository's head — stored as the dataset's seed, so that a store holding it is known.
-fn fingerprint(config: &ImportConfig, roster: &str, repos: &[RepoRead]) -> u64 {
+/// A fingerprint of what an import is made of — the config, the roster, each
+/// repository's head and what GitHub added — stored as the dataset's seed, so that a store
+/// holding it is known.
+fn fingerprint(config: &ImportConfig, roster: &str, repos: &[RepoRead], org: &Org) -> u64 {
     // FNV-1a: stable across builds and platforms (std's hasher is not).
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
@@ -369,6 +424,31 @@ fn fingerprint(config: &ImportConfig, roster: &str, repos: &[RepoRead]) -> u64 {
     for r in repos {
         eat(r.name.as_bytes());
         eat(r.head.as_bytes());
+    }
+    // GitHub's rows change without a new commit (a review, a deployment, an incident).
+    let counts = [
+        org.pull_requests.len(),
+        org.reviews.len(),
+        org.deployments.len(),
+        org.incidents.len(),
+        org.documents.len(),
+    ];
+    eat(format!("{counts:?}").as_bytes());
+    for d in &org.deployments {
+        eat(format!("{}{}{}", d.id, d.status, d.finished_at).as_bytes());
+    }
+    for i in &org.incidents {
+        eat(format!("{}{:?}", i.opened_at, i.resolved_at).as_bytes());
+    }
+    for r in &org.reviews {
+        eat(format!(
+            "{}{}{:?}{}",
+            r.pr_id, r.reviewer_id, r.reviewed_at, r.verdict
+        )
+        .as_bytes());
+    }
+    for p in &org.pull_requests {
+        eat(format!("{}{}{:?}{}", p.id, p.state, p.deployment_id, p.title).as_bytes());
     }
     // Within i64, as the stores keep it as text and some read it back as a signed number.
     h >> 1

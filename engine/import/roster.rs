@@ -1,9 +1,18 @@
-//! The roster: people as HR knows them (name, e-mail, team, manager, title, location), from
-//! a CSV export with a header row or a YAML list of the same fields. Problems point at the
-//! roster's `file:line` (E082); a manager nobody in the roster is named is a warning.
+//! The roster: people as HR knows them (name, e-mail, team, manager, title, location, and
+//! their on-call shifts and time off), from a CSV export with a header row or a YAML list
+//! of the same fields. Problems point at the roster's `file:line` (E082); a manager nobody
+//! in the roster is named is a warning.
+//!
+//! On-call and time off are periods separated by `;`, each `START..END` and a word:
+//! `2025-07-07..2025-07-13 primary` (a role: primary or secondary) or
+//! `2025-08-04..2025-08-15 vacation` (a kind: vacation, sick, conference or parental).
+//! Days are whole and the end is included; an on-call shift may also give UTC times,
+//! `2025-07-07T09:00..2025-07-14T09:00 primary`, its end then excluded.
 
 use std::collections::BTreeSet;
 use std::path::Path;
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 
 use serde_json::Value;
 
@@ -21,11 +30,19 @@ pub struct RosterPerson {
     pub manager: Option<String>,
     pub title: Option<String>,
     pub location: Option<String>,
+    /// On-call shifts: start, end (excluded), role.
+    pub oncall: Vec<(DateTime<Utc>, DateTime<Utc>, String)>,
+    /// Time off: first day, last day (included), kind.
+    pub time_off: Vec<(NaiveDate, NaiveDate, String)>,
     /// Where the person is written (for findings).
     pub line: usize,
 }
 
-const FIELDS: &[&str] = &["name", "email", "team", "manager", "title", "location"];
+const FIELDS: &[&str] = &[
+    "name", "email", "team", "manager", "title", "location", "oncall", "time_off",
+];
+const ROLES: &[&str] = &["primary", "secondary"];
+const KINDS: &[&str] = &["vacation", "sick", "conference", "parental"];
 
 /// Reads a roster (`.csv`, or YAML otherwise); Err holds the findings that stop it.
 pub fn load(path: &Path, report: &mut Report) -> Option<Vec<RosterPerson>> {
@@ -43,8 +60,27 @@ pub fn load(path: &Path, report: &mut Report) -> Option<Vec<RosterPerson>> {
     Some(people)
 }
 
-fn person(fields: impl Fn(&str) -> Option<String>, line: usize) -> RosterPerson {
+fn person(
+    rel: &str,
+    fields: impl Fn(&str) -> Option<String>,
+    line: usize,
+    report: &mut Report,
+) -> RosterPerson {
+    let mut bad = |m: String| {
+        report.push(Diagnostic::error("E082", rel, Pos { line, col: 1 }, m));
+    };
+    let mut oncall = Vec::new();
+    for (from, to, role) in periods(fields("oncall"), "oncall", ROLES, &mut bad) {
+        oncall.push((from, to, role));
+    }
+    let mut time_off = Vec::new();
+    for (from, to, kind) in periods(fields("time_off"), "time_off", KINDS, &mut bad) {
+        let last = (to - Duration::nanoseconds(1)).date_naive();
+        time_off.push((from.date_naive(), last, kind));
+    }
     RosterPerson {
+        oncall,
+        time_off,
         name: fields("name").unwrap_or_default(),
         emails: fields("email")
             .map(|e| {
@@ -69,14 +105,25 @@ fn from_csv(rel: &str, text: &str, report: &mut Report) -> Option<Vec<RosterPers
             "E082",
             rel,
             Pos { line: 1, col: 1 },
-            "the roster is empty; write a header row: name,email,team,manager,title,location",
+            "the roster is empty; write a header row: name,email,team,manager,title,location,oncall,time_off",
         ));
         return None;
     };
+    // `E-mails`, `On-call`, `Time off` mean email, oncall, time_off.
     let header: Vec<String> = header
         .iter()
-        .map(|h| h.trim().to_lowercase().trim_end_matches('s').to_string())
-        .map(|h| if h == "e-mail" { "email".into() } else { h })
+        .map(|h| {
+            let h: String = h
+                .trim()
+                .to_lowercase()
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect();
+            match h.trim_end_matches('s') {
+                "timeoff" => "time_off".to_string(),
+                other => other.to_string(),
+            }
+        })
         .collect();
     if !header.iter().any(|h| h == "name") {
         report.push(Diagnostic::error(
@@ -104,7 +151,7 @@ fn from_csv(rel: &str, text: &str, report: &mut Report) -> Option<Vec<RosterPers
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        people.push(person(get, line));
+        people.push(person(rel, get, line, report));
     }
     check_names(rel, &people, report);
     Some(people)
@@ -122,7 +169,7 @@ fn from_yaml(rel: &str, text: &str, report: &mut Report) -> Option<Vec<RosterPer
                 "E082",
                 rel,
                 Pos { line: 1, col: 1 },
-                "a YAML roster is a list of people (or `people:` holding one), each with name, email, team, manager, title, location",
+                "a YAML roster is a list of people (or `people:` holding one), each with name, email, team, manager, title, location, oncall, time_off",
             ));
             return None;
         }
@@ -136,7 +183,7 @@ fn from_yaml(rel: &str, text: &str, report: &mut Report) -> Option<Vec<RosterPer
                 "E082",
                 rel,
                 source.spans.value(&ptr),
-                "a roster entry is a mapping with name, email, team, manager, title, location",
+                "a roster entry is a mapping with name, email, team, manager, title, location, oncall, time_off",
             ));
             continue;
         };
@@ -171,10 +218,61 @@ fn from_yaml(rel: &str, text: &str, report: &mut Report) -> Option<Vec<RosterPer
             }
             .filter(|s| !s.is_empty())
         };
-        people.push(person(get, line));
+        people.push(person(rel, get, line, report));
     }
     check_names(rel, &people, report);
     Some(people)
+}
+
+/// The `START..END word` periods of a field, `;`-separated: (start, end excluded, word).
+fn periods(
+    text: Option<String>,
+    field: &str,
+    words: &[&str],
+    bad: &mut dyn FnMut(String),
+) -> Vec<(DateTime<Utc>, DateTime<Utc>, String)> {
+    let mut out = Vec::new();
+    for period in text.iter().flat_map(|t| t.split(';')) {
+        let period = period.trim();
+        if period.is_empty() {
+            continue;
+        }
+        let (span, word) = period.split_once(' ').unwrap_or((period, words[0]));
+        let word = word.trim().to_lowercase();
+        let parsed = span
+            .split_once("..")
+            .and_then(|(a, b)| Some((instant(a.trim(), false)?, instant(b.trim(), true)?)));
+        match parsed {
+            None => bad(format!(
+                "{field} {period:?} is not START..END, e.g. 2025-07-07..2025-07-13 {} (days, or UTC times as 2025-07-07T09:00)",
+                words[0]
+            )),
+            Some((from, to)) if to <= from => {
+                bad(format!("{field} {period:?} ends before it starts"))
+            }
+            Some(_) if !words.contains(&word.as_str()) => {
+                let hint = crate::core::did_you_mean(&word, words.iter().copied());
+                bad(format!(
+                    "{field} {period:?}: {word:?} is not one of {}{hint}",
+                    words.join(", ")
+                ))
+            }
+            Some((from, to)) => out.push((from, to, word)),
+        }
+    }
+    out
+}
+
+/// A day (its start, or the next day's when it ends a period) or a UTC time.
+fn instant(text: &str, end: bool) -> Option<DateTime<Utc>> {
+    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let day = if end { day.succ_opt()? } else { day };
+        return Some(day.and_time(NaiveTime::MIN).and_utc());
+    }
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(text.trim_end_matches('Z'), f).ok())
+        .map(|t| t.and_utc())
 }
 
 fn check_names(rel: &str, people: &[RosterPerson], report: &mut Report) {
@@ -295,6 +393,49 @@ mod tests {
         assert_eq!(people[1].manager, None);
         assert_eq!(report.warnings(), 1, "{report}");
         assert!(report.to_string().contains("people.csv:4:1"), "{report}");
+    }
+
+    #[test]
+    fn on_call_and_time_off_are_periods_and_bad_ones_are_named_at_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("people.csv");
+        std::fs::write(
+            &p,
+            "name,email,On-call,Time off\nAnn,a@x.org,2025-07-07T09:00..2025-07-14T09:00 primary; 2025-07-21..2025-07-27 secondary,2025-08-04..2025-08-15 vacation\nBo,b@x.org,2025-07-14..2025-07-07,2025-08-01..2025-08-02 holiday\n",
+        )
+        .unwrap();
+        let mut report = Report::default();
+        let people = load(&p, &mut report).unwrap();
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(
+            people[0].oncall,
+            [
+                (
+                    at("2025-07-07T09:00:00Z"),
+                    at("2025-07-14T09:00:00Z"),
+                    "primary".into()
+                ),
+                (
+                    at("2025-07-21T00:00:00Z"),
+                    at("2025-07-28T00:00:00Z"),
+                    "secondary".into()
+                ),
+            ]
+        );
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(
+            people[0].time_off,
+            [(day("2025-08-04"), day("2025-08-15"), "vacation".into())]
+        );
+        let text = report.to_string();
+        assert!(
+            text.contains("people.csv:3:1: error[E082]: oncall \"2025-07-14..2025-07-07\" ends before it starts"),
+            "{text}"
+        );
+        assert!(
+            text.contains("time_off \"2025-08-01..2025-08-02 holiday\": \"holiday\" is not one of vacation, sick, conference, parental"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -295,6 +295,14 @@ impl Org {
     pub fn service(&self, id: i64) -> &Service {
         &self.services[(id - 1) as usize]
     }
+    /// Pull requests are in id order; an import's ids are their numbers, not positions.
+    pub fn pull_request(&self, id: i64) -> &PullRequest {
+        let i = self
+            .pull_requests
+            .binary_search_by_key(&id, |p| p.id)
+            .expect("a review's pull request exists");
+        &self.pull_requests[i]
+    }
     pub fn employee_by_name(&self, name: &str) -> Option<&Employee> {
         self.employees.iter().find(|e| e.name == name)
     }

@@ -36,8 +36,23 @@ fn init_check_run_and_run_again() {
         .filter(|n| n.contains("[bot]"))
         .count();
 
+    // A clone of GitHub's axum: init offers its GitHub side, commented out.
+    git(
+        &repo,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            "git@github.com:tokio-rs/axum.git",
+        ],
+    );
     let (code, out, err) = eng_intel(dir.path(), &["import", "init", "axum"]);
     assert_eq!(code, 0, "{out}{err}");
+    let written = std::fs::read_to_string(dir.path().join("import.yaml")).unwrap();
+    assert!(
+        written.contains("\n    # github: tokio-rs/axum "),
+        "{written}"
+    );
     let (code, out, err) = eng_intel(dir.path(), &["import", "check"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("import.yaml: ok"), "{out}");

@@ -144,3 +144,84 @@ async fn the_roster_gives_teams_managers_and_titles_to_the_people_in_git() {
         "{answer}"
     );
 }
+
+#[tokio::test]
+async fn the_rosters_on_call_and_time_off_answer_staffing_questions() {
+    let Some(bundle) = bundle() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    clone_into(&bundle, dir.path());
+    write(
+        dir.path(),
+        "people.yaml",
+        "people:\n\
+         \x20 - name: David Pedersen\n\
+         \x20   email: david.pdrsn@gmail.com\n\
+         \x20   team: Core\n\
+         \x20   oncall: [2026-01-05T09:00..2026-01-12T09:00 primary]\n\
+         \x20   time_off: 2026-02-02..2026-02-06 vacation\n\
+         \x20 - name: Jonas Platte\n\
+         \x20   emails: [jplatte+git@posteo.de]\n\
+         \x20   team: Core\n\
+         \x20   manager: David Pedersen\n\
+         \x20   oncall: 2026-01-05T09:00..2026-01-12T09:00 secondary; 2026-01-12..2026-01-18 primary\n\
+         \x20   time_off: [2026-02-04..2026-02-04 sick]\n",
+    );
+    let import_config = config_for(dir.path(), "roster: people.yaml\n");
+    let data = dir.path().join("data");
+    run_import(&import_config, &data).await;
+
+    let stores = eng_intel::toolbox::Toolbox::open(&Vars::new().data_dir(&data).settings(), &|m| {
+        panic!("already loaded, yet: {m}")
+    })
+    .await
+    .unwrap();
+    let tools = stores.tools();
+    let set = config();
+    let call = |tool: &'static str, args: serde_json::Value| {
+        let (tools, set) = (tools.clone(), &set);
+        async move { tools.call(set.tool(tool).unwrap(), &args).await.unwrap() }
+    };
+    let rows = |v: serde_json::Value, keys: &[&str]| -> Vec<Vec<String>> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                keys.iter()
+                    .map(|k| r[*k].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .collect()
+    };
+    // The week of 5 January: David primary, Jonas secondary; the week after, Jonas alone
+    // (whole days: from midnight on the 12th, so both weeks overlap the 12th).
+    let week = call(
+        "on_call",
+        serde_json::json!({"team": "Core", "since": "2026-01-06", "until": "2026-01-08"}),
+    )
+    .await;
+    assert_eq!(
+        rows(week, &["name", "role"]),
+        [["David Pedersen", "primary"], ["Jonas Platte", "secondary"]]
+    );
+    let later = call(
+        "on_call",
+        serde_json::json!({"team": "Core", "since": "2026-01-14", "until": "2026-01-15"}),
+    )
+    .await;
+    assert_eq!(
+        rows(later, &["name", "role"]),
+        [["Jonas Platte", "primary"]]
+    );
+    let off = call(
+        "upcoming_time_off",
+        serde_json::json!({"since": "2026-02-01", "until": "2026-02-28"}),
+    )
+    .await;
+    assert_eq!(
+        rows(off, &["name", "kind", "starts_on", "ends_on"]),
+        [
+            ["David Pedersen", "vacation", "2026-02-02", "2026-02-06"],
+            ["Jonas Platte", "sick", "2026-02-04", "2026-02-04"]
+        ]
+    );
+}

@@ -12,11 +12,15 @@
 //! - `backends`: imported into PostgreSQL + ClickHouse + Bolt, the same answers as embedded
 //!   (skipped visibly without the servers);
 //! - `cli`: `eng-intel import init|check|run` through the binary;
-//! - `config`: import.yaml and roster findings with `file:line:col`.
+//! - `config`: import.yaml and roster findings with `file:line:col`; the roster's teams,
+//!   managers, on-call and time off;
+//! - `github`: GitHub's side from a fake GitHub (support/fake_github.rs): pagination, rate
+//!   limits, ETags, a resumed cursor, deployments and incidents, DORA and collaborators.
 
 mod backends;
 mod cli;
 mod config;
+mod github;
 mod history;
 mod identities;
 mod incremental;

@@ -4,6 +4,7 @@
 //! visible skip of tests whose server is missing.
 
 pub mod fake_embeddings;
+pub mod fake_github;
 pub mod fake_openai;
 pub mod server;
 mod skip;
