@@ -187,8 +187,10 @@ mod tests {
     #[test]
     fn choice_follows_the_settings() {
         let pick = |vars: &[(&str, &str)]| {
-            let vars: Vec<(String, String)> = vars
+            // No local model: a models dir that does not exist.
+            let vars: Vec<(String, String)> = [("MODELS_DIR", "/nonexistent/models")]
                 .iter()
+                .chain(vars)
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
             let s = Settings::from_lookup(|k| {

@@ -13,7 +13,7 @@ use eng_intel::embed::fetch::{self, Fetched, Pin};
 use eng_intel::embed::{self, Embedder, InputKind, LocalEmbedder, MAX_TOKENS, dot};
 use eng_intel::store::{self, DocFilter};
 
-use crate::support::{Vars, tiny_bert};
+use crate::support::{Vars, require_server, tiny_bert};
 
 const WIDTH: usize = 32;
 
@@ -154,6 +154,12 @@ async fn the_model_in_the_models_dir_makes_search_hybrid_and_another_model_re_em
     assert!(embed::configured(&s));
     let (stores, said) = open(&vars).await;
     assert_eq!(stores.documents.backend(), "hybrid");
+    // /api/health lists the stores by backend: the document search mode shows.
+    let health = stores.health().await;
+    assert!(
+        health.iter().any(|(n, r)| n == "hybrid" && r.is_ok()),
+        "{health:?}"
+    );
     let documents = documents_in(&stores).await;
     let embedded = format!("embedded {documents} documents with all-MiniLM-L6-v2 in ");
     assert!(said.iter().any(|m| m.starts_with(&embedded)), "{said:?}");
@@ -207,6 +213,106 @@ async fn a_broken_model_leaves_bm25_with_a_warning() {
         ) && m.contains("model.safetensors")),
         "{said:?}"
     );
+}
+
+/// On PostgreSQL the vectors live in pgvector, one row per (document, model): each model
+/// is searched on its own rows, a new model embeds every document, and a model of
+/// another width rebuilds the table to fit. Its own database,
+/// `eng_intel_test_local_embedder`.
+#[tokio::test]
+async fn pgvector_keeps_each_models_vectors_apart() {
+    let Some(_servers) = require_server("POSTGRES_HOST") else {
+        return;
+    };
+    let (data, models) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let vars = with_models(data.path(), models.path());
+    let s = super::embeddings::own_database(vars, "eng_intel_test_local_embedder").await;
+    let pool = sqlx::PgPool::connect(&s.postgres.as_ref().unwrap().url())
+        .await
+        .unwrap();
+    let _ = sqlx::query("DROP TABLE IF EXISTS document_embeddings")
+        .execute(&pool)
+        .await;
+    let open = |s: eng_intel::settings::Settings| async move {
+        let said = Mutex::new(Vec::new());
+        let stores = dataset::open(&s, &|m| said.lock().unwrap().push(m.to_string()))
+            .await
+            .unwrap();
+        (stores, said.into_inner().unwrap())
+    };
+    let rows_by_model = || async {
+        sqlx::query_as::<_, (String, i64)>(
+            "SELECT model, COUNT(*) FROM document_embeddings GROUP BY model ORDER BY model",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    let model_dir = fetch::model_dir(models.path(), &fetch::MINILM);
+    tiny_bert::write(&model_dir, WIDTH);
+    let (stores, said) = open(s.clone()).await;
+    assert_eq!(stores.documents.backend(), "pgvector");
+    // Opening loaded the demo organisation when the database was empty.
+    let documents: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM documents")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        said.iter().any(|m| m.starts_with(&format!(
+            "embedded {documents} documents with all-MiniLM-L6-v2 in "
+        ))),
+        "{said:?}"
+    );
+    assert_eq!(
+        rows_by_model().await,
+        [("all-MiniLM-L6-v2@32".to_string(), documents)]
+    );
+    let hits = stores
+        .documents
+        .search("payments runbook", &DocFilter::default(), 5)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 5);
+    drop(stores);
+
+    // Another model of the same width (an embeddings server here): its own rows, every
+    // document embedded again; the local model's rows stay for the instances that use it.
+    let fake = crate::support::fake_embeddings::FakeEmbeddings::start(&[]).await;
+    let vars = with_models(data.path(), models.path())
+        .set("EMBEDDING_BASE_URL", fake.openai_url())
+        .set("EMBEDDING_MODEL", "fake-bow")
+        .set("EMBEDDING_DIMENSIONS", WIDTH.to_string());
+    let other = super::embeddings::own_database(vars, "eng_intel_test_local_embedder").await;
+    let (_stores, said) = open(other).await;
+    assert!(
+        said.iter()
+            .any(|m| m.starts_with(&format!("embedded {documents} documents with fake-bow in "))),
+        "{said:?}"
+    );
+    assert_eq!(
+        rows_by_model().await,
+        [
+            ("all-MiniLM-L6-v2@32".to_string(), documents),
+            ("fake-bow@32".to_string(), documents)
+        ]
+    );
+
+    // The local model again: nothing to embed. Then wider: the table is rebuilt for it.
+    let (_stores, said) = open(s.clone()).await;
+    assert!(said.is_empty(), "{said:?}");
+    std::fs::remove_dir_all(&model_dir).unwrap();
+    tiny_bert::write(&model_dir, WIDTH * 2);
+    let (stores, _) = open(s.clone()).await;
+    assert_eq!(
+        rows_by_model().await,
+        [("all-MiniLM-L6-v2@64".to_string(), documents)]
+    );
+    let hits = stores
+        .documents
+        .search("ledger outage", &DocFilter::default(), 3)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 3);
 }
 
 // ---- models fetch, against a fake package index ----
