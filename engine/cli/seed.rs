@@ -104,7 +104,7 @@ async fn seed_stores(
 /// keeps the vectors (`DATA_DIR/embeddings.sqlite`, or pgvector), so that neither the
 /// server's start nor the first question waits for it.
 async fn embed_documents(settings: &Settings) -> anyhow::Result<()> {
-    if crate::embed::from_settings(settings)?.is_none() {
+    if !crate::embed::configured(settings) {
         return Ok(());
     }
     let spinner = ProgressBar::new_spinner().with_message("embedding the documents");

@@ -44,6 +44,9 @@ pub async fn run(config_dir: &Path, host: &str, port: Option<u16>, watch: bool) 
             return 2;
         }
     };
+    if !crate::embed::configured(&settings) {
+        tracing::info!("{}", crate::embed::how_to_enable(&settings));
+    }
     for (phrase, target) in config.lexicon().dangling(&tools.vocabulary()) {
         tracing::warn!(
             "vocabulary synonym \"{phrase}\" points at \"{target}\", which is no name in the organisation's data; fix it in the tools config"

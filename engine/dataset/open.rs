@@ -118,16 +118,23 @@ pub async fn open(settings: &Settings, announce: &dyn Fn(&str)) -> anyhow::Resul
 
 /// With an embedder, document search is hybrid (words and meaning): the documents without
 /// a vector are embedded and kept (in the data dir, or pgvector with PostgreSQL). None
-/// without an embedder: BM25 alone.
+/// without an embedder, or one that cannot be set up (saying why): BM25 alone.
 async fn embedded_documents(
     settings: &Settings,
     pg_pool: Option<sqlx::PgPool>,
     relational: &dyn QueryStore,
     announce: &dyn Fn(&str),
 ) -> anyhow::Result<Option<Arc<dyn Documents>>> {
-    match crate::embed::from_settings(settings)? {
-        None => Ok(None),
-        Some(e) => open_hybrid(e, pg_pool, &settings.data_dir, relational, announce).await,
+    match crate::embed::from_settings(settings) {
+        Ok(Some(e)) => open_hybrid(e, pg_pool, &settings.data_dir, relational, announce).await,
+        Ok(None) => Ok(None),
+        Err(e) => {
+            announce(&format!(
+                "warning: document search ranks by words alone (BM25): {}",
+                e.message
+            ));
+            Ok(None)
+        }
     }
 }
 

@@ -1,12 +1,16 @@
-//! Text embeddings for document search: the [`Embedder`] trait and two providers over
+//! Text embeddings for document search: the [`Embedder`] trait, two providers over
 //! HTTP — any OpenAI-compatible `/embeddings` server ([`OpenAiEmbedder`]) and Pinecone
-//! Inference ([`PineconeEmbedder`]) — chosen from the settings by [`from_settings`].
+//! Inference ([`PineconeEmbedder`]) — and a sentence-transformer run in process on the CPU
+//! ([`LocalEmbedder`], its files put in place by [`fetch`]), chosen from the settings by
+//! [`from_settings`].
 //!
 //! Providers batch (a call may carry any number of texts), time out, and retry 429, 5xx
 //! and connection errors with backoff that honours `Retry-After`, behind a circuit breaker
 //! (`http`, built on [`crate::resilience`], which the chat provider uses too).
 
+pub mod fetch;
 mod http;
+mod local;
 mod openai;
 mod pinecone;
 
@@ -15,6 +19,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use local::{LocalEmbedder, MAX_TOKENS};
 pub use openai::OpenAiEmbedder;
 pub use pinecone::PineconeEmbedder;
 
@@ -97,7 +102,8 @@ impl Default for Policy {
 }
 
 /// The configured embedder: `EMBEDDING_BASE_URL` (OpenAI-compatible) wins, else
-/// `PINECONE_API_KEY` (Pinecone Inference), else none (document search stays BM25).
+/// `PINECONE_API_KEY` (Pinecone Inference), else the local model when it is in the models
+/// dir, else none (document search stays BM25).
 pub fn from_settings(settings: &Settings) -> Result<Option<Arc<dyn Embedder>>, EmbedError> {
     let policy = Policy::default();
     if let Some(e) = &settings.embedding {
@@ -110,7 +116,39 @@ pub fn from_settings(settings: &Settings) -> Result<Option<Arc<dyn Embedder>>, E
             .unwrap_or(pinecone::DEFAULT_BASE_URL);
         return Ok(Some(Arc::new(PineconeEmbedder::new(key, base, policy)?)));
     }
+    let local = local_model(settings);
+    if local.is_dir() {
+        return Ok(Some(Arc::new(LocalEmbedder::load(
+            &local,
+            fetch::MINILM.name,
+        )?)));
+    }
     Ok(None)
+}
+
+/// Whether [`from_settings`] finds an embedder, without loading it.
+pub fn configured(settings: &Settings) -> bool {
+    settings.embedding.is_some()
+        || settings
+            .pinecone_api_key
+            .as_ref()
+            .is_some_and(|k| !k.is_empty())
+        || local_model(settings).is_dir()
+}
+
+/// Where the local model's files are: a directory that exists is complete (`fetch`).
+fn local_model(settings: &Settings) -> std::path::PathBuf {
+    fetch::model_dir(&settings.models_dir(), &fetch::MINILM)
+}
+
+/// How to turn on search by meaning when [`from_settings`] finds no embedder.
+pub fn how_to_enable(settings: &Settings) -> String {
+    format!(
+        "document search ranks by words alone (BM25): no embedding model in {}; \
+         `eng-intel models fetch` puts one there (90 MB, runs on the CPU) for search by meaning, \
+         or set EMBEDDING_BASE_URL for an embeddings server",
+        settings.models_dir().display()
+    )
 }
 
 /// Scales `v` to unit length (a zero vector stays zero), so a dot product is the cosine.
@@ -149,8 +187,10 @@ mod tests {
     #[test]
     fn choice_follows_the_settings() {
         let pick = |vars: &[(&str, &str)]| {
-            let vars: Vec<(String, String)> = vars
+            // No local model: a models dir that does not exist.
+            let vars: Vec<(String, String)> = [("MODELS_DIR", "/nonexistent/models")]
                 .iter()
+                .chain(vars)
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
             let s = Settings::from_lookup(|k| {

@@ -38,7 +38,7 @@ pub use contract::{
     DocFilter, DocHit, Documents, Graph, Match, Metrics, Params, QueryStore, Relational, Row,
     StoreError,
 };
-pub use documents::{Bm25Index, tokens};
+pub use documents::{Bm25Index, passage, tokens};
 pub use embed_cache::EmbedCache;
 pub use graph::MemGraph;
 pub use hybrid::{HybridIndex, open as open_hybrid};

@@ -392,29 +392,32 @@ async fn an_embeddings_server_down_at_start_leaves_bm25_with_a_warning() {
 
 /// The environment's PostgreSQL on this test's own database, created when missing.
 async fn pg_settings(dir: &Path, fake: &FakeEmbeddings, extra: &[(&str, &str)]) -> Settings {
-    let vars = extra.iter().fold(
-        embedded_vars(dir, fake)
-            .env_of(&["POSTGRES_"])
-            .set("POSTGRES_DATABASE", PG_DATABASE),
-        |v, (k, val)| v.set(k, *val),
-    );
-    let s = vars.settings();
+    let vars = extra
+        .iter()
+        .fold(embedded_vars(dir, fake), |v, (k, val)| v.set(k, *val));
+    own_database(vars, PG_DATABASE).await
+}
+
+/// `vars` with the environment's PostgreSQL on the database `name`, created when missing.
+pub(super) async fn own_database(vars: Vars, name: &str) -> Settings {
+    let s = vars
+        .env_of(&["POSTGRES_"])
+        .set("POSTGRES_DATABASE", name)
+        .settings();
     let pg = s.postgres.clone().unwrap();
-    let admin = sqlx::PgPool::connect(&pg.url().replace(&format!("/{PG_DATABASE}?"), "/postgres?"))
+    let admin = sqlx::PgPool::connect(&pg.url().replace(&format!("/{name}?"), "/postgres?"))
         .await
         .unwrap();
     let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
-        .bind(PG_DATABASE)
+        .bind(name)
         .fetch_optional(&admin)
         .await
         .unwrap();
     if exists.is_none() {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "CREATE DATABASE {PG_DATABASE}"
-        )))
-        .execute(&admin)
-        .await
-        .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .unwrap();
     }
     s
 }

@@ -2,8 +2,10 @@
 //! model server).
 
 mod embeddings;
+mod local_embedder;
 mod openai;
 mod openai_engine;
+mod real_minilm;
 mod real_model;
 
 use eng_intel::settings::Llm;

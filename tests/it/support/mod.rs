@@ -8,6 +8,7 @@ pub mod fake_github;
 pub mod fake_openai;
 pub mod server;
 mod skip;
+pub mod tiny_bert;
 
 use std::future::Future;
 use std::net::SocketAddr;
