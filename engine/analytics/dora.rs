@@ -71,6 +71,10 @@ impl Window {
     pub fn contains(&self, t: DateTime<Utc>) -> bool {
         self.start <= t && t < self.end
     }
+    /// The Mondays of the calendar weeks the window touches.
+    pub fn mondays(&self) -> BTreeSet<NaiveDate> {
+        self.days().map(week_start).collect()
+    }
     /// The calendar days the window touches.
     fn days(&self) -> impl Iterator<Item = NaiveDate> {
         let last = (self.end - Duration::nanoseconds(1)).date_naive();
@@ -168,7 +172,14 @@ pub fn compute(
 }
 
 fn frequency(window: Window, prod: &[&Deploy]) -> Frequency {
-    let days: BTreeSet<NaiveDate> = prod.iter().map(|d| d.finished_at.date_naive()).collect();
+    frequency_of_days(
+        window,
+        &prod.iter().map(|d| d.finished_at.date_naive()).collect(),
+    )
+}
+
+/// Deployment frequency from the days with at least one production deployment.
+pub fn frequency_of_days(window: Window, days: &BTreeSet<NaiveDate>) -> Frequency {
     let mut weeks: BTreeMap<NaiveDate, f64> = BTreeMap::new();
     let mut months: BTreeMap<(i32, u32), f64> = BTreeMap::new();
     for day in window.days() {
@@ -195,10 +206,14 @@ fn lead_time(finished: &HashMap<i64, DateTime<Utc>>, changes: &[Change]) -> Lead
                 .map(|f| hours_between(c.first_commit_at, *f))
         })
         .collect();
-    let median_hours = median(hours.clone());
+    lead_time_of(median(hours.clone()), hours.len())
+}
+
+/// Lead time for changes from its median and the number of changes.
+pub fn lead_time_of(median_hours: Option<f64>, changes: usize) -> LeadTime {
     LeadTime {
         median_hours,
-        changes: hours.len(),
+        changes,
         band: median_hours.map_or(Band::NoData, lead_time_band),
     }
 }
@@ -209,11 +224,15 @@ fn failure_rate(finished: &HashMap<i64, DateTime<Utc>>, incidents: &[IncidentRef
         .filter_map(|i| i.deployment_id)
         .filter(|d| finished.contains_key(d))
         .collect();
-    let total = finished.len();
-    let rate = (total > 0).then(|| failed.len() as f64 / total as f64);
+    failure_rate_of(failed.len(), finished.len())
+}
+
+/// Change failure rate from the failed and all production deployments.
+pub fn failure_rate_of(failed: usize, deployments: usize) -> FailureRate {
+    let rate = (deployments > 0).then(|| failed as f64 / deployments as f64);
     FailureRate {
-        failed: failed.len(),
-        deployments: total,
+        failed,
+        deployments,
         rate,
         band: rate.map_or(Band::NoData, failure_rate_band),
     }
@@ -245,10 +264,14 @@ fn recovery(
         .iter()
         .filter(|(i, _)| i.resolved_at.is_none_or(|r| r >= window.end))
         .count();
-    let median_hours = median(hours.clone());
+    recovery_of(median(hours.clone()), hours.len(), unresolved)
+}
+
+/// Recovery time from its median, the incidents resolved and those not.
+pub fn recovery_of(median_hours: Option<f64>, incidents: usize, unresolved: usize) -> Recovery {
     Recovery {
         median_hours,
-        incidents: hours.len(),
+        incidents,
         unresolved,
         band: median_hours.map_or(Band::NoData, recovery_band),
     }
@@ -295,7 +318,12 @@ pub fn week_start(d: NaiveDate) -> NaiveDate {
 }
 
 fn hours_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
-    (b - a).num_seconds() as f64 / 3600.0
+    hours((b - a).num_seconds())
+}
+
+/// Whole seconds as hours, the one conversion (so a database's seconds give the same hours).
+pub fn hours(seconds: i64) -> f64 {
+    seconds as f64 / 3600.0
 }
 
 /// DevLake 2023: `WHEN median_number_of_deployment_days_per_week >= 5 THEN elite`,

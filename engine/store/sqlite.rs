@@ -111,7 +111,10 @@ impl Sqlite {
 }
 
 /// A pool on a SQLite file, creating it and its directory if needed: WAL journal, normal
-/// sync, a 10 s busy timeout. Shared by every SQLite file of the data dir.
+/// sync, a 10 s busy timeout. Shared by every SQLite file of the data dir. Connections are
+/// kept for the pool's life (no idle timeout, no maximum lifetime): sqlx 0.9.0's SQLite
+/// pool reaping them could leave an idle server spinning and deaf to SIGTERM (sqlx issue
+/// 3645), and a SQLite connection costs nothing to keep.
 pub async fn open_file(path: &Path, max_connections: u32) -> anyhow::Result<SqlitePool> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
@@ -125,6 +128,8 @@ pub async fn open_file(path: &Path, max_connections: u32) -> anyhow::Result<Sqli
         .busy_timeout(Duration::from_secs(10));
     SqlitePoolOptions::new()
         .max_connections(max_connections)
+        .idle_timeout(None)
+        .max_lifetime(None)
         .connect_with(opts)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))

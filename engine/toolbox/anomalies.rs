@@ -113,7 +113,7 @@ impl Metric {
 
     /// The events: `happened_at` (ISO-8601 text) and, for durations, the columns to
     /// compute the value from. Plain SQL every metrics backend runs.
-    fn query(self) -> String {
+    pub(super) fn query(self) -> String {
         let deployments = |status: &str| {
             format!(
                 "SELECT id, finished_at AS happened_at FROM deployments \
@@ -151,7 +151,7 @@ impl Metric {
 
     /// When recording began, for the whole organisation: a sparse series (a team's
     /// incidents) must start there with zeros, not at its own first event.
-    fn history_start_query(self) -> &'static str {
+    pub(super) fn history_start_query(self) -> &'static str {
         match self {
             Metric::Commits => "SELECT MIN(authored_at) AS earliest FROM commits",
             Metric::MergedPrs => "SELECT MIN(opened_at) AS earliest FROM pull_requests",
@@ -163,10 +163,11 @@ impl Metric {
     }
 }
 
-/// Deployments that caused at least one incident (change failure rate's numerator).
-const FAILED_CHANGES: &str = "SELECT DISTINCT i.deployment_id FROM incidents i \
+/// Successful production deployments that caused at least one incident (change failure
+/// rate's numerator).
+pub(super) const FAILED_CHANGES: &str = "SELECT DISTINCT i.deployment_id FROM incidents i \
     JOIN deployments d ON d.id = i.deployment_id \
-    WHERE d.finished_at >= :since AND d.finished_at < :now \
+    WHERE d.environment = 'production' AND d.status = 'success' AND d.finished_at >= :since AND d.finished_at < :now \
     AND (:team IS NULL OR d.team = :team) AND (:service IS NULL OR d.service = :service)";
 
 /// Days in the window by default: the demo's whole history (26 weeks).

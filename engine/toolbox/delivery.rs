@@ -1,58 +1,36 @@
 //! Delivery builtins: DORA metrics (as `analytics::dora` defines them) over the metrics
 //! store's deployments, changes and incidents, the weekly lead-time trend per team, and
 //! workload, which joins the relational store (tickets) with the metrics store (pending
-//! reviews).
+//! reviews). The metrics store computes the figures (`aggregates`, one statement set per
+//! dialect); the bands, the frequency medians over weeks and months and the answer's
+//! shape are Rust.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use futures::try_join;
 use serde_json::{Value, json};
 
-use super::context::{Ctx, scope, time};
-use crate::analytics::dora::{self, Change, Deploy, IncidentRef, Window};
-use crate::store::{Params, Row, StoreError};
-
-const DEPLOYMENTS: &str = "SELECT id, team, environment, status, finished_at FROM deployments \
-    WHERE environment = 'production' AND finished_at >= :since AND finished_at < :until \
-    AND (:team IS NULL OR team = :team) AND (:service IS NULL OR service = :service)";
-const CHANGES: &str = "SELECT p.deployment_id, p.first_commit_at FROM pull_requests p JOIN deployments d ON d.id = p.deployment_id \
-    WHERE d.finished_at >= :since AND d.finished_at < :until \
-    AND (:team IS NULL OR d.team = :team) AND (:service IS NULL OR d.service = :service)";
-const INCIDENTS: &str = "SELECT i.deployment_id, i.resolved_at FROM incidents i JOIN deployments d ON d.id = i.deployment_id \
-    WHERE d.finished_at >= :since AND d.finished_at < :until \
-    AND (:team IS NULL OR d.team = :team) AND (:service IS NULL OR d.service = :service)";
+use super::aggregates::{Dialect, DoraSql, TrendSql};
+use super::context::{Ctx, scope};
+use crate::analytics::dora::{self, Dora, Window};
+use crate::store::{Params, Row, StoreError, timestamp};
 
 fn text<'a>(r: &'a Row, k: &str) -> Option<&'a str> {
     r.get(k).and_then(Value::as_str)
 }
 
-fn deploys(rows: &[Row]) -> Result<Vec<Deploy>, StoreError> {
-    rows.iter()
-        .map(|r| {
-            Ok(Deploy {
-                id: r.get("id").and_then(Value::as_i64).unwrap_or_default(),
-                production: text(r, "environment") == Some("production"),
-                success: text(r, "status") == Some("success"),
-                finished_at: time(r, "finished_at")?
-                    .ok_or_else(|| StoreError::query("a deployment has no finished_at"))?,
-            })
-        })
-        .collect()
+fn int(r: &Row, k: &str) -> i64 {
+    r.get(k).and_then(Value::as_i64).unwrap_or_default()
 }
 
-fn changes(rows: &[Row]) -> Result<Vec<Change>, StoreError> {
-    rows.iter()
-        .map(|r| {
-            Ok(Change {
-                deployment_id: r
-                    .get("deployment_id")
-                    .and_then(Value::as_i64)
-                    .unwrap_or_default(),
-                first_commit_at: time(r, "first_commit_at")?
-                    .ok_or_else(|| StoreError::query("a change has no first_commit_at"))?,
-            })
-        })
-        .collect()
+fn count(r: &Row, k: &str) -> usize {
+    usize::try_from(int(r, k)).unwrap_or_default()
+}
+
+/// A `median_s` row's median in hours, when it counted any value.
+fn median_hours(r: &Row) -> Option<f64> {
+    (int(r, "n") > 0).then(|| dora::hours(int(r, "median_s")))
 }
 
 /// The window `params::prepare` derived (`:since`/`:until`), else the last `days`.
@@ -69,23 +47,60 @@ fn window(p: &Params, now: DateTime<Utc>) -> Window {
     }
 }
 
+/// `p` with `:since`/`:until` set to the window's bounds.
+fn bounded(p: &Params, w: Window) -> Params {
+    let mut q = p.clone();
+    q.insert("since".into(), timestamp(w.start).into());
+    q.insert("until".into(), timestamp(w.end).into());
+    q
+}
+
+/// The DORA metrics of the window, from the figures the metrics store computes.
+async fn dora_figures(
+    metrics: &dyn crate::store::QueryStore,
+    p: &Params,
+    w: Window,
+) -> Result<Dora, StoreError> {
+    let sql = DoraSql::new(Dialect::of(metrics.backend())?);
+    let q = bounded(p, w);
+    let (days, lead, caused, recovery) = try_join!(
+        metrics.query(&sql.days, &q),
+        metrics.query(&sql.lead, &q),
+        metrics.query(&sql.caused, &q),
+        metrics.query(&sql.recovery, &q),
+    )?;
+    let mut deployed = BTreeSet::new();
+    let (mut ok, mut failed) = (0, 0);
+    for r in &days {
+        let day = text(r, "day")
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .ok_or_else(|| StoreError::query("a deployment day is not YYYY-MM-DD"))?;
+        ok += count(r, "ok");
+        failed += count(r, "failed");
+        if int(r, "ok") > 0 {
+            deployed.insert(day);
+        }
+    }
+    let none = Row::new();
+    let one = |rows: &[Row]| rows.first().cloned().unwrap_or_else(|| none.clone());
+    let (lead, caused, recovery) = (one(&lead), one(&caused), one(&recovery));
+    Ok(Dora {
+        deployments: ok,
+        failed_deployments: failed,
+        deployment_frequency: dora::frequency_of_days(w, &deployed),
+        lead_time: dora::lead_time_of(median_hours(&lead), count(&lead, "n")),
+        change_failure_rate: dora::failure_rate_of(count(&caused, "failed"), ok),
+        recovery_time: dora::recovery_of(
+            median_hours(&recovery),
+            count(&recovery, "n"),
+            count(&caused, "unresolved"),
+        ),
+    })
+}
+
 pub(super) async fn dora_metrics(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
     let w = window(p, cx.now);
-    let d = deploys(&cx.metrics.query(DEPLOYMENTS, p).await?)?;
-    let c = changes(&cx.metrics.query(CHANGES, p).await?)?;
-    let incidents = cx
-        .metrics
-        .query(INCIDENTS, p)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(IncidentRef {
-                deployment_id: r.get("deployment_id").and_then(Value::as_i64),
-                resolved_at: time(r, "resolved_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let metrics = dora::compute(w, &d, &c, &incidents);
+    let metrics = dora_figures(cx.metrics, p, w).await?;
     let mut out = serde_json::to_value(&metrics).expect("metrics serialize");
     out["scope"] = json!(scope(p));
     out["window"] = json!({
@@ -96,44 +111,48 @@ pub(super) async fn dora_metrics(p: &Params, cx: &Ctx<'_>) -> Result<Value, Stor
     Ok(out)
 }
 
+/// Teams with a production deployment in the window (the trend's rows).
+pub(super) const TREND_TEAMS: &str = "SELECT DISTINCT team FROM deployments \
+    WHERE environment = 'production' AND finished_at >= :since AND finished_at < :until \
+    AND (:team IS NULL OR team = :team) AND (:service IS NULL OR service = :service)";
+
 /// Weekly median lead time per team, and how the last three weeks compare with the weeks before.
 pub(super) async fn lead_time_trend(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
     let weeks = p.get("weeks").and_then(Value::as_i64).unwrap_or(12);
     let w = Window::last_days(cx.now, weeks * 7);
-    let recent_start = cx.now - Duration::weeks(3);
-    let deployments = cx.metrics.query(DEPLOYMENTS, p).await?;
-    let c = changes(&cx.metrics.query(CHANGES, p).await?)?;
-    let mut team_of: HashMap<i64, String> = HashMap::new();
-    let mut by_team: BTreeMap<String, Vec<Deploy>> = BTreeMap::new();
-    for (r, d) in deployments.iter().zip(deploys(&deployments)?) {
-        let team = text(r, "team").unwrap_or_default().to_string();
-        team_of.insert(d.id, team.clone());
-        by_team.entry(team).or_default().push(d);
-    }
-    let mut teams = Vec::new();
-    for (team, ds) in &by_team {
-        let finished: HashMap<i64, DateTime<Utc>> = ds
-            .iter()
-            .filter(|d| d.success)
-            .map(|d| (d.id, d.finished_at))
-            .collect();
-        let mine: Vec<Change> = c
-            .iter()
-            .filter(|x| team_of.get(&x.deployment_id) == Some(team))
-            .cloned()
-            .collect();
-        let (mut recent, mut earlier) = (Vec::new(), Vec::new());
-        for x in &mine {
-            if let Some(f) = finished.get(&x.deployment_id) {
-                let h = (*f - x.first_commit_at).num_seconds() as f64 / 3600.0;
-                if *f >= recent_start {
-                    recent.push(h)
-                } else {
-                    earlier.push(h)
-                }
-            }
+    let mut q = bounded(p, w);
+    q.insert(
+        "recent".into(),
+        timestamp(cx.now - Duration::weeks(3)).into(),
+    );
+    let sql = TrendSql::new(Dialect::of(cx.metrics.backend())?);
+    let (names, weekly, halves) = try_join!(
+        cx.metrics.query(TREND_TEAMS, &q),
+        cx.metrics.query(&sql.weekly, &q),
+        cx.metrics.query(&sql.halves, &q),
+    )?;
+    let names: BTreeSet<&str> = names.iter().filter_map(|r| text(r, "team")).collect();
+    let mut by_week: HashMap<(&str, &str), (Option<f64>, usize)> = HashMap::new();
+    for r in &weekly {
+        if let (Some(team), Some(week)) = (text(r, "team"), text(r, "week")) {
+            by_week.insert((team, week), (median_hours(r), count(r, "n")));
         }
-        let (r, e) = (dora::median(recent), dora::median(earlier));
+    }
+    let mut half: HashMap<(&str, i64), Option<f64>> = HashMap::new();
+    for r in &halves {
+        if let Some(team) = text(r, "team") {
+            half.insert((team, int(r, "recent")), median_hours(r));
+        }
+    }
+    let mondays: Vec<String> = w
+        .mondays()
+        .iter()
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .collect();
+    let mut teams = Vec::new();
+    for team in names {
+        let r = half.get(&(team, 1)).copied().flatten();
+        let e = half.get(&(team, 0)).copied().flatten();
         let ratio = match (r, e) {
             (Some(r), Some(e)) if e > 0.0 => Some(r / e),
             _ => None,
@@ -144,9 +163,15 @@ pub(super) async fn lead_time_trend(p: &Params, cx: &Ctx<'_>) -> Result<Value, S
             Some(_) => "stable",
             None => "no data",
         };
-        let weekly: Vec<Value> = dora::weekly_lead_time(w, ds, &mine)
-            .into_iter()
-            .map(|(week, m, n)| json!({"week": week.format("%Y-%m-%d").to_string(), "median_hours": m, "changes": n}))
+        let weekly: Vec<Value> = mondays
+            .iter()
+            .map(|week| {
+                let (m, n) = by_week
+                    .get(&(team, week.as_str()))
+                    .copied()
+                    .unwrap_or((None, 0));
+                json!({"week": week, "median_hours": m, "changes": n})
+            })
             .collect();
         teams.push(json!({
             "team": team,
@@ -169,13 +194,13 @@ pub(super) async fn lead_time_trend(p: &Params, cx: &Ctx<'_>) -> Result<Value, S
     Ok(json!({"weeks": weeks, "recent_weeks": 3, "teams": teams, "degrading": degrading}))
 }
 
-const OPEN_WORK: &str = "SELECT e.id, e.name, e.title, t.name AS team, e.is_manager, COUNT(k.id) AS open_tickets, \
+pub(super) const OPEN_WORK: &str = "SELECT e.id, e.name, e.title, t.name AS team, e.is_manager, COUNT(k.id) AS open_tickets, \
     COALESCE(SUM(k.points), 0) AS open_points \
     FROM employees e JOIN teams t ON t.id = e.team_id \
     LEFT JOIN tickets k ON k.assignee_id = e.id AND k.status IN ('todo', 'in_progress', 'in_review') \
     WHERE (:team IS NULL OR t.name = :team) \
     GROUP BY e.id, e.name, e.title, t.name, e.is_manager";
-const PENDING_REVIEWS: &str = "SELECT reviewer_id, COUNT(*) AS pending_reviews FROM pr_reviews \
+pub(super) const PENDING_REVIEWS: &str = "SELECT reviewer_id, COUNT(*) AS pending_reviews FROM pr_reviews \
     WHERE reviewed_at IS NULL AND (:team IS NULL OR reviewer_team = :team) GROUP BY reviewer_id";
 
 /// A load that is a lot in any team: more than a whole sprint's commitment (8–13 points).

@@ -4,6 +4,7 @@
 //! and derives `:now`, `:since`, `:period_*`; `store: builtin` tools run the Rust
 //! functions of `builtins` (one registry of their names, which `validate` reads).
 
+mod aggregates;
 mod anomalies;
 mod builtins;
 mod context;
@@ -177,6 +178,40 @@ impl ToolRunner for StoreTools {
     fn vocabulary(&self) -> Arc<Vocabulary> {
         self.vocabulary.clone()
     }
+}
+
+/// Every statement the builtins run, named, in the SQL of `backend` (`sqlite`, `postgres`,
+/// `clickhouse`): what the query-plan test explains besides tools.yaml's queries.
+pub fn builtin_statements(backend: &str) -> Result<Vec<(String, String)>, StoreError> {
+    use aggregates::{Dialect, DoraSql, TrendSql};
+    let d = Dialect::of(backend)?;
+    let (dora, trend) = (DoraSql::new(d), TrendSql::new(d));
+    let mut out: Vec<(String, String)> = vec![
+        ("dora_metrics days".into(), dora.days),
+        ("dora_metrics lead".into(), dora.lead),
+        ("dora_metrics caused".into(), dora.caused),
+        ("dora_metrics recovery".into(), dora.recovery),
+        ("lead_time_trend teams".into(), delivery::TREND_TEAMS.into()),
+        ("lead_time_trend weekly".into(), trend.weekly),
+        ("lead_time_trend halves".into(), trend.halves),
+        ("workload open work".into(), delivery::OPEN_WORK.into()),
+        (
+            "workload pending reviews".into(),
+            delivery::PENDING_REVIEWS.into(),
+        ),
+        (
+            "metric_anomalies failed changes".into(),
+            anomalies::FAILED_CHANGES.into(),
+        ),
+    ];
+    for m in anomalies::Metric::ALL {
+        out.push((format!("metric_anomalies {}", m.name()), m.query()));
+        out.push((
+            format!("metric_anomalies {} start", m.name()),
+            m.history_start_query().into(),
+        ));
+    }
+    Ok(out)
 }
 
 /// Every name a question may use, by kind, and the sprint in progress at `now`.

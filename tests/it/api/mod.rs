@@ -4,6 +4,7 @@ mod chat;
 mod console;
 mod errors;
 mod exposure;
+mod idle;
 mod ops;
 mod owners;
 mod pg_concurrency;

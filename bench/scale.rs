@@ -1,0 +1,250 @@
+//! Cost per question as the organisation grows: every question of the question bank
+//! (tests/it/questions/bank/*.yaml, each `ask`, follow-ups asked on their own) through the
+//! whole engine (routing, the offline model, the tools on the embedded SQLite store) at
+//! `--scale` 1, 500 and 5,000, with p50/p99 over all runs, the slowest questions, the
+//! growth exponent of the p50 against the rows held, and 16 DORA questions at once.
+//!
+//! Each scale's data dir lives under `BENCH_DATA_DIR` (`/var/tmp/eng-intel-scale`) and is
+//! seeded once (the time is printed); `BENCH_SCALES` (`1,500,5000`), `BENCH_ROUNDS` (3 runs
+//! of each question) and `BENCH_SECONDS` (10 s of concurrent DORA) change the sizes. Run:
+//! `cargo bench --bench scale` (see bench/README.md).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eng_intel::compile::{CompiledSet, compile};
+use eng_intel::dataset::{self, DEFAULT_EMPLOYEES, DEFAULT_SEED};
+use eng_intel::model::offline::OfflineModel;
+use eng_intel::run::{Engine, Event, RunRequest};
+use eng_intel::settings::Settings;
+use eng_intel::store::Params;
+use eng_intel::toolbox::Toolbox;
+use serde_yaml::Value;
+
+const DORA: &str = "What are our DORA metrics?";
+const CONCURRENT: usize = 16;
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(bench());
+}
+
+fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_num(k: &str, default: usize) -> usize {
+    env(k).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn tool_set() -> CompiledSet {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (project, report) = eng_intel::validate::validate_dir(root).unwrap();
+    assert!(!report.has_errors(), "{report}");
+    compile(project).unwrap_or_else(|r| panic!("{r}"))
+}
+
+/// Every `ask` of the question bank, in file order, once each.
+fn bank_questions() -> Vec<String> {
+    fn asks(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Mapping(m) => {
+                for (k, v) in m {
+                    match (k.as_str(), v.as_str()) {
+                        (Some("ask"), Some(q)) if !out.iter().any(|x| x == q) => {
+                            out.push(q.to_string())
+                        }
+                        _ => asks(v, out),
+                    }
+                }
+            }
+            Value::Sequence(s) => s.iter().for_each(|v| asks(v, out)),
+            _ => {}
+        }
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/questions/bank");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let v: Value = serde_yaml::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+        asks(&v, &mut out);
+    }
+    out
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// One question through the engine: its latency, and whether a tool answered.
+async fn ask(engine: &Engine, q: &str) -> (Duration, bool) {
+    let t0 = Instant::now();
+    let events = engine
+        .run_collect(RunRequest {
+            question: q.into(),
+            ..Default::default()
+        })
+        .await;
+    let ok = events
+        .iter()
+        .any(|e| matches!(e.event, Event::ToolEnd { ok: true, .. }));
+    (t0.elapsed(), ok)
+}
+
+/// The data dir of `scale`, seeded with it unless it already holds it.
+async fn seeded(root: &Path, scale: usize) -> Settings {
+    let dir = root.join(format!("scale-{scale}"));
+    let d = dir.display().to_string();
+    let settings = Settings::from_lookup(|k| (k == "DATA_DIR").then(|| d.clone()));
+    let employees = scale.max(DEFAULT_EMPLOYEES);
+    for t in dataset::load_targets(&settings).await.unwrap() {
+        if !t.holds(DEFAULT_SEED, employees).await.unwrap() {
+            let t0 = Instant::now();
+            let org = dataset::generate(DEFAULT_SEED, employees);
+            let generated = t0.elapsed();
+            t.load(&org, &|_| {}).await.unwrap();
+            println!(
+                "seeded --scale {scale} ({employees} employees): generated in {:.1} s, loaded into SQLite in {:.1} s",
+                generated.as_secs_f64(),
+                (t0.elapsed() - generated).as_secs_f64()
+            );
+        }
+    }
+    settings
+}
+
+/// The rows of the tables that grow with the history.
+async fn history_rows(toolbox: &Toolbox) -> u64 {
+    let sql = "SELECT (SELECT COUNT(*) FROM commits) + (SELECT COUNT(*) FROM pull_requests) \
+        + (SELECT COUNT(*) FROM pr_reviews) + (SELECT COUNT(*) FROM ci_runs) \
+        + (SELECT COUNT(*) FROM deployments) + (SELECT COUNT(*) FROM incidents) \
+        + (SELECT COUNT(*) FROM tickets) AS n";
+    let rows = toolbox
+        .stores
+        .metrics
+        .query(sql, &Params::new())
+        .await
+        .unwrap();
+    rows[0]["n"].as_u64().unwrap()
+}
+
+async fn bench() {
+    let scales: Vec<usize> = env("BENCH_SCALES")
+        .unwrap_or_else(|| "1,500,5000".into())
+        .split(',')
+        .map(|s| s.trim().parse().unwrap())
+        .collect();
+    let rounds = env_num("BENCH_ROUNDS", 3);
+    let seconds = env_num("BENCH_SECONDS", 10) as u64;
+    let root =
+        PathBuf::from(env("BENCH_DATA_DIR").unwrap_or_else(|| "/var/tmp/eng-intel-scale".into()));
+    let questions = bank_questions();
+    println!(
+        "load average {}; {} questions of the bank, {rounds} runs each after one warm-up run",
+        load_average(),
+        questions.len()
+    );
+    let mut p50s: Vec<(usize, u64, Duration)> = Vec::new();
+    for &scale in &scales {
+        let settings = seeded(&root, scale).await;
+        let toolbox = Toolbox::open(&settings, &|m| eprintln!("{m}"))
+            .await
+            .unwrap();
+        let rows = history_rows(&toolbox).await;
+        let engine = Arc::new(Engine::new(
+            tool_set(),
+            Arc::new(OfflineModel),
+            toolbox.tools(),
+        ));
+        for q in &questions {
+            ask(&engine, q).await;
+        }
+        let mut all = Vec::new();
+        let mut per_question: Vec<(Duration, &str)> = Vec::new();
+        let mut failed = 0;
+        for q in &questions {
+            let mut mine = Vec::new();
+            for _ in 0..rounds {
+                let (took, ok) = ask(&engine, q).await;
+                failed += usize::from(!ok);
+                mine.push(took);
+            }
+            mine.sort();
+            per_question.push((pct(&mine, 0.5), q));
+            all.extend(mine);
+        }
+        all.sort();
+        per_question.sort_by_key(|x| std::cmp::Reverse(x.0));
+        let p50 = pct(&all, 0.5);
+        println!(
+            "\n## --scale {scale}: {rows} history rows\n\nall runs: p50 {}, p99 {}, max {}; runs without a tool answer: {failed}",
+            ms(p50),
+            ms(pct(&all, 0.99)),
+            ms(*all.last().unwrap())
+        );
+        println!("slowest questions (p50 of their runs):");
+        for (d, q) in per_question.iter().take(8) {
+            println!("  {} {q}", ms(*d));
+        }
+        p50s.push((scale, rows, p50));
+
+        // 16 DORA chats at once, each asking again as soon as it is answered.
+        let until = Instant::now() + Duration::from_secs(seconds);
+        let mut tasks = Vec::new();
+        for _ in 0..CONCURRENT {
+            let engine = engine.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                while Instant::now() < until {
+                    lat.push(ask(&engine, DORA).await.0);
+                }
+                lat
+            }));
+        }
+        let t0 = Instant::now();
+        let mut lat = Vec::new();
+        for t in tasks {
+            lat.extend(t.await.unwrap());
+        }
+        let took = t0.elapsed();
+        lat.sort();
+        println!(
+            "{CONCURRENT} concurrent \"{DORA}\": {:.1} answers/s over {:.1} s, latency p50 {}, p99 {}",
+            lat.len() as f64 / took.as_secs_f64(),
+            took.as_secs_f64(),
+            ms(pct(&lat, 0.5)),
+            ms(pct(&lat, 0.99))
+        );
+    }
+    if let (Some(first), Some(last)) = (p50s.first(), p50s.last())
+        && last.1 > first.1
+    {
+        let exponent = (last.2.as_secs_f64() / first.2.as_secs_f64()).ln()
+            / (last.1 as f64 / first.1 as f64).ln();
+        println!(
+            "\ngrowth: p50 ×{:.2} for ×{:.0} rows (--scale {} → {}): exponent {exponent:.3}",
+            last.2.as_secs_f64() / first.2.as_secs_f64(),
+            last.1 as f64 / first.1 as f64,
+            first.0,
+            last.0
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! Aggregates computed where the data is: the SQL each metrics backend (SQLite, PostgreSQL,
+//! ClickHouse 18.16) runs so that a delivery builtin receives figures — counts, DevLake's
+//! lower medians, a row per day or week — instead of every event of the window.
+//!
+//! Durations leave the database as whole seconds and become hours in Rust
+//! (`analytics::dora::hours`), so every backend gives the hours `analytics::dora` computes
+//! from the raw rows to the last bit; the integration tests hold the two to that.
+
+use crate::store::StoreError;
+
+/// The SQL dialect of a metrics store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+    ClickHouse,
+}
+
+impl Dialect {
+    /// The dialect of a store's `backend()` name.
+    pub fn of(backend: &str) -> Result<Dialect, StoreError> {
+        match backend {
+            "sqlite" => Ok(Dialect::Sqlite),
+            "postgres" => Ok(Dialect::Postgres),
+            "clickhouse" => Ok(Dialect::ClickHouse),
+            other => Err(StoreError::query(format!(
+                "the {other} backend computes no delivery metrics"
+            ))),
+        }
+    }
+
+    /// Whole seconds from `a` to `b`, two ISO-8601 UTC text columns.
+    fn seconds(self, a: &str, b: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("(unixepoch({b}) - unixepoch({a}))"),
+            Dialect::Postgres => format!(
+                "CAST(EXTRACT(EPOCH FROM CAST({b} AS timestamptz) - CAST({a} AS timestamptz)) AS BIGINT)"
+            ),
+            // 18.16 parses `YYYY-MM-DD hh:mm:ss` (any separator), not the trailing `Z`.
+            Dialect::ClickHouse => {
+                let at = |c: &str| {
+                    format!("toInt64(toUnixTimestamp(toDateTime(substring({c}, 1, 19), 'UTC')))")
+                };
+                format!("({} - {})", at(b), at(a))
+            }
+        }
+    }
+
+    /// `n`, the number of values `s` of the subquery `values`, and `median_s`, their
+    /// lower median (DevLake's: the largest value whose percent_rank is at most 0.5),
+    /// per group of the `by` columns (none: one row, or none when there are no values).
+    fn medians(self, values: &str, by: &[&str]) -> String {
+        let keys = by.join(", ");
+        match self {
+            Dialect::Sqlite | Dialect::Postgres => {
+                let partition = if by.is_empty() {
+                    String::new()
+                } else {
+                    format!("PARTITION BY {keys} ")
+                };
+                let select = by.iter().map(|k| format!("{k}, ")).collect::<String>();
+                format!(
+                    "SELECT {select}n, s AS median_s FROM (SELECT {select}s, \
+                     ROW_NUMBER() OVER ({partition}ORDER BY s) AS k, COUNT(*) OVER ({partition}) AS n \
+                     FROM ({values}) v) r WHERE k = (n + 1) / 2"
+                )
+            }
+            // No window functions in 18.16: each group's values sorted in an array.
+            Dialect::ClickHouse => {
+                let (select, group) = if by.is_empty() {
+                    (String::new(), String::new())
+                } else {
+                    (format!("{keys}, "), format!(" GROUP BY {keys}"))
+                };
+                format!(
+                    "SELECT {select}count() AS n, \
+                     arrayElement(arraySort(groupArray(s)), intDiv(count() + 1, 2)) AS median_s \
+                     FROM ({values}){group} HAVING count() > 0"
+                )
+            }
+        }
+    }
+
+    /// The Monday of a timestamp's week, as `YYYY-MM-DD`.
+    fn week(self, t: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("date({t}, '-6 days', 'weekday 1')"),
+            Dialect::Postgres => format!(
+                "to_char(date_trunc('week', CAST({t} AS timestamptz) AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
+            ),
+            Dialect::ClickHouse => format!("toString(toMonday(toDate(substring({t}, 1, 10))))"),
+        }
+    }
+}
+
+/// The window's successful production deployments in scope (`:since`, `:until`, `:team`,
+/// `:service`): what DORA counts as shipped.
+const SHIPPED: &str = "SELECT id, team, finished_at FROM deployments \
+    WHERE environment = 'production' AND status = 'success' \
+    AND finished_at >= :since AND finished_at < :until \
+    AND (:team IS NULL OR team = :team) AND (:service IS NULL OR service = :service)";
+
+/// The statements of `dora_metrics`, in one dialect.
+pub struct DoraSql {
+    /// Per day with a production deployment: `day`, `ok` (succeeded), `failed`.
+    pub days: String,
+    /// `n` changes shipped and their lower median lead time `median_s`.
+    pub lead: String,
+    /// `failed` (shipped deployments that caused an incident) and `unresolved` (their
+    /// incidents not resolved by `:until`).
+    pub caused: String,
+    /// `n` incidents resolved in the window and their lower median recovery `median_s`.
+    pub recovery: String,
+}
+
+impl DoraSql {
+    pub fn new(d: Dialect) -> DoraSql {
+        let caused = format!(
+            "SELECT i.deployment_id AS deployment_id, i.resolved_at AS resolved_at, d.finished_at AS finished_at \
+             FROM incidents i JOIN ({SHIPPED}) d ON d.id = i.deployment_id"
+        );
+        DoraSql {
+            days: "SELECT substring(finished_at, 1, 10) AS day, \
+                SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END) AS ok, \
+                SUM(CASE WHEN status = 'success' THEN 0 ELSE 1 END) AS failed \
+                FROM deployments WHERE environment = 'production' \
+                AND finished_at >= :since AND finished_at < :until \
+                AND (:team IS NULL OR team = :team) AND (:service IS NULL OR service = :service) \
+                GROUP BY substring(finished_at, 1, 10)"
+                .into(),
+            lead: d.medians(&lead_times(d), &[]),
+            caused: format!(
+                "SELECT COUNT(DISTINCT deployment_id) AS failed, \
+                 SUM(CASE WHEN resolved_at IS NULL OR resolved_at >= :until THEN 1 ELSE 0 END) AS unresolved \
+                 FROM ({caused}) c"
+            ),
+            recovery: d.medians(
+                &format!(
+                    "SELECT {} AS s FROM ({caused}) c WHERE resolved_at >= :since AND resolved_at < :until",
+                    d.seconds("finished_at", "resolved_at")
+                ),
+                &[],
+            ),
+        }
+    }
+}
+
+/// Each shipped change's `team`, deployment `finished_at` and lead time `s` in seconds.
+fn lead_times(d: Dialect) -> String {
+    format!(
+        "SELECT d.team AS team, d.finished_at AS finished_at, {} AS s \
+         FROM pull_requests p JOIN ({SHIPPED}) d ON d.id = p.deployment_id",
+        d.seconds("p.first_commit_at", "d.finished_at")
+    )
+}
+
+/// The statements of `lead_time_trend`, in one dialect.
+pub struct TrendSql {
+    /// Per `team` and `week` (Monday): `n` changes and their lower median `median_s`.
+    pub weekly: String,
+    /// Per `team` and `recent` (1 when shipped at or after `:recent`, else 0): `n` and `median_s`.
+    pub halves: String,
+}
+
+impl TrendSql {
+    pub fn new(d: Dialect) -> TrendSql {
+        let changes = lead_times(d);
+        TrendSql {
+            weekly: d.medians(
+                &format!(
+                    "SELECT team, {} AS week, s FROM ({changes}) c",
+                    d.week("finished_at")
+                ),
+                &["team", "week"],
+            ),
+            halves: d.medians(
+                &format!(
+                    "SELECT team, CASE WHEN finished_at >= :recent THEN 1 ELSE 0 END AS recent, s FROM ({changes}) c"
+                ),
+                &["team", "recent"],
+            ),
+        }
+    }
+}
