@@ -135,10 +135,18 @@ async fn tools_run_with_checked_arguments_on_the_demo_stores() {
         send_json(run("prepare_one_on_one", json!({"person": "Sofia Rossi"}))).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], "pipeline_tool");
+    // A name the organisation lacks is a bad argument, said before the tool runs.
     let (status, body) =
         send_json(run("employee_profile", json!({"person": "Nobody Atall"}))).await;
-    assert_eq!(status, 502, "{body}");
-    assert_eq!(body["error"], "tool_failed");
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"], "invalid_args");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no employee named Nobody Atall"),
+        "{body}"
+    );
     server.stop().await;
 }
 
