@@ -304,6 +304,22 @@ pub fn weekly_lead_time(
         .collect()
 }
 
+/// The recent median lead time against the earlier one: their ratio, and "degrading"
+/// at 1.5× or more, "improving" at 1/1.5 or less, else "stable" ("no data" without both).
+pub fn trend(recent: Option<f64>, earlier: Option<f64>) -> (Option<f64>, &'static str) {
+    let ratio = match (recent, earlier) {
+        (Some(r), Some(e)) if e > 0.0 => Some(r / e),
+        _ => None,
+    };
+    let trend = match ratio {
+        Some(x) if x >= 1.5 => "degrading",
+        Some(x) if x <= 1.0 / 1.5 => "improving",
+        Some(_) => "stable",
+        None => "no data",
+    };
+    (ratio, trend)
+}
+
 /// DevLake's median: the largest value whose percent_rank is ≤ 0.5 (the lower middle).
 pub fn median(mut values: Vec<f64>) -> Option<f64> {
     if values.is_empty() {

@@ -153,16 +153,7 @@ pub(super) async fn lead_time_trend(p: &Params, cx: &Ctx<'_>) -> Result<Value, S
     for team in names {
         let r = half.get(&(team, 1)).copied().flatten();
         let e = half.get(&(team, 0)).copied().flatten();
-        let ratio = match (r, e) {
-            (Some(r), Some(e)) if e > 0.0 => Some(r / e),
-            _ => None,
-        };
-        let trend = match ratio {
-            Some(x) if x >= 1.5 => "degrading",
-            Some(x) if x <= 1.0 / 1.5 => "improving",
-            Some(_) => "stable",
-            None => "no data",
-        };
+        let (ratio, trend) = dora::trend(r, e);
         let weekly: Vec<Value> = mondays
             .iter()
             .map(|week| {

@@ -114,8 +114,6 @@ const SHAPE: &[&str] = &[
     "ever",
     "so",
     "far",
-    "far",
-    "total",
 ];
 const COUNT: &[&str] = &["many", "number", "count", "total"];
 const NEWEST: &[&str] = &["newest", "latest", "recent", "recently"];

@@ -152,16 +152,7 @@ impl Raw {
                 }
             }
             let (r, e) = (dora::median(recent), dora::median(earlier));
-            let ratio = match (r, e) {
-                (Some(r), Some(e)) if e > 0.0 => Some(r / e),
-                _ => None,
-            };
-            let trend = match ratio {
-                Some(x) if x >= 1.5 => "degrading",
-                Some(x) if x <= 1.0 / 1.5 => "improving",
-                Some(_) => "stable",
-                None => "no data",
-            };
+            let (ratio, trend) = dora::trend(r, e);
             let weekly: Vec<Value> = dora::weekly_lead_time(w, ds, &mine)
                 .into_iter()
                 .map(|(week, m, n)| json!({"week": week.format("%Y-%m-%d").to_string(), "median_hours": m, "changes": n}))
