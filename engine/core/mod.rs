@@ -48,5 +48,28 @@ pub fn templates_env() -> minijinja::Environment<'static> {
         .lstrip_blocks(true)
         .build();
     env.set_syntax(syntax.expect("default delimiters are valid"));
+    env.add_filter("counted", counted);
     env
+}
+
+/// `{{ n | counted("person") }}` → "1 person", "3 people": a count with its noun agreeing.
+fn counted(n: minijinja::Value, noun: &str) -> String {
+    if n.as_i64() == Some(1) {
+        return format!("1 {noun}");
+    }
+    let (head, last) = noun.rsplit_once(' ').map_or(("", noun), |(h, l)| (h, l));
+    let plural = match last {
+        "person" => "people".to_string(),
+        w if w.ends_with('y') && !w.ends_with("ey") && !w.ends_with("ay") => {
+            format!("{}ies", &w[..w.len() - 1])
+        }
+        w if w.ends_with('s') || w.ends_with('x') || w.ends_with("ch") || w.ends_with("sh") => {
+            format!("{w}es")
+        }
+        w => format!("{w}s"),
+    };
+    match head {
+        "" => format!("{n} {plural}"),
+        _ => format!("{n} {head} {plural}"),
+    }
 }

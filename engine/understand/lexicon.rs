@@ -367,7 +367,12 @@ impl Lexicon {
             .iter()
             .filter(|w| !text::is_stopword(w))
             .flat_map(|w| {
-                let read = self.words.get(w).cloned().unwrap_or_default();
+                let mut read = self.words.get(w).cloned().unwrap_or_default();
+                // "sev1" reads as "sev1 incident": the value is its own word, not the noun
+                // every value of its kind shares.
+                if read.contains(w) {
+                    read.clear();
+                }
                 std::iter::once(w.clone()).chain(read)
             })
             .map(|w| text::stem(&w))

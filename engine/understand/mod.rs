@@ -125,6 +125,16 @@ pub struct Understanding {
     /// A query answering the question over a declared table, when one explains it all.
     #[serde(skip)]
     pub sql: Option<draft::Draft>,
+    /// "is the Ledger migration on track?": a yes/no question about something named, whose
+    /// value is what to answer, not a filter.
+    #[serde(skip)]
+    yes_no: bool,
+    /// The tool that answered the turn an elliptical follow-up leaves its intent to.
+    #[serde(skip)]
+    previous_tool: Option<String>,
+    /// The stem of the question's last word that is no name and no stopword ("on track").
+    #[serde(skip)]
+    last_word: Option<String>,
     /// The organisation's "now", which windows are relative to.
     #[serde(skip)]
     now: Option<chrono::DateTime<chrono::Utc>>,
@@ -317,6 +327,8 @@ impl Understanding {
             _ => None,
         });
         u.refuse = refuses(&words, lex);
+        u.yes_no = matches!(words.first(), Some(&("is" | "are" | "was" | "were")))
+            && words.get(1) != Some(&"there");
         u.counts = words
             .windows(2)
             .filter_map(|w| Some((time::count(w[0]).filter(|n| *n > 0)?, text::stem(w[1]))))
@@ -365,7 +377,7 @@ impl Understanding {
             let w = tokens[i].word.as_str();
             if used[i] {
                 seq.push(None);
-            } else if HE_SHE.contains(&w) {
+            } else if HE_SHE.contains(&w) || (w == "person" && points_back(&tokens[..i])) {
                 seq.push(Some(HE.into()));
             } else if matches!(w, "it" | "its" | "they" | "them" | "their") {
                 seq.push(Some(IT.into()));
@@ -376,6 +388,12 @@ impl Understanding {
             i += 1;
         }
         u.features = lex.features(&seq);
+        u.last_word = seq
+            .iter()
+            .flatten()
+            .rev()
+            .find(|w| !w.starts_with('{') && !text::is_stopword(w))
+            .map(|w| text::stem(w));
         // The question's words and what the vocabulary reads them as ("finished" → done).
         u.stems = seq
             .iter()
@@ -441,20 +459,30 @@ impl Understanding {
         }
         let kinds_here: HashSet<Kind> = self.mentions.iter().filter_map(|m| m.kind).collect();
         // "which of them…": the people of the last answer, not the last question's person.
-        if has(HE_SHE) && !kinds_here.contains(&Kind::Person) && !which_of {
+        let that_person = words.iter().enumerate().any(|(i, w)| {
+            w == "person" && i > 0 && matches!(words[i - 1].as_str(), "that" | "this")
+        });
+        if (has(HE_SHE) || that_person) && !kinds_here.contains(&Kind::Person) && !which_of {
             // The person the last exchange was about: named in the question, else answered;
-            // "who else …" is about someone other than the person asked about.
+            // "that person" after "who is Sofia's manager?" is the one answered, and "who
+            // else …" is about someone other than the person asked about.
             let asked = prior
                 .mentions
                 .iter()
                 .find(|m| m.kind == Some(Kind::Person) && !m.name.is_empty())
                 .map(|m| m.name.clone());
-            let person = match has(&["else", "other"]) {
-                true => answer_people
+            let other = || {
+                answer_people
                     .iter()
                     .find(|p| Some(*p) != asked.as_ref())
-                    .cloned(),
-                false => asked.or_else(|| answer_people.first().cloned()),
+                    .cloned()
+            };
+            let person = if has(&["else", "other"]) {
+                other()
+            } else if that_person && asks_who_but(&prior.question, prior) {
+                other().or(asked)
+            } else {
+                asked.or_else(|| answer_people.first().cloned())
             };
             if let Some(name) = person {
                 self.mentions.push(remembered(Kind::Person, name));
@@ -487,6 +515,19 @@ impl Understanding {
                 {
                     self.mentions.push(remembered(k, m.name.clone()));
                     self.respell(IT, &format!("{{{}}}", k.as_str()));
+                    self.follow_up = true;
+                }
+            }
+        }
+        // "and compared to Data?": the last turn's name of the same kind stays beside it.
+        if self.compare {
+            for m in prior.mentions.iter().rev() {
+                if let Some(k) = m.kind
+                    && !m.name.is_empty()
+                    && self.mentions.iter().any(|x| x.kind == Some(k))
+                    && !self.mentions.iter().any(|x| x.name == m.name)
+                {
+                    self.mentions.insert(0, remembered(k, m.name.clone()));
                     self.follow_up = true;
                 }
             }
@@ -556,7 +597,7 @@ impl Understanding {
                 self.features.dedup();
                 self.stems.extend(prior.stems.iter().cloned());
                 self.follow_up = true;
-                let _ = best;
+                self.previous_tool = Some(best.tool.clone());
             }
         }
         if self.follow_up {
@@ -670,6 +711,8 @@ impl Understanding {
             .filter(|f| !f.starts_with('{') && !f.contains(' '))
             .filter(|f| !is_time_word(f) && !ELLIPSIS.iter().any(|w| text::stem(w) == **f))
             .filter(|f| !narrows(f))
+            // A word the last question had too says nothing new ("incidents" … "sev1s").
+            .filter(|f| !prior.features.contains(f))
             .count()
     }
 
@@ -779,6 +822,10 @@ impl Understanding {
                     .collect();
                 if !missing.is_empty() {
                     score -= 0.1;
+                }
+                // "which of those are sev1?": the tool that just answered, narrowed.
+                if self.previous_tool.as_ref() == Some(&p.tool) {
+                    score += 0.1;
                 }
                 // A query that explains every word of the question beats a near miss.
                 if let Some(d) = &self.sql
@@ -1057,7 +1104,21 @@ impl Understanding {
                     continue;
                 }
                 Slot::Choice => {
-                    if let Some(v) = self.choose(&s.options) {
+                    let about_one = c.slots.iter().any(|s| match s.slot {
+                        Slot::Entity(k) => !self.names(k).is_empty(),
+                        _ => false,
+                    });
+                    let Some(v) = self.choose(&s.options) else {
+                        continue;
+                    };
+                    // "is the Ledger migration on track?": the value that ends a yes/no
+                    // question about something named is what to answer, not a filter.
+                    let predicate = self.last_word.as_ref().is_some_and(|w| {
+                        s.options
+                            .iter()
+                            .any(|(o, stems)| *o == v && stems.iter().any(|x| same_stem(w, x)))
+                    });
+                    if !(self.yes_no && about_one && predicate) {
                         base.insert(s.arg.clone(), v);
                     }
                     continue;
@@ -1184,6 +1245,44 @@ fn asked_kind(question: &str) -> Option<Kind> {
         "which" | "what" | "whose" => kind_word(&w[1]),
         _ => None,
     })
+}
+
+/// "who is Sofia's manager?", "who does Kenji report to?": a question whose answer is a
+/// person other than the one it names ("who is Sofia?" only asks who she is).
+fn asks_who_but(question: &str, reading: &Understanding) -> bool {
+    let tokens = text::tokens(question);
+    let named = |i: usize| reading.mentions.iter().any(|m| m.tokens.contains(&i));
+    // "who's the manager of Mobile?" names the person by a role: the answer is that person.
+    let by_role = reading.mentions.iter().any(|m| {
+        m.kind == Some(Kind::Person)
+            && !m.tokens.is_empty()
+            && m.tokens.end <= tokens.len()
+            && tokens[m.tokens.clone()]
+                .iter()
+                .all(|t| !text::fold(&m.name).contains(&t.word))
+    });
+    if by_role {
+        return false;
+    }
+    let words: Vec<&str> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| !named(*i) && !text::is_stopword(&t.word))
+        .map(|(_, t)| t.word.as_str())
+        .collect();
+    tokens
+        .first()
+        .is_some_and(|t| matches!(t.word.as_str(), "who" | "whos" | "whom"))
+        && words
+            .iter()
+            .any(|w| !matches!(*w, "who" | "whos" | "whom" | "s"))
+}
+
+/// "that person", "this person": someone the thread named before.
+fn points_back(before: &[text::Token]) -> bool {
+    before
+        .last()
+        .is_some_and(|t| matches!(t.word.as_str(), "that" | "this"))
 }
 
 /// Words that leave out what the last turn said: "same for Mobile", "just the open

@@ -9,7 +9,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 
 use super::Expect::{Answer, ToolFails};
 use super::{
-    Case, Db, Dora, Fact, NOW, check, count, dora, dora_facts, floats, has, int, lacks,
+    Case, Db, Dora, Fact, NOW, check, count, counted, dora, dora_facts, floats, has, int, lacks,
     lower_median, number_after, planted, row, rows, since, string, strings,
 };
 
@@ -690,7 +690,7 @@ pub static CASES: &[Case] = &[
                         "SELECT status, due_date FROM projects WHERE name = 'Ledger v2 migration'",
                     )
                     .await;
-                    vec![has(format!("**{}**, due {due}", status.replace('_', " ")))]
+                    vec![has(format!("**{}**: due {due}", status.replace('_', " ")))]
                 })
             },
         },
@@ -857,7 +857,8 @@ pub static CASES: &[Case] = &[
                     let ledger = int(&db, &format!("SELECT COUNT(*) FROM deployments WHERE service = 'ledger-service' AND environment = 'production' AND finished_at >= '{}' AND finished_at < '{NOW}'", since(14))).await;
                     vec![if ledger > 0 {
                         has(format!(
-                            "{ledger} production deployments in the last 14 days"
+                            "{} in the last 14 days",
+                            counted(ledger, "production deployment")
                         ))
                     } else {
                         has("No production deployments of ledger-service")
@@ -877,7 +878,8 @@ pub static CASES: &[Case] = &[
                     let failed = int(&db, &format!("SELECT COUNT(*) FROM deployments WHERE status = 'failure' AND environment = 'production' AND finished_at >= '{}' AND finished_at < '{NOW}'", since(60))).await;
                     vec![
                         has(format!(
-                            "{failed} failed production deployments in the last 60 days"
+                            "{} in the last 60 days",
+                            counted(failed, "failed production deployment")
                         )),
                         lacks("— success"),
                     ]

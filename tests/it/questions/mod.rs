@@ -86,6 +86,14 @@ pub enum Fact {
     Planted { holds: bool, what: String },
 }
 
+/// "1 deployment", "3 deployments": how an answer counts.
+pub fn counted(n: i64, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
 pub fn has(text: impl Into<String>) -> Fact {
     Fact::Has(text.into())
 }
