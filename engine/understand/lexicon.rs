@@ -126,6 +126,9 @@ pub struct Profile {
     examples: Vec<(Vec<u32>, f32)>,
     /// Every feature of every example (ids, sorted).
     union: Vec<u32>,
+    /// Words no other tool's examples use ("unusual", "spike"): a question with one is
+    /// about what this tool does, whatever else it names (ids, sorted).
+    own: Vec<u32>,
 }
 
 /// A question's features as the lexicon weighs them: known feature ids, sorted, and the
@@ -286,6 +289,7 @@ impl Lexicon {
                 measures: t.measures.into(),
                 examples: Vec::new(),
                 union: Vec::new(),
+                own: Vec::new(),
             });
         }
         for w in lex.words.keys() {
@@ -345,6 +349,14 @@ impl Lexicon {
                 .collect();
             p.union.sort_unstable();
             p.union.dedup();
+            p.own = examples
+                .iter()
+                .flatten()
+                .filter(|f| df.get(f.as_str()) == Some(&1) && !f.contains([' ', '{']))
+                .filter_map(|f| lex.ids.get(f).copied())
+                .collect();
+            p.own.sort_unstable();
+            p.own.dedup();
             p.examples = q.into_iter().map(|q| (q.ids, q.norm)).collect();
         }
         lex
@@ -574,9 +586,16 @@ impl Lexicon {
             return None;
         }
         let limit = if w.len() >= 8 { 2 } else { 1 };
+        // People rarely mistype the first letter but for swapping it with the second:
+        // "crate" is no "rate", "edploy" is "deploy".
+        let (w0, w1) = (w.as_bytes()[0], w.as_bytes()[1]);
+        let same_start = |k: &str| {
+            let k = k.as_bytes();
+            k[0] == w0 || (k[0] == w1 && k[1] == w0)
+        };
         self.known
             .iter()
-            .filter(|k| k.len() >= 4 && k.len().abs_diff(w.len()) <= limit)
+            .filter(|k| k.len() >= 4 && k.len().abs_diff(w.len()) <= limit && same_start(k))
             .map(|k| (strsim::damerau_levenshtein(w, k), k))
             .filter(|(d, _)| *d <= limit)
             .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
@@ -604,9 +623,13 @@ impl Lexicon {
                 false => shared(e) / (norm * q.norm),
             })
             .fold(0.0, f32::max);
-        0.6 * best + 0.4 * shared(&p.union).sqrt() / q.norm
+        let own = q.ids.iter().any(|id| p.own.binary_search(id).is_ok());
+        0.6 * best + 0.4 * shared(&p.union).sqrt() / q.norm + if own { OWN_WORD } else { 0.0 }
     }
 }
+
+/// What a word only one tool's examples use adds to that tool's score.
+const OWN_WORD: f32 = 0.12;
 
 /// `features` as ids (sorted, each once) and their norm under `weight`.
 fn query_of(ids: &HashMap<String, u32>, weight: &[f32], features: &[String]) -> Query {
@@ -805,5 +828,17 @@ mod tests {
             lexicon().dangling(&Vocabulary::default()).is_empty(),
             "no data, no verdict"
         );
+    }
+
+    #[test]
+    fn typos_keep_their_first_letter() {
+        let lex = lexicon();
+        assert_eq!(lex.correct("reprot").as_deref(), Some("report"));
+        assert_eq!(
+            lex.correct("erport").as_deref(),
+            Some("report"),
+            "first two swapped"
+        );
+        assert_eq!(lex.correct("treport"), None, "no typo adds a first letter");
     }
 }

@@ -138,6 +138,10 @@ pub struct Understanding {
     /// The organisation's "now", which windows are relative to.
     #[serde(skip)]
     now: Option<chrono::DateTime<chrono::Utc>>,
+    /// The window ended before today ("in March", "last quarter"): a tool that cannot
+    /// take it would answer about another period.
+    #[serde(skip)]
+    closed_window: bool,
 }
 
 const HE_SHE: &[&str] = &[
@@ -243,6 +247,7 @@ impl Understanding {
             .unwrap_or_else(|| Calendar::at(crate::dataset::as_of()));
         if let Some(f) = time::window(&tokens, &cal) {
             used[f.tokens.clone()].iter_mut().for_each(|x| *x = true);
+            u.closed_window = f.value.end <= cal.now - chrono::Duration::days(1);
             u.window = Some(f.value);
         }
         if let Some(f) = time::age_days(&tokens) {
@@ -812,7 +817,13 @@ impl Understanding {
                     score += if p.takes_kind(*k) { 0.05 } else { -0.06 };
                 }
                 if self.window.is_some() {
-                    score += if p.takes(Slot::Window) { 0.03 } else { -0.03 };
+                    // A tool counting back from today ("weeks") cannot answer about March.
+                    let dated = p.slots.iter().any(|s| s.arg == "since");
+                    score += match (p.takes(Slot::Window), self.closed_window && !dated) {
+                        (true, false) => 0.03,
+                        (false, false) => -0.03,
+                        (_, true) => -0.12,
+                    };
                 }
                 let missing: Vec<String> = p
                     .slots
@@ -887,19 +898,22 @@ impl Understanding {
             .collect()
     }
 
-    /// The measure among `names` the question speaks of (most shared words; the first
-    /// on a tie or when none is named).
+    /// The measure among `names` the question speaks of: most shared words, then fewest
+    /// unshared (the shortest name when none is named), then the first in `names`.
     pub fn measure<'a>(&self, names: &[&'a str]) -> Option<&'a str> {
-        let hits = |name: &str| {
-            name.split([' ', '_', '-'])
+        // Words of the name the question uses, and those it does not: "who opened the
+        // most pull requests" is the pull requests, not the merged pull requests.
+        let fit = |name: &str| {
+            let (hit, miss): (Vec<String>, Vec<String>) = name
+                .split([' ', '_', '-'])
                 .map(|w| text::stem(&text::fold(w)))
-                .filter(|w| self.stems.iter().any(|q| same_stem(q, w)))
-                .count()
+                .partition(|w| self.stems.iter().any(|q| same_stem(q, w)));
+            (hit.len(), std::cmp::Reverse(miss.len()))
         };
         names
             .iter()
             .enumerate()
-            .max_by_key(|(i, n)| (hits(n), std::cmp::Reverse(*i)))
+            .max_by_key(|(i, n)| (fit(n), std::cmp::Reverse(*i)))
             .map(|(_, n)| *n)
     }
 

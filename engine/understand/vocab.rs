@@ -420,11 +420,20 @@ impl Vocabulary {
                 continue;
             };
             let (kind, name) = &self.names[idx];
-            // Two-letter names ("Go", "ML", "UI") only as written: "go" is a verb.
-            if n == 1 && key[0].len() <= 2 && !original_matches(tokens, i, name) {
+            // Two-letter names ("Go", "ML", "UI") only as written, "go" is a verb, unless
+            // the words around say a skill ("knows go", "go developers", "go and kafka").
+            if n == 1
+                && key[0].len() <= 2
+                && !original_matches(tokens, i, name)
+                && !(*kind == Kind::Skill && skill_context(words, i))
+            {
                 continue;
             }
-            if n == 1 && text::is_stopword(&key[0]) && !tokens[i].capital {
+            if n == 1
+                && text::is_stopword(&key[0])
+                && !tokens[i].capital
+                && !(*kind == Kind::Skill && skill_context(words, i))
+            {
                 continue;
             }
             // "payments" alone is the team; "the payments service" the service.
@@ -548,6 +557,35 @@ impl Vocabulary {
 }
 
 /// The token written exactly as the name (case and all), for two-letter names.
+/// Words beside a short word that make it a skill: what people know, write or are.
+fn skill_context(words: &[&str], i: usize) -> bool {
+    const BEFORE: &[&str] = &[
+        "know", "knows", "knowing", "knew", "in", "writes", "write", "writing", "using", "uses",
+        "and", "or", "with",
+    ];
+    const AFTER: &[&str] = &[
+        "developer",
+        "developers",
+        "dev",
+        "devs",
+        "engineer",
+        "engineers",
+        "expert",
+        "experts",
+        "expertise",
+        "experience",
+        "skills",
+        "programmer",
+        "programmers",
+        "code",
+        "people",
+        "folks",
+        "and",
+        "or",
+    ];
+    (i > 0 && BEFORE.contains(&words[i - 1])) || words.get(i + 1).is_some_and(|w| AFTER.contains(w))
+}
+
 fn original_matches(tokens: &[Token], i: usize, name: &str) -> bool {
     tokens[i].capital
         && tokens[i].word == text::fold(name)
@@ -731,6 +769,13 @@ mod tests {
             one(Kind::Skill, "Kafka", How::Exact)
         );
         assert!(link("alex's projects").is_empty(), "two Alexes: no guess");
+        // Lowercase, where the words around say a skill.
+        assert_eq!(link("anyone who knows go and kafka?").len(), 2);
+        assert_eq!(
+            link("best go developers"),
+            one(Kind::Skill, "Go", How::Exact)
+        );
+        assert!(link("who can go on call next week").is_empty());
     }
 
     #[test]

@@ -65,6 +65,28 @@ pub static CASES: &[Case] = &[
         },
     },
     Case {
+        question: "which services does the data team own?",
+        route: INSIGHTS,
+        tool: "services",
+        expect: Answer {
+            args: r#"{"team": "Data"}"#,
+            facts: |db| {
+                Box::pin(async move {
+                    let owned = strings(&db, "SELECT s.name FROM services s JOIN teams t ON t.id = s.team_id WHERE t.name = 'Data'").await;
+                    let mut v = vec![
+                        planted(!owned.is_empty(), "the Data team owns services"),
+                        has(format!(
+                            "The Data team owns {}",
+                            counted(owned.len() as i64, "service")
+                        )),
+                    ];
+                    v.extend(owned.into_iter().map(|s| has(format!("**{s}**"))));
+                    v
+                })
+            },
+        },
+    },
+    Case {
         question: "How many employees do we have?",
         route: INSIGHTS,
         tool: "headcount",
@@ -963,6 +985,35 @@ pub static CASES: &[Case] = &[
                     )
                     .await;
                     vec![has(format!("**{top}** did the most reviews"))]
+                })
+            },
+        },
+    },
+    Case {
+        question: "who merged the most pull requests in may?",
+        route: DORA,
+        tool: "contributors",
+        expect: Answer {
+            args: r#"{"since": "2025-05-01", "until": "2025-05-31"}"#,
+            facts: |db| {
+                Box::pin(async move {
+                    let per_author: Vec<(String, i64)> = rows(
+                        &db,
+                        "SELECT author, COUNT(*) FROM pull_requests WHERE merged_at >= '2025-05-01' AND merged_at < '2025-06-01' GROUP BY author",
+                    )
+                    .await;
+                    let most = per_author.iter().map(|r| r.1).max().unwrap_or(0);
+                    let mut v = vec![
+                        planted(most > 0, "pull requests were merged in May"),
+                        has(format!("pull requests: {most} pull requests merged.")),
+                    ];
+                    v.extend(
+                        per_author
+                            .into_iter()
+                            .filter(|r| r.1 == most)
+                            .map(|r| has(format!("**{}**", r.0))),
+                    );
+                    v
                 })
             },
         },
