@@ -76,7 +76,7 @@ fn side_by_side(
     render: Render<'_>,
     whole: &dyn Fn(Option<&Value>) -> String,
 ) -> String {
-    let (key, names) = labels(ok);
+    let (key, names) = labels(ok, u);
     let label = |r: &Value| {
         let i = ok.iter().position(|x| std::ptr::eq(*x, r)).unwrap_or(0);
         names[i].clone()
@@ -115,8 +115,10 @@ fn side_by_side(
                     amount(*v, &m.unit)
                 )
             } else {
+                // "has more" between two, "has the most" among more.
+                let the = if ranked.len() == 2 { "" } else { "the " };
                 format!(
-                    "**{who}** has the {extreme} {}: {}",
+                    "**{who}** has {the}{extreme} {}: {}",
                     m.name,
                     amount(*v, &m.unit)
                 )
@@ -150,8 +152,9 @@ fn side_by_side(
     format!("{verdict}\n\n{body}")
 }
 
-/// The argument whose value tells calls apart, and each call's value of it.
-fn labels(ok: &[&Value]) -> (String, Vec<String>) {
+/// The argument whose value tells calls apart, and each call's value of it (a window as
+/// the question said it: "April 2025").
+fn labels(ok: &[&Value], u: &Understanding) -> (String, Vec<String>) {
     let key = ok[0]["args"]
         .as_object()
         .and_then(|a| {
@@ -166,6 +169,7 @@ fn labels(ok: &[&Value]) -> (String, Vec<String>) {
     let labels = ok
         .iter()
         .map(|r| match &r["args"][key.as_str()] {
+            Value::String(s) if key == "since" => u.window_label(s).unwrap_or(s).to_string(),
             Value::String(s) => s.clone(),
             Value::Null => "—".into(),
             v => v.to_string(),
@@ -177,7 +181,7 @@ fn labels(ok: &[&Value]) -> (String, Vec<String>) {
 /// Several calls of a tool without figures ("who knows Go and Kafka?"): the people every
 /// list names first (unless the question compares), then each list.
 fn together(ok: &[&Value], u: &Understanding, whole: &dyn Fn(Option<&Value>) -> String) -> String {
-    let (_, labels) = labels(ok);
+    let (_, labels) = labels(ok, u);
     let names = |r: &Value| -> Option<Vec<String>> {
         r["result"].as_array().map(|rows| {
             rows.iter()

@@ -72,6 +72,9 @@ pub struct Understanding {
     pub mentions: Vec<Mention>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<Window>,
+    /// A second window to set beside the first ("April vs May"): one call each.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versus: Option<Window>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub age_days: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -248,6 +251,16 @@ impl Understanding {
         if let Some(f) = time::window(&tokens, &cal) {
             used[f.tokens.clone()].iter_mut().for_each(|x| *x = true);
             u.closed_window = f.value.end <= cal.now - chrono::Duration::days(1);
+            // "deploys in April vs May", "this quarter compared to last quarter"
+            let rest = f.tokens.end;
+            if tokens.iter().any(|t| COMPARE.contains(&t.word.as_str()))
+                && let Some(g) = time::window(&tokens[rest..], &cal)
+            {
+                used[rest + g.tokens.start..rest + g.tokens.end]
+                    .iter_mut()
+                    .for_each(|x| *x = true);
+                u.versus = Some(g.value);
+            }
             u.window = Some(f.value);
         }
         if let Some(f) = time::age_days(&tokens) {
@@ -930,6 +943,15 @@ impl Understanding {
         }
     }
 
+    /// How the question said the window starting on `since` ("April 2025").
+    pub fn window_label(&self, since: &str) -> Option<&str> {
+        [&self.window, &self.versus]
+            .into_iter()
+            .flatten()
+            .find(|w| w.dates().0.to_string() == since)
+            .map(|w| w.label.as_str())
+    }
+
     /// One line for a model's context: the names and window the question resolved to.
     pub fn note(&self) -> Option<String> {
         let mut parts: Vec<String> = self
@@ -1196,6 +1218,19 @@ impl Understanding {
             && !base.contains_key(&arg)
         {
             fan = Some((arg, self.across.clone()));
+        }
+        // Two windows side by side: the same call for each, when the tool takes dates.
+        if fan.is_none()
+            && let Some(v) = &self.versus
+            && has("since")
+        {
+            let (a, b) = v.dates();
+            let mut other = base.clone();
+            other.insert("since".into(), json!(a.to_string()));
+            if has("until") {
+                other.insert("until".into(), json!(b.to_string()));
+            }
+            return vec![base, other];
         }
         match fan {
             None => vec![base],

@@ -252,6 +252,10 @@ fn month_context(prev: Option<&&str>) -> bool {
                 | "to"
                 | "through"
                 | "throughout"
+                | "vs"
+                | "versus"
+                | "against"
+                | "than"
                 | "and"
                 | "early"
                 | "late"
@@ -383,6 +387,20 @@ pub fn window(tokens: &[Token], cal: &Calendar) -> Option<Found<Window>> {
                 period: None,
             };
             return Some(found(win, i, 1 + n));
+        }
+        // "this weekend": the coming Saturday and Sunday (the current ones on a weekend)
+        if matches!(w, "this" | "next" | "last" | "the" | "over") && next == Some("weekend") {
+            let sat = monday + Duration::days(5);
+            let (sat, label) = match w {
+                "next" => (sat + Duration::weeks(1), "next weekend"),
+                "last" => (sat - Duration::weeks(1), "last weekend"),
+                _ => (sat, "this weekend"),
+            };
+            return Some(found(
+                Window::days(sat, sat + Duration::days(2), label),
+                i,
+                2,
+            ));
         }
         match w {
             "today" => {
@@ -688,6 +706,16 @@ mod tests {
             s("2025-07-02", "2025-07-02")
         );
         assert_eq!(dates("deploys in May 2024"), s("2024-05-01", "2024-05-31"));
+        // Monday 30 June: this weekend is 5–6 July.
+        assert_eq!(
+            dates("who's on call this weekend?"),
+            s("2025-07-05", "2025-07-06")
+        );
+        assert_eq!(
+            dates("on call over the weekend"),
+            s("2025-07-05", "2025-07-06")
+        );
+        assert_eq!(dates("last weekend"), s("2025-06-28", "2025-06-29"));
         assert_eq!(dates("incidents last month"), s("2025-05-01", "2025-05-31"));
         assert_eq!(dates("incidents this month"), s("2025-06-01", "2025-06-30"));
         assert_eq!(

@@ -990,6 +990,39 @@ pub static CASES: &[Case] = &[
         },
     },
     Case {
+        question: "how many deploys did we do in april vs may?",
+        route: DORA,
+        tool: "deployment_trend",
+        expect: Answer {
+            args: r#"{"since": "2025-04-01", "until": "2025-04-30"}"#,
+            facts: |db| {
+                Box::pin(async move {
+                    let shipped = |a: &str, b: &str| {
+                        format!(
+                            "SELECT COUNT(*) FROM deployments WHERE environment = 'production' AND finished_at >= '{a}' AND finished_at < '{b}'"
+                        )
+                    };
+                    let april = int(&db, &shipped("2025-04-01", "2025-05-01")).await;
+                    let may = int(&db, &shipped("2025-05-01", "2025-06-01")).await;
+                    let (won, lost) = if april >= may {
+                        (("April 2025", april), ("May 2025", may))
+                    } else {
+                        (("May 2025", may), ("April 2025", april))
+                    };
+                    vec![
+                        planted(april != may, "April and May differ"),
+                        has(format!(
+                            "**{}** has more deployments: {} production deployments, against {} {} production deployments.",
+                            won.0, won.1, lost.0, lost.1
+                        )),
+                        has("#### April 2025"),
+                        has("#### May 2025"),
+                    ]
+                })
+            },
+        },
+    },
+    Case {
         question: "who merged the most pull requests in may?",
         route: DORA,
         tool: "contributors",
