@@ -53,8 +53,12 @@ pub(super) fn compose(
     else {
         return whole(ok.first().copied());
     };
-    if ok.len() >= 2 && same && !measure.per_row {
-        return side_by_side(&ok, tool, measure, u, render, &whole);
+    if ok.len() >= 2 && same {
+        return match measure.per_row {
+            false => side_by_side(&ok, tool, measure, u, render, &whole),
+            // A figure per row ranks within one result: each call's result in turn.
+            true => together(&ok, u, &whole),
+        };
     }
     let body = whole(ok.first().copied());
     if ok.len() == 1

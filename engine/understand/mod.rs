@@ -592,6 +592,18 @@ impl Understanding {
                 self.follow_up = true;
             }
         }
+        // "which team deploys most?" — "and which one has the worst failure rate?": the
+        // same teams, compared again.
+        if self.across.is_empty()
+            && !prior.across.is_empty()
+            && !self.mentions.iter().any(|m| m.kind == Some(Kind::Team))
+            && words
+                .windows(2)
+                .any(|w| w[0] == "which" && matches!(w[1].as_str(), "one" | "of"))
+        {
+            self.across = prior.across.clone();
+            self.follow_up = true;
+        }
         if elliptical && !own_intent {
             if self.window.is_none() {
                 self.window = prior.window.clone();
