@@ -524,6 +524,31 @@ impl Understanding {
             // this question stands for a group by title.
             let person_here = self.mentions.iter().any(|x| x.kind == Some(Kind::Person));
             for m in &prior.mentions {
+                // "who's the Mobile manager?" — "what about Data?": the same role, found
+                // again for the name that replaces the one it was found through.
+                if !person_here
+                    && let Some(via) = &m.via
+                    && let Some((arg, i)) = via.args.iter().find_map(|(arg, v)| {
+                        let Some(Slot::Entity(k)) = Slot::by_arg_name(arg, &Value::Null) else {
+                            return None;
+                        };
+                        self.mentions
+                            .iter()
+                            .position(|x| x.kind == Some(k) && Some(x.name.as_str()) != v.as_str())
+                            .map(|i| (arg.clone(), i))
+                    })
+                {
+                    let by = self.mentions.remove(i);
+                    let mut via = via.clone();
+                    via.args.insert(arg, json!(by.name));
+                    let mut again = remembered(Kind::Person, String::new());
+                    again.name = vocab.heads.get(&by.name).cloned().unwrap_or_default();
+                    again.tokens = by.tokens;
+                    again.via = Some(via);
+                    self.mentions.push(again);
+                    self.follow_up = true;
+                    continue;
+                }
                 if let Some(k) = m.kind
                     && !m.name.is_empty()
                     && !(which_of && k == Kind::Person)
