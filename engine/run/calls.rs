@@ -27,6 +27,38 @@ fn pick(v: &Value, path: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The text at `path` in every row: the first row number in the path stands for each
+/// (`people.0.name` → every `people.N.name`).
+fn pick_all(v: &Value, path: &str) -> Vec<String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    let Some(at) = parts.iter().position(|p| p.parse::<usize>().is_ok()) else {
+        return pick(v, path).into_iter().collect();
+    };
+    let rows = match at {
+        0 => v.as_array(),
+        _ => v
+            .pointer(&format!("/{}", parts[..at].join("/")))
+            .and_then(Value::as_array),
+    };
+    let field = parts[at + 1..].join(".");
+    let mut out: Vec<String> = Vec::new();
+    for row in rows.into_iter().flatten() {
+        if let Some(name) = pick(row, &field)
+            && !out.contains(&name)
+        {
+            out.push(name);
+        }
+    }
+    out
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map_or_else(String::new, |f| {
+        f.to_uppercase().collect::<String>() + c.as_str()
+    })
+}
+
 impl Exec {
     /// One tool call with its tool_start/tool_end events; args are checked against the
     /// schema first. A pipeline tool runs its graph, whose events come in between: the
@@ -127,11 +159,39 @@ impl Exec {
         state: &State,
     ) -> (Arc<Understanding>, Vec<String>) {
         let todo: Vec<(usize, Via)> = u.references().map(|(i, v)| (i, v.clone())).collect();
-        if todo.is_empty() {
+        if todo.is_empty() && u.among_via.is_none() {
             return (u, Vec::new());
         }
         let mut out = (*u).clone();
         let mut lines = Vec::new();
+        if let Some(via) = out.among_via.take() {
+            let found = match self.set.tool(&via.tool) {
+                Some(tool) => self
+                    .call_tool(tool, Value::Object(via.args.clone()), state)
+                    .await
+                    .map(|v| pick_all(&v, &via.pick))
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            lines.push(match found.as_slice() {
+                [] => format!("No {} found ({}).", via.said, via.tool),
+                names => format!(
+                    "{}: {} ({}).",
+                    capitalise(&via.said),
+                    names.join(", "),
+                    via.tool
+                ),
+            });
+            // One of them is that person, for a tool that takes one.
+            if let [one] = found.as_slice() {
+                out.mentions.push(crate::understand::remembered(
+                    crate::understand::Kind::Person,
+                    one.clone(),
+                ));
+            }
+            out.among = found;
+            out.among_only = true;
+        }
         // Last first, so that a mention dropped leaves the others' places alone.
         for (i, via) in todo.into_iter().rev() {
             let found = match self.set.tool(&via.tool) {

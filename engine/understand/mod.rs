@@ -100,6 +100,13 @@ pub struct Understanding {
     /// "Which of them…": only these people, from the previous answer.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub among: Vec<String>,
+    /// "which Kafka experts are on call?": the people a role in the plural names, found
+    /// by its lookup first; the answer then keeps only them (`among`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub among_via: Option<vocab::Via>,
+    /// `among` was looked up this turn: an empty list keeps nobody.
+    #[serde(skip)]
+    pub among_only: bool,
     /// Best first.
     pub candidates: Vec<Candidate>,
     pub features: Vec<String>,
@@ -1018,14 +1025,20 @@ impl Understanding {
 
     /// A result narrowed to the people of "which of them…", where it lists people.
     pub fn keep_among(&self, v: Value) -> Value {
-        if self.among.is_empty() {
+        if self.among.is_empty() && !self.among_only {
             return v;
         }
+        // A row about nobody in particular ("unassigned") is about none of them.
         let keep = |row: &Value| {
-            ["name", "reviewer", "author", "person"]
-                .iter()
-                .find_map(|k| row.get(k).and_then(Value::as_str))
-                .is_none_or(|n| self.among.iter().any(|a| a == n))
+            [
+                "name", "reviewer", "author", "person", "assignee", "employee",
+            ]
+            .iter()
+            .find_map(|k| row.get(k))
+            .is_none_or(|n| {
+                n.as_str()
+                    .is_some_and(|n| self.among.iter().any(|a| a == n))
+            })
         };
         match v {
             Value::Array(rows) => Value::Array(rows.into_iter().filter(keep).collect()),
@@ -1485,7 +1498,9 @@ fn resolve_references(
     let words: Vec<&str> = tokens.iter().map(|t| t.word.as_str()).collect();
     // "lead time" is a metric, not the team's lead.
     let role_at = |r: &lexicon::Reference, i: usize| {
-        r.words.iter().any(|w| w == words[i])
+        r.words
+            .iter()
+            .any(|w| w == words[i] || plural_of(w, words[i]))
             && !matches!(words.get(i + 1).copied(), Some("time" | "times"))
     };
     // Only asks who it is: every other word is a question word.
@@ -1553,6 +1568,35 @@ fn resolve_references(
             };
             args.insert(arg.clone(), json!(m.name));
             name = vocab.heads.get(&m.name).cloned().unwrap_or_default();
+            // "which Kafka experts are on call?": every one the lookup finds, for a
+            // question about something else (numbers and order words ask for the list).
+            let plural = span
+                .clone()
+                .any(|i| r.words.iter().any(|w| plural_of(w, words[i])));
+            let other_words = (0..words.len()).any(|i| {
+                !span.contains(&i)
+                    && !used[i]
+                    && !text::is_stopword(words[i])
+                    && !PERSON_NOUNS.contains(&words[i])
+                    && words[i].parse::<u32>().is_err()
+            });
+            if plural && (other_words || u.window.is_some()) {
+                let said =
+                    u.question[tokens[span.start].start..tokens[span.end - 1].end].to_string();
+                used[span.clone()].iter_mut().for_each(|x| *x = true);
+                u.mentions.remove(mi);
+                u.among_via = Some(vocab::Via {
+                    tool: r.tool.clone(),
+                    args,
+                    pick: r.pick.clone(),
+                    said,
+                });
+                return;
+            }
+            // "the top 3 Python experts" is the lookup's own list.
+            if plural {
+                continue;
+            }
             u.mentions.remove(mi);
         }
         // "our top Rust expert", "the most overloaded engineer": from the opener on.
@@ -1582,13 +1626,19 @@ fn resolve_references(
     }
 }
 
+/// `word` is the plural of `role` ("experts", "managers").
+fn plural_of(role: &str, word: &str) -> bool {
+    word.len() == role.len() + 1 && word.starts_with(role) && word.ends_with('s')
+}
+
 /// Two stems that are one word ("fail" and "failur"): equal, or one a prefix of the other
 /// when both are long enough to mean something.
 fn same_stem(a: &str, b: &str) -> bool {
     a == b || (a.len().min(b.len()) >= 4 && (a.starts_with(b) || b.starts_with(a)))
 }
 
-fn remembered(kind: Kind, name: String) -> Mention {
+/// A name known from earlier in the thread or a lookup, not said in this question.
+pub fn remembered(kind: Kind, name: String) -> Mention {
     Mention {
         kind: Some(kind),
         name,

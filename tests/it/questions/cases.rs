@@ -990,6 +990,57 @@ pub static CASES: &[Case] = &[
         },
     },
     Case {
+        question: "which kafka experts are on call this week?",
+        route: RESOURCES,
+        tool: "experts",
+        // The experts first, then this week's rota kept to them.
+        expect: Answer {
+            args: r#"{"topic": "Kafka"}"#,
+            facts: |db| {
+                Box::pin(async move {
+                    let on_call = strings(&db, "SELECT DISTINCT e.name FROM oncall_shifts s JOIN employees e ON e.id = s.employee_id WHERE s.starts_at < '2025-07-07T00:00:00Z' AND s.ends_at > '2025-06-30T00:00:00Z'").await;
+                    let kafka = strings(&db, "SELECT DISTINCT e.name FROM employees e WHERE e.id IN (SELECT es.employee_id FROM employee_skills es JOIN skills k ON k.id = es.skill_id WHERE k.name = 'Kafka') OR e.name IN (SELECT c.author FROM commits c JOIN services s ON s.name = c.service WHERE s.stack LIKE '%Kafka%')").await;
+                    let others: Vec<String> = on_call
+                        .iter()
+                        .filter(|n| !kafka.contains(n))
+                        .cloned()
+                        .collect();
+                    vec![
+                        planted(
+                            !others.is_empty(),
+                            "someone on call this week has nothing to do with Kafka",
+                        ),
+                        check(move |a| {
+                            let note = a
+                                .lines()
+                                .find_map(|l| l.strip_prefix("_Kafka experts: "))
+                                .ok_or("no line naming the Kafka experts")?;
+                            let experts: Vec<&str> = note
+                                .trim_end_matches("._")
+                                .trim_end_matches(" (experts)")
+                                .split(", ")
+                                .collect();
+                            if let Some(x) = experts.iter().find(|x| !kafka.iter().any(|k| k == *x))
+                            {
+                                return Err(format!("{x} is no Kafka expert"));
+                            }
+                            for name in &on_call {
+                                let shown = a.contains(&format!("**{name}**"));
+                                let expected = experts.contains(&name.as_str());
+                                if shown != expected {
+                                    return Err(format!(
+                                        "{name}: shown {shown}, expected {expected}"
+                                    ));
+                                }
+                            }
+                            Ok(())
+                        }),
+                    ]
+                })
+            },
+        },
+    },
+    Case {
         question: "how many deploys did we do in april vs may?",
         route: DORA,
         tool: "deployment_trend",
