@@ -88,5 +88,13 @@ pub fn graph_rows(o: &Org) -> GraphRows {
             "UNWIND $rows AS r MATCH (a:Person {id: r.id}), (b:Person {id: r.author}) CREATE (a)-[:REVIEWED {reviews: r.n}]->(b)",
             reviews.iter().map(|((a, b), n)| json!({"id": a, "author": b, "n": n})).collect(),
         ),
+        (
+            "UNWIND $rows AS r MATCH (a:Person {id: r.id}), (b:Person {id: r.other}) CREATE (a)-[:COLLABORATES_WITH {kind: r.kind, weight: r.weight}]->(b)",
+            // Both directions, as the table holds them.
+            o.collaborations
+                .iter()
+                .flat_map(|c| [(c.a_id, c.b_id), (c.b_id, c.a_id)].map(|(a, b)| json!({"id": a, "other": b, "kind": c.kind, "weight": c.weight})))
+                .collect(),
+        ),
     ]
 }

@@ -12,7 +12,8 @@ mod tables;
 
 pub use open::{embed_documents, open};
 pub use org::{
-    Commit, Employee, EmployeeSkill, PullRequest, Service, ServiceDependency, Skill, Team,
+    Collaboration, Commit, Employee, EmployeeSkill, PullRequest, Service, ServiceDependency, Skill,
+    Team,
 };
 pub use org::{DEFAULT_EMPLOYEES, DEFAULT_SEED, Org, Rng, as_of, generate, history_start};
 pub use seeding::{LoadTarget, load_targets};

@@ -45,6 +45,7 @@ pub static METRICS: &[&TableDef] = &[
     &CI_RUNS,
     &DEPLOYMENTS,
     &INCIDENTS,
+    &COLLABORATIONS,
 ];
 
 /// Tables generated SQL may not read at all, and private columns of the others.
@@ -346,6 +347,23 @@ static INCIDENTS: TableDef = TableDef {
         ("resolution_hours", NullReal),
     ],
     sort_key: "opened_at",
+};
+
+/// One row per direction, so "who does X work with" reads `employee = X` alone.
+static COLLABORATIONS: TableDef = TableDef {
+    name: "collaborations",
+    columns: &[
+        ("employee_id", Int),
+        ("employee", Text),
+        ("team", Text),
+        ("other_id", Int),
+        ("other", Text),
+        ("other_team", Text),
+        ("kind", Text),
+        ("weight", Int),
+        ("last_at", Text),
+    ],
+    sort_key: "employee, kind",
 };
 
 fn ts(t: DateTime<Utc>) -> Cell {
@@ -676,6 +694,29 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
                     ts(n.opened_at),
                     ts_opt(n.resolved_at),
                     hours_between(n.opened_at, n.resolved_at),
+                ]
+            }),
+        },
+        Table {
+            def: &COLLABORATIONS,
+            len: o.collaborations.len() * 2,
+            row: Box::new(move |i| {
+                let c = &o.collaborations[i / 2];
+                let (me, other) = if i % 2 == 0 {
+                    (c.a_id, c.b_id)
+                } else {
+                    (c.b_id, c.a_id)
+                };
+                vec![
+                    int(me),
+                    text(&emp(me).name),
+                    text(team_of(me)),
+                    int(other),
+                    text(&emp(other).name),
+                    text(team_of(other)),
+                    text(&c.kind),
+                    int(c.weight),
+                    ts(c.last_at),
                 ]
             }),
         },

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 
+use super::collab;
 use super::config::{ImportConfig, Repository};
 use super::git::{RawCommit, Signature};
 use super::github::{self, map as gh};
@@ -17,7 +18,8 @@ use super::services::ServiceMap;
 use super::skills;
 use crate::dataset::org::{OncallShift, TimeOff};
 use crate::dataset::{
-    Commit, Employee, EmployeeSkill, Org, PullRequest, Service, ServiceDependency, Skill, Team,
+    Collaboration, Commit, Employee, EmployeeSkill, Org, PullRequest, Service, ServiceDependency,
+    Skill, Team,
 };
 use crate::understand::text::fold;
 
@@ -61,6 +63,8 @@ struct Kept<'a> {
     raw: &'a RawCommit,
     person: usize,
     co_people: Vec<usize>,
+    /// The files it changed, excluded paths aside.
+    files: Vec<&'a str>,
     /// Global service index.
     service: usize,
     additions: i64,
@@ -152,8 +156,6 @@ pub fn build(
     let as_of = (newest.date_naive() + Duration::days(1))
         .and_time(NaiveTime::MIN)
         .and_utc();
-    co_authorship(&ids, &kept, &mut stats);
-
     let b = Builder {
         config,
         roster,
@@ -169,6 +171,8 @@ pub fn build(
         ..Default::default()
     };
     let (emp_of, team_id) = b.people_and_teams(&mut org, &mut stats);
+    org.collaborations = b.collaborations(&emp_of);
+    co_authorship(&org, &kept, &mut stats);
     let (service_id, skill_ids) = b.services(&mut org, &emp_of, &team_id);
     b.skills(&mut org, &skill_ids, &emp_of, &service_id);
     let (pr_of, merges) = b.pull_requests(&mut org, &all, &emp_of, &service_id);
@@ -215,20 +219,15 @@ fn distinct_commits<'a>(
     all
 }
 
-/// Pairs of people who wrote commits together, most first.
-fn co_authorship(ids: &Identities, kept: &[Kept], stats: &mut BuildStats) {
-    let mut pairs: BTreeMap<(usize, usize), usize> = BTreeMap::new();
-    for k in kept {
-        if !k.co_people.is_empty() {
-            stats.co_authored_commits += 1;
-        }
-        for &p in &k.co_people {
-            *pairs.entry((k.person.min(p), k.person.max(p))).or_default() += 1;
-        }
-    }
-    stats.co_authors = pairs
-        .into_iter()
-        .map(|((a, b), n)| (ids.people[a].name.clone(), ids.people[b].name.clone(), n))
+/// Commits written together, and the pairs who wrote them, most first.
+fn co_authorship(org: &Org, kept: &[Kept], stats: &mut BuildStats) {
+    stats.co_authored_commits = kept.iter().filter(|k| !k.co_people.is_empty()).count();
+    let name = |id: i64| org.employee(id).name.clone();
+    stats.co_authors = org
+        .collaborations
+        .iter()
+        .filter(|c| c.kind == "co_authored")
+        .map(|c| (name(c.a_id), name(c.b_id), c.weight as usize))
         .collect();
     stats
         .co_authors
@@ -529,6 +528,23 @@ impl<'c> Builder<'_, 'c> {
         (service_id, skill_ids)
     }
 
+    /// Who wrote commits together and who changed the same files (collab.rs).
+    fn collaborations(&self, emp_of: &[i64]) -> Vec<Collaboration> {
+        let changes: Vec<collab::Change> = self
+            .kept
+            .iter()
+            .map(|k| collab::Change {
+                people: std::iter::once(k.person)
+                    .chain(k.co_people.iter().copied())
+                    .map(|p| emp_of[p])
+                    .collect(),
+                at: k.raw.authored_at,
+                files: &k.files,
+            })
+            .collect();
+        collab::collaborations(&changes)
+    }
+
     /// Skills, and each person's proficiency from recency-weighted commits.
     fn skills(
         &self,
@@ -745,10 +761,12 @@ fn derive<'a>(
     let (mut additions, mut deletions) = (0, 0);
     let mut skills_touched = BTreeSet::new();
     let mut by_service: Vec<(usize, &'static str, &'static str, i64)> = Vec::new();
+    let mut files = Vec::new();
     for f in &c.files {
         if glob::any(&config.exclude_paths, &f.path) {
             continue;
         }
+        files.push(f.path.as_str());
         let (a, d) = (f.added.unwrap_or(0), f.deleted.unwrap_or(0));
         additions += a;
         deletions += d;
@@ -781,6 +799,7 @@ fn derive<'a>(
         raw: c,
         person,
         co_people,
+        files,
         service: offset + service,
         additions,
         deletions,

@@ -7,12 +7,14 @@
 //! streams `git log` of each clone, and `cache` keeps what was read so the next import
 //! reads only new commits; `identity` merges identities into people and sets bots apart;
 //! `roster` adds teams, managers and titles; `services` maps paths to services; `skills`
-//! and `pulls` derive skills and pull requests; `github` reads GitHub's REST API (pull
+//! and `pulls` derive skills and pull requests, `collab` who worked with whom
+//! (co-authored commits, files changed together); `github` reads GitHub's REST API (pull
 //! requests, reviews, deployments, incidents, releases) for the repositories that name
 //! one; `build` assembles the `Org`.
 
 mod build;
 mod cache;
+mod collab;
 pub mod config;
 mod git;
 mod github;

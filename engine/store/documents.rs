@@ -52,6 +52,8 @@ pub fn normalise_kind(kind: &str) -> String {
         "design" | "design_doc" | "design_document" | "doc" => "design_doc".into(),
         "postmortem" | "post_mortem" | "incident_report" => "postmortem".into(),
         "runbook" | "playbook" => "runbook".into(),
+        // An import's notes of GitHub releases (the trailing "s" is gone by now).
+        "release_note" | "release" | "changelog" => "release_notes".into(),
         k if k.starts_with("onboarding") => "onboarding".into(),
         other => other.into(),
     }
@@ -360,5 +362,7 @@ mod tests {
         assert_eq!(normalise_kind("design docs"), "design_doc");
         assert_eq!(normalise_kind("Post-mortems"), "postmortem");
         assert_eq!(normalise_kind("onboarding guide"), "onboarding");
+        assert_eq!(normalise_kind("release_notes"), "release_notes");
+        assert_eq!(normalise_kind("Release notes"), "release_notes");
     }
 }

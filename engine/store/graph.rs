@@ -52,6 +52,10 @@ pub enum Edge {
     Uses,
     /// Person → Person (reviewer → author), with the number of reviews.
     Reviewed(i64),
+    /// Person → Person, both ways: commits written together.
+    CoAuthored(i64),
+    /// Person → Person, both ways: files both changed within a few weeks of each other.
+    CoChanged(i64),
 }
 
 pub struct MemGraph {
@@ -107,6 +111,12 @@ impl MemGraph {
             .await?;
         let reviews = metrics
             .query("SELECT reviewer_id, author_id, COUNT(*) AS n FROM pr_reviews WHERE reviewed_at IS NOT NULL GROUP BY reviewer_id, author_id", &p)
+            .await?;
+        let together = metrics
+            .query(
+                "SELECT employee_id, other_id, kind, weight FROM collaborations",
+                &p,
+            )
             .await?;
 
         let mut m = MemGraph {
@@ -193,6 +203,19 @@ impl MemGraph {
                 m.g.add_edge(a, b, Edge::Reviewed(i(r, "n")));
             }
         }
+        for r in &together {
+            let edge = match s(r, "kind").as_str() {
+                "co_authored" => Edge::CoAuthored(i(r, "weight")),
+                "co_changed" => Edge::CoChanged(i(r, "weight")),
+                _ => continue,
+            };
+            if let (Some(&a), Some(&b)) = (
+                by_id.get(&i(r, "employee_id")),
+                by_id.get(&i(r, "other_id")),
+            ) {
+                m.g.add_edge(a, b, edge);
+            }
+        }
         Ok(m)
     }
 
@@ -225,25 +248,31 @@ impl MemGraph {
             .ok_or_else(|| StoreError::query(format!("no {what} named {key}")))
     }
 
-    /// People who review each other's work, most reviews first.
+    /// People who review each other's work or write code together: most reviews and
+    /// co-authored commits first, then most files changed together, then by name.
     fn collaborators(&self, person: &str, limit: usize) -> Result<Vec<Row>, StoreError> {
         let me = Self::lookup(&self.people, "employee", person)?;
-        let mut tally: HashMap<NodeIndex, (i64, i64)> = HashMap::new();
+        // given, received, co-authored, co-changed
+        let mut tally: HashMap<NodeIndex, [i64; 4]> = HashMap::new();
         for e in self.g.edges_directed(me, Direction::Outgoing) {
-            if let Edge::Reviewed(n) = e.weight() {
-                tally.entry(e.target()).or_default().0 += n;
-            }
+            let (k, n) = match e.weight() {
+                Edge::Reviewed(n) => (0, n),
+                Edge::CoAuthored(n) => (2, n),
+                Edge::CoChanged(n) => (3, n),
+                _ => continue,
+            };
+            tally.entry(e.target()).or_default()[k] += n;
         }
         for e in self.g.edges_directed(me, Direction::Incoming) {
             if let Edge::Reviewed(n) = e.weight() {
-                tally.entry(e.source()).or_default().1 += n;
+                tally.entry(e.source()).or_default()[1] += n;
             }
         }
         let mine: HashSet<NodeIndex> = self.commits_of(me).into_iter().map(|(s, _)| s).collect();
-        let mut rows: Vec<(i64, String, Row)> = tally
+        let mut rows: Vec<((i64, i64), String, Row)> = tally
             .into_iter()
             .filter(|(other, _)| *other != me)
-            .map(|(other, (given, received))| {
+            .map(|(other, [given, received, authored, changed])| {
                 let mut shared: Vec<String> = self
                     .commits_of(other)
                     .into_iter()
@@ -255,8 +284,11 @@ impl MemGraph {
                 r.insert("reviews_given".into(), json!(given));
                 r.insert("reviews_received".into(), json!(received));
                 r.insert("reviews_together".into(), json!(given + received));
+                r.insert("co_authored_commits".into(), json!(authored));
+                r.insert("co_changed_files".into(), json!(changed));
                 r.insert("shared_services".into(), json!(shared));
-                (given + received, self.name(other).to_string(), r)
+                let rank = (given + received + authored, changed);
+                (rank, self.name(other).to_string(), r)
             })
             .collect();
         rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));

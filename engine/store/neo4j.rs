@@ -4,7 +4,7 @@
 //!
 //! | node | properties | relationships (with properties) |
 //! |---|---|---|
-//! | `Person` | id, name, title, team | `MEMBER_OF` Team, `REPORTS_TO` Person, `HAS_SKILL` Skill {proficiency}, `COMMITS_TO` Service {commits}, `REVIEWED` Person {reviews} |
+//! | `Person` | id, name, title, team | `MEMBER_OF` Team, `REPORTS_TO` Person, `HAS_SKILL` Skill {proficiency}, `COMMITS_TO` Service {commits}, `REVIEWED` Person {reviews}, `COLLABORATES_WITH` Person {kind, weight} (both ways) |
 //! | `Team` | name | `OWNS` Service |
 //! | `Service` | id, name, team, owner, tier | `DEPENDS_ON` Service, `USES` Skill |
 //! | `Skill` | name | |

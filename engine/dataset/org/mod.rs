@@ -7,6 +7,7 @@
 
 mod docs;
 mod history;
+mod pairing;
 mod people;
 mod roster;
 mod work;
@@ -254,6 +255,21 @@ pub struct Incident {
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
+/// Two people who worked on the same code, once per pair (`a_id` < `b_id`) and kind
+/// (docs/DATA.md, `collaborations`).
+#[derive(Debug, Clone)]
+pub struct Collaboration {
+    pub a_id: i64,
+    pub b_id: i64,
+    /// co_authored (commits written together) or co_changed (files both changed within a
+    /// few weeks of each other).
+    pub kind: String,
+    /// Commits written together, or files changed together.
+    pub weight: i64,
+    /// When they last did.
+    pub last_at: DateTime<Utc>,
+}
+
 /// The whole organisation; ids are 1-based positions in their vectors.
 #[derive(Debug, Clone, Default)]
 pub struct Org {
@@ -283,6 +299,7 @@ pub struct Org {
     pub ci_runs: Vec<CiRun>,
     pub deployments: Vec<Deployment>,
     pub incidents: Vec<Incident>,
+    pub collaborations: Vec<Collaboration>,
 }
 
 impl Org {
@@ -330,6 +347,7 @@ pub fn generate(seed: u64, employees: usize) -> Org {
     work::projects_and_tickets(&mut org, &mut rng.fork(5));
     work::one_on_ones(&mut org, &mut rng.fork(6));
     docs::documents(&mut org, &mut rng.fork(7));
+    pairing::pairing(&mut org, &mut rng.fork(8));
     org
 }
 

@@ -120,6 +120,28 @@ fn one_person_committed_to_the_silo_service() {
 }
 
 #[test]
+fn pairs_are_teammates_who_co_authored_commits() {
+    let o = generate(DEFAULT_SEED, DEFAULT_EMPLOYEES);
+    assert!(o.collaborations.len() >= 10, "{}", o.collaborations.len());
+    let commits = o.commits.len() as i64;
+    let mut total = 0;
+    for c in &o.collaborations {
+        assert!(
+            c.a_id < c.b_id && c.weight >= 1 && c.last_at <= as_of(),
+            "{c:?}"
+        );
+        assert_eq!(c.kind, "co_authored", "the demo's commits have no files");
+        let (a, b) = (o.employee(c.a_id), o.employee(c.b_id));
+        assert_eq!(a.team_id, b.team_id, "{} and {}", a.name, b.name);
+        total += c.weight;
+    }
+    assert!(
+        total < commits / 5,
+        "a tenth of pull requests: {total} of {commits}"
+    );
+}
+
+#[test]
 fn the_overloaded_engineer_carries_far_more_than_peers() {
     let o = generate(DEFAULT_SEED, DEFAULT_EMPLOYEES);
     let mut points: HashMap<i64, i64> = HashMap::new();

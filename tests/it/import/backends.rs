@@ -113,6 +113,8 @@ async fn importing_into_the_servers_answers_as_embedded() {
     let a = Engine::new(config(), Arc::new(OfflineModel), on_embedded.tools());
     let b = Engine::new(config(), Arc::new(OfflineModel), on_servers.tools());
     let top = &summary.org.employee(summary.org.commits[0].author_id).name;
+    // Collaboration comes from COLLABORATES_WITH on Bolt, from the table embedded.
+    let pair = &summary.stats.co_authors[0].0;
     let questions = [
         "Who knows axum-extra best?".to_string(),
         "Which crate depends on one person?".into(),
@@ -122,6 +124,7 @@ async fn importing_into_the_servers_answers_as_embedded() {
         "What are the DORA metrics for axum?".into(),
         format!("What has {top} been working on lately?"),
         format!("How many commits did {top} make in the last 365 days?"),
+        format!("Who does {pair} work with most?"),
     ];
     let mut diffs = Vec::new();
     for q in &questions {
@@ -131,4 +134,62 @@ async fn importing_into_the_servers_answers_as_embedded() {
         }
     }
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+
+    let (_, collaborators) = answer(&b, &questions[questions.len() - 1]).await;
+    assert!(
+        collaborators.contains("works most closely with **"),
+        "{collaborators}"
+    );
+
+    // ClickHouse holds the collaborations table too, row for row.
+    if let Some(mut ch) = servers.settings().clickhouse {
+        use eng_intel::store::QueryStore;
+        ch.database = DATABASE.into();
+        let store = eng_intel::store::ClickHouse::connect(
+            &ch,
+            std::time::Duration::from_secs(60),
+            eng_intel::dataset::METRICS,
+        )
+        .await
+        .unwrap();
+        let on_clickhouse: Vec<(i64, i64, String, i64, String)> = store
+            .query(
+                "SELECT employee_id, other_id, kind, weight, last_at FROM collaborations \
+                 ORDER BY employee_id, other_id, kind",
+                &eng_intel::store::Params::new(),
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let i = |k: &str| r[k].as_i64().unwrap_or_else(|| panic!("{k} in {r:?}"));
+                let s = |k: &str| r[k].as_str().unwrap_or_else(|| panic!("{k} in {r:?}"));
+                (
+                    i("employee_id"),
+                    i("other_id"),
+                    s("kind").to_string(),
+                    i("weight"),
+                    s("last_at").to_string(),
+                )
+            })
+            .collect();
+        let on_embedded: Vec<(i64, i64, String, i64, String)> = sqlx::query_as(
+            "SELECT employee_id, other_id, kind, weight, last_at FROM collaborations \
+             ORDER BY employee_id, other_id, kind",
+        )
+        .fetch_all(&super::db(&embedded.data).await)
+        .await
+        .unwrap();
+        assert!(!on_embedded.is_empty());
+        assert_eq!(on_clickhouse.len(), on_embedded.len());
+        let first = on_clickhouse
+            .iter()
+            .zip(&on_embedded)
+            .position(|(c, e)| c != e);
+        assert_eq!(
+            first.map(|i| (&on_clickhouse[i], &on_embedded[i])),
+            None,
+            "ClickHouse vs embedded"
+        );
+    }
 }

@@ -624,10 +624,12 @@ async fn github_pull_requests_reviews_deployments_and_incidents_make_dora_work()
         )
         .await
         .unwrap();
+    // Those who only wrote code with them are collaborators too; here only reviews count.
     let got: BTreeMap<String, (i64, i64)> = got
         .as_array()
         .unwrap()
         .iter()
+        .filter(|r| r["reviews_together"].as_i64() > Some(0))
         .map(|r| {
             (
                 r["name"].as_str().unwrap().to_string(),
@@ -639,6 +641,22 @@ async fn github_pull_requests_reviews_deployments_and_incidents_make_dora_work()
         })
         .collect();
     assert_eq!(got, exchanged, "collaborators of {who}");
+
+    // Release notes are a kind document_search filters by (its schema lists it).
+    let notes = tools
+        .call(
+            set.tool("document_search").unwrap(),
+            &json!({"query": "router 500s", "kind": "release_notes"}),
+        )
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = notes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["release_notes"], "{notes}");
 
     // Again, nothing changed: listings and reviews answer 304, the unfinished deployment's
     // statuses are asked again (304 too), the issues resume at the cursor, and the store

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use regex::Regex;
 use sqlx::Row;
 
-use super::{crate_of, db, imported, people};
+use super::{collaborations, crate_of, db, group_of_employee, imported, people};
 
 #[tokio::test]
 async fn commits_people_and_bots_match_git_log() {
@@ -234,29 +234,61 @@ async fn pull_requests_are_recovered_from_subjects_and_merges() {
     );
 }
 
+/// The `collaborations` table holds, both ways, exactly the pairs computed from `git log`:
+/// commits co-authored and files changed within 30 days of each other, with their latest
+/// author date.
 #[tokio::test]
-async fn co_authorship_is_counted_per_pair() {
+async fn collaborations_match_git_log() {
     let Some(imp) = imported() else { return };
-    let group = people(&imp.commits);
-    let mut pairs: BTreeMap<(usize, usize), usize> = BTreeMap::new();
-    for c in imp.commits.iter().filter(|c| !c.is_bot()) {
-        let a = group[&(c.name.clone(), c.email.clone())];
-        let mut others: Vec<usize> = c
-            .co_authors
-            .iter()
-            .filter_map(|id| group.get(id).copied())
-            .filter(|&g| g != a)
-            .collect();
-        others.sort();
-        others.dedup();
-        for b in others {
-            *pairs.entry((a.min(b), a.max(b))).or_default() += 1;
+    let db = db(&imp.data).await;
+    let expected = collaborations(&imp.commits);
+    let authored = expected.keys().filter(|k| k.0 == "co_authored").count();
+    assert!(
+        authored > 10,
+        "axum has co-authored commits ({authored} pairs)"
+    );
+    assert!(
+        expected.values().any(|v| v.0 > 1),
+        "some pair in axum wrote several commits together"
+    );
+    let group = group_of_employee(&db, &imp.commits).await;
+    let rows: Vec<(i64, i64, String, i64, String)> =
+        sqlx::query_as("SELECT employee_id, other_id, kind, weight, last_at FROM collaborations")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    let mut stored: BTreeMap<(&'static str, usize, usize), (i64, String)> = BTreeMap::new();
+    for (me, other, kind, weight, last_at) in &rows {
+        let (a, b) = (group[me], group[other]);
+        let kind = match kind.as_str() {
+            "co_authored" => "co_authored",
+            "co_changed" => "co_changed",
+            other => panic!("a collaboration of kind {other:?}"),
+        };
+        if a < b {
+            stored.insert((kind, a, b), (*weight, last_at.clone()));
         }
     }
-    let top = pairs.values().max().copied().unwrap_or(0);
-    assert!(top > 1, "some pair in axum wrote several commits together");
+    assert_eq!(rows.len(), stored.len() * 2, "every pair both ways");
+    let expected: BTreeMap<_, _> = expected
+        .into_iter()
+        .map(|(k, (n, at))| (k, (n, eng_intel::store::timestamp(at))))
+        .collect();
+    let differ: Vec<_> = expected
+        .iter()
+        .filter(|(k, v)| stored.get(k) != Some(v))
+        .take(5)
+        .map(|(k, v)| (k, v, stored.get(k)))
+        .collect();
+    assert!(differ.is_empty(), "expected vs stored: {differ:?}");
+    assert_eq!(stored.len(), expected.len());
+
+    // The summary names the pairs who wrote most commits together.
+    let top = stored
+        .iter()
+        .filter(|(k, _)| k.0 == "co_authored")
+        .map(|(_, v)| v.0)
+        .max();
     let stats = &imp.summary.stats;
-    assert_eq!(stats.co_authors.first().map(|p| p.2), Some(top));
-    let total: usize = pairs.values().sum();
-    assert_eq!(stats.co_authors.iter().map(|p| p.2).sum::<usize>(), total);
+    assert_eq!(stats.co_authors.first().map(|p| p.2 as i64), top);
 }

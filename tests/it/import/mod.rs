@@ -331,3 +331,73 @@ pub async fn db(data: &Path) -> sqlx::SqlitePool {
     .await
     .unwrap()
 }
+
+/// Who worked with whom, as docs/DATA.md defines `collaborations`, from `git log`:
+/// (kind, group, group) with the smaller group first → (weight, latest author date).
+/// Written naively (every pair of changes of a file), apart from the importer's sweep.
+pub fn collaborations(
+    commits: &[GitCommit],
+) -> BTreeMap<(&'static str, usize, usize), (i64, DateTime<Utc>)> {
+    let group = people(commits);
+    let mut out: BTreeMap<(&'static str, usize, usize), (i64, DateTime<Utc>)> = BTreeMap::new();
+    let mut add = |key: (&'static str, usize, usize), at: DateTime<Utc>| {
+        let e = out.entry(key).or_insert((0, at));
+        e.0 += 1;
+        e.1 = e.1.max(at);
+    };
+    let mut by_file: HashMap<&str, Vec<(DateTime<Utc>, usize)>> = HashMap::new();
+    for c in commits.iter().filter(|c| !c.is_bot()) {
+        let mut who = vec![group[&(c.name.clone(), c.email.clone())]];
+        for g in c.co_authors.iter().filter_map(|id| group.get(id)) {
+            if !who.contains(g) {
+                who.push(*g);
+            }
+        }
+        for (i, &a) in who.iter().enumerate() {
+            for &b in &who[i + 1..] {
+                add(("co_authored", a.min(b), a.max(b)), c.at);
+            }
+        }
+        if c.files.len() <= 30 {
+            for (path, ..) in &c.files {
+                by_file
+                    .entry(path)
+                    .or_default()
+                    .extend(who.iter().map(|&g| (c.at, g)));
+            }
+        }
+    }
+    for changes in by_file.values() {
+        let mut pairs: HashMap<(usize, usize), DateTime<Utc>> = HashMap::new();
+        for (i, &(t1, a)) in changes.iter().enumerate() {
+            for &(t2, b) in &changes[i + 1..] {
+                if a != b && (t1 - t2).num_seconds().abs() <= 30 * 86_400 {
+                    let at = pairs.entry((a.min(b), a.max(b))).or_insert(t1);
+                    *at = (*at).max(t1).max(t2);
+                }
+            }
+        }
+        for ((a, b), at) in pairs {
+            add(("co_changed", a, b), at);
+        }
+    }
+    out
+}
+
+/// Each person (group) an employee of the import is, by their e-mail.
+pub async fn group_of_employee(
+    db: &sqlx::SqlitePool,
+    commits: &[GitCommit],
+) -> HashMap<i64, usize> {
+    let by_email: HashMap<String, usize> = people(commits)
+        .into_iter()
+        .map(|((_, email), g)| (email.to_lowercase(), g))
+        .collect();
+    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, email FROM employees")
+        .fetch_all(db)
+        .await
+        .unwrap();
+    rows.into_iter()
+        .map(|(id, email)| (id, by_email[&email.to_lowercase()]))
+        .collect()
+}

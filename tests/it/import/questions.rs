@@ -10,7 +10,7 @@ use eng_intel::model::offline::OfflineModel;
 use eng_intel::run::{Engine, Event, RunRequest};
 
 use super::history::bus_factors;
-use super::{Imported, crate_of, imported, people};
+use super::{Imported, collaborations, crate_of, imported, people};
 use crate::support::server::{Options, Server};
 use crate::support::{Vars, config};
 
@@ -220,4 +220,70 @@ async fn what_someone_has_been_working_on_counts_their_recent_commits() {
         answer.contains(&format!("**{who}** made {n} commits")),
         "expected {who} with {n} commits:\n{answer}"
     );
+}
+
+/// "Who does X work with most?" over HTTP, on git alone: most commits co-authored, then
+/// most files changed within 30 days of each other, then by name — from `git log`.
+#[tokio::test]
+async fn over_http_who_someone_works_with_most_is_their_closest_co_author() {
+    let Some(imp) = imported() else { return };
+    let (_, names) = per_crate(imp);
+    let pairs = collaborations(&imp.commits);
+    // Per person: every other's (co-authored, co-changed).
+    let mut with: HashMap<usize, HashMap<usize, (i64, i64)>> = HashMap::new();
+    for (&(kind, a, b), &(n, _)) in &pairs {
+        for (x, y) in [(a, b), (b, a)] {
+            let e = with.entry(x).or_default().entry(y).or_default();
+            if kind == "co_authored" {
+                e.0 += n;
+            } else {
+                e.1 += n;
+            }
+        }
+    }
+    let closest = |x: usize| {
+        with[&x]
+            .iter()
+            .max_by_key(|(y, (a, c))| (*a, *c, std::cmp::Reverse(names.get(*y).cloned())))
+            .map(|(y, _)| *y)
+            .unwrap()
+    };
+    // The person with most co-authored commits whose name is a first and last name (what
+    // people ask about) and whose closest collaborator authored commits (so has a name).
+    let (who, other) = with
+        .iter()
+        .filter(|(x, _)| {
+            names
+                .get(*x)
+                .is_some_and(|n| n.split_whitespace().count() == 2)
+        })
+        .map(|(x, w)| (*x, w.values().map(|v| v.0).sum::<i64>()))
+        .filter(|(x, _)| names.contains_key(&closest(*x)))
+        .max_by_key(|(x, n)| (*n, std::cmp::Reverse(names[x].clone())))
+        .map(|(x, _)| (names[&x].clone(), names[&closest(x)].clone()))
+        .expect("someone in axum co-authored commits");
+    let stores =
+        eng_intel::toolbox::Toolbox::open(&Vars::new().data_dir(&imp.data).settings(), &|m| {
+            panic!("the import was already loaded, yet: {m}")
+        })
+        .await
+        .unwrap();
+    let threads = tempfile::tempdir().unwrap();
+    let mut o = Options::new(threads.path());
+    o.tools = stores.tools();
+    let server = Server::start(o).await;
+    let res = server
+        .post(
+            "/api/chat/sync",
+            &serde_json::json!({"message": format!("Who does {who} work with most?")}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let answer = body["response"].as_str().unwrap_or_default();
+    assert!(
+        answer.contains(&format!("works most closely with **{other}**")),
+        "expected {who}'s closest collaborator to be {other}:\n{answer}"
+    );
+    server.stop().await;
 }

@@ -229,9 +229,12 @@ pub static CASES: &[Case] = &[
                 Box::pin(async move {
                     let top = string(
                         &db,
-                        "SELECT other FROM (SELECT author AS other FROM pr_reviews WHERE reviewer = 'Alex Kumar' AND reviewed_at IS NOT NULL \
-                         UNION ALL SELECT reviewer FROM pr_reviews WHERE author = 'Alex Kumar' AND reviewed_at IS NOT NULL) \
-                         GROUP BY other ORDER BY COUNT(*) DESC, other LIMIT 1",
+                        // Reviews exchanged and commits written together (the demo has no
+                        // co-changed files).
+                        "SELECT other FROM (SELECT author AS other, 1 AS n FROM pr_reviews WHERE reviewer = 'Alex Kumar' AND reviewed_at IS NOT NULL \
+                         UNION ALL SELECT reviewer, 1 FROM pr_reviews WHERE author = 'Alex Kumar' AND reviewed_at IS NOT NULL \
+                         UNION ALL SELECT other, weight FROM collaborations WHERE employee = 'Alex Kumar' AND kind = 'co_authored') \
+                         GROUP BY other ORDER BY SUM(n) DESC, other LIMIT 1",
                     )
                     .await;
                     vec![has(format!("works most closely with **{top}**"))]

@@ -314,12 +314,21 @@ async fn delivery_sql_on_clickhouse_gives_the_rust_oracle_s_figures() {
     }
 }
 
-/// A database of the test's own on the shared server (created when missing): its name.
+/// A database of the test's own on the shared server (created when missing): its name,
+/// `name` and a fingerprint of this build's PostgreSQL migrations. The server keeps its
+/// databases between runs, and a database migrated by another branch's schema (another
+/// migration under the same version number) would otherwise stay behind, missing tables.
 pub(super) async fn create_database(
     settings: &eng_intel::settings::Postgres,
     name: &str,
 ) -> String {
     use sqlx::Connection;
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    for m in dataset::POSTGRES_SCHEMA.iter() {
+        (m.version, &m.checksum[..]).hash(&mut h);
+    }
+    let name = &format!("{name}_{:08x}", h.finish() as u32);
     let mut conn = sqlx::PgConnection::connect(&settings.url()).await.unwrap();
     let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
         .bind(name)
