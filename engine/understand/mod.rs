@@ -1543,7 +1543,10 @@ fn resolve_references(
                     Some(w) if PERSON_NOUNS.contains(w) => to += 1,
                     // "the most overloaded engineers" asks for a list, "the busiest
                     // service" is no person.
-                    Some(w) if !text::is_stopword(w) => return None,
+                    // "… the most open work working on": the verb after is the question's.
+                    Some(w) if !text::is_stopword(w) && !matches!(*w, "working" | "doing") => {
+                        return None;
+                    }
                     _ => {}
                 }
                 Some((from..to, None))
