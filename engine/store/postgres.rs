@@ -35,6 +35,11 @@ pub struct Postgres {
     pool: PgPool,
 }
 
+/// An advisory lock held until dropped: [`Postgres::exclusive`].
+pub struct Exclusive {
+    _session: sqlx::PgConnection,
+}
+
 impl Postgres {
     /// Connects and brings the schema up to date with `schema`.
     pub async fn connect(
@@ -66,6 +71,19 @@ impl Postgres {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Waits for the session-level advisory lock `key`, which every instance on this
+    /// database contends for, and holds it on a connection of its own until the returned
+    /// guard is dropped (closing the connection ends the session, which releases it).
+    pub async fn exclusive(&self, key: i64) -> Result<Exclusive, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(pg_error)?.detach();
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(key)
+            .execute(&mut conn)
+            .await
+            .map_err(pg_error)?;
+        Ok(Exclusive { _session: conn })
     }
 
     pub async fn is_loaded(&self) -> anyhow::Result<bool> {
