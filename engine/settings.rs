@@ -134,8 +134,9 @@ pub struct Settings {
     /// copies embedded in the binary (for editing them without a rebuild).
     pub console_dir: Option<PathBuf>,
     pub sync_timeout_s: u64,
-    /// Bounds every request to ClickHouse and Neo4j (`STORE_TIMEOUT_S`), so a server that
-    /// stops answering makes a tool error rather than a hung request.
+    /// Bounds every request to ClickHouse and Neo4j and every query of the PostgreSQL
+    /// organisation store (`STORE_TIMEOUT_S`), so a server that stops answering makes a
+    /// tool error (which its breaker counts) rather than a hung request.
     pub store_timeout: Duration,
     /// How long a server store's open circuit refuses calls (`STORE_BREAKER_COOLDOWN_S`)
     /// after it failed `store::BREAKER_FAILURES` times in a row.

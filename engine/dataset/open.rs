@@ -55,7 +55,10 @@ pub async fn open_with(
         ));
     }
     let pg = match &settings.postgres {
-        Some(pg) => Some(Arc::new(Postgres::connect(pg, &POSTGRES_SCHEMA).await?)),
+        Some(pg) => {
+            let p = Postgres::connect(pg, &POSTGRES_SCHEMA).await?;
+            Some(Arc::new(p.bounded_by(settings.store_timeout)))
+        }
         None => None,
     };
     // Kept for pgvector document search.

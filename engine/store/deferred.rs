@@ -2,7 +2,7 @@
 //! schema created, loaded when empty: whatever `open` does) by the first call, and by
 //! each call after a failed opening, so a server that comes back is taken into service
 //! without a restart. The opening runs as a task of its own: a caller that gives up
-//! (health's 2 s) does not cut a slow first load short, and the next caller joins it.
+//! (health's 1 s) does not cut a slow first load short, and the next caller joins it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -52,5 +52,5 @@ pub use postgres::{Exclusive, Postgres};
 pub use rank::rrf;
 pub use sql_guard::SqlGuard;
 pub use sqlite::{Sqlite, open_file as sqlite_file, sqlite_path};
-pub use stores::Stores;
+pub use stores::{PING_TIMEOUT, Stores};
 pub use table::{Cell, GraphRows, META, Snapshot, Table, TableDef, Ty, timestamp};

@@ -1,5 +1,6 @@
 //! Servers that fail under the running service, made unreachable on the wire by a proxy
-//! (support::proxy) in front of the real ClickHouse and Bolt servers of scripts/servers.sh:
+//! (support::proxy) in front of the real PostgreSQL, ClickHouse and Bolt servers of
+//! scripts/servers.sh:
 //! each store sits behind its own breaker, so once it has failed a chat that needs it
 //! answers at once (the degraded lead sentence) while questions for other stores answer
 //! as usual, and after the cooldown a success closes the circuit. A server down at the
@@ -8,14 +9,16 @@
 //! The service runs as `serve` builds it (`Toolbox::open_with(.., WhenDown::Degrade)`,
 //! health from the stores) with `STORE_TIMEOUT_S=3` and `STORE_BREAKER_COOLDOWN_S=2`.
 //! Dedicated databases: ClickHouse `eng_intel_test_outages` (dropped first, so the late
-//! opening also loads it), Bolt `eng_intel_test_graph`. Expected facts come from SQL over
-//! the data: ClickHouse asked directly, the relational store (the data dir's SQLite).
+//! opening also loads it), PostgreSQL `eng_intel_test_outages` (created empty, loaded by
+//! the start), Bolt `eng_intel_test_graph` (shared with other tests: given the demo
+//! organisation first). Expected facts come from SQL over the data:
+//! ClickHouse and PostgreSQL asked directly, the data dir's SQLite.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eng_intel::dataset::{METRICS, WhenDown};
+use eng_intel::dataset::{self, METRICS, WhenDown};
 use eng_intel::settings::Settings;
 use eng_intel::store::{self, QueryStore};
 use eng_intel::toolbox::Toolbox;
@@ -27,6 +30,7 @@ use crate::support::{Vars, env, require_server, wait_for};
 
 const CLICKHOUSE_DATABASE: &str = "eng_intel_test_outages";
 const GRAPH_DATABASE: &str = "eng_intel_test_graph";
+const POSTGRES_DATABASE: &str = "eng_intel_test_outages";
 const STORE_TIMEOUT: Duration = Duration::from_secs(3);
 const COOLDOWN: Duration = Duration::from_secs(2);
 
@@ -37,8 +41,16 @@ const DEPENDENTS: &str = "What depends on ledger-service?";
 /// Needs only the relational store.
 const HEADCOUNT: &str = "How many employees do we have?";
 
-/// The settings of a service whose `role` server (`CLICKHOUSE_` or `NEO4J_`) is reached
-/// through `proxy`; the other roles embedded.
+/// A question for another store than the failing one and the check of its answer.
+type Other<'a> = (&'a str, &'a dyn Fn(&str));
+
+/// The relational question, with the embedded relational store: its check.
+fn counts_employees(answer: &str) {
+    assert!(answer.contains(" employees"), "{answer}");
+}
+
+/// The settings of a service whose `role` server (`POSTGRES_`, `CLICKHOUSE_` or `NEO4J_`)
+/// is reached through `proxy`; the other roles embedded.
 fn settings_behind(proxy: &Proxy, role: &str, data_dir: &Path) -> Settings {
     let vars = Vars::new()
         .data_dir(data_dir)
@@ -47,6 +59,14 @@ fn settings_behind(proxy: &Proxy, role: &str, data_dir: &Path) -> Settings {
         .set("STORE_BREAKER_COOLDOWN_S", COOLDOWN.as_secs().to_string());
     let port = proxy.addr.port().to_string();
     match role {
+        "POSTGRES_" => vars
+            .set("POSTGRES_HOST", "127.0.0.1")
+            .set("POSTGRES_PORT", port)
+            .set("POSTGRES_DATABASE", POSTGRES_DATABASE)
+            .set(
+                "POSTGRES_CONNECT_TIMEOUT_S",
+                STORE_TIMEOUT.as_secs().to_string(),
+            ),
         "CLICKHOUSE_" => vars
             .set("CLICKHOUSE_HOST", "127.0.0.1")
             .set("CLICKHOUSE_PORT", port)
@@ -119,15 +139,16 @@ async fn strings(db: &dyn QueryStore, sql: &str) -> Vec<String> {
 
 /// `role`'s server fails under the running service: after the failures that open its
 /// circuit a chat needing it answers in well under the store timeout, saying it could
-/// not read the data, health names it `not tried`, a relational question answers as
-/// usual; once the server is back and the cooldown over, `check` holds for an answer
-/// and health is healthy again.
+/// not read the data, health names it `not tried`, the `other` question answers as
+/// usual and fast; once the server is back and the cooldown over, `check` holds for an
+/// answer and health is healthy again.
 async fn breaker_opens_and_closes(
     proxy: &Proxy,
     server: &Server,
     health_name: &str,
     question: &str,
     check: impl Fn(&str),
+    (other, other_check): Other<'_>,
 ) {
     let (answer, _) = ask(server, question).await;
     check(&answer);
@@ -153,9 +174,9 @@ async fn breaker_opens_and_closes(
     assert_eq!((status, body["status"].as_str()), (503, Some("degraded")));
     let state = body["databases"][health_name].as_str().unwrap();
     assert!(state.contains("not tried: it failed"), "{body}");
-    let (answer, took) = ask(server, HEADCOUNT).await;
-    assert!(answer.contains(" employees"), "{answer}");
-    assert!(took < Duration::from_secs(1), "{took:?}");
+    let (answer, took) = ask(server, other).await;
+    other_check(&answer);
+    assert!(took < Duration::from_secs(1), "{other}: {took:?}");
 
     proxy.restore();
     tokio::time::sleep(COOLDOWN).await;
@@ -187,7 +208,8 @@ async fn clickhouse_down_fails_fast_behind_its_breaker_and_comes_back() {
             assert!(answer.contains(title.as_str()), "{title} in {answer}");
         }
     };
-    breaker_opens_and_closes(&proxy, &server, "clickhouse", INCIDENTS, check).await;
+    let other: Other = (HEADCOUNT, &counts_employees);
+    breaker_opens_and_closes(&proxy, &server, "clickhouse", INCIDENTS, check, other).await;
     server.stop().await;
 }
 
@@ -196,6 +218,7 @@ async fn bolt_down_fails_fast_behind_its_breaker_and_comes_back() {
     let Some(_servers) = require_server("NEO4J_URI") else {
         return;
     };
+    demo_graph_database().await;
     let dir = tempfile::tempdir().unwrap();
     let upstream = env("NEO4J_URI").unwrap();
     let upstream = upstream.split("://").last().unwrap().to_string();
@@ -212,7 +235,81 @@ async fn bolt_down_fails_fast_behind_its_breaker_and_comes_back() {
         let expected = format!("Used directly by: {}", used_by.join(", "));
         assert!(answer.contains(&expected), "{expected} in {answer}");
     };
-    breaker_opens_and_closes(&proxy, &server, "neo4j", DEPENDENTS, check).await;
+    let other: Other = (HEADCOUNT, &counts_employees);
+    breaker_opens_and_closes(&proxy, &server, "neo4j", DEPENDENTS, check, other).await;
+    server.stop().await;
+}
+
+/// PostgreSQL (the organisation store) frozen under the running service, connections
+/// held open without a byte — the outage that made every chat wait. Health answers
+/// within about a second naming every store, PostgreSQL `no answer within 1.0 s`, the
+/// others `ok`; then as for the other servers: its circuit opens, a question for it
+/// answers at once, and a question for the metrics (the data dir's SQLite) answers
+/// right and fast while PostgreSQL stays frozen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_frozen_fails_fast_behind_its_breaker_and_comes_back() {
+    let Some(_servers) = require_server("POSTGRES_HOST") else {
+        return;
+    };
+    let postgres = empty_postgres_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = format!(
+        "{}:{}",
+        env("POSTGRES_HOST").unwrap(),
+        env("POSTGRES_PORT").unwrap_or_else(|| "5432".into())
+    );
+    let proxy = Proxy::start(&upstream).await;
+    let server = serve(settings_behind(&proxy, "POSTGRES_", dir.path()), dir.path()).await;
+    let employees: i64 = sqlx::query_scalar("SELECT count(*) FROM employees")
+        .fetch_one(&postgres)
+        .await
+        .unwrap();
+    assert!(employees > 0, "the start loaded the demo organisation");
+    let headcount = move |answer: &str| {
+        assert!(
+            answer.contains(&format!("{employees} employees")),
+            "{answer}"
+        );
+    };
+    let open = relational(
+        dir.path(),
+        "SELECT title FROM incidents WHERE resolved_at IS NULL ORDER BY title",
+    )
+    .await;
+    let incidents = |answer: &str| {
+        assert!(
+            answer.contains(&format!("{} incident", open.len())),
+            "{answer}"
+        );
+        for title in &open {
+            assert!(answer.contains(title.as_str()), "{title} in {answer}");
+        }
+    };
+
+    proxy.freeze();
+    let t0 = Instant::now();
+    let (status, body) = health(&server).await;
+    let took = t0.elapsed();
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (503, Some("degraded")),
+        "{body}"
+    );
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    let databases = body["databases"].as_object().unwrap();
+    assert_eq!(
+        databases["postgres"], "error: no answer within 1.0 s",
+        "{body}"
+    );
+    let names: Vec<&str> = databases.keys().map(String::as_str).collect();
+    assert_eq!(names, ["bm25", "graph", "postgres", "sqlite", "threads"]);
+    for (name, state) in databases {
+        assert!(name == "postgres" || state == "ok", "{body}");
+    }
+    proxy.restore();
+
+    let other: Other = (INCIDENTS, &incidents);
+    breaker_opens_and_closes(&proxy, &server, "postgres", HEADCOUNT, headcount, other).await;
     server.stop().await;
 }
 
@@ -249,7 +346,7 @@ async fn a_server_down_at_the_start_is_served_degraded_until_it_returns() {
     let (answer, _) = ask(&server, INCIDENTS).await;
     assert!(unanswered(&answer), "{answer}");
     let (answer, _) = ask(&server, HEADCOUNT).await;
-    assert!(answer.contains(" employees"), "{answer}");
+    counts_employees(&answer);
 
     proxy.restore();
     wait_for(
@@ -308,4 +405,49 @@ async fn unresolved_incidents() -> Vec<String> {
 async fn drop_clickhouse_database() {
     let settings = Vars::new().env_of(&["CLICKHOUSE_"]).settings();
     crate::support::drop_clickhouse_database(&settings, CLICKHOUSE_DATABASE).await;
+}
+
+/// Drops and creates the PostgreSQL test database, and a pool on it (the real server).
+async fn empty_postgres_database() -> sqlx::PgPool {
+    let admin = Vars::new()
+        .env_of(&["POSTGRES_"])
+        .set("POSTGRES_DATABASE", "postgres")
+        .settings();
+    let admin = sqlx::PgPool::connect(&admin.postgres.unwrap().url())
+        .await
+        .unwrap();
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {POSTGRES_DATABASE} WITH (FORCE)"),
+        format!("CREATE DATABASE {POSTGRES_DATABASE}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    let db = Vars::new()
+        .env_of(&["POSTGRES_"])
+        .set("POSTGRES_DATABASE", POSTGRES_DATABASE)
+        .settings();
+    sqlx::PgPool::connect(&db.postgres.unwrap().url())
+        .await
+        .unwrap()
+}
+
+/// Gives the shared Bolt test database the demo organisation (other tests leave another
+/// one there), reached directly.
+async fn demo_graph_database() {
+    let settings = Vars::new()
+        .env_of(&["NEO4J_"])
+        .set("NEO4J_DATABASE", GRAPH_DATABASE)
+        .settings();
+    let graph =
+        store::Neo4jGraph::connect(settings.neo4j.as_ref().unwrap(), Duration::from_secs(60))
+            .await
+            .unwrap();
+    let demo = dataset::generate(dataset::DEFAULT_SEED, dataset::DEFAULT_EMPLOYEES);
+    graph
+        .load(&dataset::snapshot(&demo), &|_| {})
+        .await
+        .unwrap();
 }
