@@ -29,12 +29,15 @@ async fn two_instances_starting_on_empty_stores_load_each_once() {
     };
     let dirs = [(); 3].map(|_| tempfile::tempdir().unwrap());
     let (a, b) = (settings(dirs[0].path()), settings(dirs[1].path()));
-    // PostgreSQL empty and loaded by one opening alone, so both instances reach the empty
-    // ClickHouse at about the same time: what doubled its rows.
+    // PostgreSQL emptied and loaded, and each data dir loaded, by openings without
+    // ClickHouse first, so both instances reach the empty ClickHouse within milliseconds
+    // of each other: what doubled its rows.
     empty_databases(&a).await;
-    let mut pg_only = a.clone();
-    pg_only.clickhouse = None;
-    dataset::open(&pg_only, &|_| {}).await.unwrap();
+    for settings in [&a, &b] {
+        let mut without_clickhouse = settings.clone();
+        without_clickhouse.clickhouse = None;
+        dataset::open(&without_clickhouse, &|_| {}).await.unwrap();
+    }
 
     let (one, two) = tokio::join!(
         dataset::open_with(&a, WhenDown::Refuse, &|_| {}),
