@@ -134,9 +134,13 @@ pub struct Settings {
     /// copies embedded in the binary (for editing them without a rebuild).
     pub console_dir: Option<PathBuf>,
     pub sync_timeout_s: u64,
-    /// Bounds every request to ClickHouse and Neo4j (`STORE_TIMEOUT_S`), so a server that
-    /// stops answering makes a tool error rather than a hung request.
+    /// Bounds every request to ClickHouse and Neo4j and every query of the PostgreSQL
+    /// organisation store (`STORE_TIMEOUT_S`), so a server that stops answering makes a
+    /// tool error (which its breaker counts) rather than a hung request.
     pub store_timeout: Duration,
+    /// How long a server store's open circuit refuses calls (`STORE_BREAKER_COOLDOWN_S`)
+    /// after it failed `store::BREAKER_FAILURES` times in a row.
+    pub store_cooldown: Duration,
     pub postgres: Option<Postgres>,
     pub clickhouse: Option<ClickHouse>,
     pub neo4j: Option<Neo4j>,
@@ -381,6 +385,7 @@ impl Settings {
             console_dir: get("CONSOLE_DIR").map(PathBuf::from),
             sync_timeout_s: num("SYNC_TIMEOUT_S", 120),
             store_timeout: secs("STORE_TIMEOUT_S", 30),
+            store_cooldown: secs("STORE_BREAKER_COOLDOWN_S", 10),
             postgres,
             clickhouse,
             neo4j,

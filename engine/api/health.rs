@@ -2,6 +2,7 @@
 //! pings; `degraded` with 503 when any configured store is down. Never behind auth.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -30,17 +31,20 @@ pub struct Health {
     ))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let limit = state.tuning.health_timeout;
-    let timed_out = || Err(format!("no answer within {} s", limit.as_secs_f64()));
+    let timed_out = |limit: Duration| Err(format!("no answer within {:.1} s", limit.as_secs_f64()));
+    // The stores bound each ping themselves (so each is named); this bounds a source
+    // that would not.
+    let backstop = 2 * limit.max(crate::store::PING_TIMEOUT);
     let (stores, threads) = tokio::join!(
-        tokio::time::timeout(limit, state.health.check()),
+        tokio::time::timeout(backstop, state.health.check()),
         tokio::time::timeout(limit, state.threads.ping()),
     );
-    let mut checks = stores.unwrap_or_else(|_| vec![("stores".into(), timed_out())]);
+    let mut checks = stores.unwrap_or_else(|_| vec![("stores".into(), timed_out(backstop))]);
     checks.push((
         "threads".into(),
         match threads {
             Ok(r) => r.map_err(|e| e.to_string()),
-            Err(_) => timed_out(),
+            Err(_) => timed_out(limit),
         },
     ));
     let mut all_ok = true;

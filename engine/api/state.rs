@@ -53,7 +53,8 @@ pub struct Tuning {
     pub history_messages: i64,
     /// …and at most this many characters, newest kept.
     pub history_chars: usize,
-    /// How long a store ping may take before health reports it down.
+    /// How long the thread store's ping may take before health reports it down (the
+    /// other stores bound their own: `store::PING_TIMEOUT`).
     pub health_timeout: Duration,
 }
 
@@ -64,7 +65,7 @@ impl Default for Tuning {
             max_message_chars: 16_000,
             history_messages: 20,
             history_chars: 12_000,
-            health_timeout: Duration::from_secs(3),
+            health_timeout: Duration::from_secs(1),
         }
     }
 }

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 use crate::api::{self, AppParts, AppState, HealthSource, Tuning};
+use crate::dataset::WhenDown;
 use crate::model::Model;
 use crate::model::fallback::FallbackModel;
 use crate::model::openai::Options;
@@ -132,8 +133,9 @@ async fn listen(host: &str, port: u16) -> std::io::Result<TcpListener> {
 async fn backends(
     settings: &Settings,
 ) -> anyhow::Result<(Arc<dyn ToolRunner>, Arc<dyn HealthSource>)> {
-    let toolbox =
-        Arc::new(crate::toolbox::Toolbox::open(settings, &|msg| tracing::info!("{msg}")).await?);
+    let announce = |msg: &str| tracing::info!("{msg}");
+    let toolbox = crate::toolbox::Toolbox::open_with(settings, WhenDown::Degrade, &announce);
+    let toolbox = Arc::new(toolbox.await?);
     let tools = toolbox.tools();
     let health: Arc<dyn HealthSource> = Arc::new(move || {
         let toolbox = toolbox.clone();

@@ -10,7 +10,7 @@ pub mod org;
 mod seeding;
 mod tables;
 
-pub use open::{embed_documents, open};
+pub use open::{WhenDown, embed_documents, open, open_with};
 pub use org::{
     Collaboration, Commit, Employee, EmployeeSkill, PullRequest, Service, ServiceDependency, Skill,
     Team,

@@ -16,8 +16,10 @@
 //! tables, the demo organisation, seeding — is the `dataset` module's; running tools over
 //! them is the `toolbox`'s.
 
+mod breaking;
 mod clickhouse;
 mod contract;
+mod deferred;
 mod documents;
 mod embed_cache;
 mod graph;
@@ -33,20 +35,22 @@ mod sqlite;
 mod stores;
 mod table;
 
+pub use breaking::{Breaking, FAILURES as BREAKER_FAILURES};
 pub use clickhouse::ClickHouse;
 pub use contract::{
     DocFilter, DocHit, Documents, Graph, Match, Metrics, Params, QueryStore, Relational, Row,
     StoreError,
 };
+pub use deferred::{Deferred, Open};
 pub use documents::{Bm25Index, passage, tokens};
 pub use embed_cache::EmbedCache;
 pub use graph::MemGraph;
 pub use hybrid::{HybridIndex, open as open_hybrid};
 pub use neo4j::Neo4jGraph;
 pub use pgvector::PgDocuments;
-pub use postgres::Postgres;
+pub use postgres::{Exclusive, Postgres};
 pub use rank::rrf;
 pub use sql_guard::SqlGuard;
 pub use sqlite::{Sqlite, open_file as sqlite_file, sqlite_path};
-pub use stores::Stores;
+pub use stores::{PING_TIMEOUT, Stores};
 pub use table::{Cell, GraphRows, META, Snapshot, Table, TableDef, Ty, timestamp};

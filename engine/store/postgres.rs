@@ -33,6 +33,13 @@ pub async fn migrate_pending(
 
 pub struct Postgres {
     pool: PgPool,
+    /// Bounds each query and ping ([`Postgres::bounded_by`]); none by default.
+    timeout: Option<Duration>,
+}
+
+/// An advisory lock held until dropped: [`Postgres::exclusive`].
+pub struct Exclusive {
+    _session: sqlx::PgConnection,
 }
 
 impl Postgres {
@@ -61,11 +68,59 @@ impl Postgres {
                 settings.database
             )
         })?;
-        Ok(Postgres { pool })
+        Ok(Postgres {
+            pool,
+            timeout: None,
+        })
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Each query and ping (not loading) answered within `timeout` or failed as
+    /// unreachable, so a server that stops answering is an error a breaker counts rather
+    /// than a hung call (`STORE_TIMEOUT_S`).
+    pub fn bounded_by(mut self, timeout: Duration) -> Postgres {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    async fn bounded<T>(
+        &self,
+        f: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        self.bounded_at_least(Duration::ZERO, f).await
+    }
+
+    /// [`Postgres::bounded`], given at least `at_least` (a statement's own timeout).
+    async fn bounded_at_least<T>(
+        &self,
+        at_least: Duration,
+        f: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let Some(limit) = self.timeout.map(|t| t.max(at_least)) else {
+            return f.await;
+        };
+        match tokio::time::timeout(limit, f).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::unavailable(format!(
+                "postgres: no answer within {limit:?}"
+            ))),
+        }
+    }
+
+    /// Waits for the session-level advisory lock `key`, which every instance on this
+    /// database contends for, and holds it on a connection of its own until the returned
+    /// guard is dropped (closing the connection ends the session, which releases it).
+    pub async fn exclusive(&self, key: i64) -> Result<Exclusive, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(pg_error)?.detach();
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(key)
+            .execute(&mut conn)
+            .await
+            .map_err(pg_error)?;
+        Ok(Exclusive { _session: conn })
     }
 
     pub async fn is_loaded(&self) -> anyhow::Result<bool> {
@@ -170,21 +225,33 @@ impl QueryStore for Postgres {
                 other => q.bind(other.to_string()),
             };
         }
-        let rows = q.fetch_all(&self.pool).await.map_err(pg_error)?;
+        let rows = self
+            .bounded(async { q.fetch_all(&self.pool).await.map_err(pg_error) })
+            .await?;
         rows.iter().map(row_json).collect()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(pg_error)
+        self.bounded(async {
+            sqlx::query("SELECT 1")
+                .execute(&self.pool)
+                .await
+                .map(|_| ())
+                .map_err(pg_error)
+        })
+        .await
     }
 
     /// A `READ ONLY` transaction with a local `statement_timeout`, rolled back after;
     /// rows come back as JSON so that any column type (NUMERIC, dates) reads.
     async fn query_read_only(&self, text: &str, timeout: Duration) -> Result<Vec<Row>, StoreError> {
+        self.bounded_at_least(timeout, self.read_only(text, timeout))
+            .await
+    }
+}
+
+impl Postgres {
+    async fn read_only(&self, text: &str, timeout: Duration) -> Result<Vec<Row>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(pg_error)?;
         sqlx::query("SET TRANSACTION READ ONLY")
             .execute(&mut *tx)

@@ -7,8 +7,9 @@ use super::contract::{Documents, Graph, Metrics, Relational, StoreError};
 use super::documents::Bm25Index;
 use super::graph::MemGraph;
 
-/// How long one store's ping may take before health reports it down.
-pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one store's ping may take before health reports it down: a store that
+/// stops answering turns health unhealthy within a second.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The opened stores, one per role.
 pub struct Stores {

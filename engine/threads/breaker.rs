@@ -1,6 +1,7 @@
 //! A circuit breaker in front of a shared thread store (PostgreSQL): after
-//! `FAILURES` failures in a row, calls fail at once for `COOLDOWN` instead of each
-//! waiting for the connect timeout, then one call probes the store again.
+//! `store::BREAKER_FAILURES` failures in a row, calls fail at once for the cooldown
+//! (`STORE_BREAKER_COOLDOWN_S`) instead of each waiting for the connect timeout, then
+//! calls probe the store again.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,11 +14,6 @@ use super::{
     ThreadRead, ThreadStore,
 };
 use crate::resilience::Breaker;
-
-/// Consecutive failures that open the circuit.
-pub const FAILURES: u32 = 3;
-/// How long an open circuit refuses calls before one probe goes through.
-pub const COOLDOWN: Duration = Duration::from_secs(10);
 
 pub struct Breaking {
     inner: Arc<dyn ThreadStore>,

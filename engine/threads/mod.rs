@@ -197,8 +197,8 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn ThreadStore>, StoreErro
     Ok(match &settings.postgres {
         Some(pg) => Arc::new(breaker::Breaking::new(
             Arc::new(PgThreads::connect(pg).await?),
-            breaker::FAILURES,
-            breaker::COOLDOWN,
+            crate::store::BREAKER_FAILURES,
+            settings.store_cooldown,
         )),
         None => Arc::new(SqliteThreads::open(&settings.data_dir.join("threads.db")).await?),
     })

@@ -27,6 +27,7 @@ use directory::Directory;
 
 use crate::compile::ToolDef;
 use crate::config::spec::StoreRole;
+use crate::dataset::WhenDown;
 use crate::settings::Settings;
 use crate::store::{
     DocFilter, Documents, Graph, Metrics, Params, QueryStore, Relational, StoreError, Stores,
@@ -49,7 +50,16 @@ impl Toolbox {
 
     /// The configured stores, opened (and seeded when empty) by `dataset::open`.
     pub async fn open(settings: &Settings, announce: &dyn Fn(&str)) -> anyhow::Result<Toolbox> {
-        let stores = crate::dataset::open(settings, announce).await?;
+        Toolbox::open_with(settings, WhenDown::Refuse, announce).await
+    }
+
+    /// [`Toolbox::open`] with a say in what a server down at the start means.
+    pub async fn open_with(
+        settings: &Settings,
+        when_down: WhenDown,
+        announce: &dyn Fn(&str),
+    ) -> anyhow::Result<Toolbox> {
+        let stores = crate::dataset::open_with(settings, when_down, announce).await?;
         Ok(Toolbox::new(stores).await?)
     }
 

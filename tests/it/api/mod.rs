@@ -6,6 +6,7 @@ mod errors;
 mod exposure;
 mod idle;
 mod ops;
+mod outages;
 mod owners;
 mod pg_concurrency;
 mod secrets;

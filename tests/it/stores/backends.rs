@@ -2,7 +2,8 @@
 //! default: every tool of tools.yaml and every question of the question suite must give
 //! the same result through `Toolbox::open` with the servers of the environment as with none.
 //! The embedded answers are the expected values. Also a fault: ClickHouse stopped mid-run
-//! is a tool error and a down health entry, and answers again once restarted.
+//! is a tool error and a down health entry, and answers again once restarted (after its
+//! breaker's cooldown).
 //!
 //! Needs the servers of scripts/servers.sh (`eval "$(bash scripts/servers.sh env)"`);
 //! without `CLICKHOUSE_HOST`, `NEO4J_URI` or `POSTGRES_HOST` each test is skipped visibly
@@ -28,6 +29,8 @@ use crate::support::{Vars, config as tool_set, repo, require_server, require_ser
 
 const CLICKHOUSE_DATABASE: &str = "eng_intel_test_backends";
 const GRAPH_DATABASE: &str = "eng_intel_test_graph";
+/// How long a server store's open circuit refuses calls here (`STORE_BREAKER_COOLDOWN_S`).
+const COOLDOWN: Duration = Duration::from_secs(1);
 
 fn embedded_settings(dir: &Path) -> Settings {
     Vars::new().data_dir(dir).settings()
@@ -40,6 +43,7 @@ fn backend_settings(dir: &Path, roles: &[&str]) -> Settings {
         .env_of(roles)
         .set("CLICKHOUSE_DATABASE", CLICKHOUSE_DATABASE)
         .set("NEO4J_DATABASE", GRAPH_DATABASE)
+        .set("STORE_BREAKER_COOLDOWN_S", COOLDOWN.as_secs().to_string())
         .settings()
 }
 
@@ -256,7 +260,8 @@ fn servers(cmd: &str, name: &str) {
 
 /// Stops `server` while `stores` serve `tool` from it (as `health_name`): the call becomes
 /// a retryable tool error within the timeout, health says it is down and the embedded
-/// roles up, a question needing it still gets an answer; once restarted it answers again.
+/// roles up, a question needing it still gets an answer; once restarted and its breaker's
+/// cooldown over, it answers again.
 async fn survives_restart(
     stores: &Toolbox,
     server: &'static str,
@@ -303,6 +308,8 @@ async fn survives_restart(
     assert!(!answer.is_empty());
 
     drop(restart);
+    // The failures above opened the store's circuit: it is asked again after the cooldown.
+    tokio::time::sleep(COOLDOWN).await;
     let after = stores.tools().call(tool, &args).await.unwrap();
     assert!(same(&after, &before), "{after} vs {before}");
     let health = stores.stores.health().await;

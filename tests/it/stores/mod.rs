@@ -7,5 +7,6 @@ mod clickhouse_metrics;
 mod neo4j_graph;
 mod org;
 mod plans;
+mod seeding;
 mod servers;
 mod sql_guard;

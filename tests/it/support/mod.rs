@@ -1,11 +1,13 @@
 //! Written once for every theme: the project under test, settings built from given
 //! variables, the demo organisation in a data dir, waiting for a condition, and (in the
-//! submodules) the fake OpenAI and embeddings servers, the API server harness and the
-//! visible skip of tests whose server is missing.
+//! submodules) the fake OpenAI and embeddings servers, the API server harness, a TCP
+//! proxy that makes a real server unreachable on the wire, and the visible skip of tests
+//! whose server is missing.
 
 pub mod fake_embeddings;
 pub mod fake_github;
 pub mod fake_openai;
+pub mod proxy;
 pub mod server;
 mod skip;
 pub mod tiny_bert;
@@ -173,4 +175,18 @@ where
 /// [`wait_for`] with a condition that needs no waiting to evaluate.
 pub async fn wait_until(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
     wait_for(what, within, || std::future::ready(cond())).await;
+}
+
+/// Drops `database` on the ClickHouse of `settings` over its HTTP interface, so the next
+/// opening finds it missing.
+pub async fn drop_clickhouse_database(settings: &Settings, database: &str) {
+    let ch = settings.clickhouse.as_ref().expect("ClickHouse configured");
+    let res = server::client()
+        .post(&ch.url)
+        .basic_auth(&ch.user, Some(ch.password.expose()))
+        .body(format!("DROP DATABASE IF EXISTS {database}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
 }
