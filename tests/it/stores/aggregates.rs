@@ -72,6 +72,9 @@ struct Raw {
     first_review: Option<DateTime<Utc>>,
 }
 
+/// Values with the instant they were observed.
+type Timed = Vec<(DateTime<Utc>, f64)>;
+
 /// An event of an anomaly series: when, whose, and its value.
 struct Event {
     at: DateTime<Utc>,
@@ -262,13 +265,13 @@ impl Raw {
             .iter()
             .filter_map(|i| i.deployment_id)
             .collect();
-        let of = |es: &[Event]| -> Vec<(DateTime<Utc>, f64)> {
+        let of = |es: &[Event]| -> Timed {
             es.iter()
                 .filter(|e| mine(&e.team, &e.service))
                 .map(|e| (e.at, e.value))
                 .collect()
         };
-        let (first, events): (Option<DateTime<Utc>>, Vec<(DateTime<Utc>, f64)>) = match metric {
+        let (first, events): (Option<DateTime<Utc>>, Timed) = match metric {
             Metric::Commits => (self.commits.iter().map(|e| e.at).min(), of(&self.commits)),
             Metric::MergedPrs => (self.first_pr, of(&self.merged)),
             Metric::ReviewWaitHours => (self.first_review, of(&self.reviews)),
