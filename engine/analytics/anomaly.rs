@@ -139,6 +139,14 @@ impl Series {
         }
     }
 
+    /// Adds `times` observations of `value` on `day` (a day's count from the database).
+    pub fn add_times(&mut self, day: NaiveDate, value: f64, times: usize) {
+        let i = (day - self.start).num_days();
+        if let Some(d) = usize::try_from(i).ok().and_then(|i| self.days.get_mut(i)) {
+            d.extend(std::iter::repeat_n(value, times));
+        }
+    }
+
     pub fn end(&self) -> NaiveDate {
         self.start + Duration::days(self.days.len() as i64)
     }

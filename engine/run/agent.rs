@@ -40,10 +40,24 @@ impl Exec {
         let results: Mutex<Vec<Value>> = Mutex::new(Vec::new());
         let render_answer = || {
             let results = results.lock().expect("results lock").clone();
+            // Converted once: a ranking renders two templates per row of a result, and
+            // converting the whole result for each made it quadratic in its rows.
+            let (all, vars) = (jv(&results), state.ctx());
+            let parts = |r: &Value| {
+                let get = |k: &str| r.get(k).map(jv);
+                (get("result"), get("tool"), get("args"))
+            };
+            let converted: Vec<_> = results.iter().map(parts).collect();
             let render = |template: &str, r: Option<&Value>, row: Option<&Value>| {
-                let get = |k: &str| r.and_then(|r| r.get(k)).map(jv);
+                let (result, tool, args) = match r {
+                    Some(r) => results
+                        .iter()
+                        .position(|x| std::ptr::eq(x, r))
+                        .map_or_else(|| parts(r), |i| converted[i].clone()),
+                    None => (None, None, None),
+                };
                 let ctx = minijinja::context! {
-                    results => jv(&results), result => get("result"), tool => get("tool"), args => get("args"), row => row.map(jv), ..state.ctx()
+                    results => all.clone(), result => result, tool => tool, args => args, row => row.map(jv), ..vars.clone()
                 };
                 self.render(template, &ctx).map_err(|e| e.to_string())
             };

@@ -179,6 +179,14 @@ impl Postgres {
                 .await?;
         }
         tx.commit().await?;
+        // Statistics for the planner, and the visibility map that lets a covering index
+        // answer without reading the table.
+        sqlx::query(AssertSqlSafe(format!(
+            "VACUUM (ANALYZE) {}",
+            names.join(", ")
+        )))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

@@ -30,7 +30,7 @@ impl Dialect {
     }
 
     /// Whole seconds from `a` to `b`, two ISO-8601 UTC text columns.
-    fn seconds(self, a: &str, b: &str) -> String {
+    pub(super) fn seconds(self, a: &str, b: &str) -> String {
         match self {
             Dialect::Sqlite => format!("(unixepoch({b}) - unixepoch({a}))"),
             Dialect::Postgres => format!(

@@ -3,13 +3,17 @@
 //! runs on SQLite, PostgreSQL and ClickHouse 18.16; the detection itself, and its method,
 //! is `analytics::anomaly`.
 
-use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+
+use chrono::{Duration, NaiveDate};
 use serde_json::{Value, json};
 
+use super::aggregates::Dialect;
 use super::context::{Ctx, scope, time};
 use super::params::midnight;
 use crate::analytics::anomaly::{Kind, Series, Thresholds, detect, method};
-use crate::store::{Params, StoreError, timestamp};
+use crate::analytics::dora;
+use crate::store::{Params, Row, StoreError, timestamp};
 
 /// The metrics `metric_anomalies` can check, each a daily series of the metrics store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,39 +115,53 @@ impl Metric {
         }
     }
 
-    /// The events: `happened_at` (ISO-8601 text) and, for durations, the columns to
-    /// compute the value from. Plain SQL every metrics backend runs.
-    pub(super) fn query(self) -> String {
-        let deployments = |status: &str| {
+    /// The series, grouped by `day` (`YYYY-MM-DD`, UTC) where the database can: counts as
+    /// `n` events a day (change failure rate: `n` shipped, and [`FAILED_CHANGES`] the
+    /// failed), durations as one row per event with its `day` and `s` seconds (lead time)
+    /// or `hours` (review wait), since their medians and spreads need every value.
+    pub(super) fn daily(self, d: Dialect) -> String {
+        let counted = |events: &str, at: &str| {
             format!(
-                "SELECT id, finished_at AS happened_at FROM deployments \
-                 WHERE environment = 'production' AND status = '{status}' \
-                 AND finished_at >= :since AND finished_at < :now {SCOPE}"
+                "SELECT substring({at}, 1, 10) AS day, COUNT(*) AS n FROM {events} \
+                 GROUP BY substring({at}, 1, 10)"
+            )
+        };
+        let deployments = |status: &str| {
+            counted(
+                &format!(
+                    "deployments WHERE environment = 'production' AND status = '{status}' \
+                     AND finished_at >= :since AND finished_at < :now {SCOPE}"
+                ),
+                "finished_at",
             )
         };
         match self {
             Metric::Deployments | Metric::ChangeFailureRate => deployments("success"),
             Metric::FailedDeployments => deployments("failure"),
-            Metric::LeadTimeHours => "SELECT d.finished_at AS happened_at, p.first_commit_at AS started_at \
-                FROM pull_requests p JOIN deployments d ON d.id = p.deployment_id \
-                WHERE d.environment = 'production' AND d.status = 'success' \
-                AND d.finished_at >= :since AND d.finished_at < :now \
-                AND (:team IS NULL OR d.team = :team) AND (:service IS NULL OR d.service = :service)"
-                .into(),
-            Metric::Incidents => format!(
-                "SELECT opened_at AS happened_at FROM incidents \
-                 WHERE opened_at >= :since AND opened_at < :now {SCOPE}"
+            Metric::LeadTimeHours => format!(
+                "SELECT substring(d.finished_at, 1, 10) AS day, {} AS s \
+                 FROM pull_requests p JOIN deployments d ON d.id = p.deployment_id \
+                 WHERE d.environment = 'production' AND d.status = 'success' \
+                 AND d.finished_at >= :since AND d.finished_at < :now \
+                 AND (:team IS NULL OR d.team = :team) AND (:service IS NULL OR d.service = :service)",
+                d.seconds("p.first_commit_at", "d.finished_at")
             ),
-            Metric::MergedPrs => format!(
-                "SELECT merged_at AS happened_at FROM pull_requests \
-                 WHERE merged_at >= :since AND merged_at < :now {SCOPE}"
+            Metric::Incidents => counted(
+                &format!("incidents WHERE opened_at >= :since AND opened_at < :now {SCOPE}"),
+                "opened_at",
             ),
-            Metric::Commits => format!(
-                "SELECT authored_at AS happened_at FROM commits \
-                 WHERE authored_at >= :since AND authored_at < :now {SCOPE}"
+            Metric::MergedPrs => counted(
+                &format!("pull_requests WHERE merged_at >= :since AND merged_at < :now {SCOPE}"),
+                "merged_at",
             ),
-            Metric::ReviewWaitHours => "SELECT requested_at AS happened_at, wait_hours AS value FROM pr_reviews \
-                WHERE reviewed_at IS NOT NULL AND requested_at >= :since AND requested_at < :now \
+            Metric::Commits => counted(
+                &format!("commits WHERE authored_at >= :since AND authored_at < :now {SCOPE}"),
+                "authored_at",
+            ),
+            Metric::ReviewWaitHours => "SELECT substring(requested_at, 1, 10) AS day, wait_hours AS hours \
+                FROM pr_reviews \
+                WHERE reviewed_at IS NOT NULL AND wait_hours IS NOT NULL \
+                AND requested_at >= :since AND requested_at < :now \
                 AND (:team IS NULL OR reviewer_team = :team) AND (:service IS NULL OR service = :service)"
                 .into(),
         }
@@ -163,12 +181,14 @@ impl Metric {
     }
 }
 
-/// Successful production deployments that caused at least one incident (change failure
-/// rate's numerator).
-pub(super) const FAILED_CHANGES: &str = "SELECT DISTINCT i.deployment_id FROM incidents i \
+/// Per `day`, the successful production deployments that caused at least one incident
+/// (`failed`, change failure rate's numerator).
+pub(super) const FAILED_CHANGES: &str = "SELECT substring(d.finished_at, 1, 10) AS day, \
+    COUNT(DISTINCT i.deployment_id) AS failed FROM incidents i \
     JOIN deployments d ON d.id = i.deployment_id \
     WHERE d.environment = 'production' AND d.status = 'success' AND d.finished_at >= :since AND d.finished_at < :now \
-    AND (:team IS NULL OR d.team = :team) AND (:service IS NULL OR d.service = :service)";
+    AND (:team IS NULL OR d.team = :team) AND (:service IS NULL OR d.service = :service) \
+    GROUP BY substring(d.finished_at, 1, 10)";
 
 /// Days in the window by default: the demo's whole history (26 weeks).
 const DEFAULT_DAYS: i64 = 182;
@@ -217,12 +237,20 @@ pub async fn metric_anomalies(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreEr
     }
     let mut q = p.clone();
     q.insert("since".into(), timestamp(midnight(start)).into());
+    let series = fetch(metric, start, today, &q, cx).await?;
+    Ok(report(metric, p, sensitivity, th, &series))
+}
 
-    let mut series = Series::new(metric.kind(), start, today);
-    for (at, value) in observations(metric, &q, cx).await? {
-        series.add(at.date_naive(), value);
-    }
-    let found = detect(&series, th);
+/// The answer about `series`, the metric's observations from its start to yesterday
+/// (`p` names the scope).
+pub fn report(
+    metric: Metric,
+    p: &Params,
+    sensitivity: &str,
+    th: Thresholds,
+    series: &Series,
+) -> Value {
+    let found = detect(series, th);
     let kind = metric.kind();
     let round = |x: f64| number(kind, x);
     let anomalies: Vec<Value> = found
@@ -240,16 +268,16 @@ pub async fn metric_anomalies(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreEr
         .iter()
         .map(|w| json!({"week": w.start.to_string(), "value": w.value.map(round), "observations": w.n}))
         .collect();
-    Ok(json!({
+    json!({
         "metric": metric.name(),
         "description": metric.describe(),
         "definition": metric.definition(),
         "unit": metric.unit(),
-        "kind": metric.kind().name(),
+        "kind": kind.name(),
         "scope": scope(p),
         "window": {
-            "start": start.to_string(),
-            "end": (today - Duration::days(1)).to_string(),
+            "start": series.start.to_string(),
+            "end": (series.end() - Duration::days(1)).to_string(),
             "days": series.days.len(),
             "weeks": found.weekly.len(),
         },
@@ -259,9 +287,9 @@ pub async fn metric_anomalies(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreEr
         "thresholds": th,
         "anomalies": anomalies,
         "weekly": weekly,
-        "method": method(metric.kind(), th),
+        "method": method(kind, th),
         "notes": found.notes,
-    }))
+    })
 }
 
 /// A value as the answer shows it: counts whole where they are, hours to 0.1, rates to 0.001.
@@ -273,45 +301,62 @@ fn number(kind: Kind, x: f64) -> Value {
     }
 }
 
-async fn observations(
+/// The metric's series over `[start, today)` from the figures the metrics store computes.
+async fn fetch(
     metric: Metric,
+    start: NaiveDate,
+    today: NaiveDate,
     p: &Params,
     cx: &Ctx<'_>,
-) -> Result<Vec<(DateTime<Utc>, f64)>, StoreError> {
-    let rows = cx.metrics.query(&metric.query(), p).await?;
-    let failed: std::collections::HashSet<i64> = if metric == Metric::ChangeFailureRate {
-        cx.metrics
-            .query(FAILED_CHANGES, p)
-            .await?
-            .iter()
-            .filter_map(|r| r.get("deployment_id").and_then(Value::as_i64))
-            .collect()
+) -> Result<Series, StoreError> {
+    let sql = metric.daily(Dialect::of(cx.metrics.backend())?);
+    let rows = cx.metrics.query(&sql, p).await?;
+    let failed: HashMap<NaiveDate, usize> = if metric == Metric::ChangeFailureRate {
+        let mut failed = HashMap::new();
+        for r in &cx.metrics.query(FAILED_CHANGES, p).await? {
+            failed.insert(day(r)?, count(r, "failed"));
+        }
+        failed
     } else {
-        Default::default()
+        HashMap::new()
     };
-    let mut out = Vec::with_capacity(rows.len());
+    let mut series = Series::new(metric.kind(), start, today);
     for r in &rows {
-        let Some(at) = time(r, "happened_at")? else {
-            continue;
-        };
-        let value = match metric {
+        let at = day(r)?;
+        match metric {
             Metric::ChangeFailureRate => {
-                let id = r.get("id").and_then(Value::as_i64).unwrap_or_default();
-                f64::from(u8::from(failed.contains(&id)))
+                let bad = failed.get(&at).copied().unwrap_or_default();
+                series.add_times(at, 1.0, bad);
+                series.add_times(at, 0.0, count(r, "n").saturating_sub(bad));
             }
-            Metric::LeadTimeHours => match time(r, "started_at")? {
-                Some(first) => (at - first).num_seconds() as f64 / 3600.0,
-                None => continue,
-            },
-            Metric::ReviewWaitHours => match r.get("value").and_then(Value::as_f64) {
-                Some(h) => h,
-                None => continue,
-            },
-            _ => 1.0,
-        };
-        out.push((at, value));
+            Metric::LeadTimeHours => {
+                if let Some(s) = r.get("s").and_then(Value::as_i64) {
+                    series.add(at, dora::hours(s));
+                }
+            }
+            Metric::ReviewWaitHours => {
+                if let Some(h) = r.get("hours").and_then(Value::as_f64) {
+                    series.add(at, h);
+                }
+            }
+            _ => series.add_times(at, 1.0, count(r, "n")),
+        }
     }
-    Ok(out)
+    Ok(series)
+}
+
+fn day(r: &Row) -> Result<NaiveDate, StoreError> {
+    r.get("day")
+        .and_then(Value::as_str)
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .ok_or_else(|| StoreError::query("a series day is not YYYY-MM-DD"))
+}
+
+fn count(r: &Row, k: &str) -> usize {
+    r.get(k)
+        .and_then(Value::as_u64)
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

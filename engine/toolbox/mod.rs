@@ -5,7 +5,7 @@
 //! functions of `builtins` (one registry of their names, which `validate` reads).
 
 mod aggregates;
-mod anomalies;
+pub mod anomalies;
 mod builtins;
 mod context;
 mod delivery;
@@ -215,7 +215,7 @@ pub fn builtin_statements(backend: &str) -> Result<Vec<(String, String)>, StoreE
         ),
     ];
     for m in anomalies::Metric::ALL {
-        out.push((format!("metric_anomalies {}", m.name()), m.query()));
+        out.push((format!("metric_anomalies {}", m.name()), m.daily(d)));
         out.push((
             format!("metric_anomalies {} start", m.name()),
             m.history_start_query().into(),

@@ -1,7 +1,8 @@
-//! The delivery builtins' SQL (`toolbox::aggregates`, one statement set per metrics
-//! dialect) against the Rust they replaced, kept as the oracle: `analytics::dora::compute`
-//! and the weekly lead-time trend over every raw row, read here with plain SELECTs from an
-//! embedded copy of the same organisation. Organisations are random (seed and size drawn
+//! The delivery builtins' SQL (`toolbox::aggregates` and the anomaly series of
+//! `toolbox::anomalies`, per metrics dialect) against the Rust they replaced, kept as the
+//! oracle: `analytics::dora::compute`, the weekly lead-time trend and every anomaly series
+//! built event by event from the raw rows, read here with plain SELECTs from an embedded
+//! copy of the same organisation. Organisations are random (seed and size drawn
 //! from a seeded `Rng`; `ENG_INTEL_PROPTEST_SEED` picks another draw), and so are the
 //! windows and scopes asked about; the figures must be equal to the last bit, on SQLite
 //! always and on PostgreSQL and ClickHouse when their servers are configured.
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use eng_intel::analytics::anomaly::{Series, Thresholds};
 use eng_intel::analytics::dora::{self, Change, Deploy, IncidentRef, Window};
 use eng_intel::compile::CompiledSet;
 use eng_intel::dataset::{self, Org, Rng};
@@ -18,6 +20,7 @@ use eng_intel::store::{
     ClickHouse, Metrics, Params, Postgres, QueryStore, Relational, Row, Sqlite, Stores,
 };
 use eng_intel::toolbox::Toolbox;
+use eng_intel::toolbox::anomalies::{Metric, report};
 use serde_json::{Value, json};
 
 use crate::support::{config, env, require_server};
@@ -54,8 +57,51 @@ fn at(r: &Row, k: &str) -> Option<DateTime<Utc>> {
 /// team and service, as the oracle takes them.
 struct Raw {
     deploys: Vec<(Deploy, String, String)>,
+    /// Deployments whose status is `failure` (not merely unsuccessful).
+    failures: HashSet<i64>,
     changes: Vec<Change>,
     incidents: Vec<IncidentRef>,
+    /// Incidents opened, pull requests merged, commits, completed reviews (with their wait
+    /// in hours): the anomaly series' events.
+    opened: Vec<Event>,
+    merged: Vec<Event>,
+    commits: Vec<Event>,
+    reviews: Vec<Event>,
+    /// The first pull request opened and review requested: where their series may start.
+    first_pr: Option<DateTime<Utc>>,
+    first_review: Option<DateTime<Utc>>,
+}
+
+/// Values with the instant they were observed.
+type Timed = Vec<(DateTime<Utc>, f64)>;
+
+/// An event of an anomaly series: when, whose, and its value.
+struct Event {
+    at: DateTime<Utc>,
+    team: String,
+    service: String,
+    value: f64,
+}
+
+/// The events of `sql`, whose columns are `at`, `team`, `service` and optionally `value`;
+/// rows without `at` are no event.
+async fn events(s: &Sqlite, sql: &str) -> Vec<Event> {
+    rows(s, sql)
+        .await
+        .iter()
+        .filter_map(|r| {
+            Some(Event {
+                at: at(r, "at")?,
+                team: r["team"].as_str().unwrap().to_string(),
+                service: r["service"].as_str().unwrap().to_string(),
+                value: r.get("value").and_then(Value::as_f64).unwrap_or(1.0),
+            })
+        })
+        .collect()
+}
+
+async fn earliest(s: &Sqlite, sql: &str) -> Option<DateTime<Utc>> {
+    rows(s, sql).await.iter().filter_map(|r| at(r, "at")).min()
 }
 
 async fn raw(s: &Sqlite) -> Raw {
@@ -95,10 +141,32 @@ async fn raw(s: &Sqlite) -> Raw {
             resolved_at: at(r, "resolved_at"),
         })
         .collect();
+    let failures = rows(s, "SELECT id, status FROM deployments")
+        .await
+        .iter()
+        .filter(|r| r["status"] == "failure")
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
     Raw {
         deploys,
+        failures,
         changes,
         incidents,
+        opened: events(s, "SELECT opened_at AS at, team, service FROM incidents").await,
+        merged: events(
+            s,
+            "SELECT merged_at AS at, team, service FROM pull_requests",
+        )
+        .await,
+        commits: events(s, "SELECT authored_at AS at, team, service FROM commits").await,
+        reviews: events(
+            s,
+            "SELECT requested_at AS at, reviewer_team AS team, service, wait_hours AS value \
+             FROM pr_reviews WHERE reviewed_at IS NOT NULL AND wait_hours IS NOT NULL",
+        )
+        .await,
+        first_pr: earliest(s, "SELECT opened_at AS at FROM pull_requests").await,
+        first_review: earliest(s, "SELECT requested_at AS at FROM pr_reviews").await,
     }
 }
 
@@ -172,6 +240,80 @@ impl Raw {
             .map(|t| t["team"].clone())
             .collect();
         json!({"teams": teams, "degrading": degrading})
+    }
+}
+
+impl Raw {
+    /// The daily series `metric_anomalies` scores over the last `days` before `now`, built
+    /// event by event as the builtin did before the database grouped it.
+    fn series(
+        &self,
+        metric: Metric,
+        now: DateTime<Utc>,
+        days: i64,
+        team: Option<&str>,
+        service: Option<&str>,
+    ) -> Series {
+        let mine = |t: &str, s: &str| team.is_none_or(|x| x == t) && service.is_none_or(|x| x == s);
+        let production = || self.deploys.iter().filter(|(d, ..)| d.production);
+        let shipped: HashMap<i64, DateTime<Utc>> = production()
+            .filter(|(d, t, s)| d.success && mine(t, s))
+            .map(|(d, ..)| (d.id, d.finished_at))
+            .collect();
+        let caused: HashSet<i64> = self
+            .incidents
+            .iter()
+            .filter_map(|i| i.deployment_id)
+            .collect();
+        let of = |es: &[Event]| -> Timed {
+            es.iter()
+                .filter(|e| mine(&e.team, &e.service))
+                .map(|e| (e.at, e.value))
+                .collect()
+        };
+        let (first, events): (Option<DateTime<Utc>>, Timed) = match metric {
+            Metric::Commits => (self.commits.iter().map(|e| e.at).min(), of(&self.commits)),
+            Metric::MergedPrs => (self.first_pr, of(&self.merged)),
+            Metric::ReviewWaitHours => (self.first_review, of(&self.reviews)),
+            Metric::Incidents => (
+                production().map(|(d, ..)| d.finished_at).min(),
+                of(&self.opened),
+            ),
+            _ => {
+                let events = match metric {
+                    Metric::Deployments => shipped.values().map(|&f| (f, 1.0)).collect(),
+                    Metric::ChangeFailureRate => shipped
+                        .iter()
+                        .map(|(id, &f)| (f, f64::from(u8::from(caused.contains(id)))))
+                        .collect(),
+                    Metric::FailedDeployments => production()
+                        .filter(|(d, t, s)| self.failures.contains(&d.id) && mine(t, s))
+                        .map(|(d, ..)| (d.finished_at, 1.0))
+                        .collect(),
+                    _ => self
+                        .changes
+                        .iter()
+                        .filter_map(|c| {
+                            let f = *shipped.get(&c.deployment_id)?;
+                            Some((f, (f - c.first_commit_at).num_seconds() as f64 / 3600.0))
+                        })
+                        .collect(),
+                };
+                (production().map(|(d, ..)| d.finished_at).min(), events)
+            }
+        };
+        let today = now.date_naive();
+        let mut start = today - chrono::Duration::days(days.max(1));
+        if let Some(first) = first {
+            start = start.max(first.date_naive());
+        }
+        let mut series = Series::new(metric.kind(), start, today);
+        for (t, value) in events {
+            if t >= midnight(start) && t < now {
+                series.add(t.date_naive(), value);
+            }
+        }
+        series
     }
 }
 
@@ -250,7 +392,22 @@ async fn check(
             "lead_time_trend on {backend}, org seed {}, args {args}",
             org.seed
         );
-        asked += 2;
+        let metric = *rng.pick(&Metric::ALL);
+        let days = rng.range(28, 400);
+        let sensitivity = *rng.pick(&["low", "medium", "high"]);
+        let args = json!({"metric": metric.name(), "team": team, "service": service,
+            "days": days, "sensitivity": sensitivity});
+        let got = tools.call(tool("metric_anomalies"), &args).await.unwrap();
+        let p = args.as_object().unwrap().clone();
+        let th = Thresholds::for_sensitivity(sensitivity).unwrap();
+        let series = oracle.series(metric, now, days, team.as_deref(), service.as_deref());
+        assert_eq!(
+            got,
+            report(metric, &p, sensitivity, th, &series),
+            "metric_anomalies on {backend}, org seed {}, args {args}",
+            org.seed
+        );
+        asked += 3;
     }
     asked
 }
@@ -267,7 +424,7 @@ async fn delivery_sql_on_sqlite_gives_the_rust_oracle_s_figures() {
         let oracle = raw(&s).await;
         asked += check(&set, &org, &oracle, s.clone(), s, &mut rng).await;
     }
-    assert_eq!(asked, 60);
+    assert_eq!(asked, 90);
 }
 
 #[tokio::test]
