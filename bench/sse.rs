@@ -8,6 +8,10 @@
 //! - open streams: tools answer after 1 s and chats arrive one per millisecond, so all
 //!   1,000 streams are open at once while new ones keep arriving.
 //!
+//! And the write path: 3,000 `/api/chat/sync` chats from 16 clients at once, each chat a
+//! new thread stored in SQLite, for the p50 and p99 of a chat when chats wait on each
+//! other's writes. `SSE_BENCH_SHAPES=burst,open,sync` picks shapes (all by default).
+//!
 //! The server runs in this process; the clients run in a child process (this same
 //! binary, told so by `SSE_BENCH_CLIENT`), so this process's RSS and CPU are the
 //! server's alone.
@@ -29,6 +33,8 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 const CHATS: usize = 1_000;
+const SYNC_CHATS: usize = 3_000;
+const SYNC_CONCURRENCY: usize = 16;
 const QUESTIONS: [&str; 3] = [
     "Find developers with Python expertise",
     "What are our DORA metrics?",
@@ -41,6 +47,7 @@ fn main() {
         .build()
         .expect("runtime");
     match std::env::var("SSE_BENCH_CLIENT") {
+        Ok(url) if url.ends_with("/sync") => rt.block_on(sync_client(url)),
         Ok(url) => rt.block_on(client(url)),
         Err(_) => rt.block_on(server()),
     }
@@ -53,14 +60,36 @@ async fn server() {
             .map(|n| n.get())
             .unwrap_or(1)
     );
-    for (name, tool_delay, spacing_ms) in [
-        ("burst (all at once, new connections)", Duration::ZERO, 0),
+    let shapes = std::env::var("SSE_BENCH_SHAPES").unwrap_or("burst,open,sync".into());
+    for (shape, name, tool_delay, spacing_ms, path, chats) in [
         (
+            "burst",
+            "burst (all at once, new connections)",
+            Duration::ZERO,
+            0,
+            "/api/chat",
+            CHATS,
+        ),
+        (
+            "open",
             "open streams (1 s tool latency, one arrival per ms)",
             Duration::from_secs(1),
             1,
+            "/api/chat",
+            CHATS,
+        ),
+        (
+            "sync",
+            "sync (16 clients at once, keep-alive, every chat a new stored thread)",
+            Duration::ZERO,
+            0,
+            "/api/chat/sync",
+            SYNC_CHATS,
         ),
     ] {
+        if !shapes.split(',').any(|s| s.trim() == shape) {
+            continue;
+        }
         let (base, dir) = start(tool_delay).await;
         let idle_mb = kb("VmRSS") / 1024.0;
         let done = Arc::new(AtomicBool::new(false));
@@ -77,7 +106,7 @@ async fn server() {
         });
         let cpu0 = cpu_s();
         let out = tokio::process::Command::new(std::env::current_exe().expect("own path"))
-            .env("SSE_BENCH_CLIENT", format!("{base}/api/chat"))
+            .env("SSE_BENCH_CLIENT", format!("{base}{path}"))
             .env("SSE_BENCH_SPACING_MS", spacing_ms.to_string())
             .output()
             .await
@@ -92,10 +121,13 @@ async fn server() {
         );
         println!("\n{name}");
         print!("{}", String::from_utf8_lossy(&out.stdout));
-        println!("  server RSS: {idle_mb:.1} MB idle, {peak_mb:.1} MB peak");
+        println!(
+            "  server RSS: {idle_mb:.1} MB idle, {peak_mb:.1} MB peak (VmHWM since the process began: {:.1} MB)",
+            kb("VmHWM") / 1024.0
+        );
         println!(
             "  server CPU: {cpu:.2} s ({:.0} µs per chat)",
-            cpu / CHATS as f64 * 1e6
+            cpu / chats as f64 * 1e6
         );
         drop(dir);
     }
@@ -135,7 +167,8 @@ async fn start(tool_delay: Duration) -> (String, tempfile::TempDir) {
         .await
         .expect("sqlite");
     let state = AppState::new(AppParts {
-        settings: Settings::from_lookup(|_| None),
+        // Every client is on 127.0.0.1: no per-address cap.
+        settings: Settings::from_lookup(|k| (k == "MAX_CHATS_PER_IP").then(|| "0".into())),
         config_dir: root.to_path_buf(),
         config,
         model: Arc::new(OfflineModel),
@@ -212,6 +245,65 @@ async fn client(url: String) {
         "  completed {} / {CHATS}, errors {}, wall {wall:.2} s",
         outcomes.len(),
         errors.values().sum::<usize>()
+    );
+    for (e, n) in errors {
+        println!("    {n} × {e}");
+    }
+}
+
+/// The sync client process: SYNC_CHATS chats from SYNC_CONCURRENCY clients, each sending
+/// its next chat when the last is answered, on its own keep-alive connection.
+async fn sync_client(url: String) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let t0 = Instant::now();
+    let clients: Vec<_> = (0..SYNC_CONCURRENCY)
+        .map(|c| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut out = Vec::new();
+                for i in (c..SYNC_CHATS).step_by(SYNC_CONCURRENCY) {
+                    let t = Instant::now();
+                    let res = http
+                        .post(&url)
+                        .json(&json!({"message": QUESTIONS[i % QUESTIONS.len()]}))
+                        .send()
+                        .await;
+                    out.push(match res {
+                        Ok(r) if r.status() == 200 => r
+                            .bytes()
+                            .await
+                            .map(|_| t.elapsed())
+                            .map_err(|e| format!("body: {e}")),
+                        Ok(r) => Err(format!("status {}", r.status())),
+                        Err(e) => Err(format!("request: {e}")),
+                    });
+                }
+                out
+            })
+        })
+        .collect();
+    let mut times = Vec::with_capacity(SYNC_CHATS);
+    let mut errors: HashMap<String, usize> = HashMap::new();
+    for c in clients {
+        for r in c.await.expect("client task") {
+            match r {
+                Ok(t) => times.push(t),
+                Err(e) => *errors.entry(e).or_default() += 1,
+            }
+        }
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let (p50, p99) = (ms_at(&times, 50), ms_at(&times, 99));
+    println!(
+        "  chat         p50 {p50:8.2} ms   p99 {p99:8.2} ms   p99/p50 {:.1}",
+        p99 / p50
+    );
+    println!(
+        "  completed {} / {SYNC_CHATS}, errors {}, wall {wall:.2} s, {:.0} chats/s",
+        times.len(),
+        errors.values().sum::<usize>(),
+        times.len() as f64 / wall
     );
     for (e, n) in errors {
         println!("    {n} × {e}");

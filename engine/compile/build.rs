@@ -50,7 +50,8 @@ impl<'p> Builder<'p> {
             return t.clone();
         }
         let t = self.project.tool(name).expect("validated: the tool exists");
-        let mut def = ToolDef::compile(t.name, t.spec).expect("validated tool compiles");
+        let mut def = ToolDef::compile(t.name, t.spec, &self.project.regexes)
+            .expect("validated tool compiles");
         if let Some(p) = &t.spec.preview {
             add(&mut self.env, def.preview_template(), p);
         }
@@ -142,6 +143,9 @@ impl<'p> Builder<'p> {
         let end = graph.add_node(Node::placeholder(END, 0));
         index.insert(END, end);
 
+        // Validated patterns, compiled when they were validated.
+        let regexes = &self.project.regexes;
+        let regex = |pattern: &str| -> Regex { regexes.get(pattern).expect("validated regex") };
         let env = &mut self.env;
         let mut tpl = |field: String, text: &str| -> String {
             let name = format!("{gname}:{field}");
@@ -164,7 +168,7 @@ impl<'p> Builder<'p> {
                 NodeKind::Classify { rules, default } => Kind::Classify {
                     rules: rules
                         .iter()
-                        .map(|r| (Regex::new(&r.pattern).expect("validated"), class(&r.class)))
+                        .map(|r| (regex(&r.pattern), class(&r.class)))
                         .collect(),
                     default: class(default),
                 },
@@ -179,11 +183,7 @@ impl<'p> Builder<'p> {
                         .map(|(rname, r)| Route {
                             name: rname.clone(),
                             description: r.description.clone(),
-                            intents: r
-                                .intents
-                                .iter()
-                                .map(|i| Regex::new(i).expect("validated"))
-                                .collect(),
+                            intents: r.intents.iter().map(|i| regex(i)).collect(),
                             to: index[r.to.as_str()],
                             tools: match spec.nodes.get(&r.to).map(|n| &n.kind) {
                                 Some(NodeKind::Subgraph { graph, .. }) => {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use regex::Regex;
 use serde_json::{Map, Value};
 
+use crate::config::regexes::Regexes;
 use crate::config::spec::{QuerySpec, StoreRole, ToolSpec};
 
 pub struct ToolDef {
@@ -39,12 +40,13 @@ pub struct Measure {
 }
 
 impl ToolDef {
-    pub fn compile(name: &str, spec: &ToolSpec) -> Result<ToolDef, String> {
+    /// `regexes` compiles the intents (the project's, so validation's work is reused).
+    pub fn compile(name: &str, spec: &ToolSpec, regexes: &Regexes) -> Result<ToolDef, String> {
         let validator = jsonschema::validator_for(&spec.args).map_err(|e| e.to_string())?;
         let intents = spec
             .intents
             .iter()
-            .map(|i| Regex::new(i).map_err(|e| e.to_string()))
+            .map(|i| regexes.get(i).map_err(|e| e.to_string()))
             .collect::<Result<_, _>>()?;
         Ok(ToolDef {
             name: name.into(),

@@ -10,6 +10,7 @@
 pub mod case_spec;
 pub mod cases;
 pub mod locate;
+pub mod regexes;
 pub mod schema;
 pub mod spans;
 pub mod spec;
@@ -80,6 +81,8 @@ pub struct Project {
     /// What loading found (syntax, repeated keys, schema); `validate::check` reports it first.
     pub findings: Report,
     pub unloaded: Unloaded,
+    /// Its regexes, each compiled once for `validate` and `compile` both.
+    pub regexes: regexes::Regexes,
 }
 
 /// One tool and the file that defines it.

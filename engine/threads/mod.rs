@@ -9,6 +9,7 @@ pub mod breaker;
 pub mod locks;
 mod postgres;
 mod sqlite;
+mod writer;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,10 +1,13 @@
-//! The embedded thread store: one SQLite file (WAL) owned by this process.
+//! The embedded thread store: one SQLite file (WAL) owned by this process. Reads go
+//! through a pool; every write goes to the one writer task (`writer`).
 
 use std::path::Path;
 
 use async_trait::async_trait;
+use futures::FutureExt;
 use sqlx::SqlitePool;
 
+use super::writer::Writer;
 use super::{
     AppendTo, HeldLock, MIGRATIONS_TABLE, MessagePage, MessageRow, NewMessage, Page, StoreError,
     StoredMessage, Thread, ThreadRead, ThreadRow, ThreadStore, message_of, now_us, page_of,
@@ -13,6 +16,7 @@ use super::{
 
 pub struct SqliteThreads {
     pool: SqlitePool,
+    writer: Writer,
 }
 
 impl SqliteThreads {
@@ -24,7 +28,9 @@ impl SqliteThreads {
         let mut migrator = sqlx::migrate!("engine/threads/migrations/sqlite");
         migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
         migrator.run(&pool).await?;
-        Ok(SqliteThreads { pool })
+        // The writer's connection leaves the pool, which opens others for reads.
+        let writer = Writer::start(pool.acquire().await?.detach());
+        Ok(SqliteThreads { pool, writer })
     }
 }
 
@@ -40,26 +46,27 @@ impl ThreadStore for SqliteThreads {
     }
 
     async fn create(&self, title: &str, owner: &str) -> Result<Thread, StoreError> {
-        let id = uuid::Uuid::new_v4().to_string();
-        let now = now_us();
-        sqlx::query(
-            "INSERT INTO chat_threads (thread_id, title, created_us, updated_us, message_count, owner)
-             VALUES ($1, $2, $3, $3, 0, $4)",
-        )
-        .bind(&id)
-        .bind(title)
-        .bind(now)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(thread_of((
-            id,
-            title.to_string(),
-            now,
-            now,
-            0,
-            owner.to_string(),
-        )))
+        let (title, owner) = (title.to_string(), owner.to_string());
+        self.writer
+            .write(move |db| {
+                async move {
+                    let id = uuid::Uuid::new_v4().to_string();
+                    let now = now_us();
+                    sqlx::query(
+                        "INSERT INTO chat_threads (thread_id, title, created_us, updated_us, message_count, owner)
+                         VALUES ($1, $2, $3, $3, 0, $4)",
+                    )
+                    .bind(&id)
+                    .bind(&title)
+                    .bind(now)
+                    .bind(&owner)
+                    .execute(db)
+                    .await?;
+                    Ok(thread_of((id, title, now, now, 0, owner)))
+                }
+                .boxed()
+            })
+            .await
     }
 
     async fn list(&self, limit: i64, offset: i64, owner: Option<&str>) -> Result<Page, StoreError> {
@@ -146,28 +153,34 @@ impl ThreadStore for SqliteThreads {
     }
 
     async fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM chat_messages WHERE thread_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let gone = sqlx::query("DELETE FROM chat_threads WHERE thread_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if gone > 0 {
-            sqlx::query(
-                "INSERT INTO deleted_threads (thread_id, deleted_us) VALUES ($1, $2)
-                 ON CONFLICT (thread_id) DO NOTHING",
-            )
-            .bind(id)
-            .bind(now_us())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(gone > 0)
+        let id = id.to_string();
+        self.writer
+            .write(move |db| {
+                async move {
+                    sqlx::query("DELETE FROM chat_messages WHERE thread_id = $1")
+                        .bind(&id)
+                        .execute(&mut *db)
+                        .await?;
+                    let gone = sqlx::query("DELETE FROM chat_threads WHERE thread_id = $1")
+                        .bind(&id)
+                        .execute(&mut *db)
+                        .await?
+                        .rows_affected();
+                    if gone > 0 {
+                        sqlx::query(
+                            "INSERT INTO deleted_threads (thread_id, deleted_us) VALUES ($1, $2)
+                             ON CONFLICT (thread_id) DO NOTHING",
+                        )
+                        .bind(&id)
+                        .bind(now_us())
+                        .execute(&mut *db)
+                        .await?;
+                    }
+                    Ok(gone > 0)
+                }
+                .boxed()
+            })
+            .await
     }
 
     async fn was_deleted(&self, id: &str) -> Result<bool, StoreError> {
@@ -180,13 +193,22 @@ impl ThreadStore for SqliteThreads {
     }
 
     async fn rename(&self, id: &str, title: &str) -> Result<bool, StoreError> {
-        let changed = sqlx::query("UPDATE chat_threads SET title = $2 WHERE thread_id = $1")
-            .bind(id)
-            .bind(title)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(changed > 0)
+        let (id, title) = (id.to_string(), title.to_string());
+        self.writer
+            .write(move |db| {
+                async move {
+                    let changed =
+                        sqlx::query("UPDATE chat_threads SET title = $2 WHERE thread_id = $1")
+                            .bind(&id)
+                            .bind(&title)
+                            .execute(db)
+                            .await?
+                            .rows_affected();
+                    Ok(changed > 0)
+                }
+                .boxed()
+            })
+            .await
     }
 
     async fn append(
@@ -197,55 +219,62 @@ impl ThreadStore for SqliteThreads {
         messages: &[NewMessage],
         to: AppendTo,
     ) -> Result<bool, StoreError> {
-        let now = now_us();
-        // IMMEDIATE takes the write lock up front, so concurrent writers wait (busy_timeout)
-        // instead of failing when a read transaction tries to upgrade.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        if to == AppendTo::New {
-            sqlx::query(
-                "INSERT INTO chat_threads (thread_id, title, created_us, updated_us, message_count, owner)
-                 SELECT $1, $2, $3, $3, 0, $4
-                 WHERE NOT EXISTS (SELECT 1 FROM deleted_threads WHERE thread_id = $1)
-                 ON CONFLICT (thread_id) DO NOTHING",
-            )
-            .bind(id)
-            .bind(title)
-            .bind(now)
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?;
-        }
-        // Updating the row first locks it (PostgreSQL) and tells whether it still exists:
-        // a thread deleted during the chat is not brought back.
-        let found = sqlx::query(
-            "UPDATE chat_threads SET updated_us = $2, message_count = message_count + $3
-             WHERE thread_id = $1",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(messages.len() as i64)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if found == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        for m in messages {
-            sqlx::query(
-                "INSERT INTO chat_messages (thread_id, role, content, meta, created_us)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(id)
-            .bind(m.role.as_str())
-            .bind(&m.content)
-            .bind(m.meta.to_string())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(true)
+        let (id, title, owner) = (id.to_string(), title.to_string(), owner.to_string());
+        let rows: Vec<(&'static str, String, String)> = messages
+            .iter()
+            .map(|m| (m.role.as_str(), m.content.clone(), m.meta.to_string()))
+            .collect();
+        self.writer
+            .write(move |db| {
+                async move {
+                    let now = now_us();
+                    if to == AppendTo::New {
+                        sqlx::query(
+                            "INSERT INTO chat_threads (thread_id, title, created_us, updated_us, message_count, owner)
+                             SELECT $1, $2, $3, $3, 0, $4
+                             WHERE NOT EXISTS (SELECT 1 FROM deleted_threads WHERE thread_id = $1)
+                             ON CONFLICT (thread_id) DO NOTHING",
+                        )
+                        .bind(&id)
+                        .bind(&title)
+                        .bind(now)
+                        .bind(&owner)
+                        .execute(&mut *db)
+                        .await?;
+                    }
+                    // No row to update: the thread was deleted during the chat and is not
+                    // brought back.
+                    let found = sqlx::query(
+                        "UPDATE chat_threads SET updated_us = $2, message_count = message_count + $3
+                         WHERE thread_id = $1",
+                    )
+                    .bind(&id)
+                    .bind(now)
+                    .bind(rows.len() as i64)
+                    .execute(&mut *db)
+                    .await?
+                    .rows_affected();
+                    if found == 0 {
+                        return Ok(false);
+                    }
+                    for (role, content, meta) in &rows {
+                        sqlx::query(
+                            "INSERT INTO chat_messages (thread_id, role, content, meta, created_us)
+                             VALUES ($1, $2, $3, $4, $5)",
+                        )
+                        .bind(&id)
+                        .bind(*role)
+                        .bind(content)
+                        .bind(meta)
+                        .bind(now)
+                        .execute(&mut *db)
+                        .await?;
+                    }
+                    Ok(true)
+                }
+                .boxed()
+            })
+            .await
     }
 
     async fn lock_across_instances(

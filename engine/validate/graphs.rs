@@ -191,7 +191,7 @@ impl Refs<'_, '_> {
                 for (i, r) in rules.iter().enumerate() {
                     self.tier(&format!("{p}/rules/{i}/tier"), &r.class.tier);
                     let what = format!("pattern of rule {i} of node \"{name}\"");
-                    regexes::compile(self.report, doc, &format!("{p}/rules/{i}/pattern"), &r.pattern, &what);
+                    regexes::compile(self.known.project, self.report, doc, &format!("{p}/rules/{i}/pattern"), &r.pattern, &what);
                 }
                 self.tier(&format!("{p}/default/tier"), &default.tier);
             }
@@ -204,7 +204,7 @@ impl Refs<'_, '_> {
                     for (i, intent) in r.intents.iter().enumerate() {
                         let what = format!("intent {i} of route \"{rname}\"");
                         let ptr = format!("{p}/routes/{}/intents/{i}", escape(rname));
-                        regexes::compile(self.report, doc, &ptr, intent, &what);
+                        regexes::compile(self.known.project, self.report, doc, &ptr, intent, &what);
                     }
                 }
                 if let Some(pr) = prompt {

@@ -4,17 +4,19 @@
 use regex::Regex;
 
 use super::diagnostic::{Diagnostic, Report};
-use crate::config::Doc;
+use crate::config::{Doc, Project};
 
-/// Compiles the pattern at `pointer`; on failure reports E041 at the broken token.
+/// Compiles the pattern at `pointer` (once per project: `compile` takes the same regex);
+/// on failure reports E041 at the broken token.
 pub fn compile<T>(
+    project: &Project,
     report: &mut Report,
     doc: &Doc<T>,
     pointer: &str,
     pattern: &str,
     what: &str,
 ) -> Option<Regex> {
-    match Regex::new(pattern) {
+    match project.regexes.get(pattern) {
         Ok(re) => Some(re),
         Err(e) => {
             // regex-syntax knows where the problem is; the regex crate only prints it.

@@ -25,7 +25,7 @@ pub fn check_tools(project: &Project, report: &mut Report) {
         for (i, intent) in tool.intents.iter().enumerate() {
             let ptr = format!("{base}/intents/{i}");
             let what = format!("intent {i} of tool \"{name}\"");
-            let Some(re) = regexes::compile(report, doc, &ptr, intent, &what) else {
+            let Some(re) = regexes::compile(project, report, doc, &ptr, intent, &what) else {
                 continue;
             };
             for cap in re.capture_names().flatten() {

@@ -444,3 +444,68 @@ async fn a_chat_waiting_for_its_thread_hears_stream_start_at_once() {
     assert_eq!(t["message_count"], 4);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_chats_on_sqlite_all_store_their_turns() {
+    // 48 chats each starting a thread and 4 threads continued by 4 chats each, all sent
+    // at once, so their writes meet at the store's writer.
+    const NEW: usize = 48;
+    const SHARED: usize = 4;
+    const TURNS: usize = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = Options::new(dir.path());
+    o.settings = settings(&[("MAX_CHATS_PER_IP", "0")]);
+    let server = Server::start(o).await;
+    let chats = (0..NEW)
+        .map(|_| None)
+        .chain((0..SHARED * TURNS).map(|i| Some(format!("shared-{}", i % SHARED))));
+    let replies = futures::future::join_all(chats.map(|thread| {
+        send_json(
+            client()
+                .post(server.url("/api/chat/sync"))
+                .json(&json!({"message": PYTHON, "thread_id": thread})),
+        )
+    }))
+    .await;
+    let mut threads = std::collections::BTreeSet::new();
+    for (status, body) in &replies {
+        assert_eq!(*status, 200, "{body}");
+        threads.insert(body["thread_id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(threads.len(), NEW + SHARED);
+
+    // What the file holds, read with SQL.
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("threads.db").display()
+    ))
+    .await
+    .unwrap();
+    let per_thread: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT t.thread_id, t.message_count, COUNT(m.id),
+                COALESCE(SUM(m.role = 'user' AND m.content = $1), 0),
+                COALESCE(SUM(m.role = 'assistant'), 0)
+         FROM chat_threads t LEFT JOIN chat_messages m ON m.thread_id = t.thread_id
+         GROUP BY t.thread_id",
+    )
+    .bind(PYTHON)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(
+        per_thread
+            .iter()
+            .map(|r| r.0.clone())
+            .collect::<std::collections::BTreeSet<_>>(),
+        threads
+    );
+    for (id, count, stored, questions, answers) in per_thread {
+        let turns = (if id.starts_with("shared-") { TURNS } else { 1 }) as i64;
+        assert_eq!(
+            (count, stored, questions, answers),
+            (2 * turns, 2 * turns, turns, turns),
+            "thread {id}"
+        );
+    }
+    server.stop().await;
+}

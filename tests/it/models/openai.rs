@@ -44,7 +44,7 @@ fn tool_def(name: &str, args: Value) -> Arc<ToolDef> {
         preview: None,
         answer: None,
     };
-    Arc::new(ToolDef::compile(name, &spec).unwrap())
+    Arc::new(ToolDef::compile(name, &spec, &Default::default()).unwrap())
 }
 
 fn tools() -> Vec<Arc<ToolDef>> {

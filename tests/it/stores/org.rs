@@ -117,7 +117,7 @@ async fn misdeclared_tools_fail_with_a_clear_message() {
             "description": "test", "args": {"type": "object"}, "store": store, "query": query,
         }))
         .unwrap();
-        eng_intel::compile::ToolDef::compile("probe", &spec).unwrap()
+        eng_intel::compile::ToolDef::compile("probe", &spec, &Default::default()).unwrap()
     };
     let call = |t| {
         let tools = stores.tools();
