@@ -241,6 +241,18 @@ pub struct Open {
     pub remaining: Duration,
 }
 
+/// How a store says it did not try (health and tool errors show it).
+impl std::fmt::Display for Open {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "not tried: it failed {} times in a row; next try in {:.1} s",
+            self.failures,
+            self.remaining.as_secs_f64()
+        )
+    }
+}
+
 impl Breaker {
     pub fn new(threshold: u32, cooldown: Duration) -> Self {
         Breaker {

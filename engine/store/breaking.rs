@@ -36,10 +36,8 @@ impl Breaking {
         if let Err(open) = self.breaker.check() {
             // Not worth retrying: a retry would be refused the same way.
             return Err(StoreError::query(format!(
-                "{}: not tried: it failed {} times in a row; next try in {:.1} s",
-                self.inner.backend(),
-                open.failures,
-                open.remaining.as_secs_f64()
+                "{}: {open}",
+                self.inner.backend()
             )));
         }
         let r = call.await;

@@ -33,11 +33,7 @@ impl Breaking {
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         if let Err(open) = self.breaker.check() {
-            return Err(StoreError(format!(
-                "not tried: it failed {} times in a row; next try in {:.1} s",
-                open.failures,
-                open.remaining.as_secs_f64()
-            )));
+            return Err(StoreError(open.to_string()));
         }
         let r = call.await;
         match &r {
