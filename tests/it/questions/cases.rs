@@ -65,6 +65,29 @@ pub static CASES: &[Case] = &[
         },
     },
     Case {
+        question: "who's working on the ledger v2 migration?",
+        route: RESOURCES,
+        tool: "tickets",
+        expect: Answer {
+            args: r#"{"project": "Ledger v2 migration"}"#,
+            facts: |db| {
+                Box::pin(async move {
+                    let people = strings(&db, "SELECT DISTINCT e.name FROM tickets k JOIN projects p ON p.id = k.project_id JOIN employees e ON e.id = k.assignee_id WHERE p.name = 'Ledger v2 migration' AND k.status IN ('todo', 'in_progress', 'in_review')").await;
+                    let open = int(&db, "SELECT COUNT(*) FROM tickets k JOIN projects p ON p.id = k.project_id WHERE p.name = 'Ledger v2 migration' AND k.status IN ('todo', 'in_progress', 'in_review')").await;
+                    let mut v = vec![
+                        planted(!people.is_empty(), "the project has assigned open tickets"),
+                        has(format!(
+                            "{} on Ledger v2 migration",
+                            counted(open, "ticket")
+                        )),
+                    ];
+                    v.extend(people.into_iter().map(|p| has(format!("**{p}**"))));
+                    v
+                })
+            },
+        },
+    },
+    Case {
         question: "which services does the data team own?",
         route: INSIGHTS,
         tool: "services",
