@@ -52,13 +52,6 @@ fn pick_all(v: &Value, path: &str) -> Vec<String> {
     out
 }
 
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next().map_or_else(String::new, |f| {
-        f.to_uppercase().collect::<String>() + c.as_str()
-    })
-}
-
 impl Exec {
     /// One tool call with its tool_start/tool_end events; args are checked against the
     /// schema first. A pipeline tool runs its graph, whose events come in between: the
@@ -177,7 +170,7 @@ impl Exec {
                 [] => format!("No {} found ({}).", via.said, via.tool),
                 names => format!(
                     "{}: {} ({}).",
-                    capitalise(&via.said),
+                    super::answer::capitalise(&via.said),
                     names.join(", "),
                     via.tool
                 ),

@@ -14,14 +14,25 @@ use super::{Imported, collaborations, crate_of, imported, people};
 use crate::support::server::{Options, Server};
 use crate::support::{Vars, config};
 
+/// The stores the import filled (already loaded: opening them loads nothing).
+async fn stores(imp: &Imported) -> eng_intel::toolbox::Toolbox {
+    eng_intel::toolbox::Toolbox::open(&Vars::new().data_dir(&imp.data).settings(), &|m| {
+        panic!("the import was already loaded, yet: {m}")
+    })
+    .await
+    .unwrap()
+}
+
 async fn engine(imp: &Imported) -> Engine {
-    let stores =
-        eng_intel::toolbox::Toolbox::open(&Vars::new().data_dir(&imp.data).settings(), &|m| {
-            panic!("the import was already loaded, yet: {m}")
-        })
-        .await
-        .unwrap();
-    Engine::new(config(), Arc::new(OfflineModel), stores.tools())
+    Engine::new(config(), Arc::new(OfflineModel), stores(imp).await.tools())
+}
+
+/// The real server over the imported stores, and the directory of its threads.
+async fn serve(imp: &Imported) -> (Server, tempfile::TempDir) {
+    let threads = tempfile::tempdir().unwrap();
+    let mut o = Options::new(threads.path());
+    o.tools = stores(imp).await.tools();
+    (Server::start(o).await, threads)
 }
 
 /// The answer and the tools called.
@@ -121,16 +132,7 @@ async fn over_http_the_server_answers_from_the_imported_history() {
         .iter()
         .max_by_key(|(g, n)| (**n, std::cmp::Reverse(names[g].clone())))
         .unwrap();
-    let stores =
-        eng_intel::toolbox::Toolbox::open(&Vars::new().data_dir(&imp.data).settings(), &|m| {
-            panic!("the import was already loaded, yet: {m}")
-        })
-        .await
-        .unwrap();
-    let threads = tempfile::tempdir().unwrap();
-    let mut o = Options::new(threads.path());
-    o.tools = stores.tools();
-    let server = Server::start(o).await;
+    let (server, _threads) = serve(imp).await;
     let res = server
         .post(
             "/api/chat/sync",
@@ -262,16 +264,7 @@ async fn over_http_who_someone_works_with_most_is_their_closest_co_author() {
         .max_by_key(|(x, n)| (*n, std::cmp::Reverse(names[x].clone())))
         .map(|(x, _)| (names[&x].clone(), names[&closest(x)].clone()))
         .expect("someone in axum co-authored commits");
-    let stores =
-        eng_intel::toolbox::Toolbox::open(&Vars::new().data_dir(&imp.data).settings(), &|m| {
-            panic!("the import was already loaded, yet: {m}")
-        })
-        .await
-        .unwrap();
-    let threads = tempfile::tempdir().unwrap();
-    let mut o = Options::new(threads.path());
-    o.tools = stores.tools();
-    let server = Server::start(o).await;
+    let (server, _threads) = serve(imp).await;
     let res = server
         .post(
             "/api/chat/sync",
