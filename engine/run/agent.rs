@@ -57,7 +57,8 @@ impl Exec {
                     None => (None, None, None),
                 };
                 let ctx = minijinja::context! {
-                    results => all.clone(), result => result, tool => tool, args => args, row => row.map(jv), ..vars.clone()
+                    results => all.clone(), result => result, tool => tool, args => args, row => row.map(jv),
+                    about => u.about(), ..vars.clone()
                 };
                 self.render(template, &ctx).map_err(|e| e.to_string())
             };

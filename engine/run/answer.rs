@@ -64,11 +64,67 @@ pub(super) fn compose(
     if ok.len() == 1
         && measure.per_row
         && (u.order.is_some() || u.best_or_worst.is_some())
-        && let Some(verdict) = top_row(ok[0], tool, measure, u, render)
+        && let Some((verdict, first)) = top_row(ok[0], tool, measure, u, render)
     {
-        return format!("{verdict}\n\n{body}");
+        // The template's own lead line naming the same person gives way to the verdict.
+        let body = match body.split_once('\n') {
+            Some((lead, rest)) if lead.starts_with(&format!("**{first}**")) => rest,
+            _ => &body,
+        };
+        return format!("{verdict}\n\n{}", body.trim_start());
+    }
+    if ok.len() == 1
+        && !measure.per_row
+        && let Some(lead) = named_figure(ok[0], tool, u, render)
+    {
+        return format!("{lead}\n\n{body}");
     }
     body
+}
+
+/// One result of a tool with several figures, when the question names one of them
+/// ("what's our lead time?"): that figure first, before the whole table.
+fn named_figure(
+    r: &Value,
+    tool: &ToolDef,
+    u: &Understanding,
+    render: Render<'_>,
+) -> Option<String> {
+    let names: Vec<&str> = tool
+        .measures
+        .iter()
+        .filter(|m| !m.per_row)
+        .map(|m| m.name.as_str())
+        .collect();
+    if names.len() < 2 {
+        return None;
+    }
+    let m = tool
+        .measures
+        .iter()
+        .find(|m| Some(m.name.as_str()) == u.named_measure(&names))?;
+    let v = render(&tool.measure_template(&m.name, "value"), Some(r), None)
+        .ok()?
+        .trim()
+        .parse::<f64>()
+        .ok()?;
+    let args = &r["args"];
+    let scope = match (
+        &r["result"]["scope"],
+        &args["team"],
+        &args["service"],
+        &args["person"],
+    ) {
+        (Value::String(s), ..) => s.clone(),
+        (_, Value::String(t), ..) => format!("the {t} team"),
+        (_, _, Value::String(s), _) | (_, _, _, Value::String(s)) => s.clone(),
+        _ => "the organisation".into(),
+    };
+    Some(format!(
+        "{} for {scope}: **{}**.",
+        capitalise(&m.name),
+        amount(v, &m.unit)
+    ))
 }
 
 /// A comparison or breakdown: the winner first, then each result (a table past four).
@@ -232,14 +288,15 @@ fn join_and(items: &[String]) -> String {
     }
 }
 
-/// The row at the asked-for end of one result's rows ("who reviews the most").
+/// The row at the asked-for end of one result's rows ("who reviews the most"): the verdict
+/// and the first label it names.
 fn top_row(
     r: &Value,
     tool: &ToolDef,
     m: &Measure,
     u: &Understanding,
     render: Render<'_>,
-) -> Option<String> {
+) -> Option<(String, String)> {
     let rows: Vec<Value> =
         serde_json::from_str(&render(&tool.measure_template(&m.name, "rows"), Some(r), None).ok()?)
             .ok()?;
@@ -261,7 +318,8 @@ fn top_row(
     let (v, who) = best?;
     let extreme = extreme(&m.name, max, false);
     let v = amount(v, &m.unit);
-    Some(match who.as_slice() {
+    let first = who[0].clone();
+    let verdict = match who.as_slice() {
         [one] => format!("**{one}** has the {extreme} {}: {v}.", m.name),
         [.., last] if who.len() <= 5 => format!(
             "{} and **{last}** share the {extreme} {}: {v}.",
@@ -273,7 +331,8 @@ fn top_row(
             m.name
         ),
         _ => format!("{} share the {extreme} {}: {v}.", who.len(), m.name),
-    })
+    };
+    Some((verdict, first))
 }
 
 /// "the most incidents" for a count, "the highest lead time" for a level; "more/higher"

@@ -502,9 +502,12 @@ impl Understanding {
                     .find(|p| Some(*p) != asked.as_ref())
                     .cloned()
             };
-            let person = if has(&["else", "other"]) {
+            // "who else reports to him?" after "who does Ben report to?" is the manager
+            // answered; "who else on his team…" after "is he overloaded?" is still him.
+            let answered_who = asks_who_but(&prior.question, prior);
+            let person = if has(&["else", "other"]) && answered_who {
                 other()
-            } else if that_person && asks_who_but(&prior.question, prior) {
+            } else if that_person && answered_who {
                 other().or(asked)
             } else {
                 asked.or_else(|| answer_people.first().cloned())
@@ -564,7 +567,10 @@ impl Understanding {
                     && (elliptical || !self.mentions.iter().any(|x| x.kind.is_some()))
                 {
                     self.mentions.push(remembered(k, m.name.clone()));
-                    self.respell(IT, &format!("{{{}}}", k.as_str()));
+                    // "are any of them out?": "them" is the people, not what found them.
+                    if !which_of {
+                        self.respell(IT, &format!("{{{}}}", k.as_str()));
+                    }
                     self.follow_up = true;
                 }
             }
@@ -662,8 +668,9 @@ impl Understanding {
                 self.previous_tool = Some(best.tool.clone());
             }
         }
-        if self.follow_up {
-            // Placeholders for the names that came from memory.
+        if self.follow_up && !which_of {
+            // Placeholders for the names that came from memory (args only for "which of
+            // them": the question's own words choose the tool).
             for m in &self.mentions {
                 if let Some(k) = m.kind {
                     let f = format!("{{{}}}", k.as_str());
@@ -972,6 +979,33 @@ impl Understanding {
             .enumerate()
             .max_by_key(|(i, n)| (fit(n), std::cmp::Reverse(*i)))
             .map(|(_, n)| *n)
+    }
+
+    /// The figure the question itself names: the one of `names` with more of its words in
+    /// the question than any other ("how long does it take us to recover" → recovery
+    /// time); none when no name or two names are said as fully.
+    pub fn named_measure<'a>(&self, names: &[&'a str]) -> Option<&'a str> {
+        let hits = |name: &str| {
+            name.split([' ', '_', '-'])
+                .map(|w| text::stem(&text::fold(w)))
+                .filter(|w| self.stems.iter().any(|q| same_stem(q, w)))
+                .count()
+        };
+        let mut counted: Vec<(usize, &'a str)> = names.iter().map(|n| (hits(n), *n)).collect();
+        counted.sort_by_key(|(h, _)| std::cmp::Reverse(*h));
+        match counted.as_slice() {
+            [(h, n), rest @ ..] if *h > 0 && rest.first().is_none_or(|(o, _)| o < h) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The person the question is about, named or remembered from the thread ("is he
+    /// overloaded?"), for an answer that lists many to speak of them first.
+    pub fn about(&self) -> Option<&str> {
+        self.mentions
+            .iter()
+            .find(|m| m.kind == Some(Kind::Person) && !m.name.is_empty())
+            .map(|m| m.name.as_str())
     }
 
     /// Which end of a ranking is asked for: Most/Least by the words, or by `better` when

@@ -35,7 +35,7 @@ const GLOBALS: &[&str] = &[
 ];
 
 /// Variables an agent's answer template sees beside state.
-pub const ANSWER_VARS: &[&str] = &["results", "result", "tool", "args"];
+pub const ANSWER_VARS: &[&str] = &["results", "result", "tool", "args", "about"];
 /// Variables a router prompt sees beside state.
 pub const ROUTER_VARS: &[&str] = &["routes"];
 /// Variables a tool's preview template sees (and nothing else).

@@ -1010,7 +1010,7 @@ pub static CASES: &[Case] = &[
                         &format!("SELECT reviewer FROM pr_reviews WHERE reviewed_at IS NOT NULL AND requested_at >= '{}' AND requested_at < '{NOW}' GROUP BY reviewer ORDER BY COUNT(*) DESC, reviewer LIMIT 1", since(30)),
                     )
                     .await;
-                    vec![has(format!("**{top}** did the most reviews"))]
+                    vec![has(format!("**{top}** has the most reviews"))]
                 })
             },
         },
