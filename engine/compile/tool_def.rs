@@ -33,6 +33,8 @@ pub struct ToolDef {
 
 pub struct Measure {
     pub name: String,
+    /// Words that name it besides its name.
+    pub words: Vec<String>,
     pub unit: String,
     pub higher_is_better: bool,
     /// Read per row (with a label per row) rather than once per result.
@@ -65,6 +67,7 @@ impl ToolDef {
                 .iter()
                 .map(|(name, m)| Measure {
                     name: name.clone(),
+                    words: m.words.clone(),
                     unit: m.unit.clone(),
                     higher_is_better: m.better == crate::config::spec::Better::Higher,
                     per_row: m.rows.is_some(),

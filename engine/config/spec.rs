@@ -225,6 +225,9 @@ pub struct MeasureSpec {
     /// Which way is better: `higher` (default) or `lower`; "best" and "worst" follow it.
     #[serde(default)]
     pub better: Better,
+    /// Words that name the figure besides its name ("slowest" for a wait).
+    #[serde(default)]
+    pub words: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -46,9 +46,8 @@ pub(super) fn compose(
     if ok.len() >= 2 && same && !per_call {
         return together(&ok, u, &whole);
     }
-    let names: Vec<&str> = tool.measures.iter().map(|m| m.name.as_str()).collect();
     let Some(measure) = u
-        .measure(&names)
+        .measure(&figures(tool.measures.iter()))
         .and_then(|n| tool.measures.iter().find(|m| m.name == n))
     else {
         return whole(ok.first().copied());
@@ -64,11 +63,11 @@ pub(super) fn compose(
     if ok.len() == 1
         && measure.per_row
         && (u.order.is_some() || u.best_or_worst.is_some())
-        && let Some((verdict, first)) = top_row(ok[0], tool, measure, u, render)
+        && let Some(verdict) = top_row(ok[0], tool, measure, u, render)
     {
-        // The template's own lead line naming the same person gives way to the verdict.
+        // The template's own lead line (a name in bold first) gives way to the verdict.
         let body = match body.split_once('\n') {
-            Some((lead, rest)) if lead.starts_with(&format!("**{first}**")) => rest,
+            Some((lead, rest)) if lead.starts_with("**") => rest,
             _ => &body,
         };
         return format!("{verdict}\n\n{}", body.trim_start());
@@ -90,19 +89,12 @@ fn named_figure(
     u: &Understanding,
     render: Render<'_>,
 ) -> Option<String> {
-    let names: Vec<&str> = tool
-        .measures
-        .iter()
-        .filter(|m| !m.per_row)
-        .map(|m| m.name.as_str())
-        .collect();
-    if names.len() < 2 {
+    let once = figures(tool.measures.iter().filter(|m| !m.per_row));
+    if once.len() < 2 {
         return None;
     }
-    let m = tool
-        .measures
-        .iter()
-        .find(|m| Some(m.name.as_str()) == u.named_measure(&names))?;
+    let named = u.named_measure(&once)?;
+    let m = tool.measures.iter().find(|m| m.name == named)?;
     let v = render(&tool.measure_template(&m.name, "value"), Some(r), None)
         .ok()?
         .trim()
@@ -125,6 +117,13 @@ fn named_figure(
         capitalise(&m.name),
         amount(v, &m.unit)
     ))
+}
+
+/// Each measure's name and the other words for it, as the understanding weighs them.
+fn figures<'a>(measures: impl Iterator<Item = &'a Measure>) -> Vec<(&'a str, &'a [String])> {
+    measures
+        .map(|m| (m.name.as_str(), m.words.as_slice()))
+        .collect()
 }
 
 /// A comparison or breakdown: the winner first, then each result (a table past four).
@@ -288,15 +287,14 @@ fn join_and(items: &[String]) -> String {
     }
 }
 
-/// The row at the asked-for end of one result's rows ("who reviews the most"): the verdict
-/// and the first label it names.
+/// The row at the asked-for end of one result's rows ("who reviews the most").
 fn top_row(
     r: &Value,
     tool: &ToolDef,
     m: &Measure,
     u: &Understanding,
     render: Render<'_>,
-) -> Option<(String, String)> {
+) -> Option<String> {
     let rows: Vec<Value> =
         serde_json::from_str(&render(&tool.measure_template(&m.name, "rows"), Some(r), None).ok()?)
             .ok()?;
@@ -318,8 +316,7 @@ fn top_row(
     let (v, who) = best?;
     let extreme = extreme(&m.name, max, false);
     let v = amount(v, &m.unit);
-    let first = who[0].clone();
-    let verdict = match who.as_slice() {
+    Some(match who.as_slice() {
         [one] => format!("**{one}** has the {extreme} {}: {v}.", m.name),
         [.., last] if who.len() <= 5 => format!(
             "{} and **{last}** share the {extreme} {}: {v}.",
@@ -331,8 +328,7 @@ fn top_row(
             m.name
         ),
         _ => format!("{} share the {extreme} {}: {v}.", who.len(), m.name),
-    };
-    Some((verdict, first))
+    })
 }
 
 /// "the most incidents" for a count, "the highest lead time" for a level; "more/higher"

@@ -962,41 +962,45 @@ impl Understanding {
             .collect()
     }
 
-    /// The measure among `names` the question speaks of: most shared words, then fewest
-    /// unshared (the shortest name when none is named), then the first in `names`.
-    pub fn measure<'a>(&self, names: &[&'a str]) -> Option<&'a str> {
-        // Words of the name the question uses, and those it does not: "who opened the
-        // most pull requests" is the pull requests, not the merged pull requests.
-        let fit = |name: &str| {
-            let (hit, miss): (Vec<String>, Vec<String>) = name
-                .split([' ', '_', '-'])
-                .map(|w| text::stem(&text::fold(w)))
-                .partition(|w| self.stems.iter().any(|q| same_stem(q, w)));
-            (hit.len(), std::cmp::Reverse(miss.len()))
-        };
-        names
+    /// The measure among `figures` (name, other words for it) the question speaks of: most
+    /// shared words, then fewest unshared (the shortest name when none is named), then
+    /// the first.
+    pub fn measure<'a>(&self, figures: &[(&'a str, &[String])]) -> Option<&'a str> {
+        figures
             .iter()
             .enumerate()
-            .max_by_key(|(i, n)| (fit(n), std::cmp::Reverse(*i)))
-            .map(|(_, n)| *n)
+            .max_by_key(|(i, f)| (self.fit(f), std::cmp::Reverse(*i)))
+            .map(|(_, f)| f.0)
     }
 
-    /// The figure the question itself names: the one of `names` with more of its words in
-    /// the question than any other ("how long does it take us to recover" → recovery
-    /// time); none when no name or two names are said as fully.
-    pub fn named_measure<'a>(&self, names: &[&'a str]) -> Option<&'a str> {
-        let hits = |name: &str| {
-            name.split([' ', '_', '-'])
-                .map(|w| text::stem(&text::fold(w)))
-                .filter(|w| self.stems.iter().any(|q| same_stem(q, w)))
-                .count()
-        };
-        let mut counted: Vec<(usize, &'a str)> = names.iter().map(|n| (hits(n), *n)).collect();
-        counted.sort_by_key(|(h, _)| std::cmp::Reverse(*h));
-        match counted.as_slice() {
-            [(h, n), rest @ ..] if *h > 0 && rest.first().is_none_or(|(o, _)| o < h) => Some(n),
+    /// The figure the question itself names: the one of `figures` that fits the question
+    /// better than any other ("how long does it take us to recover" → recovery time);
+    /// none when no figure is named or two are named as fully.
+    pub fn named_measure<'a>(&self, figures: &[(&'a str, &[String])]) -> Option<&'a str> {
+        let mut fits: Vec<_> = figures.iter().map(|f| (self.fit(f), f.0)).collect();
+        fits.sort_by_key(|f| std::cmp::Reverse(f.0));
+        match fits.as_slice() {
+            [(fit, n), rest @ ..] if fit.0 > 0 && rest.first().is_none_or(|(o, _)| o < fit) => {
+                Some(n)
+            }
             _ => None,
         }
+    }
+
+    /// Words of a figure's name the question uses, and those it does not: "who opened the
+    /// most pull requests" is the pull requests, not the merged pull requests. A word
+    /// declared for the figure ("slowest" for a wait) names it wholly.
+    fn fit(&self, (name, words): &(&str, &[String])) -> (usize, std::cmp::Reverse<usize>) {
+        let said = |w: &str| {
+            let w = text::stem(&text::fold(w));
+            self.stems.iter().any(|q| same_stem(q, &w))
+        };
+        let parts: Vec<&str> = name.split([' ', '_', '-']).collect();
+        if words.iter().any(|w| said(w)) {
+            return (parts.len() + 1, std::cmp::Reverse(0));
+        }
+        let hit = parts.iter().filter(|w| said(w)).count();
+        (hit, std::cmp::Reverse(parts.len() - hit))
     }
 
     /// The person the question is about, named or remembered from the thread ("is he
@@ -1186,8 +1190,10 @@ impl Understanding {
                     continue;
                 }
                 Slot::Top => {
-                    // The low end of a list the tool sorts high first needs all of it.
-                    let low_end = self.order == Some(Order::Least);
+                    // A ranking needs all of the list: the tool sorts by its own figure,
+                    // and the question may rank by another ("the slowest reviewer" of a
+                    // list sorted by reviews) or ask for its low end.
+                    let low_end = self.order.is_some() || self.best_or_worst.is_some();
                     let max = props
                         .and_then(|p| p.get(&s.arg))
                         .and_then(|a| a.get("maximum"));
