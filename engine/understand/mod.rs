@@ -474,10 +474,17 @@ impl Understanding {
                 .filter(|m| m.kind == Some(Kind::Person))
                 .map(|m| m.name.clone()),
         );
-        let which_of = words.windows(2).any(|w| {
-            matches!(w[0].as_str(), "of" | "among")
-                && matches!(w[1].as_str(), "them" | "those" | "these" | "they")
-        });
+        // "what are they working on?" after a list of people: "they" is those people,
+        // when this question names nobody and the last one asked about no one person.
+        let they_people = has(&["they", "them"])
+            && answer_people.len() >= 2
+            && !self.mentions.iter().any(|m| m.kind.is_some())
+            && !prior.mentions.iter().any(|m| m.kind == Some(Kind::Person));
+        let which_of = they_people
+            || words.windows(2).any(|w| {
+                matches!(w[0].as_str(), "of" | "among")
+                    && matches!(w[1].as_str(), "them" | "those" | "these" | "they")
+            });
         if which_of && !answer_people.is_empty() {
             self.among = answer_people.clone();
             self.follow_up = true;
@@ -1193,7 +1200,11 @@ impl Understanding {
                     // A ranking needs all of the list: the tool sorts by its own figure,
                     // and the question may rank by another ("the slowest reviewer" of a
                     // list sorted by reviews) or ask for its low end.
-                    let low_end = self.order.is_some() || self.best_or_worst.is_some();
+                    // So does a list narrowed to some people afterwards ("which of them").
+                    let low_end = self.order.is_some()
+                        || self.best_or_worst.is_some()
+                        || !self.among.is_empty()
+                        || self.among_via.is_some();
                     let max = props
                         .and_then(|p| p.get(&s.arg))
                         .and_then(|a| a.get("maximum"));
