@@ -168,6 +168,10 @@ const LEAST: &[&str] = &[
     "least", "lowest", "fewest", "smallest", "min", "minimum", "shortest", "fastest", "less",
     "lightest", "room", "spare", "idle", "capacity",
 ];
+const COMPARATIVE: &[&str] = &[
+    "better", "worse", "higher", "lower", "faster", "slower", "more", "fewer", "less", "best",
+    "worst",
+];
 const COMPARE: &[&str] = &[
     "vs",
     "versus",
@@ -228,6 +232,21 @@ impl Understanding {
                 (prior, answer) = (before, its_answer);
             }
             u.follow(&prior, answer, lex, vocab, own);
+            // "CFR for Mobile?" — "and for Platform?" — "which is better?": the names the
+            // last two turns asked about, set side by side.
+            if u.asks_which_of_two()
+                && let [one] = u.mentions.as_slice()
+                && one.tokens.is_empty()
+                && let Some(kind) = one.kind
+                && let Some((before, _)) = reading(2)
+                && let Some(other) = before
+                    .mentions
+                    .iter()
+                    .find(|m| m.kind == Some(kind) && !m.name.is_empty() && m.name != one.name)
+            {
+                u.mentions.insert(0, remembered(kind, other.name.clone()));
+                u.compare = true;
+            }
         }
         u.unresolved = u.features.iter().any(|f| f.contains(HE))
             && !u.mentions.iter().any(|m| m.kind == Some(Kind::Person));
@@ -319,12 +338,12 @@ impl Understanding {
         };
         u.best_or_worst = if words
             .iter()
-            .any(|w| matches!(*w, "best" | "healthiest" | "strongest"))
+            .any(|w| matches!(*w, "best" | "better" | "healthiest" | "strongest"))
         {
             Some(true)
         } else if words
             .iter()
-            .any(|w| matches!(*w, "worst" | "weakest" | "poorest"))
+            .any(|w| matches!(*w, "worst" | "worse" | "weakest" | "poorest"))
         {
             Some(false)
         } else {
@@ -1008,6 +1027,19 @@ impl Understanding {
         }
         let hit = parts.iter().filter(|w| said(w)).count();
         (hit, std::cmp::Reverse(parts.len() - hit))
+    }
+
+    /// "which is better?", "who's faster?": a question that only asks which of what was
+    /// said wins.
+    fn asks_which_of_two(&self) -> bool {
+        let words: Vec<String> = text::tokens(&self.question)
+            .into_iter()
+            .map(|t| t.word)
+            .collect();
+        matches!(
+            words.first().map(String::as_str),
+            Some("which" | "who" | "whos")
+        ) && words.iter().any(|w| COMPARATIVE.contains(&w.as_str()))
     }
 
     /// The person the question is about, named or remembered from the thread ("is he
