@@ -282,6 +282,46 @@ pub fn window(tokens: &[Token], cal: &Calendar) -> Option<Found<Window>> {
     for i in 0..words.len() {
         let w = words[i];
         let next = words.get(i + 1).copied();
+        // "the first week of June": its days 1–7 (8–14 the second, …; "last", its final 7)
+        if let Some(nth) = ["first", "second", "third", "fourth", "last"]
+            .iter()
+            .position(|o| *o == w)
+            && next == Some("week")
+            && words.get(i + 2) == Some(&"of")
+            && let Some((a, n)) = point(&words, i + 3, cal)
+            && a.end - a.start >= Duration::days(28)
+        {
+            let (first, end) = (a.start.date_naive(), a.end.date_naive());
+            let start = match nth {
+                4 => end - Duration::days(7),
+                k => first + Duration::weeks(k as i64),
+            };
+            let label = format!("the {w} week of {}", a.label);
+            return Some(found(
+                Window::days(start, start + Duration::days(7), label),
+                i,
+                3 + n,
+            ));
+        }
+        // "the last 48 hours": counted back from now like days, whole days for the tools
+        if matches!(w, "last" | "past" | "previous")
+            && let Some(n) = next.and_then(number)
+            && matches!(words.get(i + 2), Some(&("hour" | "hours" | "hrs")))
+        {
+            let days = (n + 23) / 24;
+            let span = Duration::hours(n);
+            return Some(found(
+                Window {
+                    start: cal.now - span,
+                    end: cal.now,
+                    label: format!("{w} {n} hours"),
+                    days: Some(days.max(1)),
+                    period: None,
+                },
+                i,
+                3,
+            ));
+        }
         // "the week of May 12": Monday to Sunday around that day
         if w == "week"
             && next == Some("of")
@@ -716,6 +756,23 @@ mod tests {
             s("2025-07-05", "2025-07-06")
         );
         assert_eq!(dates("last weekend"), s("2025-06-28", "2025-06-29"));
+        assert_eq!(
+            dates("what shipped in the first week of june?"),
+            s("2025-06-01", "2025-06-07")
+        );
+        assert_eq!(
+            dates("the second week of may"),
+            s("2025-05-08", "2025-05-14")
+        );
+        assert_eq!(
+            dates("the last week of april"),
+            s("2025-04-24", "2025-04-30")
+        );
+        // Hours count back from now, as days do (now is 2025-06-30 00:00).
+        assert_eq!(
+            dates("sev1s in the last 48 hours"),
+            s("2025-06-28", "2025-06-29")
+        );
         assert_eq!(dates("incidents last month"), s("2025-05-01", "2025-05-31"));
         assert_eq!(dates("incidents this month"), s("2025-06-01", "2025-06-30"));
         assert_eq!(
