@@ -307,6 +307,7 @@ fn compile_checked(project: Project) -> Result<(CompiledSet, Report), Report> {
                     .filter(|(_, m)| m.rows.is_none())
                     .map(|(n, _)| n.clone())
                     .collect(),
+                ranks: !t.spec.measures.is_empty(),
             }),
         &vocabulary,
     );

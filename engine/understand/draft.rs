@@ -372,6 +372,7 @@ tables:
                 examples: &examples,
                 slots: &none,
                 measures: vec![],
+                ranks: false,
             }],
             &spec,
         )

@@ -122,6 +122,7 @@ pub struct Profile {
     /// Shared with every reading's candidates, never copied per question.
     pub slots: Arc<[ArgSlot]>,
     pub measures: Arc<[String]>,
+    pub ranks: bool,
     /// Each example's features (ids, sorted) and the example's norm.
     examples: Vec<(Vec<u32>, f32)>,
     /// Every feature of every example (ids, sorted).
@@ -192,6 +193,8 @@ pub struct ToolLanguage<'a> {
     pub slots: &'a BTreeMap<String, String>,
     /// Names of the figures read once per result (a breakdown calls once per team).
     pub measures: Vec<String>,
+    /// It has figures of any kind to rank by ("who reviews the most").
+    pub ranks: bool,
 }
 
 impl Lexicon {
@@ -287,6 +290,7 @@ impl Lexicon {
                 description: t.description.to_string(),
                 slots: slots.into(),
                 measures: t.measures.into(),
+                ranks: t.ranks,
                 examples: Vec::new(),
                 union: Vec::new(),
                 own: Vec::new(),
@@ -693,6 +697,7 @@ mod tests {
                 examples,
                 slots: &none,
                 measures: vec![],
+                ranks: false,
             }),
             &vocab,
         )
