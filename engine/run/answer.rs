@@ -241,12 +241,14 @@ fn labels(ok: &[&Value], u: &Understanding) -> (String, Vec<String>) {
 /// list names first (unless the question compares), then each list.
 fn together(ok: &[&Value], u: &Understanding, whole: &dyn Fn(Option<&Value>) -> String) -> String {
     let (_, labels) = labels(ok, u);
+    // Lists of people only: rows that name nobody (1:1 notes, tickets) have nothing in common.
     let names = |r: &Value| -> Option<Vec<String>> {
-        r["result"].as_array().map(|rows| {
-            rows.iter()
-                .filter_map(|row| row["name"].as_str().map(str::to_string))
-                .collect()
-        })
+        let rows = r["result"].as_array()?;
+        let names: Vec<String> = rows
+            .iter()
+            .filter_map(|row| row["name"].as_str().map(str::to_string))
+            .collect();
+        (rows.is_empty() || !names.is_empty()).then_some(names)
     };
     let lists: Option<Vec<Vec<String>>> = ok.iter().map(|r| names(r)).collect();
     let mut out = String::new();

@@ -387,13 +387,25 @@ impl Understanding {
             .filter_map(|(_, t)| t.word.parse::<i64>().ok())
             .filter(|n| Some(*n as usize) != u.top)
             .collect();
-        // "which team …", "per team", "by team", "each team", "every team", "across teams"
+        // "which team …", "per team", "by team", "each team", "every team", "across teams",
+        // "rank teams by …", "teams ranked by …"
         let team_word = |w: &str| matches!(w, "team" | "teams" | "squad" | "squads");
         let across = words.windows(2).any(|w| {
-            matches!(
+            (matches!(
                 w[0],
-                "which" | "what" | "per" | "by" | "each" | "every" | "across" | "all" | "compare"
-            ) && team_word(w[1])
+                "which"
+                    | "what"
+                    | "per"
+                    | "by"
+                    | "each"
+                    | "every"
+                    | "across"
+                    | "all"
+                    | "compare"
+                    | "rank"
+                    | "sort"
+            ) && team_word(w[1]))
+                || (team_word(w[0]) && matches!(w[1], "by" | "ranked" | "sorted"))
         });
         if across && !u.mentions.iter().any(|m| m.kind == Some(Kind::Team)) {
             let teams: Vec<String> = vocab.all(Kind::Team).map(str::to_string).collect();
@@ -1012,8 +1024,11 @@ impl Understanding {
     pub fn named_measure<'a>(&self, figures: &[(&'a str, &[String])]) -> Option<&'a str> {
         let mut fits: Vec<_> = figures.iter().map(|f| (self.fit(f), f.0)).collect();
         fits.sort_by_key(|f| std::cmp::Reverse(f.0));
+        // At least half of its name said ("what changed" is no change failure rate).
         match fits.as_slice() {
-            [(fit, n), rest @ ..] if fit.0 > 0 && rest.first().is_none_or(|(o, _)| o < fit) => {
+            [(fit, n), rest @ ..]
+                if fit.0 > 0 && fit.0 >= fit.1.0 && rest.first().is_none_or(|(o, _)| o < fit) =>
+            {
                 Some(n)
             }
             _ => None,
