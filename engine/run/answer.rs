@@ -358,7 +358,7 @@ fn amount(v: f64, unit: &str) -> String {
     };
     match unit {
         "" => n,
-        "%" => format!("{n}%"),
+        u if u.starts_with('%') => format!("{n}{u}"),
         u => format!("{n} {u}"),
     }
 }

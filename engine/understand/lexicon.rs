@@ -472,7 +472,8 @@ impl Lexicon {
             while m.peek().is_some_and(|(at, _)| *at == i) {
                 words.push(Some(m.next().expect("peeked").1));
             }
-            words.push((!timed[i]).then(|| t.word.clone()));
+            // A sprint said as a window ("this sprint") is still about sprints.
+            words.push((!timed[i] || is_sprint(&t.word)).then(|| t.word.clone()));
         }
         words.extend(m.map(|(_, p)| Some(p)));
         self.features(&words)
@@ -634,6 +635,11 @@ impl Lexicon {
 
 /// What a word only one tool's examples use adds to that tool's score.
 const OWN_WORD: f32 = 0.12;
+
+/// "sprint", also where it says a window ("this sprint"): the question is about sprints.
+pub fn is_sprint(w: &str) -> bool {
+    matches!(w, "sprint" | "sprints")
+}
 
 /// `features` as ids (sorted, each once) and their norm under `weight`.
 fn query_of(ids: &HashMap<String, u32>, weight: &[f32], features: &[String]) -> Query {

@@ -166,14 +166,14 @@ const MOST: &[&str] = &[
 ];
 const LEAST: &[&str] = &[
     "least", "lowest", "fewest", "smallest", "min", "minimum", "shortest", "fastest", "less",
-    "lightest", "room", "spare", "idle", "capacity",
+    "lightest", "room", "spare", "idle", "capacity", "behind",
 ];
 /// What having figures to rank by adds to a tool's score when the question ranks
 /// (measured on the bank: 0.06 changes nothing, 0.12 +3, 0.18 and 0.25 lose more than they win).
 const RANKS: f32 = 0.12;
 const COMPARATIVE: &[&str] = &[
     "better", "worse", "higher", "lower", "faster", "slower", "more", "fewer", "less", "best",
-    "worst",
+    "worst", "further", "ahead", "behind", "bigger", "smaller", "busier", "quicker",
 ];
 const COMPARE: &[&str] = &[
     "vs",
@@ -235,20 +235,29 @@ impl Understanding {
                 (prior, answer) = (before, its_answer);
             }
             u.follow(&prior, answer, lex, vocab, own);
-            // "CFR for Mobile?" — "and for Platform?" — "which is better?": the names the
-            // last two turns asked about, set side by side.
+            // "CFR for Mobile?" — "and for Platform?" — "which is better?": the last
+            // question asked again of the names the last two turns asked about, side by side.
             if u.asks_which_of_two()
-                && let [one] = u.mentions.as_slice()
-                && one.tokens.is_empty()
-                && let Some(kind) = one.kind
+                && !u.mentions.iter().any(|m| !m.tokens.is_empty())
+                && let Some(last) = prior
+                    .mentions
+                    .iter()
+                    .find(|m| m.kind.is_some() && !m.name.is_empty())
                 && let Some((before, _)) = reading(2)
                 && let Some(other) = before
                     .mentions
                     .iter()
-                    .find(|m| m.kind == Some(kind) && !m.name.is_empty() && m.name != one.name)
+                    .find(|m| m.kind == last.kind && !m.name.is_empty() && m.name != last.name)
             {
+                let kind = last.kind.expect("found with a kind");
+                u.mentions.retain(|m| m.kind != Some(kind));
+                u.mentions.insert(0, remembered(kind, last.name.clone()));
                 u.mentions.insert(0, remembered(kind, other.name.clone()));
+                u.features = prior.features.clone();
+                u.stems.extend(prior.stems.iter().cloned());
+                u.window = u.window.take().or_else(|| prior.window.clone());
                 u.compare = true;
+                u.follow_up = true;
             }
         }
         u.unresolved = u.features.iter().any(|f| f.contains(HE))
@@ -434,7 +443,7 @@ impl Understanding {
                 continue;
             }
             let w = tokens[i].word.as_str();
-            if used[i] {
+            if used[i] && !lexicon::is_sprint(w) {
                 seq.push(None);
             } else if HE_SHE.contains(&w) || (w == "person" && points_back(&tokens[..i])) {
                 seq.push(Some(HE.into()));
@@ -695,11 +704,16 @@ impl Understanding {
             }
             // The previous question's words, so the previous tool wins again.
             if let Some(best) = prior.candidates.first().filter(|c| c.score >= ACCEPT) {
+                // Not the words of its window ("last sprint"), which this turn may replace;
+                // "sprint" said as a thing ("how's Mobile's sprint going?") stays.
+                let timed = prior.window.is_some();
                 self.features.extend(
                     prior
                         .features
                         .iter()
-                        .filter(|f| !f.starts_with('{') && !f.split(' ').all(is_time_word))
+                        .filter(|f| {
+                            !f.starts_with('{') && (!timed || !f.split(' ').all(is_time_word))
+                        })
                         .cloned(),
                 );
                 self.features.sort_unstable();

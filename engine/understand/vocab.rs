@@ -583,7 +583,11 @@ fn skill_context(words: &[&str], i: usize) -> bool {
         "and",
         "or",
     ];
-    (i > 0 && BEFORE.contains(&words[i - 1])) || words.get(i + 1).is_some_and(|w| AFTER.contains(w))
+    // "what about go?" ends on the name: a follow-up naming another skill.
+    let about_last = i > 0 && words[i - 1] == "about" && i + 1 == words.len();
+    (i > 0 && BEFORE.contains(&words[i - 1]))
+        || words.get(i + 1).is_some_and(|w| AFTER.contains(w))
+        || about_last
 }
 
 fn original_matches(tokens: &[Token], i: usize, name: &str) -> bool {
