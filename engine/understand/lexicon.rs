@@ -583,6 +583,19 @@ impl Lexicon {
         if let Some(s) = superlative.filter(|s| w.len() >= 5 && self.known.contains(s)) {
             return Some(s);
         }
+        // A four-letter word only by two letters swapped ("tiem" → time, "taem" → team),
+        // the last letters first (the first is rarely the one mistyped).
+        if w.len() == 4 && !self.known.contains(w) && w.chars().all(|c| c.is_ascii_alphabetic()) {
+            let b = w.as_bytes();
+            return (0..3)
+                .rev()
+                .map(|i| {
+                    let mut s = b.to_vec();
+                    s.swap(i, i + 1);
+                    String::from_utf8(s).expect("ascii letters")
+                })
+                .find(|s| s != w && self.known.contains(s));
+        }
         if w.len() < 5
             || self.known.contains(w)
             || self.known.contains(&text::stem(w))

@@ -124,6 +124,11 @@ pub struct ValueMention<'a> {
 
 /// Words a service name ends with that people leave out ("the ledger" for ledger-service).
 const SERVICE_SUFFIXES: &[&str] = &["service", "api", "app", "svc", "server", "engine"];
+/// Words of service names that say what kind of service it is, not which.
+const SERVICE_GENERIC: &[&str] = &[
+    "platform", "pipeline", "data", "mobile", "web", "core", "backend", "frontend", "ios",
+    "android", "payments", "payment", "k8s",
+];
 /// Words after a bare service name that say "this is the service".
 const SERVICE_CUES: &[&str] = &[
     "service", "services", "svc", "api", "app", "repo", "codebase",
@@ -208,6 +213,18 @@ impl Vocabulary {
                     {
                         core.pop();
                         partial.entry(core.clone()).or_default().push(i);
+                    }
+                    // "the gateway" (api-gateway), "bff" (mobile-bff), "fraud": a word of
+                    // its own; not one that says a kind of service ("platform", "data").
+                    if w.len() >= 2 {
+                        for one in [&w[0], &w[w.len() - 1]] {
+                            if one.len() >= 3
+                                && !SERVICE_SUFFIXES.contains(&one.as_str())
+                                && !SERVICE_GENERIC.contains(&one.as_str())
+                            {
+                                partial.entry(vec![one.clone()]).or_default().push(i);
+                            }
+                        }
                     }
                 }
                 // "the staff engineers", "our directors": a title's own word.
