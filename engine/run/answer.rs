@@ -16,8 +16,25 @@ pub(super) type Render<'a> =
     &'a dyn Fn(&str, Option<&Value>, Option<&Value>) -> Result<String, String>;
 
 /// The answer: the template of the tool that answered (else `fallback`), with a verdict
-/// first when the question compares or ranks by one of the tool's figures.
+/// first when the question compares or ranks by one of the tool's figures, saying whom
+/// it left out when the question set someone aside.
 pub(super) fn compose(
+    results: &[Value],
+    tools: &[Arc<ToolDef>],
+    fallback: &str,
+    u: &Understanding,
+    render: Render<'_>,
+) -> String {
+    let body = lead(results, tools, fallback, u, render);
+    // "who besides Kenji knows Rust?": the answer says whom it left out.
+    match u.excluded.as_slice() {
+        [] => body,
+        out => format!("Leaving out {}: {body}", join_and(out)),
+    }
+}
+
+/// The answer without the people set aside.
+fn lead(
     results: &[Value],
     tools: &[Arc<ToolDef>],
     fallback: &str,
@@ -253,17 +270,24 @@ fn together(ok: &[&Value], u: &Understanding, whole: &dyn Fn(Option<&Value>) -> 
     let lists: Option<Vec<Vec<String>>> = ok.iter().map(|r| names(r)).collect();
     let mut out = String::new();
     if let Some(lists) = lists.filter(|_| !u.compare) {
+        // "Java but not Python": the first list without the second's people.
         let both: Vec<&String> = lists[0]
             .iter()
-            .filter(|n| lists[1..].iter().all(|l| l.contains(n)))
+            .filter(|n| match u.but_not {
+                true => !lists[1..].iter().any(|l| l.contains(n)),
+                false => lists[1..].iter().all(|l| l.contains(n)),
+            })
             .collect();
-        let all = if labels.len() == 2 { "both" } else { "all of" };
-        let which = join_and(&labels);
+        let which = match (u.but_not, labels.len()) {
+            (true, _) => format!("{} but not {}", labels[0], join_and(&labels[1..])),
+            (false, 2) => format!("both {}", join_and(&labels)),
+            (false, _) => format!("all of {}", join_and(&labels)),
+        };
         out = match both.as_slice() {
-            [] => format!("Nobody has {all} {which}."),
-            [one] => format!("**{one}** has {all} {which}."),
+            [] => format!("Nobody has {which}."),
+            [one] => format!("**{one}** has {which}."),
             many => format!(
-                "{} people have {all} {which}: {}.",
+                "{} people have {which}: {}.",
                 many.len(),
                 many.iter()
                     .map(|n| format!("**{n}**"))

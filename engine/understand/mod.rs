@@ -107,6 +107,10 @@ pub struct Understanding {
     /// `among` was looked up this turn: an empty list keeps nobody.
     #[serde(skip)]
     pub among_only: bool,
+    /// People set aside ("who besides Kenji knows Rust?"): no answer lists them.
+    pub excluded: Vec<String>,
+    /// "who knows Java but not Python?": the second list is taken from the first.
+    pub but_not: bool,
     /// Best first.
     pub candidates: Vec<Candidate>,
     pub features: Vec<String>,
@@ -339,6 +343,37 @@ impl Understanding {
             m.name =
                 question[tokens[m.tokens.start].start..tokens[m.tokens.end - 1].end].to_string();
         }
+        // "besides Kenji", "except Marcus", "other than Sofia": a person set aside is no
+        // scope; "but not Python" after another skill takes its people away.
+        let setting_aside = |start: usize| {
+            let before = |k: usize| start.checked_sub(k).map(|i| words[i]);
+            matches!(
+                before(1),
+                Some("besides" | "except" | "excluding" | "minus")
+            ) || matches!(
+                (before(2), before(1)),
+                (Some("other"), Some("than")) | (Some("apart" | "aside"), Some("from"))
+            )
+        };
+        let negated = |start: usize| start > 0 && matches!(words[start - 1], "not" | "without");
+        let mut kept = Vec::new();
+        for m in std::mem::take(&mut u.mentions) {
+            let start = m.tokens.start;
+            if m.kind == Some(Kind::Person) && !m.tokens.is_empty() && setting_aside(start) {
+                used[m.tokens.clone()].iter_mut().for_each(|x| *x = true);
+                u.excluded.push(m.name);
+            } else {
+                if m.kind == Some(Kind::Skill)
+                    && !m.tokens.is_empty()
+                    && negated(start)
+                    && kept.iter().any(|k: &Mention| k.kind == Some(Kind::Skill))
+                {
+                    u.but_not = true;
+                }
+                kept.push(m);
+            }
+        }
+        u.mentions = kept;
         let has = |set: &[&str]| words.iter().any(|w| set.contains(w));
         u.compare = has(COMPARE) || words.windows(2).any(|w| w == ["or", "or"]);
         u.order = if has(MOST) {
@@ -1124,6 +1159,9 @@ impl Understanding {
         if !self.among.is_empty() {
             parts.push(format!("only these people = {}", self.among.join(", ")));
         }
+        if !self.excluded.is_empty() {
+            parts.push(format!("leave out = {}", self.excluded.join(", ")));
+        }
         // The model may run the drafted query (query_database's `sql`) or write its own.
         if let Some(d) = self.sql.as_ref().filter(|d| d.sure) {
             parts.push(format!("a query that answers it = {}", d.sql));
@@ -1138,20 +1176,24 @@ impl Understanding {
 
     /// A result narrowed to the people of "which of them…", where it lists people.
     pub fn keep_among(&self, v: Value) -> Value {
-        if self.among.is_empty() && !self.among_only {
+        if self.among.is_empty() && !self.among_only && self.excluded.is_empty() {
             return v;
         }
         // A row about nobody in particular ("unassigned") is about none of them.
+        let narrowed = !self.among.is_empty() || self.among_only;
         let keep = |row: &Value| {
-            [
+            let Some(who) = [
                 "name", "reviewer", "author", "person", "assignee", "employee",
             ]
             .iter()
-            .find_map(|k| row.get(k))
-            .is_none_or(|n| {
-                n.as_str()
-                    .is_some_and(|n| self.among.iter().any(|a| a == n))
-            })
+            .find_map(|k| row.get(k)) else {
+                return true;
+            };
+            let who = who.as_str();
+            if who.is_some_and(|n| self.excluded.iter().any(|e| e == n)) {
+                return false;
+            }
+            !narrowed || who.is_some_and(|n| self.among.iter().any(|a| a == n))
         };
         match v {
             Value::Array(rows) => Value::Array(rows.into_iter().filter(keep).collect()),
