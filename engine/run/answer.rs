@@ -257,7 +257,7 @@ fn labels(ok: &[&Value], u: &Understanding) -> (String, Vec<String>) {
 /// Several calls of a tool without figures ("who knows Go and Kafka?"): the people every
 /// list names first (unless the question compares), then each list.
 fn together(ok: &[&Value], u: &Understanding, whole: &dyn Fn(Option<&Value>) -> String) -> String {
-    let (_, labels) = labels(ok, u);
+    let (key, labels) = labels(ok, u);
     // Lists of people only: rows that name nobody (1:1 notes, tickets) have nothing in common.
     let names = |r: &Value| -> Option<Vec<String>> {
         let rows = r["result"].as_array()?;
@@ -269,7 +269,9 @@ fn together(ok: &[&Value], u: &Understanding, whole: &dyn Fn(Option<&Value>) -> 
     };
     let lists: Option<Vec<Vec<String>>> = ok.iter().map(|r| names(r)).collect();
     let mut out = String::new();
-    if let Some(lists) = lists.filter(|_| !u.compare) {
+    // People with both skills; two people's or teams' lists have nobody "in common" to ask.
+    let skills = matches!(key.as_str(), "skills" | "skill" | "topic");
+    if let Some(lists) = lists.filter(|_| !u.compare && skills) {
         // "Java but not Python": the first list without the second's people.
         let both: Vec<&String> = lists[0]
             .iter()

@@ -1310,11 +1310,13 @@ impl Understanding {
                     // A ranking needs all of the list: the tool sorts by its own figure,
                     // and the question may rank by another ("the slowest reviewer" of a
                     // list sorted by reviews) or ask for its low end.
-                    // So does a list narrowed to some people afterwards ("which of them").
+                    // So does a list narrowed to some people afterwards ("which of them"),
+                    // or one that must show whether the person asked about is in it.
                     let low_end = self.order.is_some()
                         || self.best_or_worst.is_some()
                         || !self.among.is_empty()
-                        || self.among_via.is_some();
+                        || self.among_via.is_some()
+                        || self.about().is_some();
                     let max = props
                         .and_then(|p| p.get(&s.arg))
                         .and_then(|a| a.get("maximum"));
