@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use petgraph::graph::{DiGraph, NodeIndex};
-use regex::Regex;
 
 use super::{
     Class, CompiledGraph, Edge, Kind, MapTarget, Node, Route, ToolDef, add, prompt_template,
 };
+use crate::config::regexes::Pattern;
 use crate::config::spans::escape;
 use crate::config::spec::{DEFAULT_ANSWER, END, GraphSpec, LlmFormat, NodeKind, TaskClass};
 use crate::config::{Doc, Project};
@@ -143,9 +143,9 @@ impl<'p> Builder<'p> {
         let end = graph.add_node(Node::placeholder(END, 0));
         index.insert(END, end);
 
-        // Validated patterns, compiled when they were validated.
+        // Validated patterns (parsed when they were validated, compiled on first match).
         let regexes = &self.project.regexes;
-        let regex = |pattern: &str| -> Regex { regexes.get(pattern).expect("validated regex") };
+        let regex = |pattern: &str| -> Pattern { regexes.get(pattern).expect("validated regex") };
         let env = &mut self.env;
         let mut tpl = |field: String, text: &str| -> String {
             let name = format!("{gname}:{field}");

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use petgraph::graph::{DiGraph, NodeIndex};
-use regex::Regex;
 
+pub use crate::config::regexes::Pattern;
 pub use tool_def::ToolDef;
 
 use crate::config::Project;
@@ -74,7 +74,7 @@ impl Node {
 pub struct Route {
     pub name: String,
     pub description: String,
-    pub intents: Vec<Regex>,
+    pub intents: Vec<Pattern>,
     pub to: NodeIndex,
     /// The tools the agents behind this route may call, so a question the
     /// understanding stage gives to a tool goes to the route that has it.
@@ -92,7 +92,7 @@ pub struct Class {
 pub enum Kind {
     End,
     Classify {
-        rules: Vec<(Regex, Class)>,
+        rules: Vec<(Pattern, Class)>,
         default: Class,
     },
     Router {

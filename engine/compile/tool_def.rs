@@ -3,10 +3,9 @@
 
 use std::sync::Arc;
 
-use regex::Regex;
 use serde_json::{Map, Value};
 
-use crate::config::regexes::Regexes;
+use crate::config::regexes::{Pattern, Regexes};
 use crate::config::spec::{QuerySpec, StoreRole, ToolSpec};
 
 pub struct ToolDef {
@@ -20,7 +19,7 @@ pub struct ToolDef {
     /// For `store: pipeline`, the graph the tool runs (resolved by `compile`; None from
     /// `ToolDef::compile` alone).
     pub pipeline: Option<Arc<super::CompiledGraph>>,
-    pub intents: Vec<Regex>,
+    pub intents: Vec<Pattern>,
     /// Declares example phrasings: chosen by the understanding stage, never by `intents`.
     pub has_examples: bool,
     pub has_preview: bool,
@@ -114,7 +113,7 @@ impl ToolDef {
         for re in &self.intents {
             if let Some(caps) = re.captures(question) {
                 let mut args = Map::new();
-                for name in re.capture_names().flatten() {
+                for name in re.capture_names() {
                     if let Some(m) = caps.name(name) {
                         args.insert(name.to_string(), self.coerce(name, m.as_str().trim()));
                     }
