@@ -262,11 +262,11 @@ fn compile_checked(project: Project) -> Result<(CompiledSet, Report), Report> {
     if report.has_errors() {
         return Err(report);
     }
-    let mut env = templates_env();
+    let mut sources = Sources::new();
     for (name, src) in &project.prompts {
-        add(&mut env, prompt_template(name), &src.text);
+        add(&mut sources, prompt_template(name), &src.text);
     }
-    let mut build = build::Builder::new(&project, env);
+    let mut build = build::Builder::new(&project, sources);
     for t in project.tools() {
         build.tool(t.name);
     }
@@ -274,11 +274,15 @@ fn compile_checked(project: Project) -> Result<(CompiledSet, Report), Report> {
         build.graph(&doc.spec.name);
     }
     let build::Builder {
-        env: templates,
+        env: sources,
         tools,
         graphs,
         ..
     } = build;
+    // Each template is compiled the first time a run renders it (and kept): validation
+    // has parsed every one already, and most are never rendered by a given question.
+    let mut templates = templates_env();
+    templates.set_loader(move |name| Ok(sources.get(name).cloned()));
     // The vocabulary sections of every tools file, together.
     let mut vocabulary = crate::config::spec::VocabularySpec::default();
     for doc in &project.tool_files {
@@ -327,7 +331,9 @@ pub fn prompt_template(prompt: &str) -> String {
     format!("prompts/{prompt}")
 }
 
-fn add(env: &mut minijinja::Environment<'static>, name: String, text: &str) {
-    env.add_template_owned(name, text.to_string())
-        .expect("validated template compiles");
+/// Template sources by name, compiled on first use by the set's environment.
+type Sources = std::collections::HashMap<String, String>;
+
+fn add(sources: &mut Sources, name: String, text: &str) {
+    sources.insert(name, text.to_string());
 }
