@@ -1,7 +1,7 @@
 //! A tool from tools.yaml or a file it includes, compiled: its argument validator, intent
 //! regexes and the names of its templates.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
 
@@ -13,7 +13,9 @@ pub struct ToolDef {
     pub description: String,
     /// JSON Schema of the arguments (also sent to models as the function's parameters).
     pub args_schema: Value,
-    validator: jsonschema::Validator,
+    /// Built on the first check: `validate` has built the same one to report a schema that
+    /// does not compile (E040), and a question calls few of the tools.
+    validator: OnceLock<Result<jsonschema::Validator, String>>,
     pub store: StoreRole,
     pub query: Option<QuerySpec>,
     /// For `store: pipeline`, the graph the tool runs (resolved by `compile`; None from
@@ -39,9 +41,9 @@ pub struct Measure {
 }
 
 impl ToolDef {
-    /// `regexes` compiles the intents (the project's, so validation's work is reused).
+    /// The intents come from `regexes` (the project's, parsed by validation); the args
+    /// validator is built on the first check.
     pub fn compile(name: &str, spec: &ToolSpec, regexes: &Regexes) -> Result<ToolDef, String> {
-        let validator = jsonschema::validator_for(&spec.args).map_err(|e| e.to_string())?;
         let intents = spec
             .intents
             .iter()
@@ -51,7 +53,7 @@ impl ToolDef {
             name: name.into(),
             description: spec.description.clone(),
             args_schema: spec.args.clone(),
-            validator,
+            validator: OnceLock::new(),
             store: spec.store,
             query: spec.query.clone(),
             pipeline: None,
@@ -84,8 +86,12 @@ impl ToolDef {
 
     /// Checks args against the schema; the error lists every violation.
     pub fn check_args(&self, args: &Value) -> Result<(), String> {
-        let errors: Vec<String> = self
+        let validator = self
             .validator
+            .get_or_init(|| jsonschema::validator_for(&self.args_schema).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| format!("the args schema of {} does not compile: {e}", self.name))?;
+        let errors: Vec<String> = validator
             .iter_errors(args)
             .map(|e| {
                 let at = e.instance_path().as_str();
