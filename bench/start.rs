@@ -1,7 +1,8 @@
 //! Cold start of `eng-intel serve` on the repository's configuration: from exec to the
 //! first 200 on `/api/health`, median of 10 starts, and the server's resident memory
-//! once it is up and idle. Run: `cargo bench --bench start` (see bench/README.md,
-//! section "Start and memory").
+//! once it is up and idle, with its anonymous and file-backed parts (the latter is the
+//! executable's pages, shared with the page cache). Run: `cargo bench --bench start`
+//! (see bench/README.md, section "Start").
 //!
 //! The data directory (`BENCH_DATA_DIR`, or a temporary one) gets the demo organisation
 //! on an untimed first start; the timed starts find it there, as a restarted server does.
@@ -28,13 +29,15 @@ fn main() {
     stop(&mut child);
 
     let mut times = Vec::new();
-    let mut idle = Vec::new();
+    let (mut idle, mut anon, mut file) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..STARTS {
         let (ms, mut child) = start(repo, &data);
         times.push(ms);
         // Idle: up, and a second later nothing more is going on.
         std::thread::sleep(Duration::from_secs(1));
         idle.push(status_kb(child.id(), "VmRSS") / 1024.0);
+        anon.push(status_kb(child.id(), "RssAnon") / 1024.0);
+        file.push(status_kb(child.id(), "RssFile") / 1024.0);
         stop(&mut child);
     }
     let median = |v: &mut Vec<f64>| {
@@ -50,8 +53,10 @@ fn main() {
         median(&mut times)
     );
     println!(
-        "  idle RSS 1 s after start: median {:.1} MB",
-        median(&mut idle)
+        "  idle RSS 1 s after start: median {:.1} MB (anonymous {:.1} MB, file-backed {:.1} MB)",
+        median(&mut idle),
+        median(&mut anon),
+        median(&mut file)
     );
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("load average at the end: {}", load.trim());

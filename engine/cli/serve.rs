@@ -23,7 +23,21 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub async fn run(config_dir: &Path, host: &str, port: Option<u16>, watch: bool) -> u8 {
     let settings = Settings::from_env();
     init_tracing(&settings);
-    let config = match super::load_compiled(config_dir) {
+    // The configuration compiles on a blocking thread while the stores open: neither
+    // needs the other until the vocabulary check below (bench/README.md, "Start").
+    let dir = config_dir.to_path_buf();
+    let compiling = tokio::task::spawn_blocking(move || super::load_compiled(&dir));
+    let opening = async {
+        let threads = crate::threads::open(&settings)
+            .await
+            .map_err(|e| format!("error: {e}"))?;
+        let backends = backends(&settings)
+            .await
+            .map_err(|e| format!("error: cannot open the stores: {e:#}"))?;
+        Ok::<_, String>((threads, backends))
+    };
+    let (compiled, opened) = tokio::join!(compiling, opening);
+    let config = match compiled.expect("the configuration's compile does not panic") {
         Ok(set) => set,
         Err(code) => return code,
     };
@@ -31,17 +45,10 @@ pub async fn run(config_dir: &Path, host: &str, port: Option<u16>, watch: bool) 
         eprintln!("error: {missing}");
         return 1;
     }
-    let threads = match crate::threads::open(&settings).await {
-        Ok(t) => t,
+    let (threads, (tools, health)) = match opened {
+        Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let (tools, health) = match backends(&settings).await {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: cannot open the stores: {e:#}");
+            eprintln!("{e}");
             return 2;
         }
     };

@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use petgraph::graph::{DiGraph, NodeIndex};
-use regex::Regex;
 
 use super::{
-    Class, CompiledGraph, Edge, Kind, MapTarget, Node, Route, ToolDef, add, prompt_template,
+    Class, CompiledGraph, Edge, Kind, MapTarget, Node, Route, Sources, ToolDef, add,
+    prompt_template,
 };
+use crate::config::regexes::Pattern;
 use crate::config::spans::escape;
 use crate::config::spec::{DEFAULT_ANSWER, END, GraphSpec, LlmFormat, NodeKind, TaskClass};
 use crate::config::{Doc, Project};
@@ -22,7 +23,8 @@ use crate::core::Tier;
 /// Compiles what it is asked for and what that needs, each once.
 pub(super) struct Builder<'p> {
     project: &'p Project,
-    pub(super) env: minijinja::Environment<'static>,
+    /// Every template's source by name: the environment compiles each on first use.
+    pub(super) env: Sources,
     /// Per graph, the tools its agents may call (for routes).
     reach: HashMap<String, Vec<String>>,
     pub(super) tools: BTreeMap<String, Arc<ToolDef>>,
@@ -32,7 +34,7 @@ pub(super) struct Builder<'p> {
 }
 
 impl<'p> Builder<'p> {
-    pub(super) fn new(project: &'p Project, env: minijinja::Environment<'static>) -> Self {
+    pub(super) fn new(project: &'p Project, env: Sources) -> Self {
         Builder {
             project,
             env,
@@ -143,9 +145,9 @@ impl<'p> Builder<'p> {
         let end = graph.add_node(Node::placeholder(END, 0));
         index.insert(END, end);
 
-        // Validated patterns, compiled when they were validated.
+        // Validated patterns (parsed when they were validated, compiled on first match).
         let regexes = &self.project.regexes;
-        let regex = |pattern: &str| -> Regex { regexes.get(pattern).expect("validated regex") };
+        let regex = |pattern: &str| -> Pattern { regexes.get(pattern).expect("validated regex") };
         let env = &mut self.env;
         let mut tpl = |field: String, text: &str| -> String {
             let name = format!("{gname}:{field}");

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use petgraph::graph::{DiGraph, NodeIndex};
-use regex::Regex;
 
+pub use crate::config::regexes::Pattern;
 pub use tool_def::ToolDef;
 
 use crate::config::Project;
@@ -74,7 +74,7 @@ impl Node {
 pub struct Route {
     pub name: String,
     pub description: String,
-    pub intents: Vec<Regex>,
+    pub intents: Vec<Pattern>,
     pub to: NodeIndex,
     /// The tools the agents behind this route may call, so a question the
     /// understanding stage gives to a tool goes to the route that has it.
@@ -92,7 +92,7 @@ pub struct Class {
 pub enum Kind {
     End,
     Classify {
-        rules: Vec<(Regex, Class)>,
+        rules: Vec<(Pattern, Class)>,
         default: Class,
     },
     Router {
@@ -262,11 +262,11 @@ fn compile_checked(project: Project) -> Result<(CompiledSet, Report), Report> {
     if report.has_errors() {
         return Err(report);
     }
-    let mut env = templates_env();
+    let mut sources = Sources::new();
     for (name, src) in &project.prompts {
-        add(&mut env, prompt_template(name), &src.text);
+        add(&mut sources, prompt_template(name), &src.text);
     }
-    let mut build = build::Builder::new(&project, env);
+    let mut build = build::Builder::new(&project, sources);
     for t in project.tools() {
         build.tool(t.name);
     }
@@ -274,11 +274,15 @@ fn compile_checked(project: Project) -> Result<(CompiledSet, Report), Report> {
         build.graph(&doc.spec.name);
     }
     let build::Builder {
-        env: templates,
+        env: sources,
         tools,
         graphs,
         ..
     } = build;
+    // Each template is compiled the first time a run renders it (and kept): validation
+    // has parsed every one already, and most are never rendered by a given question.
+    let mut templates = templates_env();
+    templates.set_loader(move |name| Ok(sources.get(name).cloned()));
     // The vocabulary sections of every tools file, together.
     let mut vocabulary = crate::config::spec::VocabularySpec::default();
     for doc in &project.tool_files {
@@ -328,7 +332,9 @@ pub fn prompt_template(prompt: &str) -> String {
     format!("prompts/{prompt}")
 }
 
-fn add(env: &mut minijinja::Environment<'static>, name: String, text: &str) {
-    env.add_template_owned(name, text.to_string())
-        .expect("validated template compiles");
+/// Template sources by name, compiled on first use by the set's environment.
+type Sources = std::collections::HashMap<String, String>;
+
+fn add(sources: &mut Sources, name: String, text: &str) {
+    sources.insert(name, text.to_string());
 }

@@ -1,12 +1,11 @@
 //! A tool from tools.yaml or a file it includes, compiled: its argument validator, intent
 //! regexes and the names of its templates.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use regex::Regex;
 use serde_json::{Map, Value};
 
-use crate::config::regexes::Regexes;
+use crate::config::regexes::{Pattern, Regexes};
 use crate::config::spec::{QuerySpec, StoreRole, ToolSpec};
 
 pub struct ToolDef {
@@ -14,13 +13,15 @@ pub struct ToolDef {
     pub description: String,
     /// JSON Schema of the arguments (also sent to models as the function's parameters).
     pub args_schema: Value,
-    validator: jsonschema::Validator,
+    /// Built on the first check: `validate` has built the same one to report a schema that
+    /// does not compile (E040), and a question calls few of the tools.
+    validator: OnceLock<Result<jsonschema::Validator, String>>,
     pub store: StoreRole,
     pub query: Option<QuerySpec>,
     /// For `store: pipeline`, the graph the tool runs (resolved by `compile`; None from
     /// `ToolDef::compile` alone).
     pub pipeline: Option<Arc<super::CompiledGraph>>,
-    pub intents: Vec<Regex>,
+    pub intents: Vec<Pattern>,
     /// Declares example phrasings: chosen by the understanding stage, never by `intents`.
     pub has_examples: bool,
     pub has_preview: bool,
@@ -42,9 +43,9 @@ pub struct Measure {
 }
 
 impl ToolDef {
-    /// `regexes` compiles the intents (the project's, so validation's work is reused).
+    /// The intents come from `regexes` (the project's, parsed by validation); the args
+    /// validator is built on the first check.
     pub fn compile(name: &str, spec: &ToolSpec, regexes: &Regexes) -> Result<ToolDef, String> {
-        let validator = jsonschema::validator_for(&spec.args).map_err(|e| e.to_string())?;
         let intents = spec
             .intents
             .iter()
@@ -54,7 +55,7 @@ impl ToolDef {
             name: name.into(),
             description: spec.description.clone(),
             args_schema: spec.args.clone(),
-            validator,
+            validator: OnceLock::new(),
             store: spec.store,
             query: spec.query.clone(),
             pipeline: None,
@@ -88,8 +89,12 @@ impl ToolDef {
 
     /// Checks args against the schema; the error lists every violation.
     pub fn check_args(&self, args: &Value) -> Result<(), String> {
-        let errors: Vec<String> = self
+        let validator = self
             .validator
+            .get_or_init(|| jsonschema::validator_for(&self.args_schema).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| format!("the args schema of {} does not compile: {e}", self.name))?;
+        let errors: Vec<String> = validator
             .iter_errors(args)
             .map(|e| {
                 let at = e.instance_path().as_str();
@@ -117,7 +122,7 @@ impl ToolDef {
         for re in &self.intents {
             if let Some(caps) = re.captures(question) {
                 let mut args = Map::new();
-                for name in re.capture_names().flatten() {
+                for name in re.capture_names() {
                     if let Some(m) = caps.name(name) {
                         args.insert(name.to_string(), self.coerce(name, m.as_str().trim()));
                     }

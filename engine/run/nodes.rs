@@ -116,7 +116,12 @@ impl Exec {
     }
 
     /// The first rule that matches the question decides the task type and model tier.
-    fn classify(&self, here: Here<'_>, rules: &[(regex::Regex, Class)], default: &Class) -> Step {
+    fn classify(
+        &self,
+        here: Here<'_>,
+        rules: &[(crate::compile::Pattern, Class)],
+        default: &Class,
+    ) -> Step {
         let class = rules
             .iter()
             .find(|(re, _)| re.is_match(here.state.question()))

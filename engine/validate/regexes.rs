@@ -1,12 +1,11 @@
 //! Regexes of classify rules, router intents and tool intents: a pattern that does not
 //! compile is reported at the offending part of the pattern, named captures at their name.
 
-use regex::Regex;
-
 use super::diagnostic::{Diagnostic, Report};
+use crate::config::regexes::Pattern;
 use crate::config::{Doc, Project};
 
-/// Compiles the pattern at `pointer` (once per project: `compile` takes the same regex);
+/// Parses the pattern at `pointer` (once per project: `compile` takes the same pattern);
 /// on failure reports E041 at the broken token.
 pub fn compile<T>(
     project: &Project,
@@ -15,17 +14,14 @@ pub fn compile<T>(
     pointer: &str,
     pattern: &str,
     what: &str,
-) -> Option<Regex> {
+) -> Option<Pattern> {
     match project.regexes.get(pattern) {
         Ok(re) => Some(re),
         Err(e) => {
-            // regex-syntax knows where the problem is; the regex crate only prints it.
-            let (offset, reason) = match regex_syntax::Parser::new().parse(pattern) {
-                Err(regex_syntax::Error::Parse(p)) => (p.span().start.offset, p.kind().to_string()),
-                Err(regex_syntax::Error::Translate(t)) => {
-                    (t.span().start.offset, t.kind().to_string())
-                }
-                _ => (0, one_line(&e.to_string())),
+            let (offset, reason) = match *e {
+                regex_syntax::Error::Parse(p) => (p.span().start.offset, p.kind().to_string()),
+                regex_syntax::Error::Translate(t) => (t.span().start.offset, t.kind().to_string()),
+                e => (0, one_line(&e.to_string())),
             };
             report.push(Diagnostic::error(
                 "E041",

@@ -175,7 +175,7 @@ fn check_expect(case: &Case, out: &mut Findings) {
         }
     }
     if let Some(pattern) = &case.spec.expect.answer_matches
-        && let Err(e) = regex::Regex::new(pattern)
+        && let Err(e) = regex_syntax::Parser::new().parse(pattern)
     {
         out.push(Diagnostic::error(
             "E074",

@@ -28,7 +28,7 @@ pub fn check_tools(project: &Project, report: &mut Report) {
             let Some(re) = regexes::compile(project, report, doc, &ptr, intent, &what) else {
                 continue;
             };
-            for cap in re.capture_names().flatten() {
+            for cap in re.capture_names() {
                 if !props.iter().any(|p| p == cap) {
                     let hint = did_you_mean(cap, props.iter().map(String::as_str));
                     report.push(Diagnostic::error(
