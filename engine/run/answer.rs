@@ -60,7 +60,7 @@ fn lead(
         .iter()
         .all(|r| r["tool"].as_str() == Some(tool.name.as_str()));
     let per_call = tool.measures.iter().any(|m| !m.per_row);
-    if ok.len() >= 2 && same && !per_call {
+    if ok.len() >= 2 && same && !per_call && !(u.compare && !tool.measures.is_empty()) {
         return together(&ok, u, &whole);
     }
     let Some(measure) = u
@@ -70,9 +70,13 @@ fn lead(
         return whole(ok.first().copied());
     };
     if ok.len() >= 2 && same {
-        return match measure.per_row {
+        // A figure per row ranks within one result, unless the question compares the
+        // calls and each has a total of it ("which had more incidents?"): each in turn.
+        let totals = ok
+            .iter()
+            .all(|r| call_figure(r, tool, measure, render).is_some());
+        return match measure.per_row && !(u.compare && totals) {
             false => side_by_side(&ok, tool, measure, u, render, &whole),
-            // A figure per row ranks within one result: each call's result in turn.
             true => together(&ok, u, &whole),
         };
     }
@@ -143,6 +147,27 @@ fn figures<'a>(measures: impl Iterator<Item = &'a Measure>) -> Vec<(&'a str, &'a
         .collect()
 }
 
+/// One call's figure: read once per result, or for a figure per row the sum of a count
+/// ("incidents") or the one row's value.
+fn call_figure(r: &Value, tool: &ToolDef, m: &Measure, render: Render<'_>) -> Option<f64> {
+    let value = |row: Option<&Value>| {
+        render(&tool.measure_template(&m.name, "value"), Some(r), row)
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+    };
+    if !m.per_row {
+        return value(None);
+    }
+    let rows: Vec<Value> =
+        serde_json::from_str(&render(&tool.measure_template(&m.name, "rows"), Some(r), None).ok()?)
+            .ok()?;
+    match rows.as_slice() {
+        [one] => value(Some(one)),
+        rows if m.name.ends_with('s') => rows.iter().map(|row| value(Some(row))).sum(),
+        _ => None,
+    }
+}
+
 /// A comparison or breakdown: the winner first, then each result (a table past four).
 fn side_by_side(
     ok: &[&Value],
@@ -157,13 +182,10 @@ fn side_by_side(
         let i = ok.iter().position(|x| std::ptr::eq(*x, r)).unwrap_or(0);
         names[i].clone()
     };
-    let figure = |r: &Value| {
-        render(&tool.measure_template(&m.name, "value"), Some(r), None)
-            .ok()
-            .and_then(|s| s.trim().parse::<f64>().ok())
-    };
-    let mut ranked: Vec<(String, Option<f64>, &Value)> =
-        ok.iter().map(|r| (label(r), figure(r), *r)).collect();
+    let mut ranked: Vec<(String, Option<f64>, &Value)> = ok
+        .iter()
+        .map(|r| (label(r), call_figure(r, tool, m, render), *r))
+        .collect();
     let max = u.wants_max(m.higher_is_better);
     ranked.sort_by(|a, b| match (a.1, b.1) {
         (Some(x), Some(y)) if max => y.total_cmp(&x),
