@@ -60,7 +60,7 @@ fn lead(
         .iter()
         .all(|r| r["tool"].as_str() == Some(tool.name.as_str()));
     let per_call = tool.measures.iter().any(|m| !m.per_row);
-    if ok.len() >= 2 && same && !per_call && !(u.compare && !tool.measures.is_empty()) {
+    if ok.len() >= 2 && same && !per_call && (!u.compare || tool.measures.is_empty()) {
         return together(&ok, u, &whole);
     }
     let Some(measure) = u
