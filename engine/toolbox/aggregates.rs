@@ -52,15 +52,6 @@ impl Dialect {
     fn medians(self, values: &str, by: &[&str]) -> String {
         let keys = by.join(", ");
         match self {
-            // One median over the whole window: the k-th value by `LIMIT 1 OFFSET`, which
-            // SQLite's sorter keeps to the k smallest values instead of numbering every row
-            // twice over (ROW_NUMBER and COUNT windows): about a quarter less CPU on the
-            // ~135,000 lead times of a 90-day window at `--scale 5000` (bench/README.md).
-            Dialect::Sqlite if by.is_empty() => format!(
-                "WITH v AS ({values}), c AS (SELECT COUNT(*) AS n FROM v) \
-                 SELECT n, (SELECT s FROM v ORDER BY s LIMIT 1 OFFSET (SELECT (n - 1) / 2 FROM c)) AS median_s \
-                 FROM c WHERE n > 0"
-            ),
             Dialect::Sqlite | Dialect::Postgres => {
                 let partition = if by.is_empty() {
                     String::new()
