@@ -49,7 +49,52 @@ pub fn templates_env() -> minijinja::Environment<'static> {
         .build();
     env.set_syntax(syntax.expect("default delimiters are valid"));
     env.add_filter("counted", counted);
+    env.add_filter("shown", shown);
+    env.add_filter("more", more);
     env
+}
+
+/// How many rows an answer lists: a reader scans twenty lines, not two thousand. The
+/// figures around the list (totals, the verdict) still count every row.
+pub const SHOWN_ROWS: usize = 20;
+
+/// `{% for s in result | shown %}`: the first [`SHOWN_ROWS`] rows of a list (or `shown(n)`:
+/// `n`), in its order.
+fn shown(rows: minijinja::Value, n: Option<usize>) -> Result<minijinja::Value, minijinja::Error> {
+    Ok(rows.try_iter()?.take(n.unwrap_or(SHOWN_ROWS)).collect())
+}
+
+/// `{{ result | more("service") }}`: "… and 1,984 more services" for the rows `shown`
+/// leaves out (`more("service", n)` after `shown(n)`), else "" (so `{% if result | more %}`
+/// asks whether any were left out).
+fn more(
+    rows: minijinja::Value,
+    noun: Option<&str>,
+    shown: Option<usize>,
+) -> Result<String, minijinja::Error> {
+    let n = rows.len().ok_or_else(|| {
+        minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, "more needs a list")
+    })?;
+    let rest = n.saturating_sub(shown.unwrap_or(SHOWN_ROWS));
+    Ok(match (rest, noun) {
+        (0, _) => String::new(),
+        (_, None) => format!("… and {} more", grouped(rest)),
+        (1, Some(noun)) => format!("… and 1 more {noun}"),
+        (_, Some(noun)) => format!("… and {} more {}", grouped(rest), plural(noun)),
+    })
+}
+
+/// 1984 → "1,984".
+pub fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `{{ n | counted("person") }}` → "1 person", "3 people": a count with its noun agreeing.
@@ -57,6 +102,11 @@ fn counted(n: minijinja::Value, noun: &str) -> String {
     if n.as_i64() == Some(1) {
         return format!("1 {noun}");
     }
+    format!("{n} {}", plural(noun))
+}
+
+/// "person" → "people", "deployment day" → "deployment days".
+fn plural(noun: &str) -> String {
     let (head, last) = noun.rsplit_once(' ').map_or(("", noun), |(h, l)| (h, l));
     let plural = match last {
         "person" => "people".to_string(),
@@ -69,7 +119,7 @@ fn counted(n: minijinja::Value, noun: &str) -> String {
         w => format!("{w}s"),
     };
     match head {
-        "" => format!("{n} {plural}"),
-        _ => format!("{n} {head} {plural}"),
+        "" => plural,
+        _ => format!("{head} {plural}"),
     }
 }

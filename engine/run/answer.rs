@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::compile::ToolDef;
 use crate::compile::tool_def::Measure;
+use crate::core::{SHOWN_ROWS, grouped};
 use crate::understand::Understanding;
 
 /// Renders a compiled template over one result (and a row, for per-row figures).
@@ -239,10 +240,16 @@ fn side_by_side(
             .join("\n\n")
     } else {
         let mut t = format!("| {} | {} |\n|---|---|\n", title(&key), capitalise(&m.name));
-        for (l, v, _) in &ranked {
+        for (l, v, _) in ranked.iter().take(SHOWN_ROWS) {
             t.push_str(&format!(
                 "| {l} | {} |\n",
                 v.map_or("no data".into(), |v| amount(v, &m.unit))
+            ));
+        }
+        if ranked.len() > SHOWN_ROWS {
+            t.push_str(&format!(
+                "\n… and {} more.\n",
+                grouped(ranked.len() - SHOWN_ROWS)
             ));
         }
         t

@@ -8,6 +8,7 @@
 //! `QUESTIONS_VERBOSE=1 cargo test --test it questions:: -- --nocapture` prints every answer;
 //! `QUESTIONS_FILTER=TEXT` asks only the questions containing TEXT.
 
+mod at_scale;
 mod bank;
 mod cases;
 mod model_path;
