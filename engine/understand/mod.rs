@@ -553,11 +553,13 @@ impl Understanding {
                 .map(|m| m.name.clone()),
         );
         // "what are they working on?" after a list of people: "they" is those people,
-        // when this question names nobody and the last one asked about no one person.
-        let they_people = has(&["they", "them"])
-            && answer_people.len() >= 2
+        // when this question names nobody and the last one asked about no one person;
+        // after "who's the most overloaded person?" it is the one person ranked first.
+        let they_here = has(&["they", "them"])
             && !self.mentions.iter().any(|m| m.kind.is_some())
             && !prior.mentions.iter().any(|m| m.kind == Some(Kind::Person));
+        let they_one = they_here && (prior.order.is_some() || prior.best_or_worst.is_some());
+        let they_people = they_here && !they_one && answer_people.len() >= 2;
         let which_of = they_people
             || words.windows(2).any(|w| {
                 matches!(w[0].as_str(), "of" | "among")
@@ -572,7 +574,10 @@ impl Understanding {
         let that_person = words.iter().enumerate().any(|(i, w)| {
             w == "person" && i > 0 && matches!(words[i - 1].as_str(), "that" | "this")
         });
-        if (has(HE_SHE) || that_person) && !kinds_here.contains(&Kind::Person) && !which_of {
+        if (has(HE_SHE) || that_person || they_one)
+            && !kinds_here.contains(&Kind::Person)
+            && !which_of
+        {
             // The person the last exchange was about: named in the question, else answered;
             // "that person" after "who is Sofia's manager?" is the one answered, and "who
             // else …" is about someone other than the person asked about.
@@ -600,6 +605,9 @@ impl Understanding {
             if let Some(name) = person {
                 self.mentions.push(remembered(Kind::Person, name));
                 self.respell(HE, "{person}");
+                if they_one {
+                    self.respell(IT, "{person}");
+                }
                 self.follow_up = true;
             }
         }
