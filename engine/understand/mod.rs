@@ -996,6 +996,18 @@ impl Understanding {
                 if !missing.is_empty() {
                     score -= 0.1;
                 }
+                // "which engineer has the most pending reviews?": the person is what a
+                // ranking asks for, so a tool that needs one given cannot answer it.
+                let ranking = self.order.is_some() || self.best_or_worst.is_some();
+                if ranking
+                    && p.slots.iter().any(|s| {
+                        s.required
+                            && s.slot == Slot::Entity(Kind::Person)
+                            && missing.contains(&s.arg)
+                    })
+                {
+                    score -= 0.6;
+                }
                 // "who reviews the most on Data?": a ranking wants a tool with figures.
                 if (self.order.is_some() || self.best_or_worst.is_some()) && p.ranks {
                     score += RANKS;
