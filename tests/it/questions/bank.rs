@@ -18,7 +18,8 @@ use serde_json::{Map, Value};
 use super::{Db, safe, suite};
 use crate::support::env;
 
-/// The share of bank questions that must be answered fully right (94.2 % when set).
+/// The share of bank questions that must be answered fully right (the bank scored 95.2 %
+/// when it was last raised).
 const FLOOR: f64 = 0.945;
 
 #[derive(Deserialize)]
@@ -243,7 +244,7 @@ async fn bank_accuracy_per_category() {
     );
     assert!(
         share >= FLOOR,
-        "{:.1} % of {asked} bank questions answered fully right, below the floor of {:.0} %:\n{full}",
+        "{:.1} % of {asked} bank questions answered fully right, below the floor of {:.1} %:\n{full}",
         100.0 * share,
         100.0 * FLOOR
     );
