@@ -84,7 +84,7 @@ fn lead(
     let body = whole(ok.first().copied());
     if ok.len() == 1
         && measure.per_row
-        && (u.order.is_some() || u.best_or_worst.is_some())
+        && u.ranks()
         && let Some(verdict) = top_row(ok[0], tool, measure, u, render)
     {
         // The template's own lead line (a name in bold first) gives way to the verdict.
@@ -117,11 +117,7 @@ fn named_figure(
     }
     let named = u.named_measure(&once)?;
     let m = tool.measures.iter().find(|m| m.name == named)?;
-    let v = render(&tool.measure_template(&m.name, "value"), Some(r), None)
-        .ok()?
-        .trim()
-        .parse::<f64>()
-        .ok()?;
+    let v = figure(r, None, tool, m, render)?;
     let args = &r["args"];
     let scope = match (
         &r["result"]["scope"],
@@ -151,22 +147,42 @@ fn figures<'a>(measures: impl Iterator<Item = &'a Measure>) -> Vec<(&'a str, &'a
 /// One call's figure: read once per result, or for a figure per row the sum of a count
 /// ("incidents") or the one row's value.
 fn call_figure(r: &Value, tool: &ToolDef, m: &Measure, render: Render<'_>) -> Option<f64> {
-    let value = |row: Option<&Value>| {
-        render(&tool.measure_template(&m.name, "value"), Some(r), row)
-            .ok()
-            .and_then(|s| s.trim().parse::<f64>().ok())
-    };
     if !m.per_row {
-        return value(None);
+        return figure(r, None, tool, m, render);
     }
-    let rows: Vec<Value> =
-        serde_json::from_str(&render(&tool.measure_template(&m.name, "rows"), Some(r), None).ok()?)
-            .ok()?;
-    match rows.as_slice() {
-        [one] => value(Some(one)),
-        rows if m.name.ends_with('s') => rows.iter().map(|row| value(Some(row))).sum(),
+    match figure_rows(r, tool, m, render)?.as_slice() {
+        [one] => figure(r, Some(one), tool, m, render),
+        rows if counts(&m.name) => rows
+            .iter()
+            .map(|row| figure(r, Some(row), tool, m, render))
+            .sum(),
         _ => None,
     }
+}
+
+/// A measure's number in one result (and one of its rows, for a figure per row).
+fn figure(
+    r: &Value,
+    row: Option<&Value>,
+    tool: &ToolDef,
+    m: &Measure,
+    render: Render<'_>,
+) -> Option<f64> {
+    render(&tool.measure_template(&m.name, "value"), Some(r), row)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The rows a figure per row is read from.
+fn figure_rows(r: &Value, tool: &ToolDef, m: &Measure, render: Render<'_>) -> Option<Vec<Value>> {
+    serde_json::from_str(&render(&tool.measure_template(&m.name, "rows"), Some(r), None).ok()?).ok()
+}
+
+/// A measure named in the plural is a count ("incidents"), else a level ("lead time").
+fn counts(measure: &str) -> bool {
+    measure.ends_with('s')
 }
 
 /// A comparison or breakdown: the winner first, then each result (a table past four).
@@ -352,15 +368,11 @@ fn top_row(
     u: &Understanding,
     render: Render<'_>,
 ) -> Option<String> {
-    let rows: Vec<Value> =
-        serde_json::from_str(&render(&tool.measure_template(&m.name, "rows"), Some(r), None).ok()?)
-            .ok()?;
+    let rows = figure_rows(r, tool, m, render)?;
     let max = u.wants_max(m.higher_is_better);
     let mut best: Option<(f64, Vec<String>)> = None;
     for row in &rows {
-        let v = render(&tool.measure_template(&m.name, "value"), Some(r), Some(row))
-            .ok()
-            .and_then(|s| s.trim().parse::<f64>().ok());
+        let v = figure(r, Some(row), tool, m, render);
         let label = render(&tool.measure_template(&m.name, "label"), Some(r), Some(row))
             .unwrap_or_default();
         let Some(v) = v else { continue };
@@ -391,8 +403,7 @@ fn top_row(
 /// "the most incidents" for a count, "the highest lead time" for a level; "more/higher"
 /// between two.
 fn extreme(measure: &str, max: bool, two: bool) -> &'static str {
-    let count = measure.ends_with('s');
-    match (count, max, two) {
+    match (counts(measure), max, two) {
         (true, true, true) => "more",
         (true, false, true) => "fewer",
         (true, true, false) => "most",

@@ -558,7 +558,7 @@ impl Understanding {
         let they_here = has(&["they", "them"])
             && !self.mentions.iter().any(|m| m.kind.is_some())
             && !prior.mentions.iter().any(|m| m.kind == Some(Kind::Person));
-        let they_one = they_here && (prior.order.is_some() || prior.best_or_worst.is_some());
+        let they_one = they_here && prior.ranks();
         let they_people = they_here && !they_one && answer_people.len() >= 2;
         let which_of = they_people
             || words.windows(2).any(|w| {
@@ -998,8 +998,7 @@ impl Understanding {
                 }
                 // "which engineer has the most pending reviews?": the person is what a
                 // ranking asks for, so a tool that needs one given cannot answer it.
-                let ranking = self.order.is_some() || self.best_or_worst.is_some();
-                if ranking
+                if self.ranks()
                     && p.slots.iter().any(|s| {
                         s.required
                             && s.slot == Slot::Entity(Kind::Person)
@@ -1009,7 +1008,7 @@ impl Understanding {
                     score -= 0.6;
                 }
                 // "who reviews the most on Data?": a ranking wants a tool with figures.
-                if (self.order.is_some() || self.best_or_worst.is_some()) && p.ranks {
+                if self.ranks() && p.ranks {
                     score += RANKS;
                 }
                 // "which of those are sev1?": the tool that just answered, narrowed.
@@ -1142,6 +1141,11 @@ impl Understanding {
             .map(|m| m.name.as_str())
     }
 
+    /// The question ranks: most or least, best or worst.
+    pub fn ranks(&self) -> bool {
+        self.order.is_some() || self.best_or_worst.is_some()
+    }
+
     /// Which end of a ranking is asked for: Most/Least by the words, or by `better` when
     /// the question says best or worst.
     pub fn wants_max(&self, higher_is_better: bool) -> bool {
@@ -1194,7 +1198,8 @@ impl Understanding {
         })
     }
 
-    /// A result narrowed to the people of "which of them…", where it lists people.
+    /// A result narrowed to the people of "which of them…", where it lists people, and
+    /// without the people set aside ("besides Kenji").
     pub fn keep_among(&self, v: Value) -> Value {
         if self.among.is_empty() && !self.among_only && self.excluded.is_empty() {
             return v;
@@ -1332,8 +1337,7 @@ impl Understanding {
                     // list sorted by reviews) or ask for its low end.
                     // So does a list narrowed to some people afterwards ("which of them"),
                     // or one that must show whether the person asked about is in it.
-                    let low_end = self.order.is_some()
-                        || self.best_or_worst.is_some()
+                    let low_end = self.ranks()
                         || !self.among.is_empty()
                         || self.among_via.is_some()
                         || self.about().is_some();
