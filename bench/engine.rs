@@ -3,6 +3,8 @@
 //! offline model. Prints p50/p99 latency, CPU per query, queries/s at 1,000 concurrent
 //! runs and RSS. Run: `cargo bench --bench engine` (see bench/README.md).
 
+mod procfs;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -71,7 +73,7 @@ async fn bench() {
     // Sequential latency: one run at a time, start → stream_end received.
     let n = 20_000;
     let mut lat = Vec::with_capacity(n);
-    let cpu0 = cpu_s();
+    let cpu0 = procfs::cpu_s();
     let t0 = Instant::now();
     for i in 0..n {
         let s = Instant::now();
@@ -80,7 +82,7 @@ async fn bench() {
         debug_assert!(events.last().is_some_and(|e| e.name() == "stream_end"));
     }
     let wall = t0.elapsed();
-    let cpu = cpu_s() - cpu0;
+    let cpu = procfs::cpu_s() - cpu0;
     lat.sort();
     println!("sequential: {n} queries in {:.2} s", wall.as_secs_f64());
     println!(
@@ -149,27 +151,9 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-fn status_kb(field: &str) -> u64 {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 fn rss_kb() -> u64 {
-    status_kb("VmRSS:")
+    procfs::status_kb("self", "VmRSS") as u64
 }
 fn peak_kb() -> u64 {
-    status_kb("VmHWM:")
-}
-
-/// User + system CPU seconds of this process (from /proc, clock ticks of 10 ms).
-fn cpu_s() -> f64 {
-    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    ticks / 100.0
+    procfs::status_kb("self", "VmHWM") as u64
 }

@@ -16,6 +16,8 @@
 //! binary, told so by `SSE_BENCH_CLIENT`), so this process's RSS and CPU are the
 //! server's alone.
 
+mod procfs;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -91,27 +93,27 @@ async fn server() {
             continue;
         }
         let (base, dir) = start(tool_delay).await;
-        let idle_mb = kb("VmRSS") / 1024.0;
+        let idle_mb = procfs::status_kb("self", "VmRSS") / 1024.0;
         let done = Arc::new(AtomicBool::new(false));
         let sampler = tokio::spawn({
             let done = done.clone();
             async move {
                 let mut peak: f64 = 0.0;
                 while !done.load(Ordering::Relaxed) {
-                    peak = peak.max(kb("VmRSS"));
+                    peak = peak.max(procfs::status_kb("self", "VmRSS"));
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 peak / 1024.0
             }
         });
-        let cpu0 = cpu_s();
+        let cpu0 = procfs::cpu_s();
         let out = tokio::process::Command::new(std::env::current_exe().expect("own path"))
             .env("SSE_BENCH_CLIENT", format!("{base}{path}"))
             .env("SSE_BENCH_SPACING_MS", spacing_ms.to_string())
             .output()
             .await
             .expect("client process runs");
-        let cpu = cpu_s() - cpu0;
+        let cpu = procfs::cpu_s() - cpu0;
         done.store(true, Ordering::Relaxed);
         let peak_mb = sampler.await.expect("sampler");
         assert!(
@@ -123,7 +125,7 @@ async fn server() {
         print!("{}", String::from_utf8_lossy(&out.stdout));
         println!(
             "  server RSS: {idle_mb:.1} MB idle, {peak_mb:.1} MB peak (VmHWM since the process began: {:.1} MB)",
-            kb("VmHWM") / 1024.0
+            procfs::status_kb("self", "VmHWM") / 1024.0
         );
         println!(
             "  server CPU: {cpu:.2} s ({:.0} µs per chat)",
@@ -350,31 +352,4 @@ fn ms_at(v: &[Duration], p: usize) -> f64 {
     let mut v = v.to_vec();
     v.sort();
     v[(v.len() * p / 100).min(v.len() - 1)].as_secs_f64() * 1000.0
-}
-
-/// A field of /proc/self/status in kB (0 where there is no /proc).
-fn kb(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0.0)
-}
-
-/// CPU seconds (user + system) this process has used.
-fn cpu_s() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // After the parenthesised command name, utime and stime are fields 12 and 13.
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let ticks: f64 = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|v| v.parse::<f64>().ok())
-        .sum();
-    ticks / 100.0
 }

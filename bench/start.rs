@@ -9,6 +9,8 @@
 //! Only the embedded stores are used: every server variable is removed.
 //! `ENG_INTEL_BIN` times another build of the binary (an earlier commit's, to compare).
 
+mod procfs;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -35,9 +37,9 @@ fn main() {
         times.push(ms);
         // Idle: up, and a second later nothing more is going on.
         std::thread::sleep(Duration::from_secs(1));
-        idle.push(status_kb(child.id(), "VmRSS") / 1024.0);
-        anon.push(status_kb(child.id(), "RssAnon") / 1024.0);
-        file.push(status_kb(child.id(), "RssFile") / 1024.0);
+        idle.push(procfs::status_kb(&child.id().to_string(), "VmRSS") / 1024.0);
+        anon.push(procfs::status_kb(&child.id().to_string(), "RssAnon") / 1024.0);
+        file.push(procfs::status_kb(&child.id().to_string(), "RssFile") / 1024.0);
         stop(&mut child);
     }
     let median = |v: &mut Vec<f64>| {
@@ -106,17 +108,4 @@ fn health_ok(port: u16) -> bool {
 fn stop(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
-}
-
-/// A field of /proc/PID/status in kB.
-fn status_kb(pid: u32, field: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0.0)
 }
