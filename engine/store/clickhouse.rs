@@ -106,8 +106,38 @@ impl ClickHouse {
                 .execute(&ddl(t))
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot create table {} in {}: {e}", t.name, at()))?;
+            store
+                .add_missing_columns(t)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot update table {} in {}: {e}", t.name, at()))?;
         }
         Ok(store)
+    }
+
+    /// Columns a later version added to a table created before it (their rows read null
+    /// until the next load). 18.16 has no `ADD COLUMN IF NOT EXISTS`.
+    async fn add_missing_columns(&self, t: &TableDef) -> Result<(), StoreError> {
+        let mut p = Params::new();
+        p.insert("table".into(), t.name.into());
+        let have: Vec<Row> = self
+            .query(
+                "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = :table",
+                &p,
+            )
+            .await?;
+        let have: Vec<&str> = have
+            .iter()
+            .filter_map(|r| r.get("name").and_then(Value::as_str))
+            .collect();
+        for (name, ty) in t.columns.iter().filter(|(n, _)| !have.contains(n)) {
+            self.execute(&format!(
+                "ALTER TABLE {} ADD COLUMN {name} {}",
+                t.name,
+                sql_type(*ty)
+            ))
+            .await?;
+        }
+        Ok(())
     }
 
     /// The rows [`ClickHouse::load`] writes of `data` (its tables only).

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{Duration, NaiveDate};
 use serde_json::{Value, json};
 
-use super::aggregates::Dialect;
+use super::aggregates::{Dialect, lead_times};
 use super::context::{Ctx, scope, time};
 use super::params::midnight;
 use crate::analytics::anomaly::{Kind, Series, Thresholds, detect, method};
@@ -138,13 +138,10 @@ impl Metric {
         match self {
             Metric::Deployments | Metric::ChangeFailureRate => deployments("success"),
             Metric::FailedDeployments => deployments("failure"),
+            // The changes DORA's lead time reads (`:until` is `:now` here).
             Metric::LeadTimeHours => format!(
-                "SELECT substring(d.finished_at, 1, 10) AS day, {} AS s \
-                 FROM pull_requests p JOIN deployments d ON d.id = p.deployment_id \
-                 WHERE d.environment = 'production' AND d.status = 'success' \
-                 AND d.finished_at >= :since AND d.finished_at < :now \
-                 AND (:team IS NULL OR d.team = :team) AND (:service IS NULL OR d.service = :service)",
-                d.seconds("p.first_commit_at", "d.finished_at")
+                "SELECT substring(finished_at, 1, 10) AS day, s FROM ({}) c",
+                lead_times(d)
             ),
             Metric::Incidents => counted(
                 &format!("incidents WHERE opened_at >= :since AND opened_at < :now {SCOPE}"),
@@ -237,6 +234,7 @@ pub async fn metric_anomalies(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreEr
     }
     let mut q = p.clone();
     q.insert("since".into(), timestamp(midnight(start)).into());
+    q.insert("until".into(), timestamp(cx.now).into());
     let series = fetch(metric, start, today, &q, cx).await?;
     Ok(report(metric, p, sensitivity, th, &series))
 }

@@ -320,6 +320,13 @@ impl Org {
             .expect("a review's pull request exists");
         &self.pull_requests[i]
     }
+    /// Deployments are in id order, from 1.
+    pub fn deployment(&self, id: i64) -> Option<&Deployment> {
+        usize::try_from(id - 1)
+            .ok()
+            .and_then(|i| self.deployments.get(i))
+            .filter(|d| d.id == id)
+    }
     pub fn employee_by_name(&self, name: &str) -> Option<&Employee> {
         self.employees.iter().find(|e| e.name == name)
     }
