@@ -350,6 +350,9 @@ static INCIDENTS: TableDef = TableDef {
         ("opened_at", Text),
         ("resolved_at", NullText),
         ("resolution_hours", NullReal),
+        // The finish of the deployment that caused it, when that shipped to production:
+        // DORA's failure rate and recovery read the window's incidents by it, without a join.
+        ("deployed_at", NullText),
     ],
     sort_key: "opened_at",
 };
@@ -395,6 +398,11 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
     let emp = move |id: i64| o.employee(id);
     let team_of = move |id: i64| o.team(emp(id).team_id).name.as_str();
     let svc = move |id: i64| o.service(id);
+    // The deployment, when it shipped to production (what DORA counts).
+    let shipped = move |id: Option<i64>| {
+        id.and_then(|d| o.deployment(d))
+            .filter(|d| d.environment == "production" && d.status == "success")
+    };
     vec![
         Table {
             def: &TEAMS,
@@ -610,10 +618,7 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
             row: Box::new(move |i| {
                 let p = &o.pull_requests[i];
                 let s = svc(p.service_id);
-                let shipped = p
-                    .deployment_id
-                    .and_then(|d| o.deployment(d))
-                    .filter(|d| d.environment == "production" && d.status == "success");
+                let shipped = shipped(p.deployment_id);
                 vec![
                     int(p.id),
                     text(&p.title),
@@ -695,6 +700,7 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
             row: Box::new(move |i| {
                 let n = &o.incidents[i];
                 let s = svc(n.service_id);
+                let caused_by = shipped(n.deployment_id);
                 vec![
                     int(n.id),
                     text(&n.title),
@@ -705,6 +711,7 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
                     ts(n.opened_at),
                     ts_opt(n.resolved_at),
                     hours_between(n.opened_at, n.resolved_at),
+                    ts_opt(caused_by.map(|d| d.finished_at)),
                 ]
             }),
         },

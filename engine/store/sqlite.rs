@@ -36,7 +36,26 @@ impl Sqlite {
             .run(&pool)
             .await
             .map_err(|e| anyhow::anyhow!("cannot migrate {}: {e}", path.display()))?;
-        Ok(Sqlite { pool })
+        let store = Sqlite { pool };
+        // Data loaded before loads gathered statistics (a one-off, about 30 ms at --scale 5000).
+        let unanalysed: Option<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'")
+                .fetch_optional(&store.pool)
+                .await?;
+        if unanalysed.is_none() && store.is_loaded().await? {
+            store.analyze().await?;
+        }
+        Ok(store)
+    }
+
+    /// Statistics for the query planner, sampled (a thousand rows an index): without
+    /// them it reads a generated `GROUP BY author` over a time range through the time
+    /// index and sorts every row, 9× slower than skipping through `(author, authored_at)`.
+    async fn analyze(&self) -> anyhow::Result<()> {
+        sqlx::raw_sql("PRAGMA analysis_limit = 1000; ANALYZE;")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -106,7 +125,7 @@ impl Sqlite {
                 .await?;
         }
         tx.commit().await?;
-        Ok(())
+        self.analyze().await
     }
 }
 

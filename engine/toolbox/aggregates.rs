@@ -119,8 +119,13 @@ const SHIPPED: &str = "SELECT id, team, finished_at FROM deployments \
 pub struct DoraSql {
     /// Per day with a production deployment: `day`, `ok` (succeeded), `failed`.
     pub days: String,
-    /// `n` changes shipped and their lower median lead time `median_s`.
+    /// `n` changes shipped and, on ClickHouse, their lower median lead time `median_s`;
+    /// the row stores find the median with `lead_at`.
     pub lead: String,
+    /// Row stores: the lead time `s` at offset `:k` of the window's changes in lead-time
+    /// order (the lower median at k = (n − 1) / 2), which an index read in that order can
+    /// give without sorting the window (PostgreSQL's planner picks that plan itself).
+    pub lead_at: Option<LeadAt>,
     /// `failed` (shipped deployments that caused an incident) and `unresolved` (their
     /// incidents not resolved by `:until`).
     pub caused: String,
@@ -130,10 +135,21 @@ pub struct DoraSql {
 
 impl DoraSql {
     pub fn new(d: Dialect) -> DoraSql {
-        let caused = format!(
-            "SELECT i.deployment_id AS deployment_id, i.resolved_at AS resolved_at, d.finished_at AS finished_at \
-             FROM incidents i JOIN ({SHIPPED}) d ON d.id = i.deployment_id"
-        );
+        // The incidents the window's shipped deployments caused: the row stores read them
+        // by the deployment's finish each carries (an index range); ClickHouse joins, and
+        // stays right on tables loaded before that column existed.
+        let caused = match d {
+            Dialect::Sqlite | Dialect::Postgres => {
+                "SELECT deployment_id, resolved_at, deployed_at AS finished_at \
+                FROM incidents WHERE deployed_at >= :since AND deployed_at < :until \
+                AND (:team IS NULL OR team = :team) AND (:service IS NULL OR service = :service)"
+                    .to_string()
+            }
+            Dialect::ClickHouse => format!(
+                "SELECT i.deployment_id AS deployment_id, i.resolved_at AS resolved_at, d.finished_at AS finished_at \
+                 FROM incidents i JOIN ({SHIPPED}) d ON d.id = i.deployment_id"
+            ),
+        };
         DoraSql {
             days: "SELECT substring(finished_at, 1, 10) AS day, \
                 SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END) AS ok, \
@@ -143,7 +159,11 @@ impl DoraSql {
                 AND (:team IS NULL OR team = :team) AND (:service IS NULL OR service = :service) \
                 GROUP BY substring(finished_at, 1, 10)"
                 .into(),
-            lead: d.medians(&lead_times(d), &[]),
+            lead: match d {
+                Dialect::ClickHouse => d.medians(&lead_times(d), &[]),
+                _ => format!("SELECT COUNT(*) AS n FROM ({}) c", lead_times(d)),
+            },
+            lead_at: LeadAt::new(d),
             caused: format!(
                 "SELECT COUNT(DISTINCT deployment_id) AS failed, \
                  SUM(CASE WHEN resolved_at IS NULL OR resolved_at >= :until THEN 1 ELSE 0 END) AS unresolved \
@@ -156,6 +176,48 @@ impl DoraSql {
                 ),
                 &[],
             ),
+        }
+    }
+}
+
+/// The statements that read one lead time by its rank (row stores).
+pub struct LeadAt {
+    /// Sorts the window's changes (an index range on `deployed_at`); for PostgreSQL,
+    /// whichever plan its planner prices lower.
+    pub sorted: String,
+    /// SQLite, the whole organisation: walks the `(lead_seconds, deployed_at)` index in
+    /// order, counting the window's changes until the `:k`th. It reads about k ÷ (the
+    /// window's share of the history) entries instead of sorting n values: the cheaper
+    /// plan once the window spans a large share of the history ([`HISTORY_SPAN`]).
+    pub walked: Option<String>,
+}
+
+/// `first` and `last`: when the history's first and last shipped changes were deployed.
+pub const HISTORY_SPAN: &str = "SELECT (SELECT MIN(deployed_at) FROM pull_requests) AS first, \
+    (SELECT MAX(deployed_at) FROM pull_requests) AS last";
+
+impl LeadAt {
+    fn new(d: Dialect) -> Option<LeadAt> {
+        let ordered = |from: &str, shipped: &str| {
+            format!(
+                "SELECT lead_seconds AS s FROM {from} WHERE {shipped}deployed_at >= :since AND deployed_at < :until \
+                 AND (:team IS NULL OR service_team = :team) AND (:service IS NULL OR service = :service) \
+                 ORDER BY lead_seconds LIMIT 1 OFFSET :k"
+            )
+        };
+        match d {
+            Dialect::ClickHouse => None,
+            Dialect::Postgres => Some(LeadAt {
+                sorted: ordered("pull_requests", ""),
+                walked: None,
+            }),
+            Dialect::Sqlite => Some(LeadAt {
+                sorted: ordered("pull_requests INDEXED BY pull_requests_shipped", ""),
+                walked: Some(ordered(
+                    "pull_requests INDEXED BY pull_requests_lead",
+                    "lead_seconds IS NOT NULL AND ",
+                )),
+            }),
         }
     }
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures::try_join;
 use serde_json::{Value, json};
 
-use super::aggregates::{Dialect, DoraSql, TrendSql};
+use super::aggregates::{Dialect, DoraSql, HISTORY_SPAN, LeadAt, TrendSql};
 use super::context::{Ctx, scope};
 use crate::analytics::dora::{self, Dora, Window};
 use crate::store::{Params, Row, StoreError, timestamp};
@@ -84,11 +84,16 @@ async fn dora_figures(
     let none = Row::new();
     let one = |rows: &[Row]| rows.first().cloned().unwrap_or_else(|| none.clone());
     let (lead, caused, recovery) = (one(&lead), one(&caused), one(&recovery));
+    let changes = count(&lead, "n");
+    let lead_hours = match &sql.lead_at {
+        Some(at) => lower_median(metrics, at, &q, w, changes).await?,
+        None => median_hours(&lead),
+    };
     Ok(Dora {
         deployments: ok,
         failed_deployments: failed,
         deployment_frequency: dora::frequency_of_days(w, &deployed),
-        lead_time: dora::lead_time_of(median_hours(&lead), count(&lead, "n")),
+        lead_time: dora::lead_time_of(lead_hours, changes),
         change_failure_rate: dora::failure_rate_of(count(&caused, "failed"), ok),
         recovery_time: dora::recovery_of(
             median_hours(&recovery),
@@ -96,6 +101,57 @@ async fn dora_figures(
             count(&caused, "unresolved"),
         ),
     })
+}
+
+/// The lower median of the window's `n` lead times, in hours: the one at offset
+/// (n − 1) / 2 in order, walked to through the lead-time index when the question is the
+/// whole organisation's and its window spans at least an eighth of the history (measured at
+/// `--scale 5000`: the walk costs about a tenth of the sort per entry it reads), else sorted.
+async fn lower_median(
+    metrics: &dyn crate::store::QueryStore,
+    at: &LeadAt,
+    q: &Params,
+    w: Window,
+    n: usize,
+) -> Result<Option<f64>, StoreError> {
+    if n == 0 {
+        return Ok(None);
+    }
+    let whole_org = ["team", "service"]
+        .iter()
+        .all(|k| q.get(*k).is_none_or(Value::is_null));
+    let statement = match &at.walked {
+        Some(walked) if whole_org && spans_an_eighth(metrics, w).await? => walked,
+        _ => &at.sorted,
+    };
+    let mut q = q.clone();
+    q.insert("k".into(), json!((n - 1) / 2));
+    let rows = metrics.query(statement, &q).await?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.get("s"))
+        .and_then(Value::as_i64)
+        .map(dora::hours))
+}
+
+/// Whether `w` covers at least an eighth of the time from the first change shipped to the last.
+async fn spans_an_eighth(
+    metrics: &dyn crate::store::QueryStore,
+    w: Window,
+) -> Result<bool, StoreError> {
+    let rows = metrics.query(HISTORY_SPAN, &Params::new()).await?;
+    let at = |k: &str| {
+        rows.first()
+            .and_then(|r| text(r, k))
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let (Some(first), Some(last)) = (at("first"), at("last")) else {
+        return Ok(false);
+    };
+    let history = (last - first).num_seconds().max(1);
+    let covered = (w.end.min(last) - w.start.max(first)).num_seconds();
+    Ok(covered * 8 >= history)
 }
 
 pub(super) async fn dora_metrics(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {

@@ -199,6 +199,10 @@ pub fn builtin_statements(backend: &str) -> Result<Vec<(String, String)>, StoreE
     let mut out: Vec<(String, String)> = vec![
         ("dora_metrics days".into(), dora.days),
         ("dora_metrics lead".into(), dora.lead),
+        (
+            "dora_metrics history span".into(),
+            aggregates::HISTORY_SPAN.into(),
+        ),
         ("dora_metrics caused".into(), dora.caused),
         ("dora_metrics recovery".into(), dora.recovery),
         ("lead_time_trend teams".into(), delivery::TREND_TEAMS.into()),
@@ -214,6 +218,10 @@ pub fn builtin_statements(backend: &str) -> Result<Vec<(String, String)>, StoreE
             anomalies::FAILED_CHANGES.into(),
         ),
     ];
+    if let Some(at) = dora.lead_at {
+        out.push(("dora_metrics lead at".into(), at.sorted));
+        out.extend(at.walked.map(|w| ("dora_metrics lead walked".into(), w)));
+    }
     for m in anomalies::Metric::ALL {
         out.push((format!("metric_anomalies {}", m.name()), m.daily(d)));
         out.push((

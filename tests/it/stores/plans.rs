@@ -72,7 +72,7 @@ fn params(scoped: bool) -> Params {
         "today": "2025-06-30",
         "period_start": "2025-06-30",
         "period_end": "2025-07-06",
-        "days": 90, "weeks": 12, "sprints": 6, "limit": 10, "min_proficiency": 3,
+        "days": 90, "weeks": 12, "sprints": 6, "limit": 10, "min_proficiency": 3, "k": 100,
     })
     .as_object()
     .cloned()
