@@ -4,13 +4,14 @@
 //! migrations under `migrations/` (a test checks they match these descriptions); a
 //! column store's tables (ClickHouse) are created from the descriptions.
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::migrate::Migrator;
 
 use super::graph::graph_rows;
-use super::org::{Org, as_of};
+use super::org::{Deployment, Org, as_of};
 use crate::store::Ty::{Int, NullInt, NullReal, NullText, Text};
 use crate::store::{Cell, Snapshot, SqlGuard, Table, TableDef, timestamp};
 
@@ -46,6 +47,7 @@ pub static METRICS: &[&TableDef] = &[
     &DEPLOYMENTS,
     &INCIDENTS,
     &COLLABORATIONS,
+    &DELIVERY_DAYS,
 ];
 
 /// Tables generated SQL may not read at all, and private columns of the others.
@@ -357,6 +359,22 @@ static INCIDENTS: TableDef = TableDef {
     sort_key: "opened_at",
 };
 
+/// The organisation's production deployments and the changes they shipped, per UTC day:
+/// the whole organisation's DORA reads its window's whole days here (a row a day) and only
+/// the two partial days at its ends from the events.
+static DELIVERY_DAYS: TableDef = TableDef {
+    name: "delivery_days",
+    columns: &[
+        ("day", Text),
+        // Production deployments that finished that day, successful and not.
+        ("ok", Int),
+        ("failed", Int),
+        // Changes the successful ones shipped (pull requests with that `deployed_at` day).
+        ("changes", Int),
+    ],
+    sort_key: "day",
+};
+
 /// One row per direction, so "who does X work with" reads `employee = X` alone.
 static COLLABORATIONS: TableDef = TableDef {
     name: "collaborations",
@@ -395,14 +413,11 @@ fn hours_between(a: DateTime<Utc>, b: Option<DateTime<Utc>>) -> Cell {
 
 /// Every table, in an order that loads parents before children.
 pub fn tables(o: &Org) -> Vec<Table<'_>> {
+    let delivery_days = delivery_days(o);
     let emp = move |id: i64| o.employee(id);
     let team_of = move |id: i64| o.team(emp(id).team_id).name.as_str();
     let svc = move |id: i64| o.service(id);
-    // The deployment, when it shipped to production (what DORA counts).
-    let shipped = move |id: Option<i64>| {
-        id.and_then(|d| o.deployment(d))
-            .filter(|d| d.environment == "production" && d.status == "success")
-    };
+    let shipped = move |id: Option<i64>| shipped(o, id);
     vec![
         Table {
             def: &TEAMS,
@@ -738,7 +753,41 @@ pub fn tables(o: &Org) -> Vec<Table<'_>> {
                 ]
             }),
         },
+        Table {
+            def: &DELIVERY_DAYS,
+            len: delivery_days.len(),
+            row: Box::new(move |i| {
+                let (d, [ok, failed, changes]) = delivery_days[i];
+                vec![day(d), int(ok), int(failed), int(changes)]
+            }),
+        },
     ]
+}
+
+/// The deployment `id`, when it shipped to production (what DORA counts).
+fn shipped(o: &Org, id: Option<i64>) -> Option<&Deployment> {
+    id.and_then(|d| o.deployment(d))
+        .filter(|d| d.environment == "production" && d.status == "success")
+}
+
+/// Per UTC day with a production deployment: deployments that succeeded, that failed, and
+/// the changes the successful ones shipped; in day order.
+fn delivery_days(o: &Org) -> Vec<(NaiveDate, [i64; 3])> {
+    let mut days: BTreeMap<NaiveDate, [i64; 3]> = BTreeMap::new();
+    for d in o
+        .deployments
+        .iter()
+        .filter(|d| d.environment == "production")
+    {
+        days.entry(d.finished_at.date_naive()).or_default()[usize::from(d.status != "success")] +=
+            1;
+    }
+    for p in &o.pull_requests {
+        if let Some(d) = shipped(o, p.deployment_id) {
+            days.entry(d.finished_at.date_naive()).or_default()[2] += 1;
+        }
+    }
+    days.into_iter().collect()
 }
 
 /// The `meta` rows: where the data came from and the instant it describes ("now").

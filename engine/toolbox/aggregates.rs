@@ -126,6 +126,9 @@ pub struct DoraSql {
     /// order (the lower median at k = (n − 1) / 2), which an index read in that order can
     /// give without sorting the window (PostgreSQL's planner picks that plan itself).
     pub lead_at: Option<LeadAt>,
+    /// Row stores, for the whole organisation: `days` and `lead`'s count from
+    /// `delivery_days` for the window's whole days and from the events for its ends.
+    pub whole_org: Option<WholeOrg>,
     /// `failed` (shipped deployments that caused an incident) and `unresolved` (their
     /// incidents not resolved by `:until`).
     pub caused: String,
@@ -164,6 +167,7 @@ impl DoraSql {
                 _ => format!("SELECT COUNT(*) AS n FROM ({}) c", lead_times(d)),
             },
             lead_at: LeadAt::new(d),
+            whole_org: (d != Dialect::ClickHouse).then(WholeOrg::new),
             caused: format!(
                 "SELECT COUNT(DISTINCT deployment_id) AS failed, \
                  SUM(CASE WHEN resolved_at IS NULL OR resolved_at >= :until THEN 1 ELSE 0 END) AS unresolved \
@@ -175,6 +179,45 @@ impl DoraSql {
                     d.seconds("finished_at", "resolved_at")
                 ),
                 &[],
+            ),
+        }
+    }
+}
+
+/// The whole organisation's deployment days and changes shipped, from `delivery_days` for
+/// the window's whole days (`:whole_from` ≤ day < `:whole_until`) and from the events for
+/// its partial ends (`:since` to `:whole_from_at`, `:whole_until_at` to `:until`): a row a
+/// day instead of every deployment and change of the window.
+pub struct WholeOrg {
+    /// As `DoraSql::days`, one row a day.
+    pub days: String,
+    /// `n`, the changes shipped in the window.
+    pub changes: String,
+}
+
+impl WholeOrg {
+    fn new() -> WholeOrg {
+        let ends = |at: &str| {
+            format!(
+                "(({at} >= :since AND {at} < :whole_from_at) OR ({at} >= :whole_until_at AND {at} < :until))"
+            )
+        };
+        WholeOrg {
+            days: format!(
+                "SELECT day, ok, failed FROM delivery_days WHERE day >= :whole_from AND day < :whole_until \
+                 UNION ALL \
+                 SELECT substring(finished_at, 1, 10) AS day, \
+                 SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END) AS ok, \
+                 SUM(CASE WHEN status = 'success' THEN 0 ELSE 1 END) AS failed \
+                 FROM deployments WHERE environment = 'production' AND {} \
+                 GROUP BY substring(finished_at, 1, 10)",
+                ends("finished_at")
+            ),
+            changes: format!(
+                "SELECT (SELECT COALESCE(SUM(changes), 0) FROM delivery_days \
+                 WHERE day >= :whole_from AND day < :whole_until) \
+                 + (SELECT COUNT(*) FROM pull_requests WHERE {}) AS n",
+                ends("deployed_at")
             ),
         }
     }

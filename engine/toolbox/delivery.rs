@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use futures::try_join;
 use serde_json::{Value, json};
 
@@ -55,6 +55,40 @@ fn bounded(p: &Params, w: Window) -> Params {
     q
 }
 
+/// Whether the question is the whole organisation's (no team, no service).
+fn whole_org(q: &Params) -> bool {
+    ["team", "service"]
+        .iter()
+        .all(|k| q.get(*k).is_none_or(Value::is_null))
+}
+
+/// `q` with the window's whole UTC days (`WholeOrg`'s parameters): from the first midnight
+/// at or after its start to the last at or before its end; none when that is no day.
+fn with_whole_days(mut q: Params, w: Window) -> Params {
+    let midnight = |t: DateTime<Utc>| t.date_naive().and_time(NaiveTime::MIN).and_utc();
+    let first = match midnight(w.start) {
+        m if m < w.start => m + Duration::days(1),
+        m => m,
+    };
+    let last = midnight(w.end);
+    let (from, until) = if first < last {
+        (first, last)
+    } else {
+        (w.end, w.end)
+    };
+    q.insert(
+        "whole_from".into(),
+        from.format("%Y-%m-%d").to_string().into(),
+    );
+    q.insert(
+        "whole_until".into(),
+        until.format("%Y-%m-%d").to_string().into(),
+    );
+    q.insert("whole_from_at".into(), timestamp(from).into());
+    q.insert("whole_until_at".into(), timestamp(until).into());
+    q
+}
+
 /// The DORA metrics of the window, from the figures the metrics store computes.
 async fn dora_figures(
     metrics: &dyn crate::store::QueryStore,
@@ -62,10 +96,14 @@ async fn dora_figures(
     w: Window,
 ) -> Result<Dora, StoreError> {
     let sql = DoraSql::new(Dialect::of(metrics.backend())?);
-    let q = bounded(p, w);
+    let q = with_whole_days(bounded(p, w), w);
+    let (days_sql, count_sql) = match &sql.whole_org {
+        Some(o) if whole_org(&q) => (&o.days, &o.changes),
+        _ => (&sql.days, &sql.lead),
+    };
     let (days, lead, caused, recovery) = try_join!(
-        metrics.query(&sql.days, &q),
-        metrics.query(&sql.lead, &q),
+        metrics.query(days_sql, &q),
+        metrics.query(count_sql, &q),
         metrics.query(&sql.caused, &q),
         metrics.query(&sql.recovery, &q),
     )?;
@@ -117,11 +155,8 @@ async fn lower_median(
     if n == 0 {
         return Ok(None);
     }
-    let whole_org = ["team", "service"]
-        .iter()
-        .all(|k| q.get(*k).is_none_or(Value::is_null));
     let statement = match &at.walked {
-        Some(walked) if whole_org && spans_an_eighth(metrics, w).await? => walked,
+        Some(walked) if whole_org(q) && spans_an_eighth(metrics, w).await? => walked,
         _ => &at.sorted,
     };
     let mut q = q.clone();

@@ -218,6 +218,10 @@ pub fn builtin_statements(backend: &str) -> Result<Vec<(String, String)>, StoreE
             anomalies::FAILED_CHANGES.into(),
         ),
     ];
+    if let Some(o) = dora.whole_org {
+        out.push(("dora_metrics organisation days".into(), o.days));
+        out.push(("dora_metrics organisation changes".into(), o.changes));
+    }
     if let Some(at) = dora.lead_at {
         out.push(("dora_metrics lead at".into(), at.sorted));
         out.extend(at.walked.map(|w| ("dora_metrics lead walked".into(), w)));
