@@ -8,7 +8,7 @@ use std::sync::{Arc, LazyLock};
 use serde_json::Value;
 
 use super::case_spec::{CaseSpec, TestFile};
-use super::spans::{Pos, Spans, escape};
+use super::spans::{Pos, escape};
 use super::spec::SUPERVISOR;
 use super::{Project, Source, schema};
 use crate::core::{Diagnostic, Report, did_you_mean};
@@ -44,11 +44,13 @@ impl Case {
     }
     /// Where the case starts.
     pub fn pos(&self) -> Pos {
-        self.source.spans.value(&self.pointer)
+        self.source.spans().value(&self.pointer)
     }
     /// Where a field of the case is, e.g. `/expect/route`.
     pub fn at(&self, field: &str) -> Pos {
-        self.source.spans.value(&format!("{}{field}", self.pointer))
+        self.source
+            .spans()
+            .value(&format!("{}{field}", self.pointer))
     }
     /// The file part of the id (`specialists/dora_pro`).
     pub fn file_id(&self) -> &str {
@@ -107,7 +109,7 @@ fn typed(value: &Value, source: &Source, pointer: &str, report: &mut Report) -> 
             report.push(Diagnostic::error(
                 "E005",
                 &source.path,
-                source.spans.value(pointer),
+                source.spans().value(pointer),
                 format!(
                     "test case does not match the test format: {e}; compare with docs/CONFIG.md"
                 ),
@@ -141,7 +143,7 @@ fn top_level_ok(value: &Value, source: &Source, report: &mut Report) -> bool {
         report.push(Diagnostic::error(
             "E002",
             &source.path,
-            source.spans.key(&format!("/{}", escape(key))),
+            source.spans().key(&format!("/{}", escape(key))),
             format!(
                 "unknown field \"{key}\" in the top level{}; allowed here: {}",
                 did_you_mean(key, FIELDS.iter().copied()),
@@ -196,12 +198,8 @@ fn read_test_file(
             return None;
         }
     };
-    let source = Arc::new(Source {
-        spans: Spans::of(&text),
-        path: rel,
-        text,
-    });
-    for d in source.spans.duplicates() {
+    let source = Arc::new(Source::yaml(rel, text));
+    for d in source.spans().duplicates() {
         report.push(Diagnostic::error(
             "E010",
             &source.path,
@@ -209,7 +207,7 @@ fn read_test_file(
             format!("duplicate key \"{}\", first at line {}; YAML keeps only the last one, so rename or remove one of them", d.key, d.first.line),
         ));
     }
-    if !source.spans.duplicates().is_empty() {
+    if !source.spans().duplicates().is_empty() {
         return None;
     }
     let top_ok = top_level_ok(&value, &source, report);

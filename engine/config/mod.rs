@@ -14,24 +14,49 @@ pub mod regexes;
 pub mod schema;
 pub mod spans;
 pub mod spec;
+mod strict;
 mod tools;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
 use crate::core::diagnostic::{Diagnostic, Report};
 use spans::{Pos, Spans};
 use spec::{GraphSpec, ToolSpec, ToolsFile};
+use strict::Strict;
 
 /// A file's text and where its nodes are; `path` is relative to the project root.
 #[derive(Debug)]
 pub struct Source {
     pub path: String,
     pub text: String,
-    pub spans: Spans,
+    /// Worked out when first asked: a file without findings never needs them.
+    spans: OnceLock<Spans>,
+}
+
+impl Source {
+    /// A YAML file: positions from its text on demand.
+    pub fn yaml(path: String, text: String) -> Source {
+        Source {
+            path,
+            text,
+            spans: OnceLock::new(),
+        }
+    }
+    /// A file whose nodes have no positions (a prompt).
+    pub fn plain(path: String, text: String) -> Source {
+        Source {
+            path,
+            text,
+            spans: OnceLock::from(Spans::default()),
+        }
+    }
+    pub fn spans(&self) -> &Spans {
+        self.spans.get_or_init(|| Spans::of(&self.text))
+    }
 }
 
 /// A parsed YAML file: the raw value (for schema checks) and the typed spec.
@@ -48,16 +73,16 @@ impl<T> Doc<T> {
     }
     /// Position of the value at a JSON Pointer.
     pub fn at(&self, pointer: &str) -> Pos {
-        self.source.spans.value(pointer)
+        self.source.spans().value(pointer)
     }
     /// Position of the key at a JSON Pointer.
     pub fn key_at(&self, pointer: &str) -> Pos {
-        self.source.spans.key(pointer)
+        self.source.spans().key(pointer)
     }
     /// Position of byte `offset` of the string at `pointer`: a token inside a value.
     pub fn at_offset(&self, pointer: &str, offset: usize) -> Pos {
         let text = self.value.pointer(pointer).and_then(Value::as_str);
-        match (self.source.spans.scalar(pointer), text) {
+        match (self.source.spans().scalar(pointer), text) {
             (Some((start, style)), Some(text)) => {
                 locate::locate(&self.source.text, start, style, text, offset)
             }
@@ -194,14 +219,9 @@ pub fn load(root: &Path) -> Result<Project, LoadError> {
             .to_string_lossy()
             .replace('\\', "/");
         if let Some(text) = read(&rel, &path, &mut project.findings) {
-            project.prompts.insert(
-                name,
-                Arc::new(Source {
-                    path: rel,
-                    text,
-                    spans: Spans::default(),
-                }),
-            );
+            project
+                .prompts
+                .insert(name, Arc::new(Source::plain(rel, text)));
         }
     }
     Ok(project)
@@ -259,8 +279,13 @@ pub fn read(rel: &str, path: &Path, findings: &mut Report) -> Option<String> {
 
 /// YAML syntax (E001) and repeated keys (E010); None when the file cannot be used.
 pub fn parse_yaml(rel: String, text: &str, findings: &mut Report) -> Option<(Value, Arc<Source>)> {
+    let source = Arc::new(Source::yaml(rel, text.to_string()));
     let value: Value = match serde_yaml::from_str(text) {
-        Ok(v) => v,
+        Ok(Strict(v)) => v,
+        Err(e) if e.to_string().contains(strict::DUPLICATE) => {
+            duplicates(&source, findings);
+            return None;
+        }
         Err(e) => {
             let at = e
                 .location()
@@ -270,17 +295,25 @@ pub fn parse_yaml(rel: String, text: &str, findings: &mut Report) -> Option<(Val
                 })
                 .unwrap_or(Pos { line: 1, col: 1 });
             let (pos, message) = syntax_error(&e.to_string(), text, at);
-            findings.push(Diagnostic::error("E001", &rel, pos, message));
+            findings.push(Diagnostic::error("E001", &source.path, pos, message));
             return None;
         }
     };
-    let source = Arc::new(Source {
-        spans: Spans::of(text),
-        path: rel,
-        text: text.to_string(),
-    });
-    let dups = source.spans.duplicates();
-    for d in dups {
+    Some((value, source))
+}
+
+/// E010 for every mapping key `source` writes twice (the parse refused one).
+fn duplicates(source: &Source, findings: &mut Report) {
+    let found = source.spans().duplicates();
+    if found.is_empty() {
+        findings.push(Diagnostic::error(
+            "E010",
+            &source.path,
+            Pos { line: 1, col: 1 },
+            "a mapping key is written twice; YAML keeps only one of them, so rename or remove one",
+        ));
+    }
+    for d in found {
         let within = match d.pointer.rsplit_once('/') {
             Some(("", _)) | None => "the top level".to_string(),
             Some((parent, _)) => format!("`{}`", schema::dotted(parent)),
@@ -295,10 +328,6 @@ pub fn parse_yaml(rel: String, text: &str, findings: &mut Report) -> Option<(Val
             ),
         ));
     }
-    if !dups.is_empty() {
-        return None;
-    }
-    Some((value, source))
 }
 
 /// Where to point and what to say for a serde_yaml error. Its text is "PROBLEM at line L

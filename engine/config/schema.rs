@@ -141,7 +141,7 @@ fn describe(root: &Value, source: &Source, err: &ValidationError, out: &mut Vec<
                 let pointer = format!("{at}/{}", escape(field));
                 push(
                     "E002",
-                    source.spans.key(&pointer),
+                    source.spans().key(&pointer),
                     format!("unknown field \"{field}\" in {place}{hint}{allowed}"),
                     pointer,
                     meant,
@@ -158,7 +158,7 @@ fn describe(root: &Value, source: &Source, err: &ValidationError, out: &mut Vec<
             // Pointer of the would-be field, so a misspelling of it can cancel this finding.
             push(
                 "E004",
-                source.spans.key(&at),
+                source.spans().key(&at),
                 format!("missing required field \"{name}\" in {place}; add `{name}:`{what}"),
                 format!("{at}/{}", escape(name)),
                 Some(name.to_string()),
@@ -171,7 +171,7 @@ fn describe(root: &Value, source: &Source, err: &ValidationError, out: &mut Vec<
             };
             push(
                 "E003",
-                source.spans.value(&at),
+                source.spans().value(&at),
                 format!(
                     "wrong type at {place}: expected {expected}, found {}{hint}",
                     found_type(err.instance())
@@ -198,7 +198,7 @@ fn describe(root: &Value, source: &Source, err: &ValidationError, out: &mut Vec<
             };
             push(
                 "E003",
-                source.spans.value(&at),
+                source.spans().value(&at),
                 format!("{what}{did}; use one of: {}", opts.join(", ")),
                 at,
                 None,
@@ -209,7 +209,7 @@ fn describe(root: &Value, source: &Source, err: &ValidationError, out: &mut Vec<
             let pointer = format!("{at}/{}", escape(&name));
             push(
                 "E005",
-                source.spans.key(&pointer),
+                source.spans().key(&pointer),
                 format!("name \"{name}\" is not allowed in {place}: {error}{hint}; rename it"),
                 pointer,
                 None,
@@ -225,7 +225,7 @@ fn describe(root: &Value, source: &Source, err: &ValidationError, out: &mut Vec<
         }
         ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } => push(
             "E005",
-            source.spans.value(&at),
+            source.spans().value(&at),
             format!(
                 "invalid value at {place}: found {}{hint}",
                 found_type(err.instance())
@@ -235,7 +235,7 @@ fn describe(root: &Value, source: &Source, err: &ValidationError, out: &mut Vec<
         ),
         _ => push(
             "E005",
-            source.spans.value(&at),
+            source.spans().value(&at),
             format!("invalid value at {place}: {err}{hint}"),
             at,
             None,

@@ -217,7 +217,7 @@ fn resolve(
     source: &Source,
     report: &mut Report,
 ) -> ImportConfig {
-    let at = |pointer: &str| source.spans.value(pointer);
+    let at = |pointer: &str| source.spans().value(pointer);
     let mut err = |code: &'static str, pointer: &str, message: String| {
         report.push(Diagnostic::error(code, &source.path, at(pointer), message));
     };

@@ -177,12 +177,12 @@ fn from_yaml(rel: &str, text: &str, report: &mut Report) -> Option<Vec<RosterPer
     let mut people = Vec::new();
     for (i, entry) in list.iter().enumerate() {
         let ptr = format!("{prefix}/{i}");
-        let line = source.spans.value(&ptr).line;
+        let line = source.spans().value(&ptr).line;
         let Some(map) = entry.as_object() else {
             report.push(Diagnostic::error(
                 "E082",
                 rel,
-                source.spans.value(&ptr),
+                source.spans().value(&ptr),
                 "a roster entry is a mapping with name, email, team, manager, title, location, oncall, time_off",
             ));
             continue;
@@ -193,7 +193,7 @@ fn from_yaml(rel: &str, text: &str, report: &mut Report) -> Option<Vec<RosterPer
                 report.push(Diagnostic::error(
                     "E002",
                     rel,
-                    source.spans.key(&format!("{ptr}/{key}")),
+                    source.spans().key(&format!("{ptr}/{key}")),
                     format!(
                         "unknown roster field {key:?}{hint}; allowed: {}",
                         FIELDS.join(", ")

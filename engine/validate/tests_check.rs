@@ -40,7 +40,7 @@ pub fn check_tests(project: &Project, report: &mut Report) {
         if !graph_ok && !project.unloaded.has_graph(&case.graph) {
             let pos = if case.spec.graph.is_some() {
                 case.at("/graph")
-            } else if let Some((pos, _)) = case.source.spans.scalar("/graph") {
+            } else if let Some((pos, _)) = case.source.spans().scalar("/graph") {
                 pos
             } else {
                 case.pos()
@@ -107,9 +107,9 @@ fn check_tools(project: &Project, case: &Case, tools: &[&str], out: &mut Finding
         }
         let full = format!("{}{ptr}", case.pointer);
         let pos = if is_key {
-            case.source.spans.key(&full)
+            case.source.spans().key(&full)
         } else {
-            case.source.spans.value(&full)
+            case.source.spans().value(&full)
         };
         out.push(Diagnostic::error(
             "E072",
@@ -144,7 +144,7 @@ fn check_tools(project: &Project, case: &Case, tools: &[&str], out: &mut Finding
             out.push(Diagnostic::error(
                 "E076",
                 case.file(),
-                case.source.spans.key(&format!(
+                case.source.spans().key(&format!(
                     "{}/expect/tools_called/{i}/args/{}",
                     case.pointer,
                     escape(arg)
