@@ -29,7 +29,7 @@ impl SqliteThreads {
         migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
         migrator.run(&pool).await?;
         // The writer's connection leaves the pool, which opens others for reads.
-        let writer = Writer::start(pool.acquire().await?.detach());
+        let writer = Writer::start(pool.acquire().await?.detach(), pool.clone());
         Ok(SqliteThreads { pool, writer })
     }
 }
@@ -257,18 +257,20 @@ impl ThreadStore for SqliteThreads {
                     if found == 0 {
                         return Ok(false);
                     }
-                    for (role, content, meta) in &rows {
-                        sqlx::query(
-                            "INSERT INTO chat_messages (thread_id, role, content, meta, created_us)
-                             VALUES ($1, $2, $3, $4, $5)",
-                        )
-                        .bind(&id)
-                        .bind(*role)
-                        .bind(content)
-                        .bind(meta)
-                        .bind(now)
-                        .execute(&mut *db)
-                        .await?;
+                    // One statement for the turn's messages: each statement is a hand-off
+                    // to the connection's thread, and every chat's write waits for them.
+                    let mut insert = sqlx::QueryBuilder::new(
+                        "INSERT INTO chat_messages (thread_id, role, content, meta, created_us) ",
+                    );
+                    insert.push_values(&rows, |mut row, (role, content, meta)| {
+                        row.push_bind(&id)
+                            .push_bind(*role)
+                            .push_bind(content)
+                            .push_bind(meta)
+                            .push_bind(now);
+                    });
+                    if !rows.is_empty() {
+                        insert.build().execute(&mut *db).await?;
                     }
                     Ok(true)
                 }

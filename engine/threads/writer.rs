@@ -7,14 +7,20 @@
 //! alone, a commit that fails fails every write of its batch. Reads stay on the pool
 //! (WAL readers do not wait for the writer).
 
+use std::time::Duration;
+
 use futures::future::BoxFuture;
-use sqlx::{Connection, SqliteConnection};
+use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
 
 /// Most writes committed by one transaction.
 const MAX_BATCH: usize = 64;
+
+/// How long after a commit the WAL is copied into the database file (at most once per
+/// this while writes keep coming; never while idle).
+const CHECKPOINT_AFTER: Duration = Duration::from_secs(1);
 
 /// A write's answer to its caller, sent once its batch has committed (None) or failed.
 type Reply = Box<dyn FnOnce(Option<&StoreError>) + Send>;
@@ -58,11 +64,13 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer on `db` (a connection to the migrated file); it ends when the
-    /// `Writer` is dropped.
-    pub fn start(db: SqliteConnection) -> Writer {
+    /// Starts the writer on `db` (a connection to the migrated file), and its checkpoints
+    /// on `pool` (the file's readers); both end when the `Writer` is dropped.
+    pub fn start(db: SqliteConnection, pool: SqlitePool) -> Writer {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(db, queue));
+        let (committed, commits) = mpsc::channel(1);
+        tokio::spawn(run(db, queue, committed));
+        tokio::spawn(checkpoints(pool, commits));
         Writer { jobs }
     }
 
@@ -86,8 +94,20 @@ fn stopped() -> StoreError {
     StoreError("the SQLite writer has stopped".into())
 }
 
-/// Waits for writes and commits every one waiting as one transaction.
-async fn run(mut db: SqliteConnection, mut queue: mpsc::UnboundedReceiver<Box<dyn Job>>) {
+/// Waits for writes and commits every one waiting as one transaction; tells `committed`.
+async fn run(
+    mut db: SqliteConnection,
+    mut queue: mpsc::UnboundedReceiver<Box<dyn Job>>,
+    committed: mpsc::Sender<()>,
+) {
+    // Checkpoints run beside the writer (`checkpoints`): SQLite's own would run inside a
+    // commit, and every write waiting behind that commit would wait for it too.
+    if let Err(e) = sqlx::query("PRAGMA wal_autocheckpoint = 0")
+        .execute(&mut db)
+        .await
+    {
+        tracing::warn!("the thread store keeps SQLite's own checkpoints: {e}");
+    }
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut tx = match db.begin_with("BEGIN IMMEDIATE").await {
@@ -106,6 +126,22 @@ async fn run(mut db: SqliteConnection, mut queue: mpsc::UnboundedReceiver<Box<dy
         let failed = tx.commit().await.err().map(StoreError::from);
         for reply in replies {
             reply(failed.as_ref());
+        }
+        // Full: a checkpoint is already due.
+        let _ = committed.try_send(());
+    }
+}
+
+/// Copies the WAL's committed pages into the database file a while after writes, from a
+/// reader's connection (a passive checkpoint waits for no one and holds up no write).
+async fn checkpoints(pool: SqlitePool, mut commits: mpsc::Receiver<()>) {
+    while commits.recv().await.is_some() {
+        tokio::time::sleep(CHECKPOINT_AFTER).await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!("thread store checkpoint: {e}");
         }
     }
 }
@@ -148,7 +184,7 @@ mod tests {
         .execute(&pool)
         .await
         .unwrap();
-        let w = Writer::start(pool.acquire().await.unwrap().detach());
+        let w = Writer::start(pool.acquire().await.unwrap().detach(), pool.clone());
         (dir, pool, w)
     }
 
@@ -238,5 +274,26 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(parents(&pool).await, [8]);
+    }
+
+    /// The writer's commits stay in the WAL (no checkpoint inside a commit) until the
+    /// checkpoint beside it copies them into the database file, a moment later.
+    #[tokio::test]
+    async fn commits_reach_the_database_file_by_a_checkpoint_beside_the_writer() {
+        let (dir, _pool, w) = writer().await;
+        let file = dir.path().join("w.db");
+        let size = || std::fs::metadata(&file).unwrap().len();
+        let before = size();
+        for _ in 0..40 {
+            w.write(insert(
+                "WITH RECURSIVE n(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM n WHERE v < 100) \
+                 INSERT INTO parent (id) SELECT NULL FROM n",
+            ))
+            .await
+            .unwrap();
+        }
+        assert_eq!(size(), before, "a commit checkpointed");
+        tokio::time::sleep(CHECKPOINT_AFTER * 3).await;
+        assert!(size() > before, "no checkpoint after the writes");
     }
 }
