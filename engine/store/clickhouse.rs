@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::contract::{Metrics, Params, QueryStore, Row, StoreError};
-use super::sql::{Style, positional};
+use super::sql::{Style, positional, settled};
 use super::table::{Cell, META, Snapshot, TableDef, Ty};
 
 /// A column type in ClickHouse.
@@ -369,7 +369,7 @@ impl QueryStore for ClickHouse {
     }
 
     async fn query(&self, text: &str, params: &Params) -> Result<Vec<Row>, StoreError> {
-        let (sql, names) = placeholders(text);
+        let (sql, names) = placeholders(&settled(text, params));
         let mut q = self.client.query(&sql);
         for name in &names {
             q = bind(q, params.get(name).unwrap_or(&Value::Null));

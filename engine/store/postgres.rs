@@ -11,7 +11,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Column, Row as _, TypeInfo, ValueRef};
 
 use super::contract::{Metrics, Params, QueryStore, Relational, Row, StoreError};
-use super::sql::{Style, positional};
+use super::sql::{Style, positional, settled};
 use super::table::{Cell, META, Snapshot, chunk_rows};
 
 /// Runs the migrations of `schema` not applied yet. With none pending it only reads the
@@ -218,7 +218,7 @@ impl QueryStore for Postgres {
     }
 
     async fn query(&self, text: &str, params: &Params) -> Result<Vec<Row>, StoreError> {
-        let p = positional(text, Style::Dollar);
+        let p = positional(&settled(text, params), Style::Dollar);
         let mut q = sqlx::query(AssertSqlSafe(p.text));
         for name in &p.names {
             q = match params.get(name).unwrap_or(&Value::Null) {

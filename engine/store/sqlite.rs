@@ -16,7 +16,7 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Column, Row as _, TypeInfo, ValueRef};
 
 use super::contract::{Metrics, Params, QueryStore, Relational, Row, StoreError};
-use super::sql::{Style, positional};
+use super::sql::{Style, positional, settled};
 use super::table::{Cell, META, Snapshot, chunk_rows};
 
 /// The SQLite file of the embedded stores, inside the data dir.
@@ -173,7 +173,7 @@ impl QueryStore for Sqlite {
     }
 
     async fn query(&self, text: &str, params: &Params) -> Result<Vec<Row>, StoreError> {
-        let p = positional(text, Style::Question);
+        let p = positional(&settled(text, params), Style::Question);
         let mut q = sqlx::query(AssertSqlSafe(p.text));
         for name in &p.names {
             q = match params.get(name).unwrap_or(&Value::Null) {
