@@ -25,31 +25,13 @@ pub fn positional(query: &str, style: Style) -> Positional {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
+        // Literals, quoted identifiers ('' and "" escape themselves) and comments verbatim.
+        if let Some(end) = skipped(&chars, i) {
+            out.extend(&chars[i..end]);
+            i = end;
+            continue;
+        }
         match c {
-            // Literals and quoted identifiers are copied verbatim ('' and "" escape themselves).
-            '\'' | '"' => {
-                let end = chars[i + 1..]
-                    .iter()
-                    .position(|&x| x == c)
-                    .map_or(chars.len(), |p| i + 1 + p + 1);
-                out.extend(&chars[i..end]);
-                i = end;
-            }
-            '-' if chars.get(i + 1) == Some(&'-') => {
-                let end = chars[i..]
-                    .iter()
-                    .position(|&x| x == '\n')
-                    .map_or(chars.len(), |p| i + p);
-                out.extend(&chars[i..end]);
-                i = end;
-            }
-            '/' if chars.get(i + 1) == Some(&'*') => {
-                let end = (i + 2..chars.len().saturating_sub(1))
-                    .find(|&j| chars[j] == '*' && chars[j + 1] == '/')
-                    .map_or(chars.len(), |j| j + 2);
-                out.extend(&chars[i..end]);
-                i = end;
-            }
             ':' if chars.get(i + 1) == Some(&':') => {
                 out.push_str("::");
                 i += 2;
