@@ -38,11 +38,11 @@ impl Sqlite {
             .map_err(|e| anyhow::anyhow!("cannot migrate {}: {e}", path.display()))?;
         let store = Sqlite { pool };
         // Data loaded before loads gathered statistics (a one-off, about 30 ms at --scale 5000).
-        let unanalysed: Option<String> =
+        let statistics: Option<String> =
             sqlx::query_scalar("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'")
                 .fetch_optional(&store.pool)
                 .await?;
-        if unanalysed.is_none() && store.is_loaded().await? {
+        if statistics.is_none() && store.is_loaded().await? {
             store.analyze().await?;
         }
         Ok(store)

@@ -52,6 +52,11 @@ impl Dialect {
     fn medians(self, values: &str, by: &[&str]) -> String {
         let keys = by.join(", ");
         let select = by.iter().map(|k| format!("{k}, ")).collect::<String>();
+        let group = if by.is_empty() {
+            String::new()
+        } else {
+            format!(" GROUP BY {keys}")
+        };
         match self {
             // One sort of the values and two scans to count them (an index range each):
             // SQLite's window functions cost about twice as much for the same figure.
@@ -69,24 +74,12 @@ impl Dialect {
                  FROM ({values}) v) r WHERE k = (n + 1) / 2"
             ),
             // The first value whose cumulative share reaches one half: the lower median.
-            Dialect::Postgres => {
-                let group = if by.is_empty() {
-                    String::new()
-                } else {
-                    format!(" GROUP BY {keys}")
-                };
-                format!(
-                    "SELECT {select}COUNT(*) AS n, percentile_disc(0.5) WITHIN GROUP (ORDER BY s) AS median_s \
-                     FROM ({values}) v{group} HAVING COUNT(*) > 0"
-                )
-            }
+            Dialect::Postgres => format!(
+                "SELECT {select}COUNT(*) AS n, percentile_disc(0.5) WITHIN GROUP (ORDER BY s) AS median_s \
+                 FROM ({values}) v{group} HAVING COUNT(*) > 0"
+            ),
             // No window functions in 18.16: each group's values sorted in an array.
             Dialect::ClickHouse => {
-                let group = if by.is_empty() {
-                    String::new()
-                } else {
-                    format!(" GROUP BY {keys}")
-                };
                 format!(
                     "SELECT {select}count() AS n, \
                      arrayElement(arraySort(groupArray(s)), intDiv(count() + 1, 2)) AS median_s \

@@ -7,12 +7,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures::try_join;
 use serde_json::{Value, json};
 
 use super::aggregates::{Dialect, DoraSql, HISTORY_SPAN, LeadAt, TrendSql};
 use super::context::{Ctx, scope};
+use super::params::midnight;
 use crate::analytics::dora::{self, Dora, Window};
 use crate::store::{Params, Row, StoreError, timestamp};
 
@@ -65,12 +66,11 @@ fn whole_org(q: &Params) -> bool {
 /// `q` with the window's whole UTC days (`WholeOrg`'s parameters): from the first midnight
 /// at or after its start to the last at or before its end; none when that is no day.
 fn with_whole_days(mut q: Params, w: Window) -> Params {
-    let midnight = |t: DateTime<Utc>| t.date_naive().and_time(NaiveTime::MIN).and_utc();
-    let first = match midnight(w.start) {
+    let first = match midnight(w.start.date_naive()) {
         m if m < w.start => m + Duration::days(1),
         m => m,
     };
-    let last = midnight(w.end);
+    let last = midnight(w.end.date_naive());
     let (from, until) = if first < last {
         (first, last)
     } else {
