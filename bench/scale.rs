@@ -30,6 +30,8 @@ use serde_yaml::Value;
 
 const DORA: &str = "What are our DORA metrics?";
 const CONCURRENT: usize = 16;
+/// Issue 16's target for the p99 of a question at `--scale 5000`.
+const P99_TARGET: Duration = Duration::from_millis(100);
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -324,8 +326,14 @@ async fn column_run(
         ms(p99),
         ms(*all.last().unwrap())
     );
-    println!("slowest questions (p50 of their runs):");
-    for (d, q) in per_question.iter().take(8) {
+    // The p99 target is 100 ms: every question over it is listed, and at least the eight
+    // slowest whatever their time.
+    let over = per_question.iter().filter(|(d, _)| *d > P99_TARGET).count();
+    println!(
+        "slowest questions (p50 of their runs; {over} over {}):",
+        ms(P99_TARGET)
+    );
+    for (d, q) in per_question.iter().take(over.max(8)) {
         println!("  {} {q}", ms(*d));
     }
 

@@ -172,23 +172,32 @@ impl QueryStore for Sqlite {
         "sqlite"
     }
 
+    /// Runs on a blocking thread, on the pooled connection's own handle: rows go straight
+    /// from the statement into `Row`s. Through sqlx each row is copied and handed across a
+    /// channel from the connection's worker thread, which cost about 3 µs a row: more than
+    /// SQLite's own work on a large window (a year of reviews is 430,000 rows).
     async fn query(&self, text: &str, params: &Params) -> Result<Vec<Row>, StoreError> {
         let p = positional(&settled(text, params), Style::Question);
-        let mut q = sqlx::query(AssertSqlSafe(p.text));
-        for name in &p.names {
-            q = match params.get(name).unwrap_or(&Value::Null) {
-                Value::Null => q.bind(None::<String>),
-                Value::Bool(b) => q.bind(i64::from(*b)),
-                Value::Number(n) => match n.as_i64() {
-                    Some(i) => q.bind(i),
-                    None => q.bind(n.as_f64()),
-                },
-                Value::String(s) => q.bind(s.clone()),
-                other => q.bind(other.to_string()),
-            };
-        }
-        let rows = q.fetch_all(&self.pool).await.map_err(sql_error)?;
-        rows.iter().map(row_json).collect()
+        let args: Vec<rusqlite::types::Value> = p
+            .names
+            .iter()
+            .map(|name| argument(params.get(name).unwrap_or(&Value::Null)))
+            .collect();
+        let mut conn = self.pool.acquire().await.map_err(sql_error)?;
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let mut handle = runtime.block_on(conn.lock_handle()).map_err(sql_error)?;
+            // SAFETY: the handle is locked out of sqlx's worker until `handle` drops, after
+            // `db`; a connection made `from_handle` never closes it.
+            let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }
+                .map_err(direct_error)?;
+            let rows = read(&db, &p.text, &args).map_err(direct_error);
+            drop(db);
+            drop(handle);
+            rows
+        })
+        .await
+        .map_err(|e| StoreError::query(format!("sqlite: {e}")))?
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -244,6 +253,62 @@ fn sql_error(e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) => StoreError::query(format!("sqlite: {}", db.message())),
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
             StoreError::unavailable(format!("sqlite: {e}"))
+        }
+        other => StoreError::query(format!("sqlite: {other}")),
+    }
+}
+
+/// A parameter as SQLite binds it (booleans as 0 and 1, arrays and objects as JSON text).
+fn argument(v: &Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value as Sql;
+    match v {
+        Value::Null => Sql::Null,
+        Value::Bool(b) => Sql::Integer(i64::from(*b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Sql::Integer(i),
+            None => n.as_f64().map_or(Sql::Null, Sql::Real),
+        },
+        Value::String(s) => Sql::Text(s.clone()),
+        other => Sql::Text(other.to_string()),
+    }
+}
+
+/// Every row of `sql` as a `Row` keyed by the result's column names, each value by its
+/// storage class (SQLite types values, not columns).
+fn read(
+    db: &rusqlite::Connection,
+    sql: &str,
+    args: &[rusqlite::types::Value],
+) -> rusqlite::Result<Vec<Row>> {
+    use rusqlite::types::ValueRef;
+    let mut stmt = db.prepare(sql)?;
+    let names: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+    let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let mut row = Row::new();
+        for (i, name) in names.iter().enumerate() {
+            let v = match r.get_ref(i)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(i) => Value::from(i),
+                ValueRef::Real(x) => {
+                    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+                }
+                ValueRef::Text(t) | ValueRef::Blob(t) => {
+                    Value::String(String::from_utf8_lossy(t).into_owned())
+                }
+            };
+            row.insert(name.clone(), v);
+        }
+        out.push(row);
+    }
+    Ok(out)
+}
+
+fn direct_error(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(_, Some(message)) => {
+            StoreError::query(format!("sqlite: {message}"))
         }
         other => StoreError::query(format!("sqlite: {other}")),
     }
