@@ -1,6 +1,8 @@
 //! Every statement a tool runs — tools.yaml's queries and the builtins' own
 //! (`toolbox::builtin_statements`) — reaches the tables that grow with the history through
-//! an index. SQLite's `EXPLAIN QUERY PLAN` must show no `SCAN` of such a table, and
+//! an index. SQLite's `EXPLAIN QUERY PLAN` must show no `SCAN` of such a table, nor a
+//! `SCAN` of anything as the inner loop of a join (a whole subquery read again for every
+//! row of the outer loop: `who_is_available` took 100 ms at 5,000 people that way), and
 //! PostgreSQL's `EXPLAIN`, with sequential scans priced out (`enable_seqscan = off`, so a
 //! `Seq Scan` left in the plan means no index serves that access path), no `Seq Scan`.
 //! Each statement is explained for the whole organisation and for one team, service and
@@ -11,7 +13,7 @@ use std::collections::BTreeSet;
 use eng_intel::compile::CompiledSet;
 use eng_intel::config::spec::StoreRole;
 use eng_intel::dataset;
-use eng_intel::store::{Params, Postgres, QueryStore, Sqlite};
+use eng_intel::store::{Params, Postgres, QueryStore, Row, Sqlite};
 use eng_intel::toolbox::builtin_statements;
 use serde_json::{Value, json};
 
@@ -130,6 +132,43 @@ fn scans(sql: &str, plan: &[String], scan: &str) -> BTreeSet<&'static str> {
     out
 }
 
+/// SQLite: a `SCAN` of anything (table, subquery, view) as an inner loop of a join, which
+/// reads all of it once for every row of the loops before it: a plan row whose `parent`
+/// already has a loop (`SCAN`/`SEARCH`) before it, unless each of those finds one row by
+/// a unique key (a team by its name).
+fn nested_scans(plan: &[Row]) -> Vec<String> {
+    let mut loops: Vec<(i64, bool)> = Vec::new(); // (parent, finds at most one row)
+    let mut out = Vec::new();
+    for row in plan {
+        let detail = row
+            .get("detail")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let parent = row
+            .get("parent")
+            .and_then(Value::as_i64)
+            .unwrap_or_default();
+        let scan = detail.starts_with("SCAN ") && !detail.starts_with("SCAN CONSTANT");
+        let outer: Vec<bool> = loops
+            .iter()
+            .filter(|l| l.0 == parent)
+            .map(|l| l.1)
+            .collect();
+        if scan && !outer.is_empty() && !outer.iter().all(|one| *one) {
+            out.push(detail.to_string());
+        }
+        if scan || detail.starts_with("SEARCH ") {
+            let unique =
+                detail.contains("INTEGER PRIMARY KEY") || detail.contains("sqlite_autoindex_");
+            loops.push((
+                parent,
+                detail.starts_with("SEARCH ") && unique && detail.ends_with("=?)"),
+            ));
+        }
+    }
+    out
+}
+
 /// Explains every statement and returns each full scan as "statement: table (plan)".
 async fn full_scans(
     store: &dyn QueryStore,
@@ -149,7 +188,16 @@ async fn full_scans(
                 .iter()
                 .filter_map(|r| r.get(column).and_then(Value::as_str).map(str::to_string))
                 .collect();
-            for table in scans(&sql, &plan, scan) {
+            let nested = if scan == "SCAN " {
+                nested_scans(&rows)
+            } else {
+                Vec::new()
+            };
+            for table in scans(&sql, &plan, scan)
+                .into_iter()
+                .map(str::to_string)
+                .chain(nested.into_iter().map(|l| format!("nested loop: {l}")))
+            {
                 found.push(format!(
                     "{name} ({}): {table}\n    {}",
                     if scoped { "scoped" } else { "organisation" },
