@@ -116,7 +116,7 @@ impl Metric {
     }
 
     /// The series, grouped by `day` (`YYYY-MM-DD`, UTC) where the database can: counts as
-    /// `n` events a day (change failure rate: `n` shipped, and [`FAILED_CHANGES`] the
+    /// `n` events a day (change failure rate: `n` shipped, and [`failed_changes`] the
     /// failed), durations as one row per event with its `day` and `s` seconds (lead time)
     /// or `hours` (review wait), since their medians and spreads need every value.
     pub(super) fn daily(self, d: Dialect) -> String {
@@ -179,13 +179,27 @@ impl Metric {
 }
 
 /// Per `day`, the successful production deployments that caused at least one incident
-/// (`failed`, change failure rate's numerator).
-pub(super) const FAILED_CHANGES: &str = "SELECT substring(d.finished_at, 1, 10) AS day, \
-    COUNT(DISTINCT i.deployment_id) AS failed FROM incidents i \
-    JOIN deployments d ON d.id = i.deployment_id \
-    WHERE d.environment = 'production' AND d.status = 'success' AND d.finished_at >= :since AND d.finished_at < :now \
-    AND (:team IS NULL OR d.team = :team) AND (:service IS NULL OR d.service = :service) \
-    GROUP BY substring(d.finished_at, 1, 10)";
+/// (`failed`, change failure rate's numerator). The row stores read the caused incidents'
+/// own `deployed_at` (one index range); ClickHouse joins, and stays right on tables loaded
+/// before that column existed (as `aggregates::DoraSql`'s `caused`).
+pub(super) fn failed_changes(d: Dialect) -> &'static str {
+    match d {
+        Dialect::Sqlite | Dialect::Postgres => {
+            "SELECT substring(deployed_at, 1, 10) AS day, COUNT(DISTINCT deployment_id) AS failed \
+            FROM incidents WHERE deployed_at >= :since AND deployed_at < :now \
+            AND (:team IS NULL OR team = :team) AND (:service IS NULL OR service = :service) \
+            GROUP BY substring(deployed_at, 1, 10)"
+        }
+        Dialect::ClickHouse => {
+            "SELECT substring(d.finished_at, 1, 10) AS day, \
+            COUNT(DISTINCT i.deployment_id) AS failed FROM incidents i \
+            JOIN deployments d ON d.id = i.deployment_id \
+            WHERE d.environment = 'production' AND d.status = 'success' AND d.finished_at >= :since AND d.finished_at < :now \
+            AND (:team IS NULL OR d.team = :team) AND (:service IS NULL OR d.service = :service) \
+            GROUP BY substring(d.finished_at, 1, 10)"
+        }
+    }
+}
 
 /// Days in the window by default: the demo's whole history (26 weeks).
 const DEFAULT_DAYS: i64 = 182;
@@ -307,11 +321,11 @@ async fn fetch(
     p: &Params,
     cx: &Ctx<'_>,
 ) -> Result<Series, StoreError> {
-    let sql = metric.daily(Dialect::of(cx.metrics.backend())?);
-    let rows = cx.metrics.query(&sql, p).await?;
+    let d = Dialect::of(cx.metrics.backend())?;
+    let rows = cx.metrics.query(&metric.daily(d), p).await?;
     let failed: HashMap<NaiveDate, usize> = if metric == Metric::ChangeFailureRate {
         let mut failed = HashMap::new();
-        for r in &cx.metrics.query(FAILED_CHANGES, p).await? {
+        for r in &cx.metrics.query(failed_changes(d), p).await? {
             failed.insert(day(r)?, count(r, "failed"));
         }
         failed

@@ -215,7 +215,7 @@ pub fn builtin_statements(backend: &str) -> Result<Vec<(String, String)>, StoreE
         ),
         (
             "metric_anomalies failed changes".into(),
-            anomalies::FAILED_CHANGES.into(),
+            anomalies::failed_changes(d).into(),
         ),
     ];
     if let Some(o) = dora.whole_org {

@@ -14,8 +14,17 @@ CREATE INDEX pr_reviews_service ON pr_reviews (service, requested_at, reviewed_a
 CREATE INDEX deployments_team ON deployments (team, environment, finished_at, status);
 CREATE INDEX deployments_service ON deployments (service, environment, finished_at, status);
 CREATE INDEX ci_runs_team ON ci_runs (team, started_at);
-CREATE INDEX ci_runs_service ON ci_runs (service, started_at);
+-- Led by the service, then its team: SQLite groups a window's runs by service and team
+-- skipping through this index in order instead of sorting them (ci_health over May at
+-- --scale 5000, 122,388 runs: 111 → 36 ms).
+CREATE INDEX ci_runs_scope ON ci_runs (service, team, started_at, status, duration_s);
 CREATE INDEX tickets_team ON tickets (team_id, status, created_at);
+-- A project's or a sprint's tickets with what their sums read (project_status,
+-- team_velocity), without a lookup of each ticket.
+DROP INDEX tickets_project;
+CREATE INDEX tickets_project ON tickets (project_id, status, points);
+DROP INDEX tickets_sprint;
+CREATE INDEX tickets_sprint ON tickets (sprint_id, status, points);
 -- When the pull requests' history begins (the anomaly series' first day).
 CREATE INDEX pull_requests_opened ON pull_requests (opened_at);
 -- Statistics for the new indexes on data loaded before them.
