@@ -132,29 +132,42 @@ fn scans(sql: &str, plan: &[String], scan: &str) -> BTreeSet<&'static str> {
     out
 }
 
-/// SQLite: a `SCAN` of anything (table, subquery, view) as an inner loop of a join, which
-/// reads all of it once for every row of the loops before it: a plan row whose `parent`
-/// already has a loop (`SCAN`/`SEARCH`) before it, unless each of those finds one row by
-/// a unique key (a team by its name).
+/// SQLite: a `SCAN` of anything (table, subquery, view) that runs once for every row of
+/// an outer loop: an inner loop of a join (a plan row whose `parent` already has a loop,
+/// `SCAN`/`SEARCH`, before it, unless each of those finds one row by a unique key: a team
+/// by its name), or the loop of a correlated subquery over a table (not over the
+/// subquery's own subquery, which it computes once a row anyway).
 fn nested_scans(plan: &[Row]) -> Vec<String> {
+    let int = |row: &Row, k: &str| row.get(k).and_then(Value::as_i64).unwrap_or_default();
     let mut loops: Vec<(i64, bool)> = Vec::new(); // (parent, finds at most one row)
+    let mut correlated: Vec<i64> = Vec::new(); // the ids of correlated subqueries
+    let mut subqueries: Vec<&str> = Vec::new(); // the names of co-routines and materialized ones
     let mut out = Vec::new();
     for row in plan {
         let detail = row
             .get("detail")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let parent = row
-            .get("parent")
-            .and_then(Value::as_i64)
-            .unwrap_or_default();
+        let parent = int(row, "parent");
+        if detail.starts_with("CORRELATED ") {
+            correlated.push(int(row, "id"));
+        }
+        if let Some(name) = ["CO-ROUTINE ", "MATERIALIZE "]
+            .iter()
+            .find_map(|p| detail.strip_prefix(p))
+        {
+            subqueries.push(name);
+        }
         let scan = detail.starts_with("SCAN ") && !detail.starts_with("SCAN CONSTANT");
+        let scanned = detail.split_whitespace().nth(1).unwrap_or_default();
         let outer: Vec<bool> = loops
             .iter()
             .filter(|l| l.0 == parent)
             .map(|l| l.1)
             .collect();
-        if scan && !outer.is_empty() && !outer.iter().all(|one| *one) {
+        let per_row = (correlated.contains(&parent) && !subqueries.contains(&scanned))
+            || (!outer.is_empty() && !outer.iter().all(|one| *one));
+        if scan && per_row {
             out.push(detail.to_string());
         }
         if scan || detail.starts_with("SEARCH ") {

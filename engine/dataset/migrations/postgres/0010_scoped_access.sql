@@ -25,6 +25,9 @@ DROP INDEX tickets_project;
 CREATE INDEX tickets_project ON tickets (project_id, status, points);
 DROP INDEX tickets_sprint;
 CREATE INDEX tickets_sprint ON tickets (sprint_id, status, points);
+-- A service's dependents, counted for each service `services` lists (PostgreSQL read all
+-- 3,000 dependencies for each of 2,004 services: 180 ms at --scale 5000).
+CREATE INDEX service_dependencies_dependent ON service_dependencies (depends_on_id);
 -- When the pull requests' history begins (the anomaly series' first day).
 CREATE INDEX pull_requests_opened ON pull_requests (opened_at);
 -- Statistics for the new indexes on data loaded before them.
