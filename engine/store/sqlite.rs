@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
+use sqlx::AssertSqlSafe;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    LockedSqliteHandle, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Column, Row as _, TypeInfo, ValueRef};
 
 use super::contract::{Metrics, Params, QueryStore, Relational, Row, StoreError};
 use super::sql::{Style, positional, settled};
@@ -60,6 +60,33 @@ impl Sqlite {
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Runs `f` on a pooled connection's own handle, locked away from sqlx's worker, on a
+    /// blocking thread: rows go straight from the statement into `Row`s. Through sqlx each
+    /// row was copied and handed across a channel from the connection's worker thread,
+    /// 3–4 µs a row: more than SQLite's own work on a large window (half a year of reviews
+    /// is 430,000 rows).
+    async fn on_handle<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut LockedSqliteHandle<'_>, &rusqlite::Connection) -> Result<T, StoreError>
+        + Send
+        + 'static,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(sql_error)?;
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let mut handle = runtime.block_on(conn.lock_handle()).map_err(sql_error)?;
+            // SAFETY: the handle is locked out of sqlx's worker until `handle` drops, after
+            // `db`; a connection made `from_handle` never closes it.
+            let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }
+                .map_err(direct_error)?;
+            let out = f(&mut handle, &db);
+            drop(db);
+            out
+        })
+        .await
+        .map_err(|e| StoreError::query(format!("sqlite: {e}")))?
     }
 
     /// The `meta` table (seed, size, as_of of the loaded data); empty before a load.
@@ -172,10 +199,6 @@ impl QueryStore for Sqlite {
         "sqlite"
     }
 
-    /// Runs on a blocking thread, on the pooled connection's own handle: rows go straight
-    /// from the statement into `Row`s. Through sqlx each row is copied and handed across a
-    /// channel from the connection's worker thread, which cost about 3 µs a row: more than
-    /// SQLite's own work on a large window (a year of reviews is 430,000 rows).
     async fn query(&self, text: &str, params: &Params) -> Result<Vec<Row>, StoreError> {
         let p = positional(&settled(text, params), Style::Question);
         let args: Vec<rusqlite::types::Value> = p
@@ -183,21 +206,8 @@ impl QueryStore for Sqlite {
             .iter()
             .map(|name| argument(params.get(name).unwrap_or(&Value::Null)))
             .collect();
-        let mut conn = self.pool.acquire().await.map_err(sql_error)?;
-        let runtime = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || {
-            let mut handle = runtime.block_on(conn.lock_handle()).map_err(sql_error)?;
-            // SAFETY: the handle is locked out of sqlx's worker until `handle` drops, after
-            // `db`; a connection made `from_handle` never closes it.
-            let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }
-                .map_err(direct_error)?;
-            let rows = read(&db, &p.text, &args).map_err(direct_error);
-            drop(db);
-            drop(handle);
-            rows
-        })
-        .await
-        .map_err(|e| StoreError::query(format!("sqlite: {e}")))?
+        self.on_handle(move |_, db| read(db, &p.text, &args).map_err(direct_error))
+            .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -211,37 +221,29 @@ impl QueryStore for Sqlite {
     /// `query_only` refuses any write on the connection; a progress handler interrupts
     /// the statement once `timeout` has passed (SQLite has no statement timeout).
     async fn query_read_only(&self, text: &str, timeout: Duration) -> Result<Vec<Row>, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(sql_error)?;
-        sqlx::query("PRAGMA query_only = ON")
-            .execute(&mut *conn)
-            .await
-            .map_err(sql_error)?;
-        let deadline = std::time::Instant::now() + timeout;
-        conn.lock_handle()
-            .await
-            .map_err(sql_error)?
-            .set_progress_handler(1000, move || std::time::Instant::now() < deadline);
-        let result = sqlx::query(AssertSqlSafe(text.to_string()))
-            .fetch_all(&mut *conn)
-            .await;
-        conn.lock_handle()
-            .await
-            .map_err(sql_error)?
-            .remove_progress_handler();
-        sqlx::query("PRAGMA query_only = OFF")
-            .execute(&mut *conn)
-            .await
-            .map_err(sql_error)?;
-        let rows = result.map_err(|e| match e {
-            sqlx::Error::Database(db) if db.message().contains("interrupted") => {
-                StoreError::query(format!(
-                    "sqlite: the statement ran longer than {} ms and was stopped",
-                    timeout.as_millis()
-                ))
-            }
-            other => sql_error(other),
-        })?;
-        rows.iter().map(row_json).collect()
+        let text = text.to_string();
+        self.on_handle(move |handle, db| {
+            db.pragma_update(None, "query_only", true)
+                .map_err(direct_error)?;
+            let deadline = std::time::Instant::now() + timeout;
+            handle.set_progress_handler(1000, move || std::time::Instant::now() < deadline);
+            let rows = read(db, &text, &[]);
+            handle.remove_progress_handler();
+            db.pragma_update(None, "query_only", false)
+                .map_err(direct_error)?;
+            rows.map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::OperationInterrupted =>
+                {
+                    StoreError::query(format!(
+                        "sqlite: the statement ran longer than {} ms and was stopped",
+                        timeout.as_millis()
+                    ))
+                }
+                other => direct_error(other),
+            })
+        })
+        .await
     }
 }
 
@@ -312,34 +314,4 @@ fn direct_error(e: rusqlite::Error) -> StoreError {
         }
         other => StoreError::query(format!("sqlite: {other}")),
     }
-}
-
-/// A row as JSON, by each value's storage class (SQLite types values, not columns).
-fn row_json(row: &SqliteRow) -> Result<Row, StoreError> {
-    let mut out = Row::new();
-    for (i, col) in row.columns().iter().enumerate() {
-        let raw = row.try_get_raw(i).map_err(sql_error)?;
-        let v = if raw.is_null() {
-            Value::Null
-        } else {
-            match raw.type_info().name() {
-                "INTEGER" | "BOOLEAN" => {
-                    Value::from(row.try_get_unchecked::<i64, _>(i).map_err(sql_error)?)
-                }
-                "REAL" | "NUMERIC" => serde_json::Number::from_f64(
-                    row.try_get_unchecked::<f64, _>(i).map_err(sql_error)?,
-                )
-                .map_or(Value::Null, Value::Number),
-                "BLOB" => Value::String(
-                    String::from_utf8_lossy(
-                        &row.try_get_unchecked::<Vec<u8>, _>(i).map_err(sql_error)?,
-                    )
-                    .into_owned(),
-                ),
-                _ => Value::String(row.try_get_unchecked::<String, _>(i).map_err(sql_error)?),
-            }
-        };
-        out.insert(col.name().to_string(), v);
-    }
-    Ok(out)
 }

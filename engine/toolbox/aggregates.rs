@@ -103,8 +103,8 @@ impl Dialect {
     }
 
     /// A [`Dialect::week`] column as `YYYY-MM-DD`: formatted once a group, not once a row
-    /// (PostgreSQL's `to_char` of each of 127,000 changes was a third of the trend's week
-    /// statement).
+    /// (PostgreSQL cast each of the trend's 127,000 changes to a timestamp and formatted
+    /// it: 163 ms for the statement, 95 ms with the day's date grouped and formatted here).
     fn week_text(self, column: &str) -> String {
         match self {
             Dialect::Sqlite => column.to_string(),
