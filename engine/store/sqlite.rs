@@ -19,6 +19,8 @@ use super::contract::{Metrics, Params, QueryStore, Relational, Row, StoreError};
 use super::sql::{Style, positional, settled};
 use super::table::{Cell, META, Snapshot, chunk_rows};
 
+mod median;
+
 /// The SQLite file of the embedded stores, inside the data dir.
 pub fn sqlite_path(data_dir: &Path) -> PathBuf {
     data_dir.join("eng-intel.sqlite")
@@ -179,6 +181,17 @@ pub async fn open_file(path: &Path, max_connections: u32) -> anyhow::Result<Sqli
         .max_connections(max_connections)
         .idle_timeout(None)
         .max_lifetime(None)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                let mut handle = conn.lock_handle().await?;
+                // SAFETY: the handle is locked for the call; a connection made `from_handle`
+                // never closes it, and SQLite keeps the function (and frees it on close).
+                let db =
+                    unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) };
+                db.and_then(|db| median::register(&db))
+                    .map_err(|e| sqlx::Error::Protocol(format!("sqlite functions: {e}")))
+            })
+        })
         .connect_with(opts)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))

@@ -68,14 +68,10 @@ impl Dialect {
                      WHERE n > 0"
                 )
             }
-            // Each group's values in order in a JSON array, read at the middle: one sort by
-            // group, where window functions (a row number and a count per partition) cost
-            // about three times as much (the trend's 127,000 changes at --scale 5000:
-            // 228 → 93 ms a week and team, 170 → 65 ms for the halves).
+            // `lower_median` is the store's own aggregate (`store::sqlite`): one pass over
+            // each group's values where a JSON array of them was sorted, built and parsed.
             Dialect::Sqlite => format!(
-                "SELECT {select}COUNT(*) AS n, \
-                 json_extract(json_group_array(s ORDER BY s), '$[' || ((COUNT(*) - 1) / 2) || ']') AS median_s \
-                 FROM ({values}) v{group}"
+                "SELECT {select}COUNT(*) AS n, lower_median(s) AS median_s FROM ({values}) v{group}"
             ),
             // The first value whose cumulative share reaches one half: the lower median.
             Dialect::Postgres => format!(
@@ -90,6 +86,27 @@ impl Dialect {
                      FROM ({values}){group} HAVING count() > 0"
                 )
             }
+        }
+    }
+
+    /// Two columns of a grouped `SELECT` over values `s`: `n_{name}`, how many rows satisfy
+    /// `cond`, and `median_s_{name}`, the lower median of their `s` (NULL, or 0 on
+    /// ClickHouse, when none do). Groups split this way keep the order an index gives them,
+    /// where grouping by the condition as well sorts the rows again.
+    fn median_where(self, cond: &str, name: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!(
+                "SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS n_{name}, \
+                 lower_median(CASE WHEN {cond} THEN s END) AS median_s_{name}"
+            ),
+            Dialect::Postgres => format!(
+                "COUNT(*) FILTER (WHERE {cond}) AS n_{name}, \
+                 percentile_disc(0.5) WITHIN GROUP (ORDER BY s) FILTER (WHERE {cond}) AS median_s_{name}"
+            ),
+            Dialect::ClickHouse => format!(
+                "countIf({cond}) AS n_{name}, \
+                 arrayElement(arraySort(groupArrayIf(s, {cond})), intDiv(countIf({cond}) + 1, 2)) AS median_s_{name}"
+            ),
         }
     }
 
@@ -291,33 +308,42 @@ pub(super) fn lead_times(d: Dialect) -> String {
 
 /// The statements of `lead_time_trend`, in one dialect.
 pub struct TrendSql {
-    /// Per `team` and `week` (Monday): `n` changes and their lower median `median_s`.
-    pub weekly: String,
-    /// Per `team` and `recent` (1 when shipped at or after `:recent`, else 0): `n` and `median_s`.
+    /// Per `team`: `n_recent` and `median_s_recent` for the changes shipped at or after
+    /// `:recent`, `n_earlier` and `median_s_earlier` for those before.
     pub halves: String,
+    dialect: Dialect,
 }
 
 impl TrendSql {
     pub fn new(d: Dialect) -> TrendSql {
-        let changes = lead_times(d);
         TrendSql {
-            weekly: format!(
-                "SELECT team, {} AS week, n, median_s FROM ({}) w",
-                d.week_text("week"),
-                d.medians(
-                    &format!(
-                        "SELECT team, {} AS week, s FROM ({changes}) c",
-                        d.week("finished_at")
-                    ),
-                    &["team", "week"],
-                )
+            halves: format!(
+                "SELECT team, {}, {} FROM ({}) c GROUP BY team",
+                d.median_where("finished_at >= :recent", "recent"),
+                d.median_where("finished_at < :recent", "earlier"),
+                lead_times(d)
             ),
-            halves: d.medians(
-                &format!(
-                    "SELECT team, CASE WHEN finished_at >= :recent THEN 1 ELSE 0 END AS recent, s FROM ({changes}) c"
-                ),
-                &["team", "recent"],
-            ),
+            dialect: d,
         }
+    }
+
+    /// Per `team` and `week` (Monday, `YYYY-MM-DD`): `n` changes and their lower median
+    /// `median_s`, for the teams bound to `:trend_team_0` … `:trend_team_{teams − 1}`.
+    pub fn weekly(&self, teams: usize) -> String {
+        let d = self.dialect;
+        let list: Vec<String> = (0..teams).map(|i| format!(":trend_team_{i}")).collect();
+        format!(
+            "SELECT team, {} AS week, n, median_s FROM ({}) w",
+            d.week_text("week"),
+            d.medians(
+                &format!(
+                    "SELECT team, {} AS week, s FROM ({}) c WHERE team IN ({})",
+                    d.week("finished_at"),
+                    lead_times(d),
+                    list.join(", ")
+                ),
+                &["team", "week"],
+            )
+        )
     }
 }

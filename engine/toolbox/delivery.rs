@@ -15,6 +15,7 @@ use super::aggregates::{Dialect, DoraSql, HISTORY_SPAN, LeadAt, TrendSql};
 use super::context::{Ctx, scope};
 use super::params::midnight;
 use crate::analytics::dora::{self, Dora, Window};
+use crate::core::SHOWN_ROWS;
 use crate::store::{Params, Row, StoreError, timestamp};
 
 fn text<'a>(r: &'a Row, k: &str) -> Option<&'a str> {
@@ -31,7 +32,12 @@ fn count(r: &Row, k: &str) -> usize {
 
 /// A `median_s` row's median in hours, when it counted any value.
 fn median_hours(r: &Row) -> Option<f64> {
-    (int(r, "n") > 0).then(|| dora::hours(int(r, "median_s")))
+    split_median_hours(r, "")
+}
+
+/// The median of a [`TrendSql::halves`] row's `n{suffix}` values in hours, if any.
+fn split_median_hours(r: &Row, suffix: &str) -> Option<f64> {
+    (int(r, &format!("n{suffix}")) > 0).then(|| dora::hours(int(r, &format!("median_s{suffix}"))))
 }
 
 /// The window `params::prepare` derived (`:since`/`:until`), else the last `days`.
@@ -207,7 +213,10 @@ pub(super) const TREND_TEAMS: &str = "SELECT DISTINCT team FROM deployments \
     WHERE environment = 'production' AND finished_at >= :since AND finished_at < :until \
     AND (:team IS NULL OR team = :team) AND (:service IS NULL OR service = :service)";
 
-/// Weekly median lead time per team, and how the last three weeks compare with the weeks before.
+/// Weekly median lead time per team, and how the last three weeks compare with the weeks
+/// before. Every team in scope is compared; the week-by-week medians are read for the
+/// [`SHOWN_ROWS`] teams an answer lists (those whose lead time rose most), since a week
+/// and team each for a thousand teams is most of the work and no answer shows it.
 pub(super) async fn lead_time_trend(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
     let weeks = p.get("weeks").and_then(Value::as_i64).unwrap_or(12);
     let w = Window::last_days(cx.now, weeks * 7);
@@ -217,22 +226,45 @@ pub(super) async fn lead_time_trend(p: &Params, cx: &Ctx<'_>) -> Result<Value, S
         timestamp(cx.now - Duration::weeks(3)).into(),
     );
     let sql = TrendSql::new(Dialect::of(cx.metrics.backend())?);
-    let (names, weekly, halves) = try_join!(
+    let (names, halves) = try_join!(
         cx.metrics.query(TREND_TEAMS, &q),
-        cx.metrics.query(&sql.weekly, &q),
         cx.metrics.query(&sql.halves, &q),
     )?;
-    let names: BTreeSet<&str> = names.iter().filter_map(|r| text(r, "team")).collect();
-    let mut by_week: HashMap<(&str, &str), (Option<f64>, usize)> = HashMap::new();
-    for r in &weekly {
-        if let (Some(team), Some(week)) = (text(r, "team"), text(r, "week")) {
-            by_week.insert((team, week), (median_hours(r), count(r, "n")));
+    let half: HashMap<&str, &Row> = halves
+        .iter()
+        .filter_map(|r| Some((text(r, "team")?, r)))
+        .collect();
+    let mut teams: Vec<(&str, Option<f64>, Option<f64>)> = names
+        .iter()
+        .filter_map(|r| text(r, "team"))
+        .collect::<BTreeSet<&str>>()
+        .into_iter()
+        .map(|team| {
+            let r = half
+                .get(team)
+                .and_then(|r| split_median_hours(r, "_recent"));
+            let e = half
+                .get(team)
+                .and_then(|r| split_median_hours(r, "_earlier"));
+            (team, r, e)
+        })
+        .collect();
+    let ratio = |r, e| dora::trend(r, e).0.unwrap_or(f64::MIN);
+    teams.sort_by(|a, b| ratio(b.1, b.2).total_cmp(&ratio(a.1, a.2)));
+
+    let detailed = &teams[..teams.len().min(SHOWN_ROWS)];
+    let mut by_week: HashMap<(String, String), (Option<f64>, usize)> = HashMap::new();
+    if !detailed.is_empty() {
+        for (i, (team, ..)) in detailed.iter().enumerate() {
+            q.insert(format!("trend_team_{i}"), json!(team));
         }
-    }
-    let mut half: HashMap<(&str, i64), Option<f64>> = HashMap::new();
-    for r in &halves {
-        if let Some(team) = text(r, "team") {
-            half.insert((team, int(r, "recent")), median_hours(r));
+        for r in cx.metrics.query(&sql.weekly(detailed.len()), &q).await? {
+            if let (Some(team), Some(week)) = (text(&r, "team"), text(&r, "week")) {
+                by_week.insert(
+                    (team.into(), week.into()),
+                    (median_hours(&r), count(&r, "n")),
+                );
+            }
         }
     }
     let mondays: Vec<String> = w
@@ -240,40 +272,36 @@ pub(super) async fn lead_time_trend(p: &Params, cx: &Ctx<'_>) -> Result<Value, S
         .iter()
         .map(|d| d.format("%Y-%m-%d").to_string())
         .collect();
-    let mut teams = Vec::new();
-    for team in names {
-        let r = half.get(&(team, 1)).copied().flatten();
-        let e = half.get(&(team, 0)).copied().flatten();
+    let mut out = Vec::new();
+    for (i, &(team, r, e)) in teams.iter().enumerate() {
         let (ratio, trend) = dora::trend(r, e);
-        let weekly: Vec<Value> = mondays
-            .iter()
-            .map(|week| {
-                let (m, n) = by_week
-                    .get(&(team, week.as_str()))
-                    .copied()
-                    .unwrap_or((None, 0));
-                json!({"week": week, "median_hours": m, "changes": n})
-            })
-            .collect();
-        teams.push(json!({
+        let mut t = json!({
             "team": team,
             "recent_median_hours": r,
             "earlier_median_hours": e,
             "change_ratio": ratio,
             "trend": trend,
-            "weekly": weekly,
-        }));
+        });
+        if i < SHOWN_ROWS {
+            t["weekly"] = mondays
+                .iter()
+                .map(|week| {
+                    let (m, n) = by_week
+                        .get(&(team.to_string(), week.clone()))
+                        .copied()
+                        .unwrap_or((None, 0));
+                    json!({"week": week, "median_hours": m, "changes": n})
+                })
+                .collect();
+        }
+        out.push(t);
     }
-    teams.sort_by(|a, b| {
-        let k = |v: &Value| v["change_ratio"].as_f64().unwrap_or(f64::MIN);
-        k(b).total_cmp(&k(a))
-    });
-    let degrading: Vec<Value> = teams
+    let degrading: Vec<Value> = out
         .iter()
         .filter(|t| t["trend"] == "degrading")
         .map(|t| t["team"].clone())
         .collect();
-    Ok(json!({"weeks": weeks, "recent_weeks": 3, "teams": teams, "degrading": degrading}))
+    Ok(json!({"weeks": weeks, "recent_weeks": 3, "teams": out, "degrading": degrading}))
 }
 
 pub(super) const OPEN_WORK: &str = "SELECT e.id, e.name, e.title, t.name AS team, e.is_manager, COUNT(k.id) AS open_tickets, \

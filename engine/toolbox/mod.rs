@@ -206,7 +206,7 @@ pub fn builtin_statements(backend: &str) -> Result<Vec<(String, String)>, StoreE
         ("dora_metrics caused".into(), dora.caused),
         ("dora_metrics recovery".into(), dora.recovery),
         ("lead_time_trend teams".into(), delivery::TREND_TEAMS.into()),
-        ("lead_time_trend weekly".into(), trend.weekly),
+        ("lead_time_trend weekly".into(), trend.weekly(3)),
         ("lead_time_trend halves".into(), trend.halves),
         ("workload open work".into(), delivery::OPEN_WORK.into()),
         (
