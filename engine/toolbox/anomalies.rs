@@ -360,7 +360,7 @@ async fn fetch(
 fn day(r: &Row) -> Result<NaiveDate, StoreError> {
     r.get("day")
         .and_then(Value::as_str)
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .and_then(|d| d.parse::<NaiveDate>().ok())
         .ok_or_else(|| StoreError::query("a series day is not YYYY-MM-DD"))
 }
 
