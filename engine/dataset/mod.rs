@@ -18,6 +18,6 @@ pub use org::{
 pub use org::{DEFAULT_EMPLOYEES, DEFAULT_SEED, Org, Rng, as_of, generate, history_start};
 pub use seeding::{LoadTarget, load_targets};
 pub use tables::{
-    METRICS, POSTGRES_SCHEMA, RELATIONAL, SQLITE_SCHEMA, VALUE_COLUMNS, meta, snapshot, sql_guard,
-    tables,
+    DERIVED_COLUMNS, METRICS, POSTGRES_SCHEMA, RELATIONAL, SQLITE_SCHEMA, VALUE_COLUMNS, meta,
+    snapshot, sql_guard, tables,
 };

@@ -803,8 +803,15 @@ pub fn meta(o: &Org) -> Vec<(&'static str, String)> {
                 .clone()
                 .unwrap_or_else(|| format!("eng-intel {}", env!("CARGO_PKG_VERSION"))),
         ),
+        // Columns copied from another table at load, which a store's own statements read
+        // instead of joining (`toolbox::aggregates::Dialect::ClickHouseJoined`).
+        ("derived_columns", DERIVED_COLUMNS.into()),
     ]
 }
+
+/// The columns a load derives from other tables, as `table.column`.
+pub const DERIVED_COLUMNS: &str =
+    "pull_requests.deployed_at pull_requests.lead_seconds incidents.deployed_at";
 
 #[cfg(test)]
 mod tests {

@@ -179,18 +179,18 @@ impl Metric {
 }
 
 /// Per `day`, the successful production deployments that caused at least one incident
-/// (`failed`, change failure rate's numerator). The row stores read the caused incidents'
-/// own `deployed_at` (one index range); ClickHouse joins, and stays right on tables loaded
-/// before that column existed (as `aggregates::DoraSql`'s `caused`).
+/// (`failed`, change failure rate's numerator), read from the caused incidents' own
+/// `deployed_at` (one index range on the row stores), or joined on tables loaded before
+/// that column (as `aggregates::DoraSql`'s `caused`).
 pub(super) fn failed_changes(d: Dialect) -> &'static str {
     match d {
-        Dialect::Sqlite | Dialect::Postgres => {
+        Dialect::Sqlite | Dialect::Postgres | Dialect::ClickHouse => {
             "SELECT substring(deployed_at, 1, 10) AS day, COUNT(DISTINCT deployment_id) AS failed \
             FROM incidents WHERE deployed_at >= :since AND deployed_at < :now \
             AND (:team IS NULL OR team = :team) AND (:service IS NULL OR service = :service) \
             GROUP BY substring(deployed_at, 1, 10)"
         }
-        Dialect::ClickHouse => {
+        Dialect::ClickHouseJoined => {
             "SELECT substring(d.finished_at, 1, 10) AS day, \
             COUNT(DISTINCT i.deployment_id) AS failed FROM incidents i \
             JOIN deployments d ON d.id = i.deployment_id \
@@ -321,7 +321,7 @@ async fn fetch(
     p: &Params,
     cx: &Ctx<'_>,
 ) -> Result<Series, StoreError> {
-    let d = Dialect::of(cx.metrics.backend())?;
+    let d = cx.dialect.clone()?;
     let rows = cx.metrics.query(&metric.daily(d), p).await?;
     let failed: HashMap<NaiveDate, usize> = if metric == Metric::ChangeFailureRate {
         let mut failed = HashMap::new();

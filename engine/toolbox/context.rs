@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::aggregates::Dialect;
 use super::directory::Directory;
 use crate::store::{Params, QueryStore, Row, StoreError};
 
@@ -13,6 +14,8 @@ pub struct Ctx<'a> {
     pub metrics: &'a dyn QueryStore,
     pub directory: &'a Directory,
     pub now: DateTime<Utc>,
+    /// The SQL the metrics store's delivery statements are written in.
+    pub dialect: Result<Dialect, StoreError>,
 }
 
 /// Whom a result is about, in words: a service, a team, or the organisation.

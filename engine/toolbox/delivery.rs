@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures::try_join;
 use serde_json::{Value, json};
 
-use super::aggregates::{Dialect, DoraSql, HISTORY_SPAN, LeadAt, TrendSql};
+use super::aggregates::{DoraSql, HISTORY_SPAN, LeadAt, TrendSql};
 use super::context::{Ctx, scope};
 use super::params::midnight;
 use crate::analytics::dora::{self, Dora, Window};
@@ -96,12 +96,9 @@ fn with_whole_days(mut q: Params, w: Window) -> Params {
 }
 
 /// The DORA metrics of the window, from the figures the metrics store computes.
-async fn dora_figures(
-    metrics: &dyn crate::store::QueryStore,
-    p: &Params,
-    w: Window,
-) -> Result<Dora, StoreError> {
-    let sql = DoraSql::new(Dialect::of(metrics.backend())?);
+async fn dora_figures(cx: &Ctx<'_>, p: &Params, w: Window) -> Result<Dora, StoreError> {
+    let metrics = cx.metrics;
+    let sql = DoraSql::new(cx.dialect.clone()?);
     let q = with_whole_days(bounded(p, w), w);
     let (days_sql, count_sql) = match &sql.whole_org {
         Some(o) if whole_org(&q) => (&o.days, &o.changes),
@@ -197,7 +194,7 @@ async fn spans_an_eighth(
 
 pub(super) async fn dora_metrics(p: &Params, cx: &Ctx<'_>) -> Result<Value, StoreError> {
     let w = window(p, cx.now);
-    let metrics = dora_figures(cx.metrics, p, w).await?;
+    let metrics = dora_figures(cx, p, w).await?;
     let mut out = serde_json::to_value(&metrics).expect("metrics serialize");
     out["scope"] = json!(scope(p));
     out["window"] = json!({
@@ -225,7 +222,7 @@ pub(super) async fn lead_time_trend(p: &Params, cx: &Ctx<'_>) -> Result<Value, S
         "recent".into(),
         timestamp(cx.now - Duration::weeks(3)).into(),
     );
-    let sql = TrendSql::new(Dialect::of(cx.metrics.backend())?);
+    let sql = TrendSql::new(cx.dialect.clone()?);
     let (names, halves) = try_join!(
         cx.metrics.query(TREND_TEAMS, &q),
         cx.metrics.query(&sql.halves, &q),

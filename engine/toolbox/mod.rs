@@ -78,6 +78,7 @@ pub struct StoreTools {
     directory: Directory,
     vocabulary: Arc<Vocabulary>,
     now: DateTime<Utc>,
+    dialect: Result<aggregates::Dialect, StoreError>,
 }
 
 impl StoreTools {
@@ -96,6 +97,12 @@ impl StoreTools {
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .map_or_else(Utc::now, |t| t.with_timezone(&Utc));
         let vocabulary = Arc::new(vocabulary(relational.as_ref(), now).await?);
+        let dialect = match aggregates::Dialect::of(metrics.backend()) {
+            Ok(aggregates::Dialect::ClickHouse) if !derives_columns(metrics.as_ref()).await? => {
+                Ok(aggregates::Dialect::ClickHouseJoined)
+            }
+            other => other,
+        };
         Ok(StoreTools {
             relational,
             metrics,
@@ -104,6 +111,7 @@ impl StoreTools {
             directory,
             vocabulary,
             now,
+            dialect,
         })
     }
 
@@ -124,6 +132,7 @@ impl StoreTools {
                     metrics: self.metrics.as_ref(),
                     directory: &self.directory,
                     now: self.now,
+                    dialect: self.dialect.clone(),
                 };
                 return builtins::call(&tool.name, p, &cx).await;
             }
@@ -188,6 +197,18 @@ impl ToolRunner for StoreTools {
     fn vocabulary(&self) -> Arc<Vocabulary> {
         self.vocabulary.clone()
     }
+}
+
+/// Whether the data in `metrics` was loaded with the columns a load derives from other
+/// tables (`meta.derived_columns`; tables created before them hold them empty).
+async fn derives_columns(metrics: &dyn QueryStore) -> Result<bool, StoreError> {
+    let rows = metrics
+        .query(
+            "SELECT value FROM meta WHERE key = 'derived_columns'",
+            &Params::new(),
+        )
+        .await?;
+    Ok(!rows.is_empty())
 }
 
 /// Every statement the builtins run, named, in the SQL of `backend` (`sqlite`, `postgres`,
