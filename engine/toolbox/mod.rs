@@ -78,7 +78,8 @@ pub struct StoreTools {
     directory: Directory,
     vocabulary: Arc<Vocabulary>,
     now: DateTime<Utc>,
-    dialect: Result<aggregates::Dialect, StoreError>,
+    /// The metrics store's, found by the first builtin call that can ask it.
+    dialect: tokio::sync::OnceCell<aggregates::Dialect>,
 }
 
 impl StoreTools {
@@ -97,12 +98,6 @@ impl StoreTools {
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .map_or_else(Utc::now, |t| t.with_timezone(&Utc));
         let vocabulary = Arc::new(vocabulary(relational.as_ref(), now).await?);
-        let dialect = match aggregates::Dialect::of(metrics.backend()) {
-            Ok(aggregates::Dialect::ClickHouse) if !derives_columns(metrics.as_ref()).await? => {
-                Ok(aggregates::Dialect::ClickHouseJoined)
-            }
-            other => other,
-        };
         Ok(StoreTools {
             relational,
             metrics,
@@ -111,8 +106,25 @@ impl StoreTools {
             directory,
             vocabulary,
             now,
-            dialect,
+            dialect: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// The SQL dialect of the metrics store's delivery statements: ClickHouse's depends on
+    /// its load (`meta.derived_columns`), which a server down at the start cannot tell yet.
+    async fn dialect(&self) -> Result<aggregates::Dialect, StoreError> {
+        use aggregates::Dialect;
+        self.dialect
+            .get_or_try_init(|| async {
+                match Dialect::of(self.metrics.backend())? {
+                    Dialect::ClickHouse if !derives_columns(self.metrics.as_ref()).await? => {
+                        Ok(Dialect::ClickHouseJoined)
+                    }
+                    d => Ok(d),
+                }
+            })
+            .await
+            .copied()
     }
 
     /// "Now" for queries: the end of the demo history, or the wall clock for live data.
@@ -132,7 +144,7 @@ impl StoreTools {
                     metrics: self.metrics.as_ref(),
                     directory: &self.directory,
                     now: self.now,
-                    dialect: self.dialect.clone(),
+                    dialect: self.dialect().await,
                 };
                 return builtins::call(&tool.name, p, &cx).await;
             }
