@@ -7,14 +7,19 @@ const MAD_TO_SD: f64 = 1.4826;
 
 /// The middle value (the mean of the two middle ones for an even count).
 pub fn median(values: &[f64]) -> Option<f64> {
+    // Selected, not sorted: the same values as a sort finds, in linear time (a duration
+    // series' spread takes two medians of up to 430,000 values).
     let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
     let n = v.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(v[n / 2]),
-        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    if n == 0 {
+        return None;
     }
+    let (below, &mut upper, _) = v.select_nth_unstable_by(n / 2, f64::total_cmp);
+    if n % 2 == 1 {
+        return Some(upper);
+    }
+    let lower = below.iter().copied().max_by(f64::total_cmp)?;
+    Some((lower + upper) / 2.0)
 }
 
 /// 1.4826 × the median absolute deviation: a standard deviation that outliers do not move.
@@ -211,6 +216,28 @@ mod tests {
         assert_eq!(median(&[]), None);
         // One wild value does not move the spread.
         assert_eq!(spread(&[1.0, 2.0, 3.0, 4.0, 1000.0]), MAD_TO_SD);
+    }
+
+    #[test]
+    fn selected_medians_are_the_sorted_ones() {
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        for n in 1..200 {
+            let values: Vec<f64> = (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x % 50) as f64 / 7.0 // ties included
+                })
+                .collect();
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            let expected = match n % 2 {
+                1 => sorted[n / 2],
+                _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+            };
+            assert_eq!(median(&values), Some(expected), "{values:?}");
+        }
     }
 
     #[test]

@@ -333,8 +333,18 @@ async fn fetch(
         HashMap::new()
     };
     let mut series = Series::new(metric.kind(), start, today);
+    // A duration series is one row per event, in time order where an index gives it: each
+    // day's text is parsed once.
+    let mut last: Option<(&str, NaiveDate)> = None;
     for r in &rows {
-        let at = day(r)?;
+        let at = match (last, r.get("day").and_then(Value::as_str)) {
+            (Some((text, at)), Some(t)) if text == t => at,
+            (_, t) => {
+                let at = day(r)?;
+                last = t.map(|t| (t, at));
+                at
+            }
+        };
         match metric {
             Metric::ChangeFailureRate => {
                 let bad = failed.get(&at).copied().unwrap_or_default();
