@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,8 +12,7 @@ use serde_json::Value;
 use sqlx::AssertSqlSafe;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
-    LockedSqliteHandle, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
 use super::contract::{Metrics, Params, QueryStore, Relational, Row, StoreError};
@@ -20,6 +20,7 @@ use super::sql::{Style, positional, settled};
 use super::table::{Cell, META, Snapshot, chunk_rows};
 
 mod median;
+mod readers;
 
 /// The SQLite file of the embedded stores, inside the data dir.
 pub fn sqlite_path(data_dir: &Path) -> PathBuf {
@@ -27,7 +28,10 @@ pub fn sqlite_path(data_dir: &Path) -> PathBuf {
 }
 
 pub struct Sqlite {
+    /// Migrations, loads and writes.
     pool: SqlitePool,
+    /// Every query.
+    readers: Arc<readers::Readers>,
 }
 
 impl Sqlite {
@@ -38,7 +42,10 @@ impl Sqlite {
             .run(&pool)
             .await
             .map_err(|e| anyhow::anyhow!("cannot migrate {}: {e}", path.display()))?;
-        let store = Sqlite { pool };
+        let store = Sqlite {
+            pool,
+            readers: Arc::new(readers::Readers::new(path.to_path_buf(), 4)),
+        };
         // Data loaded before loads gathered statistics (a one-off, about 30 ms at --scale 5000).
         let statistics: Option<String> =
             sqlx::query_scalar("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'")
@@ -62,33 +69,6 @@ impl Sqlite {
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
-    }
-
-    /// Runs `f` on a pooled connection's own handle, locked away from sqlx's worker, on a
-    /// blocking thread: rows go straight from the statement into `Row`s. Through sqlx each
-    /// row was copied and handed across a channel from the connection's worker thread,
-    /// 3–4 µs a row: more than SQLite's own work on a large window (half a year of reviews
-    /// is 430,000 rows).
-    async fn on_handle<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut LockedSqliteHandle<'_>, &rusqlite::Connection) -> Result<T, StoreError>
-        + Send
-        + 'static,
-    ) -> Result<T, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(sql_error)?;
-        let runtime = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || {
-            let mut handle = runtime.block_on(conn.lock_handle()).map_err(sql_error)?;
-            // SAFETY: the handle is locked out of sqlx's worker until `handle` drops, after
-            // `db`; a connection made `from_handle` never closes it.
-            let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }
-                .map_err(direct_error)?;
-            let out = f(&mut handle, &db);
-            drop(db);
-            out
-        })
-        .await
-        .map_err(|e| StoreError::query(format!("sqlite: {e}")))?
     }
 
     /// The `meta` table (seed, size, as_of of the loaded data); empty before a load.
@@ -181,17 +161,6 @@ pub async fn open_file(path: &Path, max_connections: u32) -> anyhow::Result<Sqli
         .max_connections(max_connections)
         .idle_timeout(None)
         .max_lifetime(None)
-        .after_connect(|conn, _| {
-            Box::pin(async move {
-                let mut handle = conn.lock_handle().await?;
-                // SAFETY: the handle is locked for the call; a connection made `from_handle`
-                // never closes it, and SQLite keeps the function (and frees it on close).
-                let db =
-                    unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) };
-                db.and_then(|db| median::register(&db))
-                    .map_err(|e| sqlx::Error::Protocol(format!("sqlite functions: {e}")))
-            })
-        })
         .connect_with(opts)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))
@@ -219,7 +188,8 @@ impl QueryStore for Sqlite {
             .iter()
             .map(|name| argument(params.get(name).unwrap_or(&Value::Null)))
             .collect();
-        self.on_handle(move |_, db| read(db, &p.text, &args).map_err(direct_error))
+        self.readers
+            .with(move |db| read(db, &p.text, &args).map_err(direct_error))
             .await
     }
 
@@ -235,28 +205,32 @@ impl QueryStore for Sqlite {
     /// the statement once `timeout` has passed (SQLite has no statement timeout).
     async fn query_read_only(&self, text: &str, timeout: Duration) -> Result<Vec<Row>, StoreError> {
         let text = text.to_string();
-        self.on_handle(move |handle, db| {
-            db.pragma_update(None, "query_only", true)
-                .map_err(direct_error)?;
-            let deadline = std::time::Instant::now() + timeout;
-            handle.set_progress_handler(1000, move || std::time::Instant::now() < deadline);
-            let rows = read(db, &text, &[]);
-            handle.remove_progress_handler();
-            db.pragma_update(None, "query_only", false)
-                .map_err(direct_error)?;
-            rows.map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _)
-                    if f.code == rusqlite::ErrorCode::OperationInterrupted =>
-                {
-                    StoreError::query(format!(
-                        "sqlite: the statement ran longer than {} ms and was stopped",
-                        timeout.as_millis()
-                    ))
-                }
-                other => direct_error(other),
+        self.readers
+            .with(move |db| {
+                db.pragma_update(None, "query_only", true)
+                    .map_err(direct_error)?;
+                let deadline = std::time::Instant::now() + timeout;
+                // Returning true interrupts the statement.
+                db.progress_handler(1000, Some(move || std::time::Instant::now() >= deadline))
+                    .map_err(direct_error)?;
+                let rows = read(db, &text, &[]);
+                db.progress_handler(1000, None::<fn() -> bool>)
+                    .map_err(direct_error)?;
+                db.pragma_update(None, "query_only", false)
+                    .map_err(direct_error)?;
+                rows.map_err(|e| match e {
+                    rusqlite::Error::SqliteFailure(f, _)
+                        if f.code == rusqlite::ErrorCode::OperationInterrupted =>
+                    {
+                        StoreError::query(format!(
+                            "sqlite: the statement ran longer than {} ms and was stopped",
+                            timeout.as_millis()
+                        ))
+                    }
+                    other => direct_error(other),
+                })
             })
-        })
-        .await
+            .await
     }
 }
 
@@ -296,7 +270,7 @@ fn read(
     args: &[rusqlite::types::Value],
 ) -> rusqlite::Result<Vec<Row>> {
     use rusqlite::types::ValueRef;
-    let mut stmt = db.prepare(sql)?;
+    let mut stmt = db.prepare_cached(sql)?;
     let names: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
     let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
     let mut out = Vec::new();
