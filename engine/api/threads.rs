@@ -184,6 +184,20 @@ pub async fn get(
     ApiQuery(q): ApiQuery<MessagesQuery>,
 ) -> Result<Json<ThreadWithMessages>, ApiError> {
     check_id(&id)?;
+    // Checked even where `all=true` ignores them: a malformed query is refused, not guessed.
+    let limit = q.limit.unwrap_or(MESSAGES_PAGE);
+    if !(1..=MAX_MESSAGES_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("`limit` must be between 1 and {MAX_MESSAGES_PAGE}"),
+        ));
+    }
+    if q.before.is_some_and(|b| b < 1) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "`before` must be a message id (1 or more)",
+        ));
+    }
     let page = if q.all == Some(true) {
         if !caller.admin {
             return Err(ApiError::new(
@@ -194,19 +208,6 @@ pub async fn get(
         }
         MessagePage::default()
     } else {
-        let limit = q.limit.unwrap_or(MESSAGES_PAGE);
-        if !(1..=MAX_MESSAGES_PAGE).contains(&limit) {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("`limit` must be between 1 and {MAX_MESSAGES_PAGE}"),
-            ));
-        }
-        if q.before.is_some_and(|b| b < 1) {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "`before` must be a message id (1 or more)",
-            ));
-        }
         MessagePage {
             limit: Some(limit),
             before: q.before,

@@ -384,6 +384,9 @@ async fn a_long_thread_is_read_in_pages() {
     assert_eq!(status, 400);
     let (status, _) = get_json(url("?limit=501")).await;
     assert_eq!(status, 400);
+    // Ignored with `all=true`, but still refused when malformed.
+    let (status, _) = get_json(url("?all=true&before=-239")).await;
+    assert_eq!(status, 400);
     server.stop().await;
 }
 
