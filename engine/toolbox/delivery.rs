@@ -32,12 +32,12 @@ fn count(r: &Row, k: &str) -> usize {
 
 /// A `median_s` row's median in hours, when it counted any value.
 fn median_hours(r: &Row) -> Option<f64> {
-    split_median_hours(r, "")
+    median_hours_of(r, "n", "median_s")
 }
 
-/// The median of a [`TrendSql::halves`] row's `n{suffix}` values in hours, if any.
-fn split_median_hours(r: &Row, suffix: &str) -> Option<f64> {
-    (int(r, &format!("n{suffix}")) > 0).then(|| dora::hours(int(r, &format!("median_s{suffix}"))))
+/// The median in column `median` in hours, when column `n` counted any value.
+fn median_hours_of(r: &Row, n: &str, median: &str) -> Option<f64> {
+    (int(r, n) > 0).then(|| dora::hours(int(r, median)))
 }
 
 /// The window `params::prepare` derived (`:since`/`:until`), else the last `days`.
@@ -236,34 +236,33 @@ pub(super) async fn lead_time_trend(p: &Params, cx: &Ctx<'_>) -> Result<Value, S
         .filter_map(|r| text(r, "team"))
         .collect::<BTreeSet<&str>>()
         .into_iter()
-        .map(|team| {
-            let r = half
-                .get(team)
-                .and_then(|r| split_median_hours(r, "_recent"));
-            let e = half
-                .get(team)
-                .and_then(|r| split_median_hours(r, "_earlier"));
-            (team, r, e)
+        .map(|team| match half.get(team) {
+            Some(h) => (
+                team,
+                median_hours_of(h, "n_recent", "median_s_recent"),
+                median_hours_of(h, "n_earlier", "median_s_earlier"),
+            ),
+            None => (team, None, None),
         })
         .collect();
     let ratio = |r, e| dora::trend(r, e).0.unwrap_or(f64::MIN);
     teams.sort_by(|a, b| ratio(b.1, b.2).total_cmp(&ratio(a.1, a.2)));
 
     let detailed = &teams[..teams.len().min(SHOWN_ROWS)];
-    let mut by_week: HashMap<(String, String), (Option<f64>, usize)> = HashMap::new();
-    if !detailed.is_empty() {
-        for (i, (team, ..)) in detailed.iter().enumerate() {
-            q.insert(format!("trend_team_{i}"), json!(team));
-        }
-        for r in cx.metrics.query(&sql.weekly(detailed.len()), &q).await? {
-            if let (Some(team), Some(week)) = (text(&r, "team"), text(&r, "week")) {
-                by_week.insert(
-                    (team.into(), week.into()),
-                    (median_hours(&r), count(&r, "n")),
-                );
-            }
-        }
+    for (i, (team, ..)) in detailed.iter().enumerate() {
+        q.insert(format!("trend_team_{i}"), json!(team));
     }
+    let weekly = match detailed.len() {
+        0 => Vec::new(),
+        n => cx.metrics.query(&sql.weekly(n), &q).await?,
+    };
+    let by_week: HashMap<(&str, &str), (Option<f64>, usize)> = weekly
+        .iter()
+        .filter_map(|r| {
+            let key = (text(r, "team")?, text(r, "week")?);
+            Some((key, (median_hours(r), count(r, "n"))))
+        })
+        .collect();
     let mondays: Vec<String> = w
         .mondays()
         .iter()
@@ -284,7 +283,7 @@ pub(super) async fn lead_time_trend(p: &Params, cx: &Ctx<'_>) -> Result<Value, S
                 .iter()
                 .map(|week| {
                     let (m, n) = by_week
-                        .get(&(team.to_string(), week.clone()))
+                        .get(&(team, week.as_str()))
                         .copied()
                         .unwrap_or((None, 0));
                     json!({"week": week, "median_hours": m, "changes": n})
