@@ -12,15 +12,22 @@ data="$(mktemp -d)"
 out="$(mktemp)"
 trap 'rm -rf "$data" "$out"' EXIT
 
+# Waits for /api/health (a minute at most: valgrind starts the server ~50x slower).
+up() {
+  for _ in $(seq 120); do curl -sf "localhost:$PORT/api/health" >/dev/null && return; sleep 0.5; done
+  echo "symbol-order: the server did not answer on port $PORT" >&2
+  exit 1
+}
+
 # The first start seeds the demo organisation; the traced one opens what a server opens.
 DATA_DIR="$data" PORT="$PORT" "$BIN" serve >/dev/null 2>&1 &
-until curl -sf "localhost:$PORT/api/health" >/dev/null; do sleep 0.2; done
+up
 kill %1 && wait || true
 
 DATA_DIR="$data" PORT="$PORT" valgrind --tool=callgrind --demangle=no \
   --callgrind-out-file="$out" "$BIN" serve >/dev/null 2>&1 &
 traced=$!
-until curl -sf "localhost:$PORT/api/health" >/dev/null; do sleep 0.5; done
+up
 for q in "What are our DORA metrics?" "Who is overloaded?" "Who does Alice report to?" \
   "Which skills are we missing?" "Any anomalies in deployments?"; do
   curl -sf -o /dev/null -X POST "localhost:$PORT/api/chat/sync" \
